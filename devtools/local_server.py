@@ -1,0 +1,212 @@
+"""A small stand-in for Azure Functions Core Tools: serves ``function_app.app``.
+
+It reads the registered functions and their routes from the FunctionApp,
+turns each HTTP request into an ``azure.functions.HttpRequest``, calls the
+function and writes its ``HttpResponse`` back, on http://localhost:7071 like
+``func start``. It also does what the Azure platform does in front of the
+app: appends the peer address to X-Forwarded-For and answers CORS (including
+preflight) for ``CORS_ORIGINS``. No endpoint logic lives here.
+
+Run: ``python -m devtools.local_server`` (``make run`` does more: services,
+migrations, the super admin).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import azure.functions as func
+
+from shared.http.routing import RouteTemplate
+
+logger = logging.getLogger("augeo.local_server")
+
+MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's own limit
+CORS_EXPOSED = "X-Request-ID, Retry-After, WWW-Authenticate, Allow"
+CORS_DEFAULT_HEADERS = "Authorization, Content-Type, X-Request-ID"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A registered function as the router sees it."""
+
+    name: str
+    template: RouteTemplate
+    methods: frozenset[str] | None
+    call: Callable[[func.HttpRequest], func.HttpResponse]
+
+
+def load_routes(app: func.FunctionApp) -> list[Route]:
+    """Every HTTP-triggered function of ``app``, most specific route first."""
+    routes = []
+    for function in app.get_functions():
+        trigger = function.get_trigger()
+        if getattr(trigger, "type", None) != "httpTrigger":
+            continue
+        methods = trigger.methods
+        routes.append(
+            Route(
+                name=function.get_function_name(),
+                template=RouteTemplate.parse(trigger.route or function.get_function_name()),
+                methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods) if methods else None,
+                call=function.get_user_function(),
+            )
+        )
+    return sorted(routes, key=lambda route: route.template.precedence)
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = routes
+
+    def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The first route whose template and methods accept the request."""
+        for route in self.routes:
+            if route.methods is not None and method not in route.methods:
+                continue
+            params = route.template.match(path)
+            if params is not None:
+                return route, params
+        return None
+
+
+class FunctionsRequestHandler(BaseHTTPRequestHandler):
+    """Translates between http.server and the Functions programming model."""
+
+    server: LocalFunctionsServer
+    protocol_version = "HTTP/1.1"
+
+    def _dispatch(self) -> None:
+        origin = self.headers.get("Origin")
+        if self.command == "OPTIONS" and origin and self.headers.get("Access-Control-Request-Method"):
+            self._preflight(origin)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            self._write(413, {"Connection": "close"}, b"")
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        url = urlsplit(self.path)
+        resolved = self.server.router.resolve(self.command, url.path or "/")
+        if resolved is None:
+            self._write(404, {}, b"")
+            return
+        route, params = resolved
+        request = func.HttpRequest(
+            method=self.command,
+            url=f"http://{self.headers.get('Host', 'localhost')}{self.path}",
+            headers=self._forwarded_headers(),
+            params=dict(parse_qsl(url.query, keep_blank_values=True)),
+            route_params=params,
+            body=body,
+        )
+        try:
+            response = route.call(request)
+        except Exception:  # the pipeline never raises; this guards the dev tool itself
+            logger.exception("function %s raised", route.name)
+            self._write(500, {}, b"")
+            return
+        headers = dict(response.headers)
+        if response.mimetype:
+            charset = f"; charset={response.charset}" if response.charset else ""
+            headers.setdefault("Content-Type", f"{response.mimetype}{charset}")
+        headers.update(self._cors_headers(origin))
+        self._write(response.status_code, headers, response.get_body() or b"")
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+    def _forwarded_headers(self) -> dict[str, str]:
+        headers = {key: value for key, value in self.headers.items()}
+        peer = self.client_address[0]
+        forwarded = headers.pop("X-Forwarded-For", None) or headers.pop("x-forwarded-for", None)
+        headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else peer
+        return headers
+
+    def _origin_allowed(self, origin: str | None) -> bool:
+        allowed = self.server.cors_origins
+        return bool(origin) and ("*" in allowed or origin in allowed)
+
+    def _cors_headers(self, origin: str | None) -> dict[str, str]:
+        if not origin or not self._origin_allowed(origin):
+            return {}
+        return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": CORS_EXPOSED, "Vary": "Origin"}
+
+    def _preflight(self, origin: str) -> None:
+        if not self._origin_allowed(origin):
+            self._write(403, {"Vary": "Origin"}, b"")
+            return
+        requested = self.headers.get("Access-Control-Request-Headers") or CORS_DEFAULT_HEADERS
+        headers = {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+            "Access-Control-Allow-Headers": requested,
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        }
+        self._write(204, headers, b"")
+
+    def _write(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        if headers.get("Connection"):
+            self.send_header("Connection", headers["Connection"])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        logger.debug("%s " + format, self.client_address[0], *args)
+
+
+class LocalFunctionsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], router: Router, cors_origins: list[str]) -> None:
+        super().__init__(address, FunctionsRequestHandler)
+        self.router = router
+        self.cors_origins = cors_origins
+
+
+def create_server(host: str = "127.0.0.1", port: int = 7071) -> LocalFunctionsServer:
+    """Import the FunctionApp, read its routes and bind a server (not started)."""
+    import function_app
+    from shared.config import get_settings
+
+    router = Router(load_routes(function_app.app))
+    return LocalFunctionsServer((host, port), router, get_settings().cors_origins)
+
+
+def serve_in_thread(server: LocalFunctionsServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="local-functions-server", daemon=True)
+    thread.start()
+    return thread
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "7071"))
+    server = create_server(host, port)
+    logger.info("serving %d functions on http://%s:%d", len(server.router.routes), host, port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""The Azure Functions app: registers the blueprints of functions/, nothing else.
+
+Keep this import cheap and free of I/O: it is the cold start of every new
+instance, and an import error here makes the host find zero functions.
+"""
+
+import azure.functions as func
+
+from functions import platform
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+app.register_functions(platform.bp)

@@ -1,0 +1,1 @@
+"""HTTP (and timer) triggers, one module per resource. Each is thin: declare, validate, call a service."""

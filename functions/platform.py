@@ -1,0 +1,77 @@
+"""Platform routes: health, the API index, the OpenAPI document, and 404/405."""
+
+import azure.functions as func
+
+from shared.config import get_settings
+from shared.errors import MethodNotAllowedError, NotFoundError
+from shared.http.endpoint import ANY_METHOD, ENDPOINTS, ApiRequest, Reply, endpoint
+from shared.schemas.platform import ApiIndexResponse, HealthResponse
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+TAGS = ("platform",)
+
+
+@endpoint(
+    bp,
+    "GET",
+    "health",
+    name="health",
+    summary="Service and dependency health",
+    tags=TAGS,
+    response=HealthResponse,
+    errors=(503,),
+)
+def health(request: ApiRequest) -> Reply:
+    """200 when PostgreSQL and Redis both answer; 503 naming the failing check."""
+    from shared.services.health import check_health
+
+    report = check_health()
+    if report.status == "healthy":
+        return Reply(report)
+    body = report.model_dump(mode="json")
+    body["error"] = {
+        "code": "SERVICE_UNAVAILABLE",
+        "message": "A dependency is unavailable.",
+        "request_id": request.client.request_id,
+    }
+    return Reply(body, status=503, headers={"Retry-After": "5"})
+
+
+@endpoint(
+    bp, "GET", "api", name="api_index", summary="API name, version and links", tags=TAGS, response=ApiIndexResponse
+)
+def api_index(request: ApiRequest) -> ApiIndexResponse:
+    """Served at /api: the Functions host keeps / for its own landing page."""
+    return ApiIndexResponse(
+        name="Augeo Platform API",
+        version=get_settings().app_version,
+        links={"health": "/health", "openapi": "/openapi.json", "docs": "/docs", "redoc": "/redoc", "v1": "/api/v1"},
+    )
+
+
+@endpoint(bp, "GET", "openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document", tags=TAGS)
+def openapi_document(request: ApiRequest) -> Reply:
+    from shared.openapi import build_openapi
+
+    return Reply(build_openapi(), headers={"Cache-Control": "public, max-age=300"})
+
+
+@endpoint(
+    bp,
+    ANY_METHOD,
+    "{*path}",
+    name="route_not_found",
+    summary="Unknown route",
+    tags=TAGS,
+    include_in_schema=False,
+)
+def route_not_found(request: ApiRequest) -> None:
+    """The catch-all: the host gives it the lowest precedence, so it only sees
+    paths no other function claimed. Answers 405 with Allow when the path
+    exists under other methods, else 404, both in the error shape."""
+    path = "/" + request.route_params.get("path", "")
+    allowed = {spec.method for spec in ENDPOINTS if spec.method != ANY_METHOD and spec.template.match(path) is not None}
+    if allowed:
+        raise MethodNotAllowedError(sorted(allowed))
+    raise NotFoundError("No route matches this path.")

@@ -1,0 +1,82 @@
+"""The SQLAlchemy engine (one per process) and the unit of work.
+
+A function app may run on hundreds of instances while a small PostgreSQL
+allows a few dozen connections, so the pool is small and bounded, pre-pings
+connections (PgBouncer or the server may have dropped them), recycles them,
+and gives up on checkout after a short timeout instead of queueing forever.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.config import Settings, get_settings
+
+_lock = threading.Lock()
+_engine: Engine | None = None
+_session_factory: sessionmaker[Session] | None = None
+
+
+def build_engine(settings: Settings) -> Engine:
+    """Create an engine with the pool limits and timeouts of ``settings``.
+
+    No per-connection ``SET`` here: behind PgBouncer in transaction mode a
+    session setting lands on whichever server connection is current. Server
+    defaults such as ``statement_timeout`` belong to the server's parameters.
+    """
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        pool_pre_ping=True,
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "application_name": "augeo-platform-api",
+        },
+    )
+    return engine
+
+
+def get_engine() -> Engine:
+    """The process-wide engine, created on first use."""
+    global _engine, _session_factory
+    if _engine is None:
+        with _lock:
+            if _engine is None:
+                engine = build_engine(get_settings())
+                _session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+                _engine = engine
+    return _engine
+
+
+def dispose_engine() -> None:
+    """Close every pooled connection (tests and shutdown)."""
+    global _engine, _session_factory
+    with _lock:
+        if _engine is not None:
+            _engine.dispose()
+        _engine = None
+        _session_factory = None
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error, always close."""
+    get_engine()
+    assert _session_factory is not None
+    session = _session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

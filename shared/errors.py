@@ -1,0 +1,155 @@
+"""Typed errors and the one place that turns them into the error body.
+
+Services raise these; the HTTP layer (``shared.http.endpoint``) catches them
+and calls :func:`error_body`. Each error code exists once, in :class:`ErrorCode`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    """Every machine-readable error code a caller can see."""
+
+    INVALID_JSON = "INVALID_JSON"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+    ACCOUNT_DEACTIVATED = "ACCOUNT_DEACTIVATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    DUPLICATE_EMAIL = "DUPLICATE_EMAIL"
+    CONFLICT = "CONFLICT"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+class AppError(Exception):
+    """An error with a status, a code and a message that is safe to show a caller."""
+
+    status_code = 500
+    default_code = ErrorCode.INTERNAL_ERROR
+    default_message = "An unexpected error occurred."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: ErrorCode | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.code = code or self.default_code
+        self.details = details
+        self.headers = dict(headers or {})
+        super().__init__(self.message)
+
+
+class BadRequestError(AppError):
+    status_code = 400
+    default_code = ErrorCode.INVALID_JSON
+    default_message = "The request could not be understood."
+
+
+class AuthenticationError(AppError):
+    """401: who the caller is could not be established. Carries WWW-Authenticate."""
+
+    status_code = 401
+    default_code = ErrorCode.AUTHENTICATION_REQUIRED
+    default_message = "Authentication is required."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="augeo"')
+
+
+class AuthorizationError(AppError):
+    status_code = 403
+    default_code = ErrorCode.FORBIDDEN
+    default_message = "You are not allowed to do this."
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    default_code = ErrorCode.NOT_FOUND
+    default_message = "The resource was not found."
+
+
+class MethodNotAllowedError(AppError):
+    status_code = 405
+    default_code = ErrorCode.METHOD_NOT_ALLOWED
+    default_message = "This method is not allowed on this resource."
+
+    def __init__(self, allowed: list[str]) -> None:
+        super().__init__(headers={"Allow": ", ".join(sorted(allowed))})
+
+
+class ConflictError(AppError):
+    status_code = 409
+    default_code = ErrorCode.CONFLICT
+    default_message = "The request conflicts with the current state."
+
+
+class PayloadTooLargeError(AppError):
+    status_code = 413
+    default_code = ErrorCode.PAYLOAD_TOO_LARGE
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaTypeError(AppError):
+    status_code = 415
+    default_code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    default_message = "The request body must be application/json."
+
+
+class ValidationFailedError(AppError):
+    status_code = 422
+    default_code = ErrorCode.VALIDATION_ERROR
+    default_message = "The request is not valid."
+
+
+class RateLimitedError(AppError):
+    """429 with Retry-After, in whole seconds, rounded up."""
+
+    status_code = 429
+    default_code = ErrorCode.RATE_LIMITED
+    default_message = "Too many requests. Try again later."
+
+    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+        self.retry_after_seconds = max(1, int(retry_after_seconds))
+        super().__init__(
+            message,
+            details={"retry_after_seconds": self.retry_after_seconds},
+            headers={"Retry-After": str(self.retry_after_seconds)},
+        )
+
+
+class ServiceUnavailableError(AppError):
+    """503: a dependency (PostgreSQL, Redis, email provider) did not answer."""
+
+    status_code = 503
+    default_code = ErrorCode.SERVICE_UNAVAILABLE
+    default_message = "The service is temporarily unavailable. Try again shortly."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers.setdefault("Retry-After", "5")
+
+
+def error_body(code: ErrorCode, message: str, request_id: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The error shape of every non-2xx response (design §2)."""
+    error: dict[str, Any] = {"code": code.value, "message": message}
+    if details:
+        error["details"] = details
+    error["request_id"] = request_id
+    return {"error": error}

@@ -1,0 +1,1 @@
+"""The HTTP layer every trigger shares: declaration, parsing, errors, responses."""

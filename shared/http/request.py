@@ -1,0 +1,140 @@
+"""Reading what a caller sent: request id, client IP, JSON body, query string."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import (
+    BadRequestError,
+    ErrorCode,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationFailedError,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_MAX_USER_AGENT = 512
+
+
+def request_id_from(headers: Mapping[str, str]) -> str:
+    """The caller's X-Request-ID when it is safe to echo and log, else a new one."""
+    given = headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def client_ip_from(headers: Mapping[str, str]) -> str | None:
+    """The right-most X-Forwarded-For entry, port stripped (design §2).
+
+    Azure's front end appends the address it saw to X-Forwarded-For, so the
+    right-most entry is the only one a caller cannot forge. Without the
+    header there is no trustworthy peer address in an HttpRequest.
+    """
+    forwarded = headers.get("x-forwarded-for", "")
+    entry = forwarded.split(",")[-1].strip() if forwarded else ""
+    if not entry:
+        return None
+    if entry.startswith("["):  # [IPv6]:port
+        entry = entry[1:].split("]", 1)[0]
+    elif entry.count(":") == 1:  # IPv4:port
+        entry = entry.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(entry))
+    except ValueError:
+        return None
+
+
+def user_agent_from(headers: Mapping[str, str]) -> str | None:
+    """The User-Agent, cut to a length a database column and a log line can hold."""
+    agent = headers.get("user-agent")
+    if not agent:
+        return None
+    return "".join(ch for ch in agent[:_MAX_USER_AGENT] if ch.isprintable())
+
+
+def bearer_token_from(headers: Mapping[str, str]) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, if any."""
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_json(body: bytes, content_type: str | None, limit: int) -> Any:
+    """Decode a JSON request body, refusing what the service will not accept."""
+    if len(body) > limit:
+        raise PayloadTooLargeError(details={"max_bytes": limit})
+    if content_type and "json" not in content_type.split(";", 1)[0].lower():
+        raise UnsupportedMediaTypeError()
+    if not body.strip():
+        raise BadRequestError("The request body must be a JSON object.", code=ErrorCode.INVALID_JSON)
+    try:
+        return json.loads(
+            body.decode("utf-8"),
+            object_pairs_hook=_reject_duplicate_keys,
+            parse_constant=_reject_constant,
+        )
+    except (ValueError, RecursionError):
+        raise BadRequestError("The request body is not valid JSON.", code=ErrorCode.INVALID_JSON) from None
+
+
+def _unstorable_strings(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    """Paths of strings holding NUL or lone surrogates, which PostgreSQL cannot store."""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            return [path]
+        return []
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _unstorable_strings(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _unstorable_strings(v, (*path, i))]
+    return []
+
+
+def _field_name(location: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in location) or "body"
+
+
+def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> ModelT:
+    """Validate ``data`` into ``model``; a 422 names every failing field."""
+    bad = _unstorable_strings(data)
+    if bad:
+        fields = [
+            {"field": _field_name(p), "message": "contains a forbidden character", "type": "string_characters"}
+            for p in bad
+        ]
+        raise ValidationFailedError(details={"fields": fields})
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        fields = [
+            {
+                "field": _field_name(item["loc"]) if item["loc"] else source,
+                "message": item["msg"].removeprefix("Value error, "),
+                "type": item["type"],
+            }
+            for item in error.errors(include_url=False, include_input=False, include_context=False)
+        ]
+        raise ValidationFailedError(details={"fields": fields}) from None

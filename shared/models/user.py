@@ -1,0 +1,48 @@
+"""Users: one row per person, one role each, soft-deactivated, never deleted."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.models.base import Base, TimestampMixin, uuid_pk
+from shared.models.role import NPO_SCOPED_ROLES
+
+_NPO_ROLES_SQL = ", ".join(f"'{role.value}'" for role in sorted(NPO_SCOPED_ROLES))
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower_case"),
+        CheckConstraint(f"(role IN ({_NPO_ROLES_SQL})) = (npo_id IS NOT NULL)", name="npo_id_matches_role"),
+        Index("ix_users_role", "role"),
+        Index("ix_users_npo_id", "npo_id"),
+        Index("ix_users_created_at", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    organization_name: Mapped[str | None] = mapped_column(String(255))
+    address_line1: Mapped[str | None] = mapped_column(String(255))
+    address_line2: Mapped[str | None] = mapped_column(String(255))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(100))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(50), ForeignKey("roles.name", onupdate="CASCADE"))
+    npo_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    email_verified: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

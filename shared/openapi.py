@@ -1,0 +1,136 @@
+"""The OpenAPI 3.1 document, built from the endpoint declarations.
+
+Nothing here is written by hand per route: paths, methods, models, statuses,
+auth and tags all come from :data:`shared.http.endpoint.ENDPOINTS`, the same
+records that registered the Functions triggers, so the spec cannot drift.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from shared.config import get_settings
+from shared.http.endpoint import ENDPOINTS, EndpointSpec
+from shared.schemas.common import ErrorResponse
+
+_REF = "#/components/schemas/{model}"
+
+_ERROR_TEXT = {
+    400: "Malformed request (for example invalid JSON).",
+    401: "Missing, invalid or revoked credentials.",
+    403: "Authenticated but not allowed.",
+    404: "Not found, or not visible to the caller.",
+    405: "Method not allowed on this path.",
+    409: "Conflicts with the current state.",
+    413: "Request body too large.",
+    415: "Request body is not JSON.",
+    422: "Validation failed; `details.fields` names each failing field.",
+    429: "Rate limited; retry after `Retry-After` seconds.",
+    500: "Unexpected error; nothing internal is disclosed.",
+    503: "A dependency is unavailable; retry shortly.",
+}
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer challenge."}},
+    405: {"Allow": {"schema": {"type": "string"}, "description": "Allowed methods."}},
+    429: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    503: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+}
+_REQUEST_ID_HEADER = {"X-Request-ID": {"schema": {"type": "string"}, "description": "Echoed or generated."}}
+
+
+class _SchemaSet:
+    """Component schemas of every model, and the $ref of each (model, direction)."""
+
+    def __init__(self, specs: list[EndpointSpec]) -> None:
+        pairs: dict[tuple[type[BaseModel], str], None] = {(ErrorResponse, "serialization"): None}
+        for spec in specs:
+            if spec.request_model is not None:
+                pairs[(spec.request_model, "validation")] = None
+            if spec.response_model is not None:
+                pairs[(spec.response_model, "serialization")] = None
+        refs, schema = models_json_schema(list(pairs), ref_template=_REF)  # type: ignore[arg-type]
+        self.refs = refs
+        self.components: dict[str, Any] = dict(schema.get("$defs", {}))
+
+    def content(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+        return {"application/json": {"schema": dict(self.refs[(model, mode)])}}  # type: ignore[index]
+
+
+def _parameters(spec: EndpointSpec) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in spec.template.param_names
+    ]
+    if spec.query_model is not None:
+        schema = spec.query_model.model_json_schema(ref_template=_REF)
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    return params
+
+
+def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": spec.summary, "headers": _REQUEST_ID_HEADER}
+    if spec.response_model is not None and spec.status != 204:
+        success["content"] = schemas.content(spec.response_model, "serialization")
+    responses: dict[str, Any] = {str(spec.status): success}
+    statuses = set(spec.errors) | {500}
+    if spec.request_model is not None:
+        statuses |= {400, 413, 415, 422}
+    if spec.query_model is not None or spec.template.param_names:
+        statuses |= {422}
+    if spec.auth:
+        statuses |= {401, 503}
+    for status in sorted(statuses):
+        responses[str(status)] = {
+            "description": _ERROR_TEXT[status],
+            "headers": {**_REQUEST_ID_HEADER, **_ERROR_HEADERS.get(status, {})},
+            "content": schemas.content(ErrorResponse, "serialization"),
+        }
+    return responses
+
+
+def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": spec.name,
+        "summary": spec.summary,
+        "tags": list(spec.tags),
+        "responses": _responses(spec, schemas),
+    }
+    if spec.description:
+        operation["description"] = spec.description.strip()
+    parameters = _parameters(spec)
+    if parameters:
+        operation["parameters"] = parameters
+    if spec.request_model is not None:
+        operation["requestBody"] = {"required": True, "content": schemas.content(spec.request_model, "validation")}
+    operation["security"] = [{"bearerAuth": []}] if spec.auth else []
+    return operation
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document for every declared endpoint."""
+    settings = get_settings()
+    specs = [spec for spec in ENDPOINTS if spec.include_in_schema]
+    schemas = _SchemaSet(specs)
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Augeo Platform API",
+            "version": settings.app_version,
+            "description": "Sign-up, sign-in, sessions, users and roles of the Augeo platform.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas.components,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+        "tags": [{"name": tag} for tag in sorted({tag for spec in specs for tag in spec.tags})],
+    }

@@ -1,0 +1,81 @@
+"""The Redis client (one per process) and the key namespaces of design §3.
+
+Every key the service writes is built by :class:`Keys`, so namespaces live in
+one place and every key can be given a TTL where it is born.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import redis
+
+from shared.config import Settings, get_settings
+
+_lock = threading.Lock()
+_client: redis.Redis | None = None
+
+
+def build_client(settings: Settings) -> redis.Redis:
+    """A client on a bounded pool whose sockets time out rather than hang."""
+    pool = redis.ConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+        health_check_interval=30,
+        decode_responses=True,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def get_redis() -> redis.Redis:
+    """The process-wide client, created on first use."""
+    global _client
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _client = build_client(get_settings())
+    return _client
+
+
+def reset_redis() -> None:
+    """Drop the process-wide client (tests and shutdown)."""
+    global _client
+    with _lock:
+        if _client is not None:
+            _client.close()
+            _client.connection_pool.disconnect()
+        _client = None
+
+
+class Keys:
+    """Builders for every Redis key, one namespace per concern."""
+
+    @staticmethod
+    def session(session_id: str) -> str:
+        return f"session:{session_id}"
+
+    @staticmethod
+    def refresh(token_hash: str) -> str:
+        return f"refresh:{token_hash}"
+
+    @staticmethod
+    def revoked_jti(jti: str) -> str:
+        return f"jwt:blacklist:{jti}"
+
+    @staticmethod
+    def email_verify(email_digest: str) -> str:
+        return f"email:verify:{email_digest}"
+
+    @staticmethod
+    def password_reset(email_digest: str) -> str:
+        return f"password:reset:{email_digest}"
+
+    @staticmethod
+    def rate_limit(rule: str, subject: str) -> str:
+        return f"rate:limit:{rule}:{subject}"
+
+    @staticmethod
+    def user_authz(user_id: str) -> str:
+        return f"user:authz:{user_id}"

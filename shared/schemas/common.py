@@ -1,0 +1,30 @@
+"""Bodies shared by every endpoint: the error shape and plain messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are an error, strings trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["VALIDATION_ERROR"])
+    message: str = Field(examples=["The request is not valid."])
+    details: dict[str, Any] | None = None
+    request_id: str = Field(examples=["4f1c2b8e9a0d4e6f8b7a6c5d4e3f2a1b"])
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx response has this shape."""
+
+    error: ErrorDetail
+
+
+class MessageResponse(BaseModel):
+    message: str

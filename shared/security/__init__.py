@@ -1,0 +1,1 @@
+"""Passwords, JSON Web Tokens and random tokens: the service's cryptography."""

@@ -1,0 +1,1 @@
+"""Business operations. Each takes plain values, never an HttpRequest."""

@@ -1,0 +1,80 @@
+"""The super-admin bootstrap: creates once, never silently changes an existing account."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from shared.config import load_settings
+from shared.database import unit_of_work
+from shared.models import User
+from shared.security.passwords import verify_password
+from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
+from tests.conftest import ROOT
+
+
+def _settings(email: str, password: str = "Bootstrap-pass-2026"):
+    return load_settings(super_admin_email=email, super_admin_password=password)
+
+
+def _user(email: str) -> User:
+    with unit_of_work() as session:
+        return session.scalars(select(User).where(User.email == email)).one()
+
+
+def test_creates_a_verified_active_super_admin_once(unique_email) -> None:
+    email = unique_email("root").upper()
+    first = ensure_super_admin(_settings(email))
+    assert first.outcome is BootstrapOutcome.CREATED
+    user = _user(email.lower())
+    assert (user.role, user.email_verified, user.is_active, user.npo_id) == ("super_admin", True, True, None)
+    second = ensure_super_admin(_settings(email, password="Another-pass-2027"))
+    assert second.outcome is BootstrapOutcome.ALREADY_SUPER_ADMIN
+    kept = _user(email.lower())
+    assert verify_password("Bootstrap-pass-2026", kept.password_hash)
+    assert not verify_password("Another-pass-2027", kept.password_hash)
+
+
+def test_refuses_an_existing_non_admin_account(unique_email) -> None:
+    email = unique_email("donor")
+    with unit_of_work() as session:
+        session.add(User(email=email, first_name="D", last_name="D", role="donor"))
+    with pytest.raises(BootstrapRefusedError, match="already exists with role donor"):
+        ensure_super_admin(_settings(email))
+    assert _user(email).role == "donor"
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "message"),
+    [
+        (None, "Bootstrap-pass-2026", "must both be set"),
+        ("not-an-email", "Bootstrap-pass-2026", "not a valid"),
+        ("ok@example.org", "password1", "too common"),
+    ],
+)
+def test_refuses_bad_settings(email, password, message) -> None:
+    with pytest.raises(BootstrapRefusedError, match=message):
+        ensure_super_admin(load_settings(super_admin_email=email, super_admin_password=password))
+
+
+def test_cli_is_idempotent(unique_email) -> None:
+    env = {**os.environ, "SUPER_ADMIN_EMAIL": unique_email("cli"), "SUPER_ADMIN_PASSWORD": "Cli-bootstrap-77"}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-m", "shared.cli", "create-super-admin"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        for _ in range(2)
+    ]
+    assert [run.returncode for run in runs] == [0, 0], runs[0].stderr
+    assert "created" in runs[0].stdout and "left unchanged" in runs[1].stdout
+    assert "Cli-bootstrap-77" not in runs[0].stdout + runs[0].stderr

@@ -1,0 +1,83 @@
+"""Settings: defaults, parsing and errors that name the setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.config import ConfigurationError, Settings, load_settings
+
+VALID = {
+    "database_url": "postgresql+pg8000://u:p@db.example.org:5432/augeo",
+    "redis_url": "rediss://cache.example.org:10000/0",
+    "jwt_secret_key": "s" * 32,
+}
+
+
+def settings(**changes: object):
+    return load_settings(**{**VALID, **changes})
+
+
+def test_defaults_follow_the_design() -> None:
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    assert defaults["jwt_algorithm"] == "HS256"
+    assert defaults["access_token_expire_minutes"] == 15
+    assert defaults["refresh_token_expire_days"] == 7
+    assert defaults["refresh_token_reuse_grace_seconds"] == 10
+    assert defaults["session_idle_timeout_minutes"] == 30
+    assert defaults["bcrypt_rounds"] == 12
+    assert defaults["db_pool_size"] + defaults["db_max_overflow"] <= 4
+    assert defaults["rate_limit_login_per_ip"] == 5
+    assert defaults["rate_limit_login_per_ip_window_seconds"] == 900
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"jwt_secret_key": "short"}, "JWT_SECRET_KEY"),
+        ({"database_url": "mysql://db/augeo"}, "DATABASE_URL"),
+        ({"database_url": "postgresql+pg8000://"}, "DATABASE_URL"),
+        ({"redis_url": "http://cache"}, "REDIS_URL"),
+        ({"email_backend": "smtp"}, "EMAIL_BACKEND"),
+        ({"frontend_admin_url": "not a url"}, "FRONTEND_ADMIN_URL"),
+        ({"cors_origins": "https://ok.example.org,ftp://bad"}, "CORS_ORIGINS"),
+        ({"bcrypt_rounds": 3}, "BCRYPT_ROUNDS"),
+        ({"jwt_algorithm": "none"}, "JWT_ALGORITHM"),
+        ({"environment": "staging"}, "ENVIRONMENT"),
+    ],
+)
+def test_invalid_setting_is_named(changes: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        settings(**changes)
+    assert named in str(raised.value)
+
+
+def test_missing_required_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SECRET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="JWT_SECRET_KEY: is required"):
+        load_settings(database_url=VALID["database_url"], redis_url=VALID["redis_url"])
+
+
+def test_secret_never_appears_in_errors_or_repr() -> None:
+    secret = "do-not-print-this-secret-value-0123456789"
+    s = settings(jwt_secret_key=secret)
+    assert secret not in repr(s)
+    with pytest.raises(ConfigurationError) as raised:
+        settings(jwt_secret_key="tiny-secret")
+    assert "tiny-secret" not in str(raised.value)
+
+
+def test_cors_origins_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "https://admin.example.org, https://donate.example.org/ ,")
+    s = load_settings(**VALID)
+    assert s.cors_origins == ["https://admin.example.org", "https://donate.example.org"]
+
+
+def test_acs_backend_needs_credentials() -> None:
+    with pytest.raises(ConfigurationError, match="ACS_CONNECTION_STRING"):
+        settings(email_backend="acs")
+    assert settings(email_backend="acs", acs_endpoint="https://x.communication.azure.com").email_backend == "acs"
+
+
+def test_unix_socket_database_url_is_accepted() -> None:
+    url = "postgresql+pg8000://postgres@localhost/augeo?unix_sock=/tmp/.s.PGSQL.5432"
+    assert settings(database_url=url).database_url == url

@@ -1,0 +1,68 @@
+"""function_app imports with nothing reachable and registers exactly our routes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+EXPECTED_ROUTES = {
+    ("health", "health", ("GET",)),
+    ("api_index", "api", ("GET",)),
+    ("openapi_document", "openapi.json", ("GET",)),
+    ("route_not_found", "{*path}", ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")),
+}
+
+_PROBE = """
+import json, time
+started = time.perf_counter()
+import function_app
+elapsed = time.perf_counter() - started
+routes = []
+for f in function_app.app.get_functions():
+    t = f.get_trigger()
+    routes.append([f.get_function_name(), t.route, sorted(str(getattr(m, "value", m)) for m in t.methods or [])])
+print(json.dumps({"routes": routes, "seconds": elapsed}))
+"""
+
+
+def test_imports_without_services_and_registers_expected_routes() -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql+pg8000://nobody@127.0.0.1:1/none",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    routes = {(name, route, tuple(methods)) for name, route, methods in report["routes"]}
+    assert routes == EXPECTED_ROUTES
+    print(f"import function_app: {report['seconds'] * 1000:.0f} ms")
+
+
+def test_import_does_not_touch_services_or_settings() -> None:
+    """No settings at all: the import must still succeed (settings are read on first request)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY")}
+    done = subprocess.run(
+        [sys.executable, "-c", "import function_app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_route_prefix_gives_the_designed_paths() -> None:
+    host = json.loads((ROOT / "host.json").read_text())
+    prefix = host["extensions"]["http"]["routePrefix"]
+    paths = {"/" + "/".join(p for p in (prefix, route) if p) for _, route, _ in EXPECTED_ROUTES}
+    assert {"/health", "/openapi.json", "/api"} <= paths
+    assert not any(path.lstrip("/").startswith(("admin", "runtime")) for path in paths)

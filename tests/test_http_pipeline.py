@@ -1,0 +1,215 @@
+"""The request pipeline every trigger shares, through the local server and in-process."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import azure.functions as func
+import httpx
+import pytest
+import redis
+from pydantic import EmailStr, Field
+from sqlalchemy.exc import OperationalError
+
+from shared.http.endpoint import EndpointSpec, Reply, run_pipeline
+from shared.http.request import client_ip_from
+from shared.schemas.common import RequestModel
+
+
+class Signup(RequestModel):
+    email: EmailStr
+    age: int = Field(ge=18)
+    name: str = Field(min_length=1, max_length=20)
+
+
+SPEC = EndpointSpec(name="probe", method="POST", route="probe", summary="probe", tags=("test",), request_model=Signup)
+
+
+def call(handler: Any, body: bytes = b"{}", headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
+    request = func.HttpRequest("POST", "/probe", headers=headers or {"Content-Type": "application/json"}, body=body)
+    response = run_pipeline(SPEC, handler, request)
+    payload = json.loads(response.get_body()) if response.get_body() else {}
+    return response.status_code, dict(response.headers), payload
+
+
+def echo(request: Any) -> Reply:
+    return Reply(request.body, status=201)
+
+
+# -- over HTTP ---------------------------------------------------------------
+
+
+def test_unknown_route_is_404_in_error_shape(client: httpx.Client) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "NOT_FOUND"
+    assert error["request_id"] == response.headers["x-request-id"]
+
+
+def test_wrong_method_is_405_with_allow(client: httpx.Client) -> None:
+    response = client.delete("/health")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+    assert response.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+def test_request_id_is_echoed_or_created(client: httpx.Client) -> None:
+    assert client.get("/api", headers={"X-Request-ID": "trace-123"}).headers["x-request-id"] == "trace-123"
+    created = client.get("/api").headers["x-request-id"]
+    assert len(created) == 32
+    hostile = client.get("/api", headers={"X-Request-ID": "evil\tvalue with spaces"}).headers["x-request-id"]
+    assert hostile != "evil\tvalue with spaces" and len(hostile) == 32
+
+
+def test_cors_preflight_for_allowed_origin(client: httpx.Client) -> None:
+    response = client.options(
+        "/api/v1/auth/login",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, authorization",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "authorization" in response.headers["access-control-allow-headers"]
+
+
+def test_cors_preflight_for_other_origin_is_refused(client: httpx.Client) -> None:
+    response = client.options(
+        "/health", headers={"Origin": "https://evil.example.org", "Access-Control-Request-Method": "GET"}
+    )
+    assert response.status_code == 403
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_headers_on_a_real_response(client: httpx.Client) -> None:
+    allowed = client.get("/api", headers={"Origin": "http://localhost:3000"})
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
+    other = client.get("/api", headers={"Origin": "https://evil.example.org"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_openapi_lists_the_registered_platform_routes(client: httpx.Client) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    assert {"/health", "/api", "/openapi.json"} <= set(document["paths"])
+    assert "/{path}" not in document["paths"]
+    assert "ErrorResponse" in document["components"]["schemas"]
+
+
+# -- in-process ---------------------------------------------------------------
+
+
+def test_valid_body_reaches_the_handler() -> None:
+    status, headers, body = call(echo, b'{"email":"A@Example.org","age":30,"name":"  Ann "}')
+    assert status == 201
+    assert body["name"] == "Ann" and body["age"] == 30
+    assert headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"", b"   ", b'{"a":1,"a":2}', b"[1,2", b'{"n": NaN}', b"\xff\xfe"])
+def test_malformed_json_is_400(raw: bytes) -> None:
+    status, _, body = call(echo, raw)
+    assert status == 400
+    assert body["error"]["code"] == "INVALID_JSON"
+
+
+def test_deeply_nested_json_is_400_not_500() -> None:
+    status, _, _ = call(echo, b"[" * 100_000 + b"]" * 100_000)
+    assert status in (400, 413)
+
+
+def test_validation_errors_name_each_field_without_echoing_input() -> None:
+    status, _, body = call(echo, b'{"email":"nope","age":3,"name":"secret-value-xyz-that-is-long","extra":1}')
+    assert status == 422
+    error = body["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    fields = {item["field"] for item in error["details"]["fields"]}
+    assert fields == {"email", "age", "name", "extra"}
+    assert "secret-value-xyz" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'"text"', b"42", b"null"])
+def test_non_object_body_is_422(payload: bytes) -> None:
+    status, _, body = call(echo, payload)
+    assert status == 422 and body["error"]["code"] == "VALIDATION_ERROR"
+
+
+@pytest.mark.parametrize("value", ["nul\\u0000byte", "lone\\ud800"])
+def test_unstorable_characters_are_422(value: str) -> None:
+    status, _, body = call(echo, ('{"email":"a@example.org","age":30,"name":"' + value + '"}').encode())
+    assert status == 422
+    assert body["error"]["details"]["fields"][0]["field"] == "name"
+
+
+def test_oversized_body_is_413() -> None:
+    status, _, body = call(echo, b'{"name":"' + b"x" * (1024 * 1024 + 10) + b'"}')
+    assert status == 413
+    assert body["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_oversized_body_over_http_is_413(client: httpx.Client) -> None:
+    # No JSON route exists yet besides the probe, so post to a registered GET route's
+    # neighbour: the pipeline of the 404 function does not read bodies; use the probe in-process
+    # above, and here check the transport carries a >1 MB body through unharmed.
+    response = client.post("/health", content=b"x" * (1024 * 1024 + 10))
+    assert response.status_code == 405
+
+
+def test_wrong_content_type_is_415() -> None:
+    status, _, body = call(echo, b"email=a", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 415
+    assert body["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_unexpected_exception_is_500_with_nothing_leaked(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(request: Any) -> None:
+        raise RuntimeError("SELECT password_hash FROM users -- internal detail")
+
+    with caplog.at_level(logging.ERROR, logger="augeo.http"):
+        status, headers, body = call(broken, b'{"email":"a@example.org","age":30,"name":"x"}')
+    assert status == 500
+    assert body["error"]["code"] == "INTERNAL_ERROR"
+    assert "password_hash" not in json.dumps(body) and "RuntimeError" not in json.dumps(body)
+    assert body["error"]["request_id"] == headers["X-Request-ID"]
+    assert any(record.exc_info for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        redis.exceptions.ConnectionError("Connection refused"),
+        redis.exceptions.TimeoutError("Timeout reading from socket"),
+        OperationalError("SELECT 1", {}, Exception("could not connect")),
+    ],
+)
+def test_dependency_failure_is_503(failure: Exception) -> None:
+    def down(request: Any) -> None:
+        raise failure
+
+    status, headers, body = call(down, b'{"email":"a@example.org","age":30,"name":"x"}')
+    assert status == 503
+    assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert headers["Retry-After"]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("10.0.0.1, 203.0.113.9", "203.0.113.9"),
+        ("spoofed, 198.51.100.7:51234", "198.51.100.7"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("2001:db8::2", "2001:db8::2"),
+        ("not-an-ip", None),
+        ("", None),
+    ],
+)
+def test_client_ip_is_the_right_most_forwarded_entry(header: str, expected: str | None) -> None:
+    assert client_ip_from({"x-forwarded-for": header} if header else {}) == expected

@@ -1,0 +1,153 @@
+"""Migrations: up, down, up again; the schema matches the models; the audit log is append-only."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+
+from shared.models import Base
+from tests.conftest import ROOT
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture
+def scratch_database() -> Iterator[str]:
+    """A new, empty database on the same server, dropped afterwards."""
+    server_url = os.environ["DATABASE_URL"]
+    name = f"augeo_migrations_{secrets.token_hex(4)}"
+    admin = sa.create_engine(_with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(server_url, name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _alembic(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.attributes["configure_logger"] = False
+    config.attributes["database_url"] = url
+    return config
+
+
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_downgrade_upgrade(scratch_database: str) -> None:
+    config = _alembic(scratch_database)
+    engine = sa.create_engine(scratch_database)
+    try:
+        command.upgrade(config, "head")
+        assert _tables(engine) == set(Base.metadata.tables)
+        command.downgrade(config, "base")
+        assert _tables(engine) == set()
+        command.upgrade(config, "head")
+        assert _tables(engine) == set(Base.metadata.tables)
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        assert diff == [], f"models and migrations disagree: {diff}"
+    finally:
+        engine.dispose()
+
+
+def test_roles_are_seeded_as_designed() -> None:
+    engine = sa.create_engine(os.environ["DATABASE_URL"])
+    with engine.connect() as connection:
+        rows = dict(connection.execute(sa.text("SELECT name, scope FROM roles")).all())
+    engine.dispose()
+    assert rows == {
+        "super_admin": "platform",
+        "npo_admin": "npo",
+        "event_coordinator": "npo",
+        "staff": "event",
+        "donor": "own",
+    }
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_logs SET event_type = 'rewritten' WHERE id = :id",
+        "DELETE FROM audit_logs WHERE id = :id",
+        "TRUNCATE audit_logs",
+    ],
+)
+def test_audit_log_refuses_changes(statement: str) -> None:
+    engine = sa.create_engine(os.environ["DATABASE_URL"])
+    try:
+        with engine.begin() as connection:
+            event_id = connection.execute(
+                sa.text("INSERT INTO audit_logs (event_type) VALUES ('test.append_only') RETURNING id")
+            ).scalar_one()
+        with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as connection:
+            connection.execute(sa.text(statement), {"id": event_id})
+        with engine.connect() as connection:
+            kept = connection.execute(
+                sa.text("SELECT event_type FROM audit_logs WHERE id = :id"), {"id": event_id}
+            ).scalar_one()
+        assert kept == "test.append_only"
+    finally:
+        engine.dispose()
+
+
+def test_database_enforces_email_case_and_npo_scope() -> None:
+    engine = sa.create_engine(os.environ["DATABASE_URL"])
+    insert = sa.text(
+        "INSERT INTO users (email, first_name, last_name, role, npo_id) VALUES (:email, 'A', 'B', :role, :npo)"
+    )
+    try:
+        for params in (
+            {"email": "Upper@Example.org", "role": "donor", "npo": None},
+            {"email": f"s-{secrets.token_hex(4)}@example.org", "role": "staff", "npo": None},
+            {
+                "email": f"d-{secrets.token_hex(4)}@example.org",
+                "role": "donor",
+                "npo": "6f1c3e1e-8a52-4d3e-9a57-0c2b3e0f4a11",
+            },
+            {"email": f"x-{secrets.token_hex(4)}@example.org", "role": "wizard", "npo": None},
+        ):
+            with pytest.raises(sa.exc.DBAPIError) as raised, engine.begin() as connection:
+                connection.execute(insert, params)
+            assert raised.value.orig.args[0]["C"].startswith("23"), raised.value  # integrity violation class
+    finally:
+        engine.dispose()
+
+
+def test_updated_at_is_kept_by_the_database() -> None:
+    engine = sa.create_engine(os.environ["DATABASE_URL"])
+    try:
+        with engine.begin() as connection:
+            row = connection.execute(
+                sa.text(
+                    "INSERT INTO email_outbox"
+                    " (to_address, subject, text_body, html_body, template, created_at, updated_at)"
+                    " VALUES ('a@example.org', 's', 't', 'h', 'test',"
+                    " now() - interval '1 hour', now() - interval '1 hour')"
+                    " RETURNING id, updated_at"
+                )
+            ).one()
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE email_outbox SET attempts = 1 WHERE id = :id"), {"id": row.id})
+            updated = connection.execute(
+                sa.text("SELECT updated_at FROM email_outbox WHERE id = :id"), {"id": row.id}
+            ).scalar_one()
+        assert updated > row.updated_at
+    finally:
+        engine.dispose()

@@ -1,0 +1,88 @@
+"""host.json, local.settings.json.example and requirements.txt as the platform expects them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import ROOT
+
+SCHEMAS = ROOT.parent / "shared" / "schemas"
+
+
+def _validate(document_path: Path, schema_name: str) -> dict:
+    schema_path = SCHEMAS / schema_name
+    if not schema_path.exists():
+        pytest.fail(f"{schema_path} is missing: the SchemaStore schemas live in ../shared/schemas")
+    schema = json.loads(schema_path.read_text())
+    document = json.loads(document_path.read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+    return document
+
+
+def test_host_json_is_valid_and_routes_come_out_as_designed() -> None:
+    host = _validate(ROOT / "host.json", "host.schema.json")
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+    assert host["extensions"]["http"]["routePrefix"] == ""
+
+
+def test_local_settings_example_is_valid_for_core_tools() -> None:
+    settings = _validate(ROOT / "local.settings.json.example", "local.settings.schema.json")
+    assert set(settings) <= {"IsEncrypted", "Values", "Host", "ConnectionStrings"}
+    assert settings["IsEncrypted"] is False
+    assert all(isinstance(value, str) for value in settings["Values"].values())
+    assert all(":" not in key and "__" not in key for key in settings["Values"])
+    assert settings["Values"]["FUNCTIONS_WORKER_RUNTIME"] == "python"
+
+
+def test_local_settings_example_names_only_real_settings() -> None:
+    from shared.config import Settings
+
+    values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    platform = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "AzureWebJobsFeatureFlags"}
+    known = {name.upper() for name in Settings.model_fields}
+    assert set(values) - platform <= known
+
+
+def test_requirements_are_pinned_and_fit_the_platform() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    pins = dict(line.split("==", 1) for line in lines)
+    assert all("==" in line for line in lines)
+    assert re.match(r"^1\.", pins["azure-functions"]), "azure-functions 2.x needs Python 3.13"
+    assert not any(name.startswith("azure-functions-worker") for name in pins)
+    for needed in (
+        "sqlalchemy",
+        "pg8000",
+        "redis",
+        "bcrypt",
+        "pyjwt",
+        "pydantic",
+        "pydantic-settings",
+        "alembic",
+        "email-validator",
+        "azure-communication-email",
+    ):
+        assert needed in pins
+
+
+def test_readme_documents_every_setting() -> None:
+    from shared.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name.upper() for name in Settings.model_fields if name.upper() not in readme]
+    # Settings documented with a shared row ("RATE_LIMIT_X / _WINDOW_SECONDS") count via their stem.
+    missing = [
+        name for name in missing if not (name.endswith("_WINDOW_SECONDS") and name[: -len("_WINDOW_SECONDS")] in readme)
+    ]
+    assert not missing, f"README configuration table lacks {missing}"
