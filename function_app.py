@@ -6,8 +6,11 @@ instance, and an import error here makes the host find zero functions.
 
 import azure.functions as func
 
-from functions import platform
+from functions import auth, email_outbox, platform, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 app.register_functions(platform.bp)
+app.register_functions(auth.bp)
+app.register_functions(users.bp)
+app.register_functions(email_outbox.bp)

@@ -106,7 +106,10 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     if parameters:
         operation["parameters"] = parameters
     if spec.request_model is not None:
-        operation["requestBody"] = {"required": True, "content": schemas.content(spec.request_model, "validation")}
+        operation["requestBody"] = {
+            "required": not spec.body_optional,
+            "content": schemas.content(spec.request_model, "validation"),
+        }
     operation["security"] = [{"bearerAuth": []}] if spec.auth else []
     return operation
 

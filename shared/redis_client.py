@@ -50,19 +50,20 @@ def reset_redis() -> None:
 
 
 class Keys:
-    """Builders for every Redis key, one namespace per concern."""
+    """Builders for every Redis key, one namespace per concern.
+
+    A session's keys carry the session id as a hash tag (``{...}``), so the
+    per-request check can read the session and the revoked-token key in one
+    script even on a clustered Redis (both keys land in one slot).
+    """
 
     @staticmethod
     def session(session_id: str) -> str:
-        return f"session:{session_id}"
+        return f"session:{{{session_id}}}"
 
     @staticmethod
-    def refresh(token_hash: str) -> str:
-        return f"refresh:{token_hash}"
-
-    @staticmethod
-    def revoked_jti(jti: str) -> str:
-        return f"jwt:blacklist:{jti}"
+    def revoked_jti(session_id: str, jti: str) -> str:
+        return f"jwt:blacklist:{{{session_id}}}:{jti}"
 
     @staticmethod
     def email_verify(email_digest: str) -> str:
@@ -75,7 +76,3 @@ class Keys:
     @staticmethod
     def rate_limit(rule: str, subject: str) -> str:
         return f"rate:limit:{rule}:{subject}"
-
-    @staticmethod
-    def user_authz(user_id: str) -> str:
-        return f"user:authz:{user_id}"

@@ -6,7 +6,9 @@ them at a fresh database); when unset, embedded servers start under .data/.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -30,12 +32,15 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["EMAIL_FILE_DIR"] = str(EMAIL_DIR)
     os.environ.setdefault("CORS_ORIGINS", "http://localhost:3000")
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        from devtools.services import start_embedded_postgres, start_embedded_redis
+        from devtools.services import DATA_DIR, start_embedded_postgres, start_embedded_redis
 
         if not os.environ.get("DATABASE_URL"):
             os.environ["DATABASE_URL"] = start_embedded_postgres(database="augeo_test", fresh=True)
         if not os.environ.get("REDIS_URL"):
-            os.environ["REDIS_URL"] = start_embedded_redis()
+            os.environ["REDIS_URL"] = start_embedded_redis(DATA_DIR / "test")
+            import redis
+
+            redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # the suite's own, embedded Redis
     from alembic import command
     from alembic.config import Config
 
@@ -78,8 +83,10 @@ def _reset_clients() -> None:
     from shared.config import get_settings
     from shared.database import dispose_engine
     from shared.redis_client import reset_redis
+    from shared.services.email.backends import get_backend
 
     get_settings.cache_clear()
+    get_backend.cache_clear()
     dispose_engine()
     reset_redis()
 
@@ -105,5 +112,102 @@ def settings_changed(**env: str) -> Iterator[None]:
 def unique_email() -> Callable[[str], str]:
     def make(prefix: str = "user") -> str:
         return f"{prefix}-{secrets.token_hex(6)}@example.org"
+
+    return make
+
+
+# -- accounts ---------------------------------------------------------------
+
+PASSWORD = "Gala-night-2026"
+_TOKEN_IN_LINK = re.compile(r"token=([A-Za-z0-9_-]+)")
+
+
+def deliver_emails() -> None:
+    """Run the outbox drain once, as the timer / local server would."""
+    from shared.services.email.drain import drain_outbox
+
+    while drain_outbox().sent:
+        pass
+
+
+def emails_to(address: str) -> list[dict[str, Any]]:
+    """Every delivered message to ``address``, oldest first."""
+    deliver_emails()
+    found = []
+    for path in sorted(EMAIL_DIR.glob("*.json")):
+        message = json.loads(path.read_text())
+        if message["to"] == address:
+            found.append(message)
+    return found
+
+
+def token_from_last_email(address: str, subject_part: str) -> str:
+    matching = [m for m in emails_to(address) if subject_part.lower() in m["subject"].lower()]
+    assert matching, f"no email about {subject_part!r} to {address}"
+    match = _TOKEN_IN_LINK.search(matching[-1]["text"])
+    assert match, "no token link in the email"
+    return match.group(1)
+
+
+def fresh_ip() -> str:
+    """A loopback address of its own (127.x.y.z), so one test's rate limits never touch another's."""
+    return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
+def client_from(base_url: str, ip: str) -> httpx.Client:
+    """An HTTP client whose connections leave from ``ip``: the server sees it as the peer,
+    and the local server, like Azure's front end, appends it to X-Forwarded-For."""
+    return httpx.Client(base_url=base_url, timeout=30, transport=httpx.HTTPTransport(local_address=ip))
+
+
+class Account:
+    """A registered, verified user and helpers to act as them over HTTP from their own IP."""
+
+    def __init__(self, http: httpx.Client, email: str, password: str = PASSWORD) -> None:
+        self.ip = fresh_ip()
+        self.http = client_from(str(http.base_url), self.ip)
+        self.email = email
+        self.password = password
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"User-Agent": "pytest-browser/1.0", **extra}
+
+    def register(self, **fields: Any) -> httpx.Response:
+        body = {"email": self.email, "password": self.password, "first_name": "Ada", "last_name": "Lovelace", **fields}
+        return self.http.post("/api/v1/auth/register", json=body, headers=self.headers())
+
+    def verify(self) -> httpx.Response:
+        token = token_from_last_email(self.email, "confirm")
+        return self.http.post("/api/v1/auth/verify-email", json={"token": token}, headers=self.headers())
+
+    def login(self, password: str | None = None, **headers: str) -> httpx.Response:
+        body = {"email": self.email, "password": password or self.password}
+        return self.http.post("/api/v1/auth/login", json=body, headers=self.headers(**headers))
+
+    def tokens(self, **headers: str) -> dict[str, Any]:
+        response = self.login(**headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def me(self, access_token: str) -> httpx.Response:
+        return self.http.get("/api/v1/users/me", headers=self.headers(Authorization=f"Bearer {access_token}"))
+
+
+@pytest.fixture
+def account(client: httpx.Client, unique_email: Callable[[str], str]) -> Account:
+    """A verified, active donor."""
+    created = Account(client, unique_email("donor"))
+    assert created.register().status_code == 201
+    assert created.verify().status_code == 200
+    return created
+
+
+@pytest.fixture
+def new_account(client: httpx.Client, unique_email: Callable[[str], str]) -> Callable[[], Account]:
+    def make() -> Account:
+        created = Account(client, unique_email("donor"))
+        assert created.register().status_code == 201
+        assert created.verify().status_code == 200
+        return created
 
     return make

@@ -57,6 +57,7 @@ class EndpointSpec:
     errors: tuple[int, ...] = ()
     description: str | None = None
     include_in_schema: bool = True
+    body_optional: bool = False
     template: RouteTemplate = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,13 +98,6 @@ class ApiRequest:
 
 
 Handler = Callable[[ApiRequest], Any]
-Authenticator = Callable[[str | None, ClientInfo], Any]
-_authenticator: list[Authenticator] = []
-
-
-def set_authenticator(authenticator: Authenticator) -> None:
-    """Install the function that turns a bearer token into a principal (or raises 401)."""
-    _authenticator[:] = [authenticator]
 
 
 def endpoint(
@@ -122,6 +116,7 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str | None = None,
     include_in_schema: bool = True,
+    body_optional: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare an endpoint and register its Functions trigger on ``blueprint``."""
 
@@ -140,6 +135,7 @@ def endpoint(
             errors=errors,
             description=description or handler.__doc__,
             include_in_schema=include_in_schema,
+            body_optional=body_optional,
         )
         ENDPOINTS.append(spec)
 
@@ -202,7 +198,10 @@ def _build_request(
 ) -> ApiRequest:
     body = None
     if spec.request_model is not None:
-        data = parse_json(req.get_body() or b"", headers.get("content-type"), body_limit)
+        raw = req.get_body() or b""
+        data = (
+            {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), body_limit)
+        )
         body = validate_model(spec.request_model, data)
     query = None
     if spec.query_model is not None:
@@ -210,8 +209,10 @@ def _build_request(
     token = bearer_token_from(headers)
     principal = None
     if spec.auth:
-        principal = _authenticator[0](token, client)
-        user_id_var.set(str(getattr(principal, "user_id", "")) or None)
+        from shared.services.authentication import authenticate
+
+        principal = authenticate(token, client)
+        user_id_var.set(str(principal.user_id))
     return ApiRequest(
         client=client,
         body=body,

@@ -28,7 +28,13 @@ def uuid_pk() -> Mapped[uuid.UUID]:
 
 
 class TimestampMixin:
-    """``created_at`` and ``updated_at``, set by the database."""
+    """``created_at`` and ``updated_at``, set by the database.
+
+    ``eager_defaults`` fetches server-set values with RETURNING in the same
+    statement, so a row stays readable after its session closes.
+    """
+
+    __mapper_args__ = {"eager_defaults": True}
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

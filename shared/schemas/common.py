@@ -8,9 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class RequestModel(BaseModel):
-    """Base of every request body: unknown fields are an error, strings trimmed."""
+    """Base of every request body: unknown fields are an error.
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    Strings are not trimmed globally: a password's spaces are part of it.
+    Field types that should be trimmed say so (``shared.schemas.fields``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class ErrorDetail(BaseModel):

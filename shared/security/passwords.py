@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import bcrypt
 
-_DUMMY_PASSWORD = "augeo-dummy-password-for-equal-timing"  # noqa: S105 (never a real credential)
+_DUMMY_PASSWORD = "augeo-dummy-password-for-equal-timing"
 
 
 def _prehash(password: str) -> bytes:

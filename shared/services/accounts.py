@@ -1,0 +1,134 @@
+"""Self-service accounts: register, verify the email address, resend the link."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from shared.config import Settings, get_settings
+from shared.context import ClientInfo
+from shared.database import unit_of_work
+from shared.errors import BadRequestError, ConflictError, ErrorCode
+from shared.models import RoleName, TokenPurpose, User
+from shared.redis_client import Keys, get_redis
+from shared.security.passwords import hash_password
+from shared.services import audit, rate_limits, user_tokens
+from shared.services.audit import AuditEvent
+from shared.services.email import templates
+from shared.services.email.outbox import enqueue
+from shared.services.rate_limits import Limit
+
+_UNIQUE_VIOLATION = "23505"
+
+
+def email_limits(settings: Settings, action: str, email: str, client: ClientInfo) -> list[Limit]:
+    """Per-IP and per-address limits for requests that send an email."""
+    return [
+        Limit(
+            f"{action}:ip",
+            client.ip_address or "unknown",
+            settings.rate_limit_email_per_ip,
+            settings.rate_limit_email_per_ip_window_seconds,
+        ),
+        Limit(
+            f"{action}:email",
+            rate_limits.subject_digest(email),
+            settings.rate_limit_email_per_address,
+            settings.rate_limit_email_per_address_window_seconds,
+        ),
+    ]
+
+
+def _verification_email(db: Any, settings: Settings, user: User) -> None:
+    hours = settings.email_verification_token_expire_hours
+    token = user_tokens.issue(db, user.id, TokenPurpose.EMAIL_VERIFICATION, timedelta(hours=hours))
+    url = templates.link(settings.frontend_donor_url, "/verify-email", token)
+    enqueue(db, user.email, templates.verify_email(user.first_name, url, hours))
+
+
+def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User:
+    """A donor account, unverified and inactive; the verification email is queued with it."""
+    settings = get_settings()
+    email = profile["email"]
+    rate_limits.reserve_all(
+        [
+            Limit(
+                "register:ip",
+                client.ip_address or "unknown",
+                settings.rate_limit_register_per_ip,
+                settings.rate_limit_register_per_ip_window_seconds,
+            ),
+            Limit(
+                "register:email",
+                rate_limits.subject_digest(email),
+                settings.rate_limit_email_per_address,
+                settings.rate_limit_email_per_address_window_seconds,
+            ),
+        ]
+    )
+    with unit_of_work() as db:
+        taken = db.scalar(select(exists().where(User.email == email)))
+    if taken:
+        raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL)
+    password_hash = hash_password(password, settings.bcrypt_rounds)
+    try:
+        with unit_of_work() as db:
+            user = User(
+                **profile,
+                password_hash=password_hash,
+                role=RoleName.DONOR.value,
+                email_verified=False,
+                is_active=False,
+                password_changed_at=datetime.now(UTC),
+            )
+            db.add(user)
+            db.flush()
+            _verification_email(db, settings, user)
+            audit.record(db, AuditEvent.USER_REGISTERED, client, actor_id=user.id, target_id=user.id)
+    except IntegrityError as error:
+        if _UNIQUE_VIOLATION in str(error.orig):
+            raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL) from None
+        raise
+    return user
+
+
+def verify_email(token: str, client: ClientInfo) -> User:
+    """Spend a verification token; the account becomes verified and, unless deactivated, active."""
+    with unit_of_work() as db:
+        user_id = user_tokens.consume(db, token, TokenPurpose.EMAIL_VERIFICATION)
+        user = db.get(User, user_id, with_for_update=True) if user_id else None
+        if user is None:
+            raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
+        mark_verified(user)
+        audit.record(db, AuditEvent.EMAIL_VERIFIED, client, actor_id=user.id, target_id=user.id, npo_id=user.npo_id)
+    return user
+
+
+def mark_verified(user: User) -> None:
+    """Verified now; active unless an admin deactivated the account (deactivation wins)."""
+    if not user.email_verified:
+        user.email_verified = True
+        user.email_verified_at = datetime.now(UTC)
+    if user.deactivated_at is None:
+        user.is_active = True
+
+
+def resend_verification(email: str, client: ClientInfo) -> None:
+    """Queue a new link for an unverified account; silent for every other address.
+
+    At most one message per address per RATE_LIMIT_RESEND_COOLDOWN_SECONDS:
+    requests inside the cooldown are answered the same way but send nothing.
+    """
+    settings = get_settings()
+    rate_limits.reserve_all(email_limits(settings, "resend", email, client))
+    cooldown_key = Keys.email_verify(rate_limits.subject_digest(email))
+    with unit_of_work() as db:
+        user = db.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
+        if user is None or user.email_verified or user.deactivated_at is not None:
+            return
+        if not get_redis().set(cooldown_key, "1", nx=True, ex=settings.rate_limit_resend_cooldown_seconds):
+            return
+        _verification_email(db, settings, user)

@@ -1,0 +1,51 @@
+"""The audit trail: one append-only row per security-relevant event."""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.orm import Session as DbSession
+
+from shared.context import ClientInfo
+from shared.models import AuditLog
+
+
+class AuditEvent(StrEnum):
+    USER_REGISTERED = "user.registered"
+    EMAIL_VERIFIED = "user.email_verified"
+    LOGIN_SUCCEEDED = "auth.login_succeeded"
+    LOGIN_FAILED = "auth.login_failed"
+    LOGOUT = "auth.logout"
+    SESSION_REVOKED = "auth.session_revoked"
+    REFRESH_REUSE_DETECTED = "auth.refresh_reuse_detected"
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
+    PASSWORD_RESET_COMPLETED = "auth.password_reset_completed"
+    PASSWORD_CHANGED = "auth.password_changed"
+    RATE_LIMITED = "auth.rate_limited"
+
+
+def record(
+    db: DbSession,
+    event: AuditEvent,
+    client: ClientInfo | None,
+    *,
+    actor_id: uuid.UUID | None = None,
+    target_id: uuid.UUID | None = None,
+    npo_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Add an event to ``db``'s transaction: it lands exactly when the action does."""
+    db.add(
+        AuditLog(
+            event_type=event.value,
+            actor_user_id=actor_id,
+            target_user_id=target_id,
+            npo_id=npo_id,
+            ip_address=client.ip_address if client else None,
+            user_agent=client.user_agent if client else None,
+            request_id=client.request_id if client else None,
+            details=details or {},
+        )
+    )

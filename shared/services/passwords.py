@@ -1,0 +1,108 @@
+"""Password reset (by email) and password change (signed in)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from shared.config import get_settings
+from shared.context import ClientInfo
+from shared.database import unit_of_work
+from shared.errors import AuthenticationError, BadRequestError, ErrorCode, ValidationFailedError
+from shared.models import TokenPurpose, User
+from shared.security.passwords import hash_password, verify_password
+from shared.services import audit, rate_limits, user_tokens
+from shared.services.accounts import email_limits, mark_verified
+from shared.services.audit import AuditEvent
+from shared.services.email import templates
+from shared.services.email.outbox import enqueue
+from shared.services.principal import Principal
+from shared.services.rate_limits import Limit
+from shared.services.sessions import SessionEndReason, revoke_user_sessions
+
+
+def request_reset(email: str, client: ClientInfo) -> None:
+    """Queue a reset link for an existing, not deactivated account; silent otherwise."""
+    settings = get_settings()
+    rate_limits.reserve_all(email_limits(settings, "reset", email, client))
+    minutes = settings.password_reset_token_expire_minutes
+    with unit_of_work() as db:
+        user = db.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
+        if user is None or user.deactivated_at is not None:
+            return
+        token = user_tokens.issue(db, user.id, TokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes))
+        url = templates.link(settings.frontend_donor_url, "/reset-password", token)
+        enqueue(db, user.email, templates.password_reset(user.first_name, url, minutes))
+        audit.record(db, AuditEvent.PASSWORD_RESET_REQUESTED, client, target_id=user.id, npo_id=user.npo_id)
+
+
+def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
+    """Spend the token, set the password, end every session of the user.
+
+    The link proved control of the mailbox, so an unverified address becomes
+    verified (and the account active unless an admin deactivated it).
+    """
+    settings = get_settings()
+    password_hash = hash_password(new_password, settings.bcrypt_rounds)
+    with unit_of_work() as db:
+        user_id = user_tokens.consume(db, token, TokenPurpose.PASSWORD_RESET)
+        user = db.get(User, user_id, with_for_update=True) if user_id else None
+        if user is None or user.deactivated_at is not None:
+            raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
+        user.password_hash = password_hash
+        user.password_changed_at = datetime.now(UTC)
+        mark_verified(user)
+        ended = revoke_user_sessions(db, user.id, SessionEndReason.PASSWORD_RESET)
+        enqueue(db, user.email, templates.password_changed(user.first_name))
+        audit.record(
+            db,
+            AuditEvent.PASSWORD_RESET_COMPLETED,
+            client,
+            actor_id=user.id,
+            target_id=user.id,
+            npo_id=user.npo_id,
+            details={"sessions_ended": len(ended)},
+        )
+
+
+def change_password(principal: Principal, current: str, new: str, client: ClientInfo) -> None:
+    """Check the current password (rate-limited like sign-in), set the new one,
+    end every other session; this one stays."""
+    settings = get_settings()
+    limit = Limit(
+        "password-change",
+        str(principal.user_id),
+        settings.rate_limit_login_per_ip,
+        settings.rate_limit_login_per_ip_window_seconds,
+    )
+    rate_limits.reserve(limit)
+    if not verify_password(current, principal.user.password_hash):
+        raise AuthenticationError("The current password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
+    rate_limits.refund([limit])
+    if verify_password(new, principal.user.password_hash):
+        raise ValidationFailedError(
+            details={
+                "fields": [
+                    {"field": "new_password", "message": "must differ from the current password", "type": "value_error"}
+                ]
+            }
+        )
+    password_hash = hash_password(new, settings.bcrypt_rounds)
+    with unit_of_work() as db:
+        user = db.get(User, principal.user_id, with_for_update=True)
+        if user is None:
+            raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
+        user.password_hash = password_hash
+        user.password_changed_at = datetime.now(UTC)
+        ended = revoke_user_sessions(db, user.id, SessionEndReason.PASSWORD_CHANGED, keep=principal.session_id)
+        enqueue(db, user.email, templates.password_changed(user.first_name))
+        audit.record(
+            db,
+            AuditEvent.PASSWORD_CHANGED,
+            client,
+            actor_id=user.id,
+            target_id=user.id,
+            npo_id=user.npo_id,
+            details={"sessions_ended": len(ended)},
+        )

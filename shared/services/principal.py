@@ -1,0 +1,30 @@
+"""The authenticated caller, as resolved from a bearer token on each request."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from shared.models import User
+from shared.security.jwt_tokens import AccessClaims
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: the user row as of this request (role and status fresh from the
+    database, not from the token) and the claims of the token that was shown."""
+
+    user: User
+    claims: AccessClaims
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        return self.user.id
+
+    @property
+    def session_id(self) -> uuid.UUID:
+        return uuid.UUID(self.claims.session_id)
+
+    @property
+    def role(self) -> str:
+        return self.user.role
