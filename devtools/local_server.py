@@ -172,6 +172,7 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
 class LocalFunctionsServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # a burst of browser tabs or test clients must not be reset
 
     def __init__(self, address: tuple[str, int], router: Router, cors_origins: list[str]) -> None:
         super().__init__(address, FunctionsRequestHandler)

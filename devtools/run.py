@@ -12,6 +12,8 @@ import logging
 import os
 import secrets
 import sys
+import threading
+import time
 from pathlib import Path
 
 from devtools.services import DATA_DIR, start_embedded_postgres, start_embedded_redis
@@ -56,6 +58,24 @@ def migrate() -> None:
     command.upgrade(config, "head")
 
 
+def drain_email_forever(interval_seconds: float = 5.0) -> threading.Thread:
+    """What the timer trigger does in Azure: send the outbox, every few seconds."""
+    from shared.services.email.drain import drain_outbox
+
+    def loop() -> None:
+        while True:
+            try:
+                while drain_outbox().sent:
+                    pass
+            except Exception:
+                logger.exception("email drain failed; retrying")
+            time.sleep(interval_seconds)
+
+    thread = threading.Thread(target=loop, name="email-outbox-drain", daemon=True)
+    thread.start()
+    return thread
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     prepare_environment()
@@ -75,6 +95,7 @@ def main() -> None:
 
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "7071"))
     server = create_server(host, port)
+    drain_email_forever()
     logger.info("Augeo Platform API on http://%s:%d (health: /health, docs: /docs)", host, port)
     try:
         server.serve_forever()

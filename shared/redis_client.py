@@ -17,10 +17,16 @@ _client: redis.Redis | None = None
 
 
 def build_client(settings: Settings) -> redis.Redis:
-    """A client on a bounded pool whose sockets time out rather than hang."""
-    pool = redis.ConnectionPool.from_url(
+    """A client on a bounded pool whose sockets time out rather than hang.
+
+    The pool blocks (up to the socket timeout) for a free connection when all
+    are busy, instead of failing at once: a burst of concurrent requests in
+    one worker queues briefly rather than turning into 503s.
+    """
+    pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
+        timeout=settings.redis_socket_timeout_seconds,
         socket_timeout=settings.redis_socket_timeout_seconds,
         socket_connect_timeout=settings.redis_connect_timeout_seconds,
         health_check_interval=30,

@@ -1,0 +1,114 @@
+"""PostgreSQL or Redis down: 503 SERVICE_UNAVAILABLE, nothing let through, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from contextlib import contextmanager
+
+import azure.functions as func
+import jwt
+import pytest
+from sqlalchemy import func as sql_func
+from sqlalchemy import select
+
+from shared.database import unit_of_work
+from shared.models import EmailOutbox, RefreshToken, Session, User
+from tests.conftest import PASSWORD, Account, settings_changed
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def redis_down():
+    with settings_changed(REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0", REDIS_CONNECT_TIMEOUT_SECONDS="0.5"):
+        yield
+
+
+@contextmanager
+def database_down():
+    url = f"postgresql+pg8000://postgres@127.0.0.1:{_closed_port()}/augeo"
+    with settings_changed(DATABASE_URL=url, DB_CONNECT_TIMEOUT_SECONDS="0.5"):
+        yield
+
+
+def call(functions, name: str, body: dict | None = None, token: str | None = None, ip: str = "203.0.113.50"):
+    headers = {"Content-Type": "application/json", "X-Forwarded-For": ip}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = func.HttpRequest("POST", "/x", headers=headers, body=json.dumps(body or {}).encode())
+    response = functions[name](request)
+    return response.status_code, json.loads(response.get_body() or b"{}")
+
+
+def _assert_unavailable(result) -> None:
+    status, body = result
+    assert status == 503, body
+    assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+def _users_with(email: str) -> int:
+    with unit_of_work() as db:
+        return db.scalar(select(sql_func.count()).select_from(User).where(User.email == email))
+
+
+@pytest.mark.parametrize("outage", [redis_down, database_down])
+def test_register_during_an_outage_writes_nothing(functions, unique_email, outage) -> None:
+    email = unique_email("outage")
+    body = {"email": email, "password": PASSWORD, "first_name": "O", "last_name": "O"}
+    with outage():
+        _assert_unavailable(call(functions, "auth_register", body))
+    assert _users_with(email) == 0
+    with unit_of_work() as db:
+        assert db.scalar(select(sql_func.count()).select_from(EmailOutbox).where(EmailOutbox.to_address == email)) == 0
+
+
+@pytest.mark.parametrize("outage", [redis_down, database_down])
+def test_login_during_an_outage_is_503_and_opens_no_session(functions, account: Account, outage) -> None:
+    with unit_of_work() as db:
+        user_id = db.scalars(select(User.id).where(User.email == account.email)).one()
+        before = db.scalar(select(sql_func.count()).select_from(Session).where(Session.user_id == user_id))
+    with outage():
+        _assert_unavailable(call(functions, "auth_login", {"email": account.email, "password": PASSWORD}))
+    with unit_of_work() as db:
+        after = db.scalar(select(sql_func.count()).select_from(Session).where(Session.user_id == user_id))
+    assert after == before
+
+
+@pytest.mark.parametrize("outage", [redis_down, database_down])
+def test_authenticated_request_is_refused_not_let_through(functions, account: Account, outage) -> None:
+    tokens = account.tokens()
+    request = func.HttpRequest(
+        "GET", "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}, body=b""
+    )
+    with outage():
+        response = functions["users_me"](request)
+    assert response.status_code == 503
+    assert account.me(tokens["access_token"]).status_code == 200
+
+
+def test_refresh_with_redis_down_rotates_nothing(functions, account: Account) -> None:
+    tokens = account.tokens()
+    with redis_down():
+        _assert_unavailable(call(functions, "auth_refresh", {"refresh_token": tokens["refresh_token"]}))
+    sid = uuid.UUID(jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"])
+    with unit_of_work() as db:
+        rows = db.scalars(select(RefreshToken).where(RefreshToken.session_id == sid)).all()
+    assert [row.rotated_at for row in rows] == [None], "the rotation was rolled back with the failed request"
+    after = account.http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert after.status_code == 200
+
+
+def test_logout_when_redis_fails_keeps_the_session_consistent(functions, account: Account) -> None:
+    tokens = account.tokens()
+    with redis_down():
+        _assert_unavailable(call(functions, "auth_logout", token=tokens["access_token"]))
+    sid = uuid.UUID(jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"])
+    with unit_of_work() as db:
+        assert db.get(Session, sid).revoked_at is None
+    assert account.me(tokens["access_token"]).status_code == 200
