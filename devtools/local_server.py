@@ -82,6 +82,9 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
 
     server: LocalFunctionsServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY a
+    # keep-alive client waits ~40 ms for the delayed ACK on every response.
+    disable_nagle_algorithm = True
 
     def _dispatch(self) -> None:
         origin = self.headers.get("Origin")
