@@ -6,11 +6,12 @@ instance, and an import error here makes the host find zero functions.
 
 import azure.functions as func
 
-from functions import auth, email_outbox, platform, users
+from functions import auth, email_outbox, platform, roles, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 app.register_functions(platform.bp)
 app.register_functions(auth.bp)
 app.register_functions(users.bp)
+app.register_functions(roles.bp)
 app.register_functions(email_outbox.bp)

@@ -138,3 +138,12 @@ def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> M
             for item in error.errors(include_url=False, include_input=False, include_context=False)
         ]
         raise ValidationFailedError(details={"fields": fields}) from None
+
+
+def route_uuid(route_params: Mapping[str, str], name: str) -> uuid.UUID:
+    """A UUID route parameter; a malformed one is a 422 naming the parameter."""
+    try:
+        return uuid.UUID(route_params.get(name, ""))
+    except ValueError:
+        fields = [{"field": name, "message": "must be a UUID", "type": "uuid_parsing"}]
+        raise ValidationFailedError(details={"fields": fields}) from None

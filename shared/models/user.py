@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +23,18 @@ class User(TimestampMixin, Base):
         Index("ix_users_role", "role"),
         Index("ix_users_npo_id", "npo_id"),
         Index("ix_users_created_at", "created_at"),
+        # Case-insensitive prefix search (LIKE 'term%') on email and names.
+        Index("ix_users_email_pattern", "email", postgresql_ops={"email": "text_pattern_ops"}),
+        Index(
+            "ix_users_first_name_pattern",
+            func.lower(text("first_name")).label("lf"),
+            postgresql_ops={"lf": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_users_last_name_pattern",
+            func.lower(text("last_name")).label("ll"),
+            postgresql_ops={"ll": "text_pattern_ops"},
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from shared.models import NPO_SCOPED_ROLES, RoleName
+from shared.schemas.common import RequestModel
+from shared.schemas.fields import Email, Name, NewPassword, Phone, PostalCode, Text100, Text255
 
 
 class UserOut(BaseModel):
@@ -30,3 +35,125 @@ class UserOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None = None
+
+
+class ProfileUpdate(RequestModel):
+    """The profile fields a user (or an admin over them) may change; nothing else."""
+
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Phone | None = None
+    organization_name: Text255 | None = None
+    address_line1: Text255 | None = None
+    address_line2: Text255 | None = None
+    city: Text100 | None = None
+    state: Text100 | None = None
+    postal_code: PostalCode | None = None
+    country: Text100 | None = None
+
+    @model_validator(mode="after")
+    def _names_are_not_cleared(self) -> ProfileUpdate:
+        for name in ("first_name", "last_name"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class UserCreateRequest(RequestModel):
+    email: Email
+    first_name: Name
+    last_name: Name
+    role: RoleName
+    npo_id: uuid.UUID | None = None
+    phone: Phone | None = None
+    password: NewPassword | None = Field(
+        default=None, description="Optional: without one the invitation email carries a set-password link."
+    )
+
+    @model_validator(mode="after")
+    def _npo_matches_role(self) -> UserCreateRequest:
+        check_npo_for_role(self.role, self.npo_id)
+        return self
+
+
+class RoleChangeRequest(RequestModel):
+    role: RoleName
+    npo_id: uuid.UUID | None = None
+
+    @model_validator(mode="after")
+    def _npo_matches_role(self) -> RoleChangeRequest:
+        check_npo_for_role(self.role, self.npo_id)
+        return self
+
+
+def check_npo_for_role(role: RoleName, npo_id: uuid.UUID | None) -> None:
+    """npo_admin, event_coordinator and staff carry an npo_id; super_admin and donor do not."""
+    if role in NPO_SCOPED_ROLES and npo_id is None:
+        raise ValueError(f"npo_id is required for role {role.value}")
+    if role not in NPO_SCOPED_ROLES and npo_id is not None:
+        raise ValueError(f"npo_id must not be set for role {role.value}")
+
+
+SORTABLE_FIELDS = ("created_at", "updated_at", "email", "first_name", "last_name", "last_login_at", "role")
+SortField = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "email",
+    "-email",
+    "first_name",
+    "-first_name",
+    "last_name",
+    "-last_name",
+    "last_login_at",
+    "-last_login_at",
+    "role",
+    "-role",
+]
+
+
+class PageQuery(RequestModel):
+    page: int = Field(default=1, ge=1, le=100_000)
+    per_page: int = Field(default=20, ge=1, le=100)
+
+
+class UserListQuery(PageQuery):
+    role: RoleName | None = None
+    npo_id: uuid.UUID | None = None
+    email_verified: bool | None = None
+    is_active: bool | None = None
+    search: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    sort: SortField = "-created_at"
+
+
+class UserPage(BaseModel):
+    items: list[UserOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    ip_address: str | None
+    user_agent: str | None
+    current: bool
+
+
+class SessionList(BaseModel):
+    items: list[SessionOut]
+
+
+class RoleOut(BaseModel):
+    name: RoleName
+    scope: str
+    description: str
+    permissions: list[str]
+
+
+class RoleList(BaseModel):
+    items: list[RoleOut]

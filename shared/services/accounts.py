@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
@@ -42,7 +43,7 @@ def email_limits(settings: Settings, action: str, email: str, client: ClientInfo
     ]
 
 
-def _verification_email(db: Any, settings: Settings, user: User) -> None:
+def queue_verification_email(db: DbSession, settings: Settings, user: User) -> None:
     hours = settings.email_verification_token_expire_hours
     token = user_tokens.issue(db, user.id, TokenPurpose.EMAIL_VERIFICATION, timedelta(hours=hours))
     url = templates.link(settings.frontend_donor_url, "/verify-email", token)
@@ -86,7 +87,7 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
             )
             db.add(user)
             db.flush()
-            _verification_email(db, settings, user)
+            queue_verification_email(db, settings, user)
             audit.record(db, AuditEvent.USER_REGISTERED, client, actor_id=user.id, target_id=user.id)
     except IntegrityError as error:
         if _UNIQUE_VIOLATION in str(error.orig):
@@ -131,4 +132,4 @@ def resend_verification(email: str, client: ClientInfo) -> None:
             return
         if not get_redis().set(cooldown_key, "1", nx=True, ex=settings.rate_limit_resend_cooldown_seconds):
             return
-        _verification_email(db, settings, user)
+        queue_verification_email(db, settings, user)

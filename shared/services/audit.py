@@ -24,6 +24,12 @@ class AuditEvent(StrEnum):
     PASSWORD_RESET_COMPLETED = "auth.password_reset_completed"
     PASSWORD_CHANGED = "auth.password_changed"
     RATE_LIMITED = "auth.rate_limited"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DEACTIVATED = "user.deactivated"
+    USER_ACTIVATED = "user.activated"
+    USER_ROLE_CHANGED = "user.role_changed"
+    USER_EMAIL_VERIFIED_BY_ADMIN = "user.email_verified_by_admin"
 
 
 def record(

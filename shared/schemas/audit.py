@@ -1,0 +1,47 @@
+"""The audit log as admins read it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from shared.schemas.users import PageQuery
+
+
+class AuditLogQuery(PageQuery):
+    user_id: uuid.UUID | None = Field(default=None, description="Events whose actor or target is this user.")
+    event_type: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_.]+$")
+    since: AwareDatetime | None = None
+    until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> AuditLogQuery:
+        if self.since and self.until and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+
+class AuditLogOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    event_type: str
+    actor_user_id: uuid.UUID | None
+    target_user_id: uuid.UUID | None
+    npo_id: uuid.UUID | None
+    ip_address: str | None
+    user_agent: str | None
+    request_id: str | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+class AuditLogPage(BaseModel):
+    items: list[AuditLogOut]
+    total: int
+    page: int
+    per_page: int
+    pages: int

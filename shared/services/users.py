@@ -1,0 +1,305 @@
+"""User administration: list, view, create, update, deactivate, activate, verify, re-role.
+
+Every operation asks ``policy.decide`` first (404 when the target is not
+visible to the caller, 403 when visible but not theirs to change), locks the
+target row for the change, and writes an audit event with before/after in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, asc, desc, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from shared.config import get_settings
+from shared.context import ClientInfo
+from shared.database import unit_of_work
+from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
+from shared.models import NPO_SCOPED_ROLES, RoleName, TokenPurpose, User
+from shared.security.passwords import hash_password
+from shared.services import audit, user_tokens
+from shared.services.accounts import mark_verified, queue_verification_email
+from shared.services.audit import AuditEvent
+from shared.services.email import templates
+from shared.services.email.outbox import enqueue
+from shared.services.policy import Action, Decision, Party, decide, list_scope, may_act_at_all, may_assign
+from shared.services.principal import Principal
+from shared.services.sessions import SessionEndReason, revoke_user_sessions
+
+_UNIQUE_VIOLATION = "23505"
+
+
+def party(user: User) -> Party:
+    return Party(id=user.id, role=RoleName(user.role), npo_id=user.npo_id)
+
+
+def _snapshot(user: User) -> dict[str, Any]:
+    return {
+        "role": user.role,
+        "npo_id": str(user.npo_id) if user.npo_id else None,
+        "is_active": user.is_active,
+        "email_verified": user.email_verified,
+    }
+
+
+def _require_collection(principal: Principal, action: Action) -> None:
+    if not may_act_at_all(RoleName(principal.role), action):
+        raise AuthorizationError()
+
+
+def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: Action, *, lock: bool) -> User:
+    """The target, if the caller may see it (else 404) and act on it (else 403)."""
+    target = db.get(User, user_id, with_for_update=lock)
+    if target is None:
+        raise NotFoundError("User not found.")
+    decision = decide(party(principal.user), action, party(target))
+    if decision is Decision.INVISIBLE:
+        raise NotFoundError("User not found.")
+    if decision is Decision.FORBIDDEN:
+        raise AuthorizationError()
+    return target
+
+
+def _record(
+    db: DbSession, event: AuditEvent, principal: Principal, target: User, client: ClientInfo, **details: Any
+) -> None:
+    audit.record(
+        db, event, client, actor_id=principal.user_id, target_id=target.id, npo_id=target.npo_id, details=details
+    )
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def get_user(principal: Principal, user_id: uuid.UUID) -> User:
+    with unit_of_work() as db:
+        return _load_for(db, principal, user_id, Action.VIEW, lock=False)
+
+
+_SORT_COLUMNS = {
+    "created_at": User.created_at,
+    "updated_at": User.updated_at,
+    "email": User.email,
+    "first_name": User.first_name,
+    "last_name": User.last_name,
+    "last_login_at": User.last_login_at,
+    "role": User.role,
+}
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filtered(principal: Principal, query: Any) -> Select[User]:
+    statement = select(User)
+    scope = list_scope(party(principal.user))
+    if scope is not None:
+        statement = statement.where(User.npo_id == scope)
+    if query.role is not None:
+        statement = statement.where(User.role == query.role.value)
+    if query.npo_id is not None:
+        statement = statement.where(User.npo_id == query.npo_id)
+    if query.email_verified is not None:
+        statement = statement.where(User.email_verified == query.email_verified)
+    if query.is_active is not None:
+        statement = statement.where(User.is_active == query.is_active)
+    if query.search:
+        # Prefix match, case-insensitive, on indexed lower(...) columns (text_pattern_ops).
+        prefix = _escape_like(query.search.lower()) + "%"
+        statement = statement.where(
+            or_(
+                User.email.like(prefix, escape="\\"),
+                func.lower(User.first_name).like(prefix, escape="\\"),
+                func.lower(User.last_name).like(prefix, escape="\\"),
+            )
+        )
+    return statement
+
+
+def list_users(principal: Principal, query: Any) -> tuple[list[User], int, int]:
+    """A page of the users the caller may see: (items, total, pages)."""
+    _require_collection(principal, Action.LIST)
+    statement = _filtered(principal, query)
+    field = query.sort.lstrip("-")
+    column = _SORT_COLUMNS[field]
+    order = desc(column).nulls_last() if query.sort.startswith("-") else asc(column).nulls_last()
+    with unit_of_work() as db:
+        total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        items = list(
+            db.scalars(
+                statement.order_by(order, User.id).offset((query.page - 1) * query.per_page).limit(query.per_page)
+            )
+        )
+    return items, total, math.ceil(total / query.per_page) if total else 0
+
+
+# -- creating --------------------------------------------------------------------------
+
+
+def create_user(principal: Principal, fields: dict[str, Any], password: str | None, client: ClientInfo) -> User:
+    """An account made by an admin: verification email with a password, invitation without."""
+    _require_collection(principal, Action.CREATE)
+    role = RoleName(fields["role"])
+    if not may_assign(party(principal.user), role, fields.get("npo_id")):
+        raise AuthorizationError("You may not create a user with this role or NPO.")
+    settings = get_settings()
+    password_hash = hash_password(password, settings.bcrypt_rounds) if password else None
+    try:
+        with unit_of_work() as db:
+            user = User(
+                **{**fields, "role": role.value},
+                password_hash=password_hash,
+                email_verified=False,
+                is_active=False,
+                password_changed_at=datetime.now(UTC) if password else None,
+            )
+            db.add(user)
+            db.flush()
+            if password:
+                queue_verification_email(db, settings, user)
+            else:
+                _queue_invitation(db, user)
+            _record(db, AuditEvent.USER_CREATED, principal, user, client, after=_snapshot(user), invited=not password)
+    except IntegrityError as error:
+        if _UNIQUE_VIOLATION in str(error.orig):
+            raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL) from None
+        raise
+    return user
+
+
+def _queue_invitation(db: DbSession, user: User) -> None:
+    settings = get_settings()
+    hours = settings.invitation_token_expire_hours
+    token = user_tokens.issue(db, user.id, TokenPurpose.PASSWORD_RESET, timedelta(hours=hours))
+    base = (
+        settings.frontend_admin_url
+        if RoleName(user.role) in NPO_SCOPED_ROLES | {RoleName.SUPER_ADMIN}
+        else settings.frontend_donor_url
+    )
+    enqueue(db, user.email, templates.invitation(user.first_name, templates.link(base, "/set-password", token), hours))
+
+
+# -- changing --------------------------------------------------------------------------
+
+
+def update_profile(principal: Principal, user_id: uuid.UUID, changes: dict[str, Any], client: ClientInfo) -> User:
+    with unit_of_work() as db:
+        target = _load_for(db, principal, user_id, Action.UPDATE, lock=True)
+        before = {name: getattr(target, name) for name in changes}
+        for name, value in changes.items():
+            setattr(target, name, value)
+        _record(
+            db,
+            AuditEvent.USER_UPDATED,
+            principal,
+            target,
+            client,
+            fields=sorted(changes),
+            changed=[n for n in changes if before[n] != changes[n]],
+        )
+    return target
+
+
+def update_own_profile(principal: Principal, changes: dict[str, Any]) -> User:
+    with unit_of_work() as db:
+        user = db.get(User, principal.user_id, with_for_update=True)
+        if user is None:
+            raise NotFoundError("User not found.")
+        for name, value in changes.items():
+            setattr(user, name, value)
+    return user
+
+
+def _active_super_admins(db: DbSession) -> list[uuid.UUID]:
+    """Lock every active super admin: two admins demoting each other cannot both pass."""
+    return list(
+        db.scalars(
+            select(User.id)
+            .where(User.role == RoleName.SUPER_ADMIN.value, User.is_active.is_(True))
+            .order_by(User.id)
+            .with_for_update()
+        )
+    )
+
+
+def _guard_last_super_admin(db: DbSession, target: User) -> None:
+    if target.role != RoleName.SUPER_ADMIN.value or not target.is_active:
+        return
+    if _active_super_admins(db) == [target.id]:
+        raise ConflictError("The last active super admin must stay.", code=ErrorCode.LAST_SUPER_ADMIN)
+
+
+def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> None:
+    """Soft-deactivate; every session of the target ends at once."""
+    with unit_of_work() as db:
+        if principal.role == RoleName.SUPER_ADMIN.value:
+            _active_super_admins(db)
+        target = _load_for(db, principal, user_id, Action.DEACTIVATE, lock=True)
+        _guard_last_super_admin(db, target)
+        before = _snapshot(target)
+        target.is_active = False
+        target.deactivated_at = target.deactivated_at or datetime.now(UTC)
+        ended = revoke_user_sessions(db, target.id, SessionEndReason.DEACTIVATED)
+        _record(
+            db,
+            AuditEvent.USER_DEACTIVATED,
+            principal,
+            target,
+            client,
+            before=before,
+            after=_snapshot(target),
+            sessions_ended=len(ended),
+        )
+
+
+def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
+    """Undo a deactivation; the account is active again once its email is verified."""
+    with unit_of_work() as db:
+        target = _load_for(db, principal, user_id, Action.ACTIVATE, lock=True)
+        before = _snapshot(target)
+        target.deactivated_at = None
+        target.is_active = target.email_verified
+        _record(db, AuditEvent.USER_ACTIVATED, principal, target, client, before=before, after=_snapshot(target))
+    return target
+
+
+def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
+    with unit_of_work() as db:
+        target = _load_for(db, principal, user_id, Action.VERIFY_EMAIL, lock=True)
+        before = _snapshot(target)
+        mark_verified(target)
+        _record(
+            db,
+            AuditEvent.USER_EMAIL_VERIFIED_BY_ADMIN,
+            principal,
+            target,
+            client,
+            before=before,
+            after=_snapshot(target),
+        )
+    return target
+
+
+def change_role(
+    principal: Principal, user_id: uuid.UUID, role: RoleName, npo_id: uuid.UUID | None, client: ClientInfo
+) -> User:
+    """Takes effect on the target's very next request: every request reads the role from the database."""
+    with unit_of_work() as db:
+        _active_super_admins(db)
+        target = _load_for(db, principal, user_id, Action.CHANGE_ROLE, lock=True)
+        if not may_assign(party(principal.user), role, npo_id):
+            raise AuthorizationError("You may not assign this role or NPO.")
+        if role is not RoleName.SUPER_ADMIN:
+            _guard_last_super_admin(db, target)
+        before = _snapshot(target)
+        target.role = role.value
+        target.npo_id = npo_id
+        _record(db, AuditEvent.USER_ROLE_CHANGED, principal, target, client, before=before, after=_snapshot(target))
+    return target
