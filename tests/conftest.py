@@ -211,3 +211,53 @@ def new_account(client: httpx.Client, unique_email: Callable[[str], str]) -> Cal
         return created
 
     return make
+
+
+def make_user(
+    http: httpx.Client, role: str, npo_id: Any = None, *, email: str | None = None, verified: bool = True
+) -> Account:
+    """A user of any role, written straight to the database (test set-up), ready to sign in."""
+    from shared.database import unit_of_work
+    from shared.models import User
+    from shared.security.passwords import hash_password
+
+    address = email or f"{role}-{secrets.token_hex(6)}@example.org"
+    with unit_of_work() as db:
+        db.add(
+            User(
+                email=address,
+                password_hash=hash_password(PASSWORD, int(os.environ["BCRYPT_ROUNDS"])),
+                first_name=role.title(),
+                last_name="Tester",
+                role=role,
+                npo_id=npo_id,
+                email_verified=verified,
+                is_active=verified,
+            )
+        )
+    return Account(http, address)
+
+
+class Actor:
+    """A signed-in user: their account, id and a bearer header."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        tokens = account.tokens()
+        self.id = tokens["user"]["id"]
+        self.access_token = tokens["access_token"]
+        self.refresh_token = tokens["refresh_token"]
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.access_token}", **kwargs.pop("headers", {})}
+        return self.account.http.request(method, path, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def signed_in(client: httpx.Client) -> Callable[..., Actor]:
+    """``signed_in("npo_admin", npo_id)``: a new user of that role, signed in."""
+
+    def make(role: str, npo_id: Any = None) -> Actor:
+        return Actor(make_user(client, role, npo_id))
+
+    return make

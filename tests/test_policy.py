@@ -1,0 +1,110 @@
+"""The policy table: every (actor role x target role x NPO relation x action) cell.
+
+The expectations below are written out independently of ``shared.services.policy``:
+super_admin may do anything to anyone but deactivate or re-role themselves;
+npo_admin may see and manage the npo_admin, event_coordinator and staff users of
+its own NPO (never above npo_admin, never another NPO, never a donor); every
+other role sees only itself and changes nothing through the admin routes.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.models import RoleName
+from shared.services.policy import Action, Decision, Party, decide, may_assign
+
+OUR_NPO = uuid.UUID("11111111-1111-4111-8111-111111111111")
+OTHER_NPO = uuid.UUID("22222222-2222-4222-8222-222222222222")
+NPO_ROLES = {RoleName.NPO_ADMIN, RoleName.EVENT_COORDINATOR, RoleName.STAFF}
+ADMIN_ACTIONS = [a for a in Action if a is not Action.VIEW]
+
+
+def npo_of(role: RoleName, relation: str) -> uuid.UUID | None:
+    if role not in NPO_ROLES:
+        return None
+    return OUR_NPO if relation == "same" else OTHER_NPO
+
+
+# Every target: (role, relation of its NPO to the actor's NPO).
+TARGETS = [
+    (role, relation) for role in RoleName for relation in (("same", "other") if role in NPO_ROLES else ("none",))
+]
+
+
+def expected(actor: RoleName, target: RoleName, relation: str, action: Action) -> Decision:
+    if actor is RoleName.SUPER_ADMIN:
+        return Decision.ALLOW
+    if actor is RoleName.NPO_ADMIN and relation == "same" and target in NPO_ROLES:
+        return Decision.ALLOW
+    return Decision.INVISIBLE
+
+
+CELLS = [(actor, target, relation, action) for actor in RoleName for target, relation in TARGETS for action in Action]
+
+
+@pytest.mark.parametrize(("actor", "target", "relation", "action"), CELLS)
+def test_policy_cell(actor: RoleName, target: RoleName, relation: str, action: Action) -> None:
+    actor_party = Party(uuid.uuid4(), actor, OUR_NPO if actor in NPO_ROLES else None)
+    target_party = Party(uuid.uuid4(), target, npo_of(target, relation))
+    assert decide(actor_party, action, target_party) is expected(actor, target, relation, action)
+
+
+SELF_EXPECTED = {
+    # actor role: actions allowed on oneself (VIEW always; DEACTIVATE and CHANGE_ROLE never)
+    RoleName.SUPER_ADMIN: {
+        Action.VIEW,
+        Action.LIST,
+        Action.CREATE,
+        Action.UPDATE,
+        Action.ACTIVATE,
+        Action.VERIFY_EMAIL,
+        Action.VIEW_AUDIT,
+    },
+    RoleName.NPO_ADMIN: {
+        Action.VIEW,
+        Action.LIST,
+        Action.CREATE,
+        Action.UPDATE,
+        Action.ACTIVATE,
+        Action.VERIFY_EMAIL,
+        Action.VIEW_AUDIT,
+    },
+    RoleName.EVENT_COORDINATOR: {Action.VIEW},
+    RoleName.STAFF: {Action.VIEW},
+    RoleName.DONOR: {Action.VIEW},
+}
+
+
+@pytest.mark.parametrize(("actor", "action"), [(r, a) for r in RoleName for a in Action])
+def test_policy_on_oneself(actor: RoleName, action: Action) -> None:
+    me = Party(uuid.uuid4(), actor, OUR_NPO if actor in NPO_ROLES else None)
+    want = Decision.ALLOW if action in SELF_EXPECTED[actor] else Decision.FORBIDDEN
+    assert decide(me, action, me) is want
+
+
+@pytest.mark.parametrize(
+    ("actor", "role", "npo", "allowed"),
+    [
+        (RoleName.SUPER_ADMIN, RoleName.SUPER_ADMIN, None, True),
+        (RoleName.SUPER_ADMIN, RoleName.STAFF, OTHER_NPO, True),
+        (RoleName.NPO_ADMIN, RoleName.NPO_ADMIN, OUR_NPO, True),
+        (RoleName.NPO_ADMIN, RoleName.EVENT_COORDINATOR, OUR_NPO, True),
+        (RoleName.NPO_ADMIN, RoleName.STAFF, OUR_NPO, True),
+        (RoleName.NPO_ADMIN, RoleName.STAFF, OTHER_NPO, False),
+        (RoleName.NPO_ADMIN, RoleName.SUPER_ADMIN, None, False),
+        (RoleName.NPO_ADMIN, RoleName.DONOR, None, False),
+        (RoleName.EVENT_COORDINATOR, RoleName.STAFF, OUR_NPO, False),
+        (RoleName.STAFF, RoleName.STAFF, OUR_NPO, False),
+        (RoleName.DONOR, RoleName.DONOR, None, False),
+    ],
+)
+def test_who_may_assign_which_role(actor: RoleName, role: RoleName, npo: uuid.UUID | None, allowed: bool) -> None:
+    actor_party = Party(uuid.uuid4(), actor, OUR_NPO if actor in NPO_ROLES else None)
+    assert may_assign(actor_party, role, npo) is allowed
+
+
+def test_table_covers_every_cell() -> None:
+    assert len(CELLS) == len(RoleName) * len(TARGETS) * len(Action) == 5 * 8 * 9
