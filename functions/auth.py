@@ -1,8 +1,13 @@
 """/api/v1/auth/...: register, verify, sign in, refresh, sign out, passwords."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from shared.http.endpoint import ApiRequest, endpoint
+from shared.lazy import lazy_module
 from shared.schemas.auth import (
     EmailRequest,
     LoginRequest,
@@ -18,8 +23,14 @@ from shared.schemas.auth import (
 )
 from shared.schemas.common import MessageResponse
 from shared.schemas.users import UserOut
-from shared.services import accounts, authentication, passwords
-from shared.services.authentication import SignedIn
+
+if TYPE_CHECKING:
+    from shared.services import accounts, authentication, passwords
+    from shared.services.authentication import SignedIn
+else:  # loaded on the first request, not at indexing time
+    accounts = lazy_module("shared.services.accounts")
+    authentication = lazy_module("shared.services.authentication")
+    passwords = lazy_module("shared.services.passwords")
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

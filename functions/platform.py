@@ -2,7 +2,6 @@
 
 import azure.functions as func
 
-from shared.config import get_settings
 from shared.errors import MethodNotAllowedError, NotFoundError
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, ApiRequest, Reply, endpoint
 from shared.schemas.platform import ApiIndexResponse, HealthResponse
@@ -43,6 +42,8 @@ def health(request: ApiRequest) -> Reply:
 )
 def api_index(request: ApiRequest) -> ApiIndexResponse:
     """Served at /api: the Functions host keeps / for its own landing page."""
+    from shared.config import get_settings
+
     return ApiIndexResponse(
         name="Augeo Platform API",
         version=get_settings().app_version,

@@ -1,11 +1,21 @@
 """/api/v1/roles and /api/v1/audit-logs: what roles may do, and what happened."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import azure.functions as func
 
 from shared.http.endpoint import ApiRequest, endpoint
+from shared.lazy import lazy_module
 from shared.schemas.audit import AuditLogOut, AuditLogPage, AuditLogQuery
 from shared.schemas.users import RoleList, RoleOut
-from shared.services import audit_queries, roles
+
+if TYPE_CHECKING:
+    from shared.services import audit_queries, roles
+else:  # loaded on the first request, not at indexing time
+    audit_queries = lazy_module("shared.services.audit_queries")
+    roles = lazy_module("shared.services.roles")
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

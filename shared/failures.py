@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import redis.exceptions
-from sqlalchemy import exc as sa_exc
+from typing import Any
 
 # PostgreSQL SQLSTATE classes that describe the server, not our query:
 # 08 connection exception, 53 insufficient resources, 57 operator intervention
 # (includes 57014 statement timeout), 58 system error.
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
 
-_REDIS_UNAVAILABLE = (
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,
-)
 _REDIS_UNAVAILABLE_REPLIES = ("OOM", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY")
 
 
-def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
+def _sqlstate(error: Any) -> str | None:
     detail = error.orig.args[0] if error.orig is not None and error.orig.args else None
     if isinstance(detail, dict):
         code = detail.get("C")
@@ -28,7 +22,13 @@ def _sqlstate(error: sa_exc.DBAPIError) -> str | None:
 
 def is_dependency_failure(error: BaseException) -> bool:  # noqa: PLR0911 (a flat list of cases)
     """True when ``error`` says PostgreSQL or Redis could not serve us."""
-    if isinstance(error, _REDIS_UNAVAILABLE):
+    # Imported here, not at module level: this runs only on the error path,
+    # and importing function_app must stay cheap (it is every cold start).
+    import redis.exceptions
+    from sqlalchemy import exc as sa_exc
+
+    unavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError)
+    if isinstance(error, unavailable):
         return True
     if isinstance(error, redis.exceptions.ResponseError):
         return str(error).startswith(_REDIS_UNAVAILABLE_REPLIES)

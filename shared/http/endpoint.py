@@ -21,7 +21,6 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel
 
-from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.errors import AppError, ServiceUnavailableError
 from shared.failures import is_dependency_failure
@@ -178,6 +177,8 @@ def run_pipeline(spec: EndpointSpec, handler: Handler, req: func.HttpRequest) ->
 def _respond(
     spec: EndpointSpec, handler: Handler, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo
 ) -> func.HttpResponse:
+    from shared.config import get_settings  # at request time: keeps importing function_app cheap
+
     try:
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)

@@ -3,30 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, TimestampMixin, uuid_pk
+from shared.roles import NPO_SCOPED_ROLES, RoleName, RoleScope
 
+__all__ = ["NPO_SCOPED_ROLES", "Role", "RoleName", "RoleScope"]
 
-class RoleName(StrEnum):
-    SUPER_ADMIN = "super_admin"
-    NPO_ADMIN = "npo_admin"
-    EVENT_COORDINATOR = "event_coordinator"
-    STAFF = "staff"
-    DONOR = "donor"
-
-
-class RoleScope(StrEnum):
-    PLATFORM = "platform"
-    NPO = "npo"
-    EVENT = "event"
-    OWN = "own"
-
-
-NPO_SCOPED_ROLES = frozenset({RoleName.NPO_ADMIN, RoleName.EVENT_COORDINATOR, RoleName.STAFF})
 
 ROLE_NAMES_SQL = ", ".join(f"'{name.value}'" for name in RoleName)
 ROLE_SCOPES_SQL = ", ".join(f"'{scope.value}'" for scope in RoleScope)

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
+from shared.schemas.common import ResponseModel
 from shared.schemas.users import PageQuery
 
 
@@ -24,7 +25,7 @@ class AuditLogQuery(PageQuery):
         return self
 
 
-class AuditLogOut(BaseModel):
+class AuditLogOut(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -39,7 +40,7 @@ class AuditLogOut(BaseModel):
     created_at: datetime
 
 
-class AuditLogPage(BaseModel):
+class AuditLogPage(ResponseModel):
     items: list[AuditLogOut]
     total: int
     page: int

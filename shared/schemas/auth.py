@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from shared.schemas.common import RequestModel
+from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import (
     Email,
     GivenPassword,
@@ -36,7 +36,7 @@ class RegisterRequest(RequestModel):
     country: Text100 | None = None
 
 
-class RegisterResponse(BaseModel):
+class RegisterResponse(ResponseModel):
     user: UserOut
     message: str
 
@@ -72,7 +72,7 @@ class PasswordChangeRequest(RequestModel):
     new_password: NewPassword
 
 
-class TokenResponse(BaseModel):
+class TokenResponse(ResponseModel):
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
@@ -80,6 +80,6 @@ class TokenResponse(BaseModel):
     user: UserOut
 
 
-class UserMessageResponse(BaseModel):
+class UserMessageResponse(ResponseModel):
     message: str
     user: UserOut

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from shared.schemas.common import ResponseModel
 
 CheckStatus = Literal["ok", "unavailable"]
 
 
-class HealthChecks(BaseModel):
+class HealthChecks(ResponseModel):
     database: CheckStatus
     redis: CheckStatus
 
 
-class HealthResponse(BaseModel):
+class HealthResponse(ResponseModel):
     status: Literal["healthy", "unhealthy"]
     environment: str
     version: str
     checks: HealthChecks
 
 
-class ApiIndexResponse(BaseModel):
+class ApiIndexResponse(ResponseModel):
     name: str
     version: str
     links: dict[str, str]

@@ -6,14 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from shared.models import NPO_SCOPED_ROLES, RoleName
-from shared.schemas.common import RequestModel
+from shared.roles import NPO_SCOPED_ROLES, RoleName
+from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import Email, Name, NewPassword, Phone, PostalCode, Text100, Text255
 
 
-class UserOut(BaseModel):
+class UserOut(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -127,7 +127,7 @@ class UserListQuery(PageQuery):
     sort: SortField = "-created_at"
 
 
-class UserPage(BaseModel):
+class UserPage(ResponseModel):
     items: list[UserOut]
     total: int
     page: int
@@ -135,7 +135,7 @@ class UserPage(BaseModel):
     pages: int
 
 
-class SessionOut(BaseModel):
+class SessionOut(ResponseModel):
     id: uuid.UUID
     created_at: datetime
     last_seen_at: datetime
@@ -144,16 +144,16 @@ class SessionOut(BaseModel):
     current: bool
 
 
-class SessionList(BaseModel):
+class SessionList(ResponseModel):
     items: list[SessionOut]
 
 
-class RoleOut(BaseModel):
+class RoleOut(ResponseModel):
     name: RoleName
     scope: str
     description: str
     permissions: list[str]
 
 
-class RoleList(BaseModel):
+class RoleList(ResponseModel):
     items: list[RoleOut]
