@@ -7,7 +7,9 @@
 # Needs: az (signed in), python3.11 (or PYTHON), curl, and the deployment
 # outputs AZURE_RESOURCE_GROUP, AZURE_KEY_VAULT_NAME, POSTGRES_SERVER_NAME
 # (azd exports them; the pipeline writes them to $GITHUB_ENV), plus
-# SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD.
+# SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD. AUGEO_CLIENT_IP overrides the
+# detected public IP; AUGEO_SKIP_FIREWALL_RULE=1 skips the temporary rule
+# (a machine that already reaches the server, e.g. through postgresFirewallRules).
 set -euo pipefail
 
 : "${AZURE_RESOURCE_GROUP:?AZURE_RESOURCE_GROUP is not set (a deployment output)}"
@@ -47,7 +49,7 @@ export DATABASE_URL REDIS_URL JWT_SECRET_KEY
 export ENVIRONMENT=production EMAIL_BACKEND=console
 
 if [ "${AUGEO_SKIP_FIREWALL_RULE:-0}" != "1" ]; then
-  client_ip="$(curl -fsS --retry 3 https://api.ipify.org)"
+  client_ip="${AUGEO_CLIENT_IP:-$(curl -fsS --retry 3 https://api.ipify.org)}"
   rule="deploy-$(date +%Y%m%d%H%M%S)"
   echo "allowing $client_ip on $POSTGRES_SERVER_NAME for this run (rule $rule)"
   az postgres flexible-server firewall-rule create \
