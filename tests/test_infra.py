@@ -121,6 +121,8 @@ PLATFORM_SETTINGS = {
 }
 SECRET_SETTINGS = {"DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "ACS_CONNECTION_STRING"}
 
+pytestmark = pytest.mark.slow  # subprocesses: pycep, Checkov, check-jsonschema (about 15 s in all)
+
 
 # --- the tools of .venv-infra ------------------------------------------------
 
