@@ -1,0 +1,278 @@
+// Flex Consumption plan and the Linux function app.
+// Runtime (Python 3.11), deployment storage and scaling live in
+// functionAppConfig; on Flex the app settings FUNCTIONS_WORKER_RUNTIME,
+// FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENTSHARE,
+// SCM_DO_BUILD_DURING_DEPLOYMENT, ... must not be set (tests/test_infra.py
+// keeps the list). Secrets are Key Vault references resolved with the
+// user-assigned identity (keyVaultReferenceIdentity). CORS is the platform's.
+
+param planName string
+param appName string
+param location string
+param tags object = {}
+
+param identityId string
+param identityClientId string
+
+param storageAccountName string
+param deploymentContainerUrl string
+param applicationInsightsConnectionString string
+
+@description('Maximum on-demand instances of the HTTP scale group; instances x per-process pool must fit the PostgreSQL connection budget.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Always-ready instances for the HTTP triggers (0 = scale to zero).')
+@minValue(0)
+param alwaysReadyInstances int
+
+@description('Concurrent HTTP requests one instance takes before the platform adds another.')
+@minValue(1)
+@maxValue(1000)
+param httpPerInstanceConcurrency int
+
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Spread instances over availability zones (the region must support zone-redundant Flex Consumption).')
+param zoneRedundant bool = true
+
+param corsAllowedOrigins array
+
+param frontendAdminUrl string
+param frontendDonorUrl string
+
+@allowed([
+  'DEBUG'
+  'INFO'
+  'WARNING'
+  'ERROR'
+])
+param logLevel string = 'INFO'
+
+@minValue(1)
+@maxValue(20)
+param dbPoolSize int
+
+@minValue(0)
+@maxValue(20)
+param dbMaxOverflow int
+
+param jwtSecretUri string
+param databaseUrlSecretUri string
+param redisUrlSecretUri string
+
+@allowed([
+  'managedIdentity'
+  'connectionString'
+])
+param emailAuth string = 'managedIdentity'
+
+param acsEndpoint string
+param acsConnectionStringSecretUri string = ''
+param emailSender string
+
+var platformSettings = [
+  {
+    name: 'AzureWebJobsStorage__accountName'
+    value: storageAccountName
+  }
+  {
+    name: 'AzureWebJobsStorage__credential'
+    value: 'managedidentity'
+  }
+  {
+    name: 'AzureWebJobsStorage__clientId'
+    value: identityClientId
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: applicationInsightsConnectionString
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'
+    value: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+]
+
+var applicationSettings = [
+  {
+    name: 'ENVIRONMENT'
+    value: 'production'
+  }
+  {
+    name: 'DEBUG'
+    value: 'false'
+  }
+  {
+    name: 'LOG_LEVEL'
+    value: logLevel
+  }
+  {
+    name: 'DATABASE_URL'
+    value: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
+  }
+  {
+    name: 'DB_POOL_SIZE'
+    value: string(dbPoolSize)
+  }
+  {
+    name: 'DB_MAX_OVERFLOW'
+    value: string(dbMaxOverflow)
+  }
+  {
+    name: 'REDIS_URL'
+    value: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
+  }
+  {
+    name: 'JWT_SECRET_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${jwtSecretUri})'
+  }
+  {
+    name: 'CORS_ORIGINS'
+    value: join(corsAllowedOrigins, ',')
+  }
+  {
+    name: 'FRONTEND_ADMIN_URL'
+    value: frontendAdminUrl
+  }
+  {
+    name: 'FRONTEND_DONOR_URL'
+    value: frontendDonorUrl
+  }
+  {
+    name: 'EMAIL_BACKEND'
+    value: 'acs'
+  }
+  {
+    name: 'EMAIL_SENDER'
+    value: emailSender
+  }
+]
+
+var emailCredentialSettings = (emailAuth == 'connectionString') ? [
+  {
+    name: 'ACS_CONNECTION_STRING'
+    value: '@Microsoft.KeyVault(SecretUri=${acsConnectionStringSecretUri})'
+  }
+] : [
+  {
+    name: 'ACS_ENDPOINT'
+    value: acsEndpoint
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+    zoneRedundant: zoneRedundant
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: appName
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  // checkov:skip=CKV_AZURE_17: browsers and other Augeo services call this public API with bearer tokens; they present no client certificates.
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  // checkov:skip=CKV_AZURE_222: the API is public by design (the admin and donor web apps call it from browsers); there is no private network in front of it.
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales by itself; the floor is alwaysReadyInstances (a parameter: 0 in dev, 2 in prod), which Checkov does not read.
+  // checkov:skip=CKV_AZURE_213: App Service health check (healthCheckPath) is an App Service plan feature that Flex Consumption does not use; GET /health exists for probes and monitoring.
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    clientCertEnabled: false
+    publicNetworkAccess: 'Enabled'
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      cors: {
+        allowedOrigins: corsAllowedOrigins
+        supportCredentials: false
+      }
+      appSettings: concat(platformSettings, applicationSettings, emailCredentialSettings)
+    }
+    functionAppConfig: {
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        alwaysReady: (alwaysReadyInstances > 0) ? [
+          {
+            name: 'http'
+            instanceCount: alwaysReadyInstances
+          }
+        ] : []
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
+      }
+    }
+  }
+}
+
+// No FTP and no basic-auth publishing: code goes to the deployment container
+// with Entra ID (azd, the pipeline's OIDC login).
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = app.name
+output id string = app.id
+output defaultHostName string = app.properties.defaultHostName
+output url string = 'https://${app.properties.defaultHostName}'
