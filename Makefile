@@ -7,16 +7,27 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format typecheck clean
 
+# Checkov and pycep-parser pin many packages of their own: they live in a
+# second virtualenv that the infrastructure tests call as subprocesses.
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+$(INFRA_STAMP): requirements-infra.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/python -m pip install --quiet -r requirements-infra.txt
+	touch $(INFRA_STAMP)
+
 run: $(STAMP)
 	$(PY) -m devtools.run
 
-test: $(STAMP)
+test: $(STAMP) $(INFRA_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)

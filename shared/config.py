@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_pool_recycle_seconds: int = Field(default=300, ge=30)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # TLS to PostgreSQL: "verify-full" checks the certificate and host name
+    # (Azure); "disable" is for local servers and sockets only.
+    db_ssl: Literal["disable", "require", "verify-full"] = "disable"
 
     # Redis
     redis_url: str
@@ -154,6 +157,14 @@ class Settings(BaseSettings):
             if origin != "*" and (parts.scheme not in ("http", "https") or not parts.hostname):
                 raise ValueError(f"{origin!r} is not an origin like https://app.example.org")
         return origins
+
+    @model_validator(mode="after")
+    def _production_database_uses_tls(self) -> Settings:
+        host = urlsplit(self.database_url).hostname or ""
+        local = host in ("localhost", "127.0.0.1", "::1") or "unix_sock=" in self.database_url
+        if self.environment == "production" and self.db_ssl == "disable" and not local:
+            raise ValueError("DB_SSL must be require or verify-full for a remote database in production")
+        return self
 
     @model_validator(mode="after")
     def _acs_backend_has_credentials(self) -> Settings:

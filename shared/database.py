@@ -8,6 +8,7 @@ and gives up on checkout after a short timeout instead of queueing forever.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,17 @@ from shared.config import Settings, get_settings
 _lock = threading.Lock()
 _engine: Engine | None = None
 _session_factory: sessionmaker[Session] | None = None
+
+
+def _ssl_context(mode: str) -> ssl.SSLContext | bool:
+    """pg8000's ``ssl_context``: False for no TLS, else a context for the mode."""
+    if mode == "disable":
+        return False
+    context = ssl.create_default_context()
+    if mode == "require":  # encrypted, certificate not checked
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -39,6 +51,7 @@ def build_engine(settings: Settings) -> Engine:
         connect_args={
             "timeout": settings.db_connect_timeout_seconds,
             "application_name": "augeo-platform-api",
+            "ssl_context": _ssl_context(settings.db_ssl),
         },
     )
     return engine

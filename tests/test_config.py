@@ -81,3 +81,23 @@ def test_acs_backend_needs_credentials() -> None:
 def test_unix_socket_database_url_is_accepted() -> None:
     url = "postgresql+pg8000://postgres@localhost/augeo?unix_sock=/tmp/.s.PGSQL.5432"
     assert settings(database_url=url).database_url == url
+
+
+def test_production_refuses_plaintext_to_a_remote_database() -> None:
+    with pytest.raises(ConfigurationError, match="DB_SSL"):
+        settings(environment="production", db_ssl="disable")
+    assert settings(environment="production", db_ssl="verify-full").db_ssl == "verify-full"
+    local = "postgresql+pg8000://postgres@127.0.0.1:5432/augeo"
+    assert settings(environment="production", database_url=local).db_ssl == "disable"
+
+
+def test_tls_modes_build_the_right_context() -> None:
+    import ssl
+
+    from shared.database import _ssl_context
+
+    assert _ssl_context("disable") is False
+    strict = _ssl_context("verify-full")
+    assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
+    loose = _ssl_context("require")
+    assert loose.verify_mode == ssl.CERT_NONE

@@ -429,7 +429,7 @@ def test_app_settings_cover_every_setting_without_a_safe_default(inspected: dict
     assert required == {"DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY"}, required
     assert {"EMAIL_SENDER", "FRONTEND_ADMIN_URL", "FRONTEND_DONOR_URL"} <= local_defaults
     # console email and an implicit pool size are not what production runs on
-    needed = required | local_defaults | {"ENVIRONMENT", "EMAIL_BACKEND", "DB_POOL_SIZE", "DB_MAX_OVERFLOW"}
+    needed = required | local_defaults | {"ENVIRONMENT", "EMAIL_BACKEND", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_SSL"}
     known = {name.upper() for name in fields}
     functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
     variants = _setting_variants(functionapp)
@@ -440,6 +440,7 @@ def test_app_settings_cover_every_setting_without_a_safe_default(inspected: dict
         assert names - PLATFORM_SETTINGS <= known, f"not read by the app: {names - PLATFORM_SETTINGS - known}"
         assert settings["ENVIRONMENT"] == "production"
         assert settings["EMAIL_BACKEND"] == "acs"
+        assert settings["DB_SSL"] == "verify-full", "the server certificate is checked"
         assert ("ACS_ENDPOINT" in names) != ("ACS_CONNECTION_STRING" in names)
         assert "SUPER_ADMIN_PASSWORD" not in names, "the bootstrap password never sits in app settings"
 

@@ -122,6 +122,10 @@ var applicationSettings = [
     value: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
   }
   {
+    name: 'DB_SSL'
+    value: 'verify-full'
+  }
+  {
     name: 'DB_POOL_SIZE'
     value: string(dbPoolSize)
   }
