@@ -11,6 +11,9 @@ STAMP := $(VENV)/.installed
 # second virtualenv that the infrastructure tests call as subprocesses.
 INFRA_VENV := .venv-infra
 INFRA_STAMP := $(INFRA_VENV)/.installed
+# schemathesis and openapi-python-client, likewise, for the contract tests.
+CONTRACT_VENV := .venv-contract
+CONTRACT_STAMP := $(CONTRACT_VENV)/.installed
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +27,16 @@ $(INFRA_STAMP): requirements-infra.txt
 	$(INFRA_VENV)/bin/python -m pip install --quiet -r requirements-infra.txt
 	touch $(INFRA_STAMP)
 
+$(CONTRACT_STAMP): requirements-contract.txt
+	$(PYTHON) -m venv $(CONTRACT_VENV)
+	$(CONTRACT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CONTRACT_VENV)/bin/python -m pip install --quiet -r requirements-contract.txt
+	touch $(CONTRACT_STAMP)
+
 run: $(STAMP)
 	$(PY) -m devtools.run
 
-test: $(STAMP) $(INFRA_STAMP)
+test: $(STAMP) $(INFRA_STAMP) $(CONTRACT_STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -13,9 +13,11 @@ migrations, the super admin).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 
+from shared.errors import ErrorCode, error_body
 from shared.http.routing import RouteTemplate
 
 logger = logging.getLogger("augeo.local_server")
@@ -86,17 +89,23 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
     # keep-alive client waits ~40 ms for the delayed ACK on every response.
     disable_nagle_algorithm = True
 
-    def _dispatch(self) -> None:
-        origin = self.headers.get("Origin")
-        if self.command == "OPTIONS" and origin and self.headers.get("Access-Control-Request-Method"):
-            self._preflight(origin)
-            return
+    def _read_body(self) -> bytes | None:
+        """The whole body (so a kept-alive connection stays in sync), or None when too large."""
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
             self._write(413, {"Connection": "close"}, b"")
             self.close_connection = True
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        body = self._read_body()
+        if body is None:
             return
-        body = self.rfile.read(length) if length else b""
+        origin = self.headers.get("Origin")
+        if self.command == "OPTIONS" and origin and self.headers.get("Access-Control-Request-Method"):
+            self._preflight(origin)
+            return
         url = urlsplit(self.path)
         resolved = self.server.router.resolve(self.command, url.path or "/")
         if resolved is None:
@@ -125,6 +134,19 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
         self._write(response.status_code, headers, response.get_body() or b"")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+    def _unsupported_method(self) -> None:
+        """Methods the Functions host cannot route to a function (TRACE, CONNECT, ...)."""
+        if self._read_body() is None:
+            return
+        body = json.dumps(error_body(ErrorCode.METHOD_NOT_ALLOWED, "This method is not allowed.", uuid.uuid4().hex))
+        self._write(
+            405,
+            {"Allow": "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS", "Content-Type": "application/json"},
+            body.encode(),
+        )
+
+    do_TRACE = do_CONNECT = do_PROPFIND = do_QUERY = _unsupported_method
 
     def _forwarded_headers(self) -> dict[str, str]:
         headers = {key: value for key, value in self.headers.items()}

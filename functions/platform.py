@@ -59,6 +59,53 @@ def openapi_document(request: ApiRequest) -> Reply:
 
 
 @endpoint(
+    bp, "GET", "docs", name="docs_swagger_ui", summary="Swagger UI for this API", tags=TAGS, media_type="text/html"
+)
+def swagger_ui(request: ApiRequest) -> Reply:
+    """Every asset is served by this app from an installed package: no CDN."""
+    from shared.docs_assets import SWAGGER_PAGE
+
+    return Reply(raw=SWAGGER_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
+
+
+@endpoint(bp, "GET", "redoc", name="docs_redoc", summary="ReDoc for this API", tags=TAGS, media_type="text/html")
+def redoc(request: ApiRequest) -> Reply:
+    from shared.docs_assets import REDOC_PAGE
+
+    return Reply(raw=REDOC_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
+
+
+@endpoint(
+    bp,
+    "GET",
+    "docs/assets/{name}",
+    name="docs_asset",
+    summary="A Swagger UI or ReDoc asset",
+    tags=TAGS,
+    media_type="application/octet-stream",
+    errors=(404,),
+)
+def docs_asset(request: ApiRequest) -> Reply:
+    from shared.docs_assets import asset
+
+    content, media_type = asset(request.route_params.get("name", ""))
+    return Reply(raw=content, mimetype=media_type, headers={"Cache-Control": "public, max-age=86400"})
+
+
+# The pages may load nothing from outside this app (ReDoc's footer would fetch
+# a logo from a CDN otherwise); inline script and styles are the viewers' own.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "script-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'"
+    ),
+}
+
+
+@endpoint(
     bp,
     ANY_METHOD,
     "{*path}",

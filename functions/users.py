@@ -83,7 +83,7 @@ def my_sessions(request: ApiRequest) -> SessionList:
 @endpoint(
     bp,
     "DELETE",
-    f"{PREFIX}/me/sessions/{{session_id}}",
+    f"{PREFIX}/me/sessions/{{session_id:guid}}",
     name="users_end_my_session",
     summary="Sign one of my devices out",
     tags=SESSION_TAGS,
@@ -155,7 +155,7 @@ def create_user(request: ApiRequest) -> UserOut:
 @endpoint(
     bp,
     "GET",
-    f"{PREFIX}/{{user_id}}",
+    f"{PREFIX}/{{user_id:guid}}",
     name="users_get",
     summary="Get a user",
     tags=TAGS,
@@ -170,7 +170,7 @@ def get_user(request: ApiRequest) -> UserOut:
 @endpoint(
     bp,
     "PATCH",
-    f"{PREFIX}/{{user_id}}",
+    f"{PREFIX}/{{user_id:guid}}",
     name="users_update",
     summary="Update a user's profile",
     tags=TAGS,
@@ -188,7 +188,7 @@ def update_user(request: ApiRequest) -> UserOut:
 @endpoint(
     bp,
     "DELETE",
-    f"{PREFIX}/{{user_id}}",
+    f"{PREFIX}/{{user_id:guid}}",
     name="users_deactivate",
     summary="Deactivate a user",
     tags=TAGS,
@@ -204,7 +204,7 @@ def deactivate_user(request: ApiRequest) -> None:
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/{{user_id}}/activate",
+    f"{PREFIX}/{{user_id:guid}}/activate",
     name="users_activate",
     summary="Reactivate a user",
     tags=TAGS,
@@ -219,7 +219,7 @@ def activate_user(request: ApiRequest) -> UserOut:
 @endpoint(
     bp,
     "PATCH",
-    f"{PREFIX}/{{user_id}}/role",
+    f"{PREFIX}/{{user_id:guid}}/role",
     name="users_change_role",
     summary="Change a user's role",
     tags=TAGS,
@@ -238,7 +238,7 @@ def change_role(request: ApiRequest) -> UserOut:
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/{{user_id}}/verify-email",
+    f"{PREFIX}/{{user_id:guid}}/verify-email",
     name="users_verify_email",
     summary="Mark a user's email verified",
     tags=TAGS,

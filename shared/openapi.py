@@ -18,6 +18,15 @@ from shared.schemas.common import ErrorResponse
 
 _REF = "#/components/schemas/{model}"
 
+TAG_DESCRIPTIONS = {
+    "platform": "Health, the API index, this document and its viewers.",
+    "auth": "Register, verify the email address, sign in and out, refresh, reset and change the password.",
+    "users": "The signed-in user, and user administration (super_admin everywhere, npo_admin in its NPO).",
+    "sessions": "The signed-in user's own sessions (devices).",
+    "roles": "The five roles and what each may do.",
+    "audit": "The append-only audit log.",
+}
+
 _ERROR_TEXT = {
     400: "Malformed request (for example invalid JSON).",
     401: "Missing, invalid or revoked credentials.",
@@ -51,6 +60,8 @@ class _SchemaSet:
                 pairs[(spec.request_model, "validation")] = None
             if spec.response_model is not None:
                 pairs[(spec.response_model, "serialization")] = None
+            if spec.query_model is not None:
+                pairs[(spec.query_model, "validation")] = None
         refs, schema = models_json_schema(list(pairs), ref_template=_REF)  # type: ignore[arg-type]
         self.refs = refs
         self.components: dict[str, Any] = dict(schema.get("$defs", {}))
@@ -58,24 +69,52 @@ class _SchemaSet:
     def content(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
         return {"application/json": {"schema": dict(self.refs[(model, mode)])}}  # type: ignore[index]
 
+    def fields(self, model: type[BaseModel]) -> tuple[dict[str, Any], set[str]]:
+        """The property schemas and required names of a (query) model."""
+        name = self.refs[(model, "validation")]["$ref"].rsplit("/", 1)[-1]
+        schema = self.components[name]
+        return schema.get("properties", {}), set(schema.get("required", []))
 
-def _parameters(spec: EndpointSpec) -> list[dict[str, Any]]:
+
+def _parameters(spec: EndpointSpec, schemas: _SchemaSet) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS[spec.template.constraints.get(name, "")]}
         for name in spec.template.param_names
     ]
     if spec.query_model is not None:
-        schema = spec.query_model.model_json_schema(ref_template=_REF)
-        required = set(schema.get("required", []))
-        for name, prop in schema.get("properties", {}).items():
-            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        properties, required = schemas.fields(spec.query_model)
+        for name, prop in properties.items():
+            parameter = {"name": name, "in": "query", "required": name in required, "schema": _not_null(prop)}
+            if "description" in prop:
+                parameter["description"] = prop["description"]
+            params.append(parameter)
     return params
+
+
+# Route constraints of the Functions host, as JSON schemas.
+_PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "": {"type": "string"},
+    "guid": {"type": "string", "format": "uuid"},
+    "int": {"type": "integer"},
+    "alpha": {"type": "string", "pattern": "^[A-Za-z]+$"},
+}
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or a string: drop pydantic's ``anyOf [T, null]``."""
+    options = [option for option in schema.get("anyOf", []) if option.get("type") != "null"]
+    if len(options) != 1:
+        return schema
+    rest = {key: value for key, value in schema.items() if key not in ("anyOf", "default")}
+    return {**options[0], **rest}
 
 
 def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     success: dict[str, Any] = {"description": spec.summary, "headers": _REQUEST_ID_HEADER}
     if spec.response_model is not None and spec.status != 204:
         success["content"] = schemas.content(spec.response_model, "serialization")
+    elif spec.media_type != "application/json":
+        success["content"] = {spec.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(spec.status): success}
     statuses = set(spec.errors) | {500}
     if spec.request_model is not None:
@@ -102,7 +141,7 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     }
     if spec.description:
         operation["description"] = spec.description.strip()
-    parameters = _parameters(spec)
+    parameters = _parameters(spec, schemas)
     if parameters:
         operation["parameters"] = parameters
     if spec.request_model is not None:
@@ -135,5 +174,8 @@ def build_openapi() -> dict[str, Any]:
             "schemas": schemas.components,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
-        "tags": [{"name": tag} for tag in sorted({tag for spec in specs for tag in spec.tags})],
+        "tags": [
+            {"name": tag, "description": TAG_DESCRIPTIONS.get(tag, tag)}
+            for tag in sorted({tag for spec in specs for tag in spec.tags})
+        ],
     }

@@ -53,7 +53,8 @@ def test_staff_sees_itself_and_changes_nothing(signed_in) -> None:
 def test_malformed_and_unknown_ids(signed_in) -> None:
     root = signed_in("super_admin")
     bad = root.request("GET", "/api/v1/users/not-a-uuid")
-    assert bad.status_code == 422 and bad.json()["error"]["details"]["fields"][0]["field"] == "user_id"
+    assert bad.status_code == 404, "the route only matches a GUID (users/{user_id:guid})"
+    assert bad.json()["error"]["code"] == "NOT_FOUND"
     assert root.request("GET", f"/api/v1/users/{uuid.uuid4()}").status_code == 404
 
 
@@ -388,9 +389,10 @@ def test_audit_log_scoping_and_admin_events(signed_in) -> None:
         "GET", "/api/v1/audit-logs", params={"since": "2100-01-01T00:00:00Z", "user_id": staff.id}
     ).json()
     assert window["total"] == 0
-    bad = root.request(
+    inverted = root.request(
         "GET", "/api/v1/audit-logs", params={"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
     )
-    assert bad.status_code == 422
+    assert inverted.status_code == 200 and inverted.json()["total"] == 0, "an empty window, not an error"
+    assert root.request("GET", "/api/v1/audit-logs", params={"since": "1700000000"}).status_code == 422
     naive = root.request("GET", "/api/v1/audit-logs", params={"since": "2026-01-01T00:00:00"})
     assert naive.status_code == 422

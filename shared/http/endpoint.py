@@ -57,6 +57,7 @@ class EndpointSpec:
     description: str | None = None
     include_in_schema: bool = True
     body_optional: bool = False
+    media_type: str = "application/json"
     template: RouteTemplate = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +117,7 @@ def endpoint(
     description: str | None = None,
     include_in_schema: bool = True,
     body_optional: bool = False,
+    media_type: str = "application/json",
 ) -> Callable[[Handler], Handler]:
     """Declare an endpoint and register its Functions trigger on ``blueprint``."""
 
@@ -135,6 +137,7 @@ def endpoint(
             description=description or handler.__doc__,
             include_in_schema=include_in_schema,
             body_optional=body_optional,
+            media_type=media_type,
         )
         ENDPOINTS.append(spec)
 
@@ -197,6 +200,15 @@ def _respond(
 def _build_request(
     spec: EndpointSpec, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo, body_limit: int
 ) -> ApiRequest:
+    # Who is calling comes first: an anonymous caller learns nothing about
+    # what a protected route would accept.
+    token = bearer_token_from(headers)
+    principal = None
+    if spec.auth:
+        from shared.services.authentication import authenticate
+
+        principal = authenticate(token, client)
+        user_id_var.set(str(principal.user_id))
     body = None
     if spec.request_model is not None:
         raw = req.get_body() or b""
@@ -207,13 +219,6 @@ def _build_request(
     query = None
     if spec.query_model is not None:
         query = validate_model(spec.query_model, dict(req.params), source="query")
-    token = bearer_token_from(headers)
-    principal = None
-    if spec.auth:
-        from shared.services.authentication import authenticate
-
-        principal = authenticate(token, client)
-        user_id_var.set(str(principal.user_id))
     return ApiRequest(
         client=client,
         body=body,

@@ -25,6 +25,7 @@ class RouteTemplate:
     template: str
     pattern: re.Pattern[str] = field(repr=False)
     param_names: tuple[str, ...]
+    constraints: dict[str, str]
     precedence: tuple[int, int, int]
 
     @classmethod
@@ -32,6 +33,7 @@ class RouteTemplate:
         segments = [s for s in template.strip("/").split("/") if s]
         parts: list[str] = []
         names: list[str] = []
+        constraints: dict[str, str] = {}
         literals = params = catch_all = 0
         for segment in segments:
             match = _PARAM.match(segment)
@@ -41,6 +43,8 @@ class RouteTemplate:
                 continue
             star, name, constraint, optional = match.groups()
             names.append(name)
+            if constraint:
+                constraints[name] = constraint
             if star:
                 parts.append(f"(?:/(?P<{name}>.*))?")
                 catch_all += 1
@@ -52,7 +56,7 @@ class RouteTemplate:
         regex = "^" + "".join(parts) + "/?$" if parts else "^/?$"
         # Literal segments beat parameters, parameters beat a catch-all.
         precedence = (catch_all, -literals, params)
-        return cls(template, re.compile(regex), tuple(names), precedence)
+        return cls(template, re.compile(regex), tuple(names), constraints, precedence)
 
     def match(self, path: str) -> dict[str, str] | None:
         """The route parameters when ``path`` (starting with /) matches, else None."""

@@ -6,23 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 from shared.schemas.common import ResponseModel
+from shared.schemas.fields import IsoDateTime
 from shared.schemas.users import PageQuery
 
 
 class AuditLogQuery(PageQuery):
     user_id: uuid.UUID | None = Field(default=None, description="Events whose actor or target is this user.")
     event_type: str | None = Field(default=None, max_length=64, pattern=r"^[a-z_.]+$")
-    since: AwareDatetime | None = None
-    until: AwareDatetime | None = None
-
-    @model_validator(mode="after")
-    def _window_is_ordered(self) -> AuditLogQuery:
-        if self.since and self.until and self.since > self.until:
-            raise ValueError("since must not be after until")
-        return self
+    since: IsoDateTime | None = Field(default=None, description="Events at or after this time (ISO 8601, with zone).")
+    until: IsoDateTime | None = Field(default=None, description="Events at or before this time; before since: none.")
 
 
 class AuditLogOut(ResponseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
@@ -40,8 +40,9 @@ class UserOut(ResponseModel):
 class ProfileUpdate(RequestModel):
     """The profile fields a user (or an admin over them) may change; nothing else."""
 
-    first_name: Name | None = None
-    last_name: Name | None = None
+    # Names may be changed but not cleared: absent is fine, null is not.
+    first_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
+    last_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
     phone: Phone | None = None
     organization_name: Text255 | None = None
     address_line1: Text255 | None = None
@@ -51,15 +52,18 @@ class ProfileUpdate(RequestModel):
     postal_code: PostalCode | None = None
     country: Text100 | None = None
 
-    @model_validator(mode="after")
-    def _names_are_not_cleared(self) -> ProfileUpdate:
-        for name in ("first_name", "last_name"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
+
+def _role_npo_rule(schema: dict[str, Any]) -> None:
+    """Publish the role/npo_id rule in the JSON schema, so the contract states it."""
+    npo_roles = sorted(role.value for role in NPO_SCOPED_ROLES)
+    schema["if"] = {"properties": {"role": {"enum": npo_roles}}, "required": ["role"]}
+    schema["then"] = {"properties": {"npo_id": {"type": "string", "format": "uuid"}}, "required": ["npo_id"]}
+    schema["else"] = {"properties": {"npo_id": {"type": "null"}}}
 
 
 class UserCreateRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra=_role_npo_rule)
+
     email: Email
     first_name: Name
     last_name: Name
@@ -77,6 +81,8 @@ class UserCreateRequest(RequestModel):
 
 
 class RoleChangeRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra=_role_npo_rule)
+
     role: RoleName
     npo_id: uuid.UUID | None = None
 
@@ -123,7 +129,7 @@ class UserListQuery(PageQuery):
     npo_id: uuid.UUID | None = None
     email_verified: bool | None = None
     is_active: bool | None = None
-    search: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = None
+    search: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")] | None = None
     sort: SortField = "-created_at"
 
 

@@ -1,0 +1,1 @@
+"""Support files for the API-contract tests (run by the tools in .venv-contract)."""

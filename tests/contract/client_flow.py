@@ -1,0 +1,65 @@
+"""Drive the API with the client that openapi-python-client generated from /openapi.json.
+
+Run by tests/test_contract.py with .venv-contract's Python and the generated
+package ``augeo_client`` on PYTHONPATH. Two steps, because the verification
+token arrives by email in between:
+
+    client_flow.py register              register FLOW_EMAIL
+    client_flow.py verify-and-sign-in    verify FLOW_TOKEN, login, /users/me, refresh, logout
+"""
+
+import os
+import sys
+
+import httpx
+from augeo_client import AuthenticatedClient, Client
+from augeo_client.api.auth import auth_login, auth_logout, auth_refresh, auth_register, auth_verify_email
+from augeo_client.api.users import users_me
+from augeo_client.models import LoginRequest, RefreshRequest, RegisterRequest, TokenRequest
+
+BASE_URL = os.environ["AUGEO_URL"]
+EMAIL = os.environ["FLOW_EMAIL"]
+PASSWORD = "Client-flow-2026"
+# Connect from the test's own loopback address, as a browser on its own IP would.
+HTTPX_ARGS = {"transport": httpx.HTTPTransport(local_address=os.environ["FLOW_IP"])}
+
+
+def expect(response, status: int, step: str):
+    print(step, response.status_code)
+    if response.status_code != status:
+        sys.exit(f"{step}: expected {status}, got {response.status_code}: {response.content[:300]!r}")
+    return response.parsed
+
+
+def register() -> None:
+    client = Client(base_url=BASE_URL, httpx_args=HTTPX_ARGS)
+    body = RegisterRequest(email=EMAIL, password=PASSWORD, first_name="Client", last_name="Flow")
+    created = expect(auth_register.sync_detailed(client=client, body=body), 201, "register")
+    assert created.user.email == EMAIL and created.user.email_verified is False
+
+
+def verify_and_sign_in() -> None:
+    client = Client(base_url=BASE_URL, httpx_args=HTTPX_ARGS)
+    verified = expect(
+        auth_verify_email.sync_detailed(client=client, body=TokenRequest(token=os.environ["FLOW_TOKEN"])), 200, "verify"
+    )
+    assert verified.user.is_active is True
+    tokens = expect(
+        auth_login.sync_detailed(client=client, body=LoginRequest(email=EMAIL, password=PASSWORD)), 200, "login"
+    )
+    signed_in = AuthenticatedClient(base_url=BASE_URL, token=tokens.access_token, httpx_args=HTTPX_ARGS)
+    me = expect(users_me.sync_detailed(client=signed_in), 200, "me")
+    assert me.email == EMAIL and me.role == "donor"
+    fresh = expect(
+        auth_refresh.sync_detailed(client=client, body=RefreshRequest(refresh_token=tokens.refresh_token)),
+        200,
+        "refresh",
+    )
+    assert fresh.refresh_token != tokens.refresh_token
+    signed_in = AuthenticatedClient(base_url=BASE_URL, token=fresh.access_token, httpx_args=HTTPX_ARGS)
+    expect(auth_logout.sync_detailed(client=signed_in), 204, "logout")
+    expect(users_me.sync_detailed(client=signed_in), 401, "me after logout")
+
+
+if __name__ == "__main__":
+    {"register": register, "verify-and-sign-in": verify_and_sign_in}[sys.argv[1]]()
