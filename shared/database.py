@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings, get_settings
@@ -54,7 +54,33 @@ def build_engine(settings: Settings) -> Engine:
             "ssl_context": _ssl_context(settings.db_ssl),
         },
     )
+    _begin_transactions_explicitly(engine)
     return engine
+
+
+_READ_ONLY = "augeo_read_only"
+
+
+def _begin_transactions_explicitly(engine: Engine) -> None:
+    """Let SQLAlchemy, not pg8000, decide when a transaction starts.
+
+    pg8000 sends its own BEGIN round trip before the first statement of every
+    transaction, including the pool's pre-ping, so a one-query request paid
+    for BEGIN, ping, query and COMMIT. With the driver in autocommit mode and
+    BEGIN emitted when SQLAlchemy begins a transaction (the recipe SQLAlchemy
+    documents for drivers that manage transactions themselves), the pre-ping
+    is one round trip, a ``read_only()`` query is one, and a unit of work is
+    BEGIN, its statements and COMMIT, as before.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _driver_autocommit(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        dbapi_connection.autocommit = True
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if not connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
 
 
 def get_engine() -> Engine:
@@ -93,3 +119,18 @@ def unit_of_work() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def read_only() -> Iterator[Session]:
+    """A session for plain reads: each query is one round trip to the server.
+
+    A transaction costs a BEGIN and a COMMIT round trip; a lone SELECT needs
+    neither, so this session's connection starts none (see
+    ``_begin_transactions_explicitly``). Never use it for writes or for
+    SELECT ... FOR UPDATE: each statement commits on its own.
+    """
+    with get_engine().connect() as connection:
+        connection.execution_options(**{_READ_ONLY: True})
+        with Session(bind=connection, expire_on_commit=False) as session:
+            yield session

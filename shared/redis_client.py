@@ -9,11 +9,13 @@ from __future__ import annotations
 import threading
 
 import redis
+from redis.commands.core import Script
 
 from shared.config import Settings, get_settings
 
 _lock = threading.Lock()
 _client: redis.Redis | None = None
+_scripts: dict[str, Script] = {}
 
 
 def build_client(settings: Settings) -> redis.Redis:
@@ -45,10 +47,19 @@ def get_redis() -> redis.Redis:
     return _client
 
 
+def script(lua: str) -> Script:
+    """``lua`` as a script run by EVALSHA: its text crosses the wire once per server, not per call."""
+    registered = _scripts.get(lua)
+    if registered is None:
+        registered = _scripts[lua] = get_redis().register_script(lua)
+    return registered
+
+
 def reset_redis() -> None:
     """Drop the process-wide client (tests and shutdown)."""
     global _client
     with _lock:
+        _scripts.clear()
         if _client is not None:
             _client.close()
             _client.connection_pool.disconnect()

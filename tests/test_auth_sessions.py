@@ -151,6 +151,7 @@ def test_session_check_is_one_redis_round_trip(account: Account, functions, monk
     import redis.connection
 
     tokens = account.tokens()
+    assert account.me(tokens["access_token"]).status_code == 200  # steady state: the script is cached
     request = func.HttpRequest(
         "GET", "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}, body=b""
     )

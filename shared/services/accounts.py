@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import unit_of_work
+from shared.database import read_only, unit_of_work
 from shared.errors import BadRequestError, ConflictError, ErrorCode
 from shared.models import RoleName, TokenPurpose, User
 from shared.redis_client import Keys, get_redis
@@ -70,7 +70,7 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
             ),
         ]
     )
-    with unit_of_work() as db:
+    with read_only() as db:
         taken = db.scalar(select(exists().where(User.email == email)))
     if taken:
         raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from shared.database import unit_of_work
+from shared.database import read_only
 from shared.errors import AuthorizationError
 from shared.models import AuditLog, RoleName
 from shared.services.policy import Action, list_scope, may_act_at_all
@@ -33,7 +33,7 @@ def list_events(principal: Principal, query: Any) -> tuple[list[AuditLog], int, 
         statement = statement.where(AuditLog.created_at >= query.since)
     if query.until is not None:
         statement = statement.where(AuditLog.created_at <= query.until)
-    with unit_of_work() as db:
+    with read_only() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         items = list(
             db.scalars(

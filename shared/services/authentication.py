@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import unit_of_work
+from shared.database import read_only, unit_of_work
 from shared.errors import AuthenticationError, AuthorizationError, ErrorCode, RateLimitedError
 from shared.models import Session, User
 from shared.security.jwt_tokens import InvalidTokenError, decode_access_token
@@ -48,7 +48,7 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
         raise AuthenticationError("The access token is invalid or expired.", code=ErrorCode.INVALID_TOKEN) from None
     if not touch_session(claims.session_id, claims.user_id, claims.jti):
         raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
-    with unit_of_work() as db:
+    with read_only() as db:
         user = db.get(User, uuid.UUID(claims.user_id))
     if user is None or not user.is_active:
         raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
@@ -104,7 +104,7 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn:
     """Check the password (same cost for unknown emails), then open a session."""
     settings = get_settings()
     limits = _reserve_login_slots(settings, email, client)
-    with unit_of_work() as db:
+    with read_only() as db:
         user = db.scalars(select(User).where(User.email == email)).one_or_none()
     if user is None or user.password_hash is None:
         burn_equal_time(password, settings.bcrypt_rounds)

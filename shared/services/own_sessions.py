@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from shared.context import ClientInfo
-from shared.database import unit_of_work
+from shared.database import read_only, unit_of_work
 from shared.errors import NotFoundError
 from shared.models import Session
 from shared.services import audit
@@ -30,7 +30,7 @@ class SessionView:
 
 def list_sessions(principal: Principal) -> list[SessionView]:
     """Open sessions that are still alive in Redis, newest first; last use from Redis."""
-    with unit_of_work() as db:
+    with read_only() as db:
         rows = list(
             db.scalars(
                 select(Session)

@@ -14,7 +14,7 @@ import hashlib
 from dataclasses import dataclass
 
 from shared.errors import RateLimitedError
-from shared.redis_client import Keys, get_redis
+from shared.redis_client import Keys, get_redis, script
 
 # KEYS[1] counter; ARGV[1] limit, ARGV[2] window seconds.
 # Returns {1, count} when a slot was taken, {0, ttl} when the limit is reached.
@@ -59,7 +59,7 @@ def subject_digest(value: str) -> str:
 
 def reserve(limit: Limit) -> None:
     """Take one slot of ``limit`` or raise 429 with the seconds until the window ends."""
-    taken, value = get_redis().eval(_RESERVE, 1, limit.key, limit.attempts, limit.window_seconds)
+    taken, value = script(_RESERVE)(keys=[limit.key], args=[limit.attempts, limit.window_seconds])
     if not taken:
         raise RateLimitedError(int(value))
 

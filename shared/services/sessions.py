@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.models import RefreshToken, Session, User
-from shared.redis_client import Keys, get_redis
+from shared.redis_client import Keys, get_redis, script
 from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
 
@@ -128,8 +128,8 @@ def touch_session(session_id: str, user_id: str, jti: str | None) -> bool:
     """One round trip: alive, not revoked, and slide the idle timeout."""
     settings = get_settings()
     revoked_key = Keys.revoked_jti(session_id, jti or "-")
-    alive = get_redis().eval(
-        _TOUCH_SESSION, 2, Keys.session(session_id), revoked_key, _idle_seconds(settings), int(time.time()), user_id
+    alive = script(_TOUCH_SESSION)(
+        keys=[Keys.session(session_id), revoked_key], args=[_idle_seconds(settings), int(time.time()), user_id]
     )
     return bool(alive)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.database import unit_of_work
+from shared.database import read_only, unit_of_work
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
 from shared.models import NPO_SCOPED_ROLES, RoleName, TokenPurpose, User
 from shared.security.passwords import hash_password
@@ -78,7 +78,7 @@ def _record(
 
 
 def get_user(principal: Principal, user_id: uuid.UUID) -> User:
-    with unit_of_work() as db:
+    with read_only() as db:
         return _load_for(db, principal, user_id, Action.VIEW, lock=False)
 
 
@@ -130,7 +130,7 @@ def list_users(principal: Principal, query: Any) -> tuple[list[User], int, int]:
     field = query.sort.lstrip("-")
     column = _SORT_COLUMNS[field]
     order = desc(column).nulls_last() if query.sort.startswith("-") else asc(column).nulls_last()
-    with unit_of_work() as db:
+    with read_only() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         items = list(
             db.scalars(
