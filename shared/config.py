@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_pool_recycle_seconds: int = Field(default=300, ge=30)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    db_ping_after_idle_seconds: float = Field(default=10.0, ge=0, le=3600)
     # TLS to PostgreSQL: "verify-full" checks the certificate and host name
     # (Azure); "disable" is for local servers and sockets only.
     db_ssl: Literal["disable", "require", "verify-full"] = "disable"

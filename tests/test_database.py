@@ -48,3 +48,49 @@ def test_unit_of_work_runs_in_a_transaction_and_read_only_in_none() -> None:
     with read_only() as db:
         db.scalar(text("SELECT 1"))
         assert _driver_status(db) == b"I", "read_only() never opens a transaction"
+
+
+def _terminate_our_backends() -> None:
+    """What a server restart or PgBouncer does to pooled connections."""
+    import os
+
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(os.environ["DATABASE_URL"])
+    with admin.begin() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = 'augeo-platform-api' AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+
+
+def test_idle_connection_killed_by_the_server_is_replaced_by_the_ping(functions) -> None:
+    import azure.functions as func
+
+    from tests.conftest import settings_changed
+
+    with settings_changed(DB_PING_AFTER_IDLE_SECONDS="0"):
+        health = functions["health"]
+        assert health(func.HttpRequest("GET", "/health", body=b"")).status_code == 200
+        _terminate_our_backends()
+        response = health(func.HttpRequest("GET", "/health", body=b""))
+    assert response.status_code == 200, response.get_body()
+
+
+def test_hot_connection_killed_by_the_server_is_a_503_not_a_500(functions) -> None:
+    """Within the idle threshold there is no ping: the query itself finds the dead
+    connection, the pool discards it, and the caller gets 503, then 200 again."""
+    import azure.functions as func
+
+    from tests.conftest import settings_changed
+
+    with settings_changed(DB_PING_AFTER_IDLE_SECONDS="3600"):
+        assert functions["health"](func.HttpRequest("GET", "/health", body=b"")).status_code == 200
+        _terminate_our_backends()
+        first = functions["health"](func.HttpRequest("GET", "/health", body=b""))
+        second = functions["health"](func.HttpRequest("GET", "/health", body=b""))
+    assert first.status_code == 503 and b'"database":"unavailable"' in first.get_body()
+    assert second.status_code == 200
