@@ -13,7 +13,6 @@ from shared.schemas.users import (
     ProfileUpdate,
     RoleChangeRequest,
     SessionList,
-    SessionOut,
     UserCreateRequest,
     UserListQuery,
     UserOut,
@@ -76,8 +75,7 @@ def update_me(request: ApiRequest) -> UserOut:
     auth=True,
 )
 def my_sessions(request: ApiRequest) -> SessionList:
-    views = own_sessions.list_sessions(request.principal)
-    return SessionList(items=[SessionOut.model_validate(view, from_attributes=True) for view in views])
+    return SessionList(items=own_sessions.list_sessions(request.principal))
 
 
 @endpoint(

@@ -13,27 +13,15 @@ from shared.schemas.fields import (
     Name,
     NewPassword,
     OpaqueToken,
-    Phone,
-    PostalCode,
-    Text100,
-    Text255,
 )
-from shared.schemas.users import UserOut
+from shared.schemas.users import ContactFields, UserOut
 
 
-class RegisterRequest(RequestModel):
+class RegisterRequest(ContactFields):
     email: Email
     password: NewPassword
     first_name: Name
     last_name: Name
-    phone: Phone | None = None
-    organization_name: Text255 | None = None
-    address_line1: Text255 | None = None
-    address_line2: Text255 | None = None
-    city: Text100 | None = None
-    state: Text100 | None = None
-    postal_code: PostalCode | None = None
-    country: Text100 | None = None
 
 
 class RegisterResponse(ResponseModel):

@@ -37,12 +37,9 @@ class UserOut(ResponseModel):
     last_login_at: datetime | None = None
 
 
-class ProfileUpdate(RequestModel):
-    """The profile fields a user (or an admin over them) may change; nothing else."""
+class ContactFields(RequestModel):
+    """Phone, organisation and postal address: optional everywhere they appear."""
 
-    # Names may be changed but not cleared: absent is fine, null is not.
-    first_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
-    last_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
     phone: Phone | None = None
     organization_name: Text255 | None = None
     address_line1: Text255 | None = None
@@ -51,6 +48,14 @@ class ProfileUpdate(RequestModel):
     state: Text100 | None = None
     postal_code: PostalCode | None = None
     country: Text100 | None = None
+
+
+class ProfileUpdate(ContactFields):
+    """The profile fields a user (or an admin over them) may change; nothing else."""
+
+    # Names may be changed but not cleared: absent is fine, null is not.
+    first_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
+    last_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
 
 
 def _role_npo_rule(schema: dict[str, Any]) -> None:

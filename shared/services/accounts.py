@@ -88,7 +88,7 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
             db.add(user)
             db.flush()
             queue_verification_email(db, settings, user)
-            audit.record(db, AuditEvent.USER_REGISTERED, client, actor_id=user.id, target_id=user.id)
+            audit.record_own(db, AuditEvent.USER_REGISTERED, client, user)
     except IntegrityError as error:
         if _UNIQUE_VIOLATION in str(error.orig):
             raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL) from None
@@ -104,7 +104,7 @@ def verify_email(token: str, client: ClientInfo) -> User:
         if user is None:
             raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
         mark_verified(user)
-        audit.record(db, AuditEvent.EMAIL_VERIFIED, client, actor_id=user.id, target_id=user.id, npo_id=user.npo_id)
+        audit.record_own(db, AuditEvent.EMAIL_VERIFIED, client, user)
     return user
 
 

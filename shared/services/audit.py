@@ -32,6 +32,11 @@ class AuditEvent(StrEnum):
     USER_EMAIL_VERIFIED_BY_ADMIN = "user.email_verified_by_admin"
 
 
+def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:
+    """An event a user caused about their own account (actor = target = ``user``)."""
+    record(db, event, client, actor_id=user.id, target_id=user.id, npo_id=user.npo_id, details=details)
+
+
 def record(
     db: DbSession,
     event: AuditEvent,

@@ -149,14 +149,8 @@ def _open_signed_in_session(settings: Settings, user_id: uuid.UUID, password: st
         if new_device:
             when = now.strftime("%Y-%m-%d %H:%M UTC")
             enqueue(db, user.email, templates.new_device(user.first_name, client.ip_address, client.user_agent, when))
-        audit.record(
-            db,
-            AuditEvent.LOGIN_SUCCEEDED,
-            client,
-            actor_id=user.id,
-            target_id=user.id,
-            npo_id=user.npo_id,
-            details={"session_id": tokens.claims.session_id, "new_device": new_device},
+        audit.record_own(
+            db, AuditEvent.LOGIN_SUCCEEDED, client, user, session_id=tokens.claims.session_id, new_device=new_device
         )
     rate_limits.mark(_known_ip_key(user.email, client.ip_address or "unknown"), days=NEW_DEVICE_LOOKBACK_DAYS)
     return SignedIn(tokens, user)
@@ -202,12 +196,4 @@ def logout(principal: Principal, client: ClientInfo) -> None:
     """End the caller's session: its access token fails on the very next request."""
     with unit_of_work() as db:
         revoke_session(db, principal.session_id, SessionEndReason.LOGOUT, access=principal.claims)
-        audit.record(
-            db,
-            AuditEvent.LOGOUT,
-            client,
-            actor_id=principal.user_id,
-            target_id=principal.user_id,
-            npo_id=principal.user.npo_id,
-            details={"session_id": str(principal.session_id)},
-        )
+        audit.record_own(db, AuditEvent.LOGOUT, client, principal.user, session_id=str(principal.session_id))

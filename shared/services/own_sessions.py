@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -12,23 +10,14 @@ from shared.context import ClientInfo
 from shared.database import read_only, unit_of_work
 from shared.errors import NotFoundError
 from shared.models import Session
+from shared.schemas.users import SessionOut
 from shared.services import audit
 from shared.services.audit import AuditEvent
 from shared.services.principal import Principal
 from shared.services.sessions import SessionEndReason, last_seen, revoke_session, revoke_user_sessions
 
 
-@dataclass(frozen=True)
-class SessionView:
-    id: uuid.UUID
-    created_at: datetime
-    last_seen_at: datetime
-    ip_address: str | None
-    user_agent: str | None
-    current: bool
-
-
-def list_sessions(principal: Principal) -> list[SessionView]:
+def list_sessions(principal: Principal) -> list[SessionOut]:
     """Open sessions that are still alive in Redis, newest first; last use from Redis."""
     with read_only() as db:
         rows = list(
@@ -43,7 +32,7 @@ def list_sessions(principal: Principal) -> list[SessionView]:
         )
     seen = last_seen([row.id for row in rows])
     return [
-        SessionView(
+        SessionOut(
             id=row.id,
             created_at=row.created_at,
             last_seen_at=seen[row.id] or row.last_seen_at,
@@ -63,15 +52,7 @@ def end_session(principal: Principal, session_id: uuid.UUID, client: ClientInfo)
         if session is None or session.user_id != principal.user_id or session.revoked_at is not None:
             raise NotFoundError("Session not found.")
         revoke_session(db, session_id, SessionEndReason.SIGNED_OUT_ELSEWHERE)
-        audit.record(
-            db,
-            AuditEvent.SESSION_REVOKED,
-            client,
-            actor_id=principal.user_id,
-            target_id=principal.user_id,
-            npo_id=principal.user.npo_id,
-            details={"session_id": str(session_id)},
-        )
+        audit.record_own(db, AuditEvent.SESSION_REVOKED, client, principal.user, session_id=str(session_id))
 
 
 def end_other_sessions(principal: Principal, client: ClientInfo) -> int:
@@ -80,13 +61,7 @@ def end_other_sessions(principal: Principal, client: ClientInfo) -> int:
         ended = revoke_user_sessions(
             db, principal.user_id, SessionEndReason.SIGNED_OUT_ELSEWHERE, keep=principal.session_id
         )
-        audit.record(
-            db,
-            AuditEvent.SESSION_REVOKED,
-            client,
-            actor_id=principal.user_id,
-            target_id=principal.user_id,
-            npo_id=principal.user.npo_id,
-            details={"sessions_ended": len(ended), "all_others": True},
+        audit.record_own(
+            db, AuditEvent.SESSION_REVOKED, client, principal.user, sessions_ended=len(ended), all_others=True
         )
     return len(ended)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
 
 from shared.config import get_settings
 from shared.context import ClientInfo
@@ -50,20 +52,8 @@ def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
         user = db.get(User, user_id, with_for_update=True) if user_id else None
         if user is None or user.deactivated_at is not None:
             raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
-        user.password_hash = password_hash
-        user.password_changed_at = datetime.now(UTC)
         mark_verified(user)
-        ended = revoke_user_sessions(db, user.id, SessionEndReason.PASSWORD_RESET)
-        enqueue(db, user.email, templates.password_changed(user.first_name))
-        audit.record(
-            db,
-            AuditEvent.PASSWORD_RESET_COMPLETED,
-            client,
-            actor_id=user.id,
-            target_id=user.id,
-            npo_id=user.npo_id,
-            details={"sessions_ended": len(ended)},
-        )
+        _set_password(db, user, password_hash, AuditEvent.PASSWORD_RESET_COMPLETED, client, keep=None)
 
 
 def change_password(principal: Principal, current: str, new: str, client: ClientInfo) -> None:
@@ -93,16 +83,16 @@ def change_password(principal: Principal, current: str, new: str, client: Client
         user = db.get(User, principal.user_id, with_for_update=True)
         if user is None:
             raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
-        user.password_hash = password_hash
-        user.password_changed_at = datetime.now(UTC)
-        ended = revoke_user_sessions(db, user.id, SessionEndReason.PASSWORD_CHANGED, keep=principal.session_id)
-        enqueue(db, user.email, templates.password_changed(user.first_name))
-        audit.record(
-            db,
-            AuditEvent.PASSWORD_CHANGED,
-            client,
-            actor_id=user.id,
-            target_id=user.id,
-            npo_id=user.npo_id,
-            details={"sessions_ended": len(ended)},
-        )
+        _set_password(db, user, password_hash, AuditEvent.PASSWORD_CHANGED, client, keep=principal.session_id)
+
+
+def _set_password(
+    db: DbSession, user: User, password_hash: str, event: AuditEvent, client: ClientInfo, *, keep: uuid.UUID | None
+) -> None:
+    """Store the new hash, end every session but ``keep``, tell the owner by email, audit."""
+    user.password_hash = password_hash
+    user.password_changed_at = datetime.now(UTC)
+    reason = SessionEndReason.PASSWORD_CHANGED if keep else SessionEndReason.PASSWORD_RESET
+    ended = revoke_user_sessions(db, user.id, reason, keep=keep)
+    enqueue(db, user.email, templates.password_changed(user.first_name))
+    audit.record_own(db, event, client, user, sessions_ended=len(ended))
