@@ -30,7 +30,7 @@ _engine: Engine | None = None
 _session_factory: sessionmaker[Session] | None = None
 
 
-def _ssl_context(mode: str) -> ssl.SSLContext | bool:
+def ssl_context(mode: str) -> ssl.SSLContext | bool:
     """pg8000's ``ssl_context``: False for no TLS, else a context for the mode."""
     if mode == "disable":
         return False
@@ -58,7 +58,7 @@ def build_engine(settings: Settings) -> Engine:
         connect_args={
             "timeout": settings.db_connect_timeout_seconds,
             "application_name": "augeo-platform-api",
-            "ssl_context": _ssl_context(settings.db_ssl),
+            "ssl_context": ssl_context(settings.db_ssl),
         },
     )
     _begin_transactions_explicitly(engine)

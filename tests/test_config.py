@@ -94,10 +94,10 @@ def test_production_refuses_plaintext_to_a_remote_database() -> None:
 def test_tls_modes_build_the_right_context() -> None:
     import ssl
 
-    from shared.database import _ssl_context
+    from shared.database import ssl_context
 
-    assert _ssl_context("disable") is False
-    strict = _ssl_context("verify-full")
+    assert ssl_context("disable") is False
+    strict = ssl_context("verify-full")
     assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
-    loose = _ssl_context("require")
+    loose = ssl_context("require")
     assert loose.verify_mode == ssl.CERT_NONE

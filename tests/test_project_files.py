@@ -86,3 +86,11 @@ def test_readme_documents_every_setting() -> None:
         name for name in missing if not (name.endswith("_WINDOW_SECONDS") and name[: -len("_WINDOW_SECONDS")] in readme)
     ]
     assert not missing, f"README configuration table lacks {missing}"
+
+
+def test_deployment_hooks_migrate_over_verified_tls() -> None:
+    """The hooks run the app's own settings with ENVIRONMENT=production, which refuses a
+    plaintext remote database: they must ask for a verified TLS connection."""
+    script = (ROOT / "infra" / "scripts" / "postprovision.sh").read_text()
+    exports = [line for line in script.splitlines() if "ENVIRONMENT=production" in line]
+    assert exports and all("DB_SSL=verify-full" in line for line in exports)

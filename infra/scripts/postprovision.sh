@@ -46,7 +46,7 @@ JWT_SECRET_KEY="$(read_secret jwt-secret-key)"
 # the port.
 DATABASE_URL="$(printf '%s' "$app_database_url" | sed 's#:6432/#:5432/#')"
 export DATABASE_URL REDIS_URL JWT_SECRET_KEY
-export ENVIRONMENT=production EMAIL_BACKEND=console
+export ENVIRONMENT=production EMAIL_BACKEND=console DB_SSL=verify-full
 
 if [ "${AUGEO_SKIP_FIREWALL_RULE:-0}" != "1" ]; then
   client_ip="${AUGEO_CLIENT_IP:-$(curl -fsS --retry 3 https://api.ipify.org)}"
