@@ -119,46 +119,50 @@ def tokens() -> dict[str, Any]:
     return {"access_token": state["access"], "email": EMAIL, "password": PASSWORD}
 
 
-def roundtrips() -> dict[str, dict[str, int]]:
-    """Commands sent to Redis (packed commands written to a socket), SQL statements
-    (SQLAlchemy before_cursor_execute) and PostgreSQL wire flushes (pg8000 writes,
-    which include the pool's pre-ping and the transaction's BEGIN/ROLLBACK/COMMIT)."""
+def roundtrips() -> dict[str, dict[str, Any]]:
+    """Per request: commands sent to Redis (packed commands written to a socket, as
+    tests/test_auth_sessions.py counts them), SQL statements (SQLAlchemy
+    before_cursor_execute on shared.database.get_engine()), and PostgreSQL wire round
+    trips (pg8000 waits for the server: CoreConnection.handle_messages), which include
+    what the events do not see: the pool's pre-ping, BEGIN and ROLLBACK/COMMIT, and
+    pg8000's extended-protocol steps (parse, describe/bind, execute) of each statement."""
     import pg8000.core
     import redis.connection
     from sqlalchemy import event
 
     from shared.database import get_engine
 
-    counts = {"redis": 0, "sql": 0, "pg_flush": 0}
+    counts: dict[str, Any] = {}
     real_send = redis.connection.AbstractConnection.send_packed_command
-    real_flush = pg8000.core._flush
+    real_handle = pg8000.core.CoreConnection.handle_messages
 
     def counting_send(self: Any, command: Any, check_health: bool = True) -> Any:
         counts["redis"] += 1
         return real_send(self, command, check_health)
 
-    def counting_flush(sock: Any) -> Any:
-        counts["pg_flush"] += 1
-        return real_flush(sock)
+    def counting_handle(self: Any, context: Any) -> Any:
+        counts["pg_round_trips"] += 1
+        counts["pg_wire"].append(" ".join(str(getattr(context, "statement", "")).split())[:50])
+        return real_handle(self, context)
 
     def on_statement(*args: Any) -> None:
         counts["sql"] += 1
+        counts["statements"].append(" ".join(str(args[2]).split())[:80])
 
     out = {}
     for op in ("me", "refresh"):
         OPS[op]()  # warm
-        for key in counts:
-            counts[key] = 0
+        counts.update(redis=0, sql=0, pg_round_trips=0, statements=[], pg_wire=[])
         redis.connection.AbstractConnection.send_packed_command = counting_send  # type: ignore[method-assign]
-        pg8000.core._flush = counting_flush
+        pg8000.core.CoreConnection.handle_messages = counting_handle  # type: ignore[method-assign]
         event.listen(get_engine(), "before_cursor_execute", on_statement)
         try:
             OPS[op]()
         finally:
             event.remove(get_engine(), "before_cursor_execute", on_statement)
             redis.connection.AbstractConnection.send_packed_command = real_send  # type: ignore[method-assign]
-            pg8000.core._flush = real_flush
-        out[op] = dict(counts)
+            pg8000.core.CoreConnection.handle_messages = real_handle  # type: ignore[method-assign]
+        out[op] = {k: (list(v) if isinstance(v, list) else v) for k, v in counts.items()}
     return out
 
 
