@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415  (the app is imported inside the worker, after the environment is set)
 """Ours, in-process: the FunctionApp's functions called with an
 azure.functions.HttpRequest, under the app's .venv. Also the limits (bcrypt,
 Redis GET, primary-key SELECT) and the round-trip counts. Driven by bench/run.py.
@@ -54,7 +55,6 @@ def setup() -> dict[str, Any]:
     """Import the app, create the benchmark user (test-style, straight to the DB), sign in once."""
     started = time.perf_counter()
     import function_app
-
     from devtools.local_server import load_routes
 
     imported = time.perf_counter() - started

@@ -1,3 +1,4 @@
+# ruff: noqa: B008, PLC0415  (FastAPI dependencies are declared as defaults)
 """The peer: a minimal fastapi-users app (FastAPI, SQLAlchemy async + asyncpg,
 JWT strategy, bcrypt at BCRYPT_ROUNDS) offering login, /users/me and /health.
 

@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415  (the peer is imported inside the worker, timed)
 """The peer, in-process: the fastapi-users ASGI app called directly (a minimal
 ASGI scope, no server, no HTTP client), under .venv-bench. Driven by bench/run.py.
 """

@@ -1,3 +1,4 @@
+# ruff: noqa: PLC0415  (alembic after DATABASE_URL is set)
 """Create the benchmark databases afresh and migrate ours (runs under the app's .venv).
 
 argv: <ours pg8000 URL> <peer database name>. Drops and recreates both databases on

@@ -1,3 +1,4 @@
+# ruff: noqa: E501, S602, S603, PLC0415, PLR0912, PLR0915  (a benchmark script: subprocesses, long table lines)
 """`make bench`: cold start, per-request cost, limits, round trips, memory, and
 the fastapi-users peer, in one run against real PostgreSQL and Redis.
 
@@ -95,7 +96,7 @@ def stats(samples: list[float]) -> dict[str, Any]:
     return {
         "n": len(ordered),
         "p50_ms": statistics.median(ordered) * 1000,
-        "p95_ms": ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))] * 1000,
+        "p95_ms": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))] * 1000,
         "mean_ms": statistics.fmean(ordered) * 1000,
         "per_s": len(ordered) / sum(ordered) if sum(ordered) else 0.0,
     }
@@ -326,7 +327,12 @@ class Api:
                 self.counter += 1
                 number = self.counter
             body = json.dumps(
-                {"email": f"http-{self.run}-{number}@example.org", "password": PASSWORD, "first_name": "A", "last_name": "B"}
+                {
+                    "email": f"http-{self.run}-{number}@example.org",
+                    "password": PASSWORD,
+                    "first_name": "A",
+                    "last_name": "B",
+                }
             )
             status, raw = send(connection, "POST", "/api/v1/auth/register", body, {"Content-Type": "application/json"})
             expect = 201
@@ -357,7 +363,7 @@ def load(api: Api, name: str, clients: int, per_client: int) -> dict[str, Any]:
         connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=120)
         try:
             session = api.login(connection) if name in ("me", "refresh") else {}
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             errors.append(error)
             session = {}
         ready.wait()
@@ -367,7 +373,7 @@ def load(api: Api, name: str, clients: int, per_client: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 api.op(name, connection, session)
                 latencies[index].append(time.perf_counter() - started)
-        except BaseException as error:  # noqa: BLE001
+        except BaseException as error:
             errors.append(error)
         finally:
             connection.close()
@@ -434,8 +440,10 @@ def rss_kib(pid: int) -> int:
 def machine(pg_version: str) -> dict[str, Any]:
     def sh(command: str) -> str:
         try:
-            return subprocess.run(command, shell=True, capture_output=True, text=True, timeout=10).stdout.strip()
-        except Exception:  # noqa: BLE001
+            return subprocess.run(
+                command, shell=True, check=False, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+        except Exception:
             return ""
 
     ours_python = sh(f"{OURS_PY} --version")
@@ -467,14 +475,18 @@ def main() -> None:
     workers: list[Worker] = []
     try:
         log("creating and migrating the benchmark databases")
-        pg_version = subprocess.run(
-            [OURS_PY, str(ROOT / "bench" / "prepare_db.py"), services.database_url, services.peer_db],
-            cwd=ROOT,
-            env=env_ours,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip().splitlines()[-1]
+        pg_version = (
+            subprocess.run(
+                [OURS_PY, str(ROOT / "bench" / "prepare_db.py"), services.database_url, services.peer_db],
+                cwd=ROOT,
+                env=env_ours,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         if services.flush_redis:
             subprocess.run(
                 [OURS_PY, "-c", f"import redis; redis.Redis.from_url({services.redis_url!r}).flushdb()"], check=True
@@ -614,7 +626,7 @@ def main() -> None:
         for worker in workers:
             try:
                 worker.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 worker.process.kill()
         for process in servers:
             stop_server(process)
@@ -654,17 +666,27 @@ def render(r: dict[str, Any]) -> str:
     add = lines.append
     lim = r["limits"]
     rt = r["ratios"]
-    add(f"Augeo Platform API benchmark ({r['mode']} mode, BCRYPT_ROUNDS={r['bcrypt_rounds']}, {r['clients']} HTTP clients)")
+    add(
+        f"Augeo Platform API benchmark ({r['mode']} mode, BCRYPT_ROUNDS={r['bcrypt_rounds']}, {r['clients']} HTTP clients)"
+    )
     add("")
-    add("| in-process (sequential) | ours p50 ms | ours p95 ms | ours /s | peer p50 ms | peer p95 ms | peer /s | ours/peer /s |")
+    add(
+        "| in-process (sequential) | ours p50 ms | ours p95 ms | ours /s | peer p50 ms | peer p95 ms | peer /s | ours/peer /s |"
+    )
     add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for op in ("login", "me", "refresh", "register"):
         o = r["inproc"]["ours"][op]
         p = r["inproc"]["peer"].get(op)
-        peer_cells = f"{p['p50_ms']:.2f} | {p['p95_ms']:.2f} | {p['per_s']:.1f} | {o['per_s'] / p['per_s']:.2f}" if p else "– | – | – | –"
+        peer_cells = (
+            f"{p['p50_ms']:.2f} | {p['p95_ms']:.2f} | {p['per_s']:.1f} | {o['per_s'] / p['per_s']:.2f}"
+            if p
+            else "- | - | - | -"
+        )
         add(f"| {label(op)} | {o['p50_ms']:.2f} | {o['p95_ms']:.2f} | {o['per_s']:.1f} | {peer_cells} |")
     add("")
-    add(f"| HTTP ({r['clients']} clients) | ours p50 ms | ours p95 ms | ours req/s | peer p50 ms | peer p95 ms | peer req/s | ours/peer req/s |")
+    add(
+        f"| HTTP ({r['clients']} clients) | ours p50 ms | ours p95 ms | ours req/s | peer p50 ms | peer p95 ms | peer req/s | ours/peer req/s |"
+    )
     add("|---|---:|---:|---:|---:|---:|---:|---:|")
     for op in ("login", "me", "refresh", "register"):
         o = r["http"]["ours"][op]
@@ -672,13 +694,15 @@ def render(r: dict[str, Any]) -> str:
         peer_cells = (
             f"{p['p50_ms']:.2f} | {p['p95_ms']:.2f} | {p['throughput_per_s']:.1f} | {o['throughput_per_s'] / p['throughput_per_s']:.2f}"
             if p
-            else "– | – | – | –"
+            else "- | - | - | -"
         )
         add(f"| {label(op)} | {o['p50_ms']:.2f} | {o['p95_ms']:.2f} | {o['throughput_per_s']:.1f} | {peer_cells} |")
     add("")
     add("| limit (same run, same cores) | value |")
     add("|---|---:|")
-    add(f"| bcrypt.checkpw at {r['bcrypt_rounds']} rounds, 1 thread | {lim['bcrypt_checkpw_per_s_1_thread']:.2f} /s ({lim['bcrypt_checkpw_ms']:.0f} ms) |")
+    add(
+        f"| bcrypt.checkpw at {r['bcrypt_rounds']} rounds, 1 thread | {lim['bcrypt_checkpw_per_s_1_thread']:.2f} /s ({lim['bcrypt_checkpw_ms']:.0f} ms) |"
+    )
     add(f"| bcrypt.checkpw, {lim['bcrypt_threads']} threads | {lim['bcrypt_checkpw_per_s_all_cores']:.2f} /s |")
     add(f"| Redis GET round trip | p50 {lim['redis_get']['p50_ms']:.3f} ms, p95 {lim['redis_get']['p95_ms']:.3f} ms |")
     add(f"| PK SELECT, pool checkout (pre-ping) + rollback | p50 {lim['pk_select_pool_checkout']['p50_ms']:.3f} ms |")
@@ -693,12 +717,20 @@ def render(r: dict[str, Any]) -> str:
     add("| cold start | ours | peer | ours/peer |")
     add("|---|---:|---:|---:|")
     io, ip = r["import"]["ours"], r["import"]["peer"]
-    add(f"| import (median of {len(io['runs'])} fresh processes) | {io['median_import_s']:.3f} s | {ip['median_import_s']:.3f} s | {rt['import_time']:.2f} |")
+    add(
+        f"| import (median of {len(io['runs'])} fresh processes) | {io['median_import_s']:.3f} s | {ip['median_import_s']:.3f} s | {rt['import_time']:.2f} |"
+    )
     add(f"| whole process (interpreter + import) | {io['median_process_s']:.3f} s | {ip['median_process_s']:.3f} s | |")
     ho, hp = r["first_health"]["ours"], r["first_health"]["peer"]
-    add(f"| process start to first /health (median of {len(ho['runs'])}) | {ho['median_s']:.3f} s | {hp['median_s']:.3f} s | {rt['first_health']:.2f} |")
+    add(
+        f"| process start to first /health (median of {len(ho['runs'])}) | {ho['median_s']:.3f} s | {hp['median_s']:.3f} s | {rt['first_health']:.2f} |"
+    )
     add("")
-    add("| memory (server RSS) | start | after 1k /users/me | after 10k | growth 1k→10k |" if not QUICK else "| memory (server RSS) | start | after first | after total | growth |")
+    add(
+        "| memory (server RSS) | start | after 1k /users/me | after 10k | growth 1k→10k |"
+        if not QUICK
+        else "| memory (server RSS) | start | after first | after total | growth |"
+    )
     add("|---|---:|---:|---:|---:|")
     for side in ("ours", "peer"):
         m = r["memory"][side]
@@ -707,7 +739,9 @@ def render(r: dict[str, Any]) -> str:
             f" | {m['rss_after_total_mib'] - m['rss_after_first_mib']:+.1f} MiB |"
         )
     add("")
-    add(f"Cold server, {r['clients']} concurrent first logins: ours {r['cold_burst']['ours']}, peer {r['cold_burst']['peer']} (status: count)")
+    add(
+        f"Cold server, {r['clients']} concurrent first logins: ours {r['cold_burst']['ours']}, peer {r['cold_burst']['peer']} (status: count)"
+    )
     add("")
     add("Targets (reported, not asserted):")
     for line in targets(r):
@@ -728,7 +762,9 @@ def targets(r: dict[str, Any]) -> list[str]:
 
     inproc_login = r["inproc"]["ours"]["login"]["per_s"] / lim["bcrypt_checkpw_per_s_1_thread"]
     http_login = r["http"]["ours"]["login"]["throughput_per_s"] / lim["bcrypt_checkpw_per_s_all_cores"]
-    out.append(f"login throughput >= 0.9 x bcrypt limit: in-process {inproc_login:.2f} x (1 thread), HTTP {http_login:.2f} x (all cores): {mark(min(inproc_login, http_login) >= 0.9)}")
+    out.append(
+        f"login throughput >= 0.9 x bcrypt limit: in-process {inproc_login:.2f} x (1 thread), HTTP {http_login:.2f} x (all cores): {mark(min(inproc_login, http_login) >= 0.9)}"
+    )
     out.append(
         f"/users/me >= 1.0 x peer (with the revocation check): in-process {rt['inproc_me_throughput']:.2f} x, HTTP {rt['http_me_throughput']:.2f} x: "
         f"{mark(min(rt['inproc_me_throughput'], rt['http_me_throughput']) >= 1.0)}"
@@ -736,12 +772,18 @@ def targets(r: dict[str, Any]) -> list[str]:
     p50 = r["inproc"]["ours"]["me"]["p50_ms"]
     out.append(f"/users/me p50 <= 1.5 ms in-process: {p50:.2f} ms: {mark(p50 <= 1.5)}")
     me = r["round_trips"]["me"]
-    out.append(f"authenticated read <= 1 Redis round trip and 1 SQL statement: {me['redis']} and {me['sql']} (but {me['pg_round_trips']} PostgreSQL wire round trips): {mark(me['redis'] <= 1 and me['sql'] <= 1)}")
+    out.append(
+        f"authenticated read <= 1 Redis round trip and 1 SQL statement: {me['redis']} and {me['sql']} (but {me['pg_round_trips']} PostgreSQL wire round trips): {mark(me['redis'] <= 1 and me['sql'] <= 1)}"
+    )
     imp = r["import"]["ours"]["median_import_s"]
-    out.append(f"import function_app <= 0.6 s and faster than the peer: {imp:.3f} s, {rt['import_time']:.2f} x the peer: {mark(imp <= 0.6 and rt['import_time'] < 1)}")
+    out.append(
+        f"import function_app <= 0.6 s and faster than the peer: {imp:.3f} s, {rt['import_time']:.2f} x the peer: {mark(imp <= 0.6 and rt['import_time'] < 1)}"
+    )
     m = r["memory"]["ours"]
     growth = m["rss_after_total_mib"] - m["rss_after_first_mib"]
-    out.append(f"RSS flat between {m['first']} and {m['total']} requests: {growth:+.1f} MiB: {mark(abs(growth) <= max(2.0, 0.05 * m['rss_after_first_mib']))}")
+    out.append(
+        f"RSS flat between {m['first']} and {m['total']} requests: {growth:+.1f} MiB: {mark(abs(growth) <= max(2.0, 0.05 * m['rss_after_first_mib']))}"
+    )
     return out
 
 
