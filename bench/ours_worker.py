@@ -1,0 +1,244 @@
+# ruff: noqa: PLC0415  (the app is imported inside the worker, after the environment is set)
+"""Ours, in-process: the FunctionApp's functions called with an
+azure.functions.HttpRequest, under the app's .venv. Also the limits (bcrypt,
+Redis GET, primary-key SELECT) and the round-trip counts. Driven by bench/run.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.worker_common import serve, timed  # noqa: E402
+
+EMAIL = os.environ.get("BENCH_EMAIL", "bench-user@example.org")
+PASSWORD = os.environ.get("BENCH_PASSWORD", "Gala-night-2026-bench")
+ROUNDS = int(os.environ["BCRYPT_ROUNDS"])
+IP = "203.0.113.7"
+UA = "augeo-bench/1.0"
+RUN = secrets.token_hex(4)
+
+state: dict[str, Any] = {}
+
+
+def _request(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    import azure.functions as func
+
+    headers = {"User-Agent": UA, "X-Forwarded-For": IP}
+    raw = b""
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        raw = json.dumps(body).encode()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return func.HttpRequest(method=method, url=f"http://localhost{path}", headers=headers, params={}, body=raw)
+
+
+def _call(name: str, request: Any, expect: int) -> Any:
+    response = state["functions"][name](request)
+    if response.status_code != expect:
+        raise RuntimeError(f"{name}: {response.status_code} {response.get_body()[:300]!r}")
+    return response
+
+
+def setup() -> dict[str, Any]:
+    """Import the app, create the benchmark user (test-style, straight to the DB), sign in once."""
+    started = time.perf_counter()
+    import function_app
+    from devtools.local_server import load_routes
+
+    imported = time.perf_counter() - started
+    state["functions"] = {route.name: route.call for route in load_routes(function_app.app)}
+
+    from sqlalchemy import delete
+
+    from shared.database import unit_of_work
+    from shared.models import User
+    from shared.security.passwords import hash_password
+
+    with unit_of_work() as db:
+        db.execute(delete(User).where(User.email == EMAIL))  # idempotent re-runs on a kept database
+    with unit_of_work() as db:
+        db.add(
+            User(
+                email=EMAIL,
+                password_hash=hash_password(PASSWORD, ROUNDS),
+                first_name="Bench",
+                last_name="User",
+                role="donor",
+                email_verified=True,
+                is_active=True,
+            )
+        )
+    tokens = login_once()
+    state["access"], state["refresh"] = tokens["access_token"], tokens["refresh_token"]
+    state["user_id"] = tokens["user"]["id"]
+    state["counter"] = itertools.count()
+    return {"import_in_worker_s": imported}
+
+
+def login_once() -> dict[str, Any]:
+    body = {"email": EMAIL, "password": PASSWORD}
+    return json.loads(_call("auth_login", _request("POST", "/api/v1/auth/login", body), 200).get_body())
+
+
+def _me() -> None:
+    _call("users_me", _request("GET", "/api/v1/users/me", token=state["access"]), 200)
+
+
+def _refresh() -> None:
+    response = _call("auth_refresh", _request("POST", "/api/v1/auth/refresh", {"refresh_token": state["refresh"]}), 200)
+    tokens = json.loads(response.get_body())
+    state["refresh"] = tokens["refresh_token"]
+
+
+def _register() -> None:
+    n = next(state["counter"])
+    body = {"email": f"bench-{RUN}-{n}@example.org", "password": PASSWORD, "first_name": "Reg", "last_name": "Ister"}
+    _call("auth_register", _request("POST", "/api/v1/auth/register", body), 201)
+
+
+OPS = {"login": login_once, "me": _me, "refresh": _refresh, "register": _register}
+
+
+def inproc(op: str, n: int) -> list[float]:
+    return timed(OPS[op], n)
+
+
+def tokens() -> dict[str, Any]:
+    return {"access_token": state["access"], "email": EMAIL, "password": PASSWORD}
+
+
+def roundtrips() -> dict[str, dict[str, Any]]:
+    """Per request: commands sent to Redis (packed commands written to a socket, as
+    tests/test_auth_sessions.py counts them), SQL statements (SQLAlchemy
+    before_cursor_execute on shared.database.get_engine()), and PostgreSQL wire round
+    trips (pg8000 waits for the server: CoreConnection.handle_messages), which include
+    what the events do not see: the pool's pre-ping, BEGIN and ROLLBACK/COMMIT, and
+    pg8000's extended-protocol steps (parse, describe/bind, execute) of each statement."""
+    import pg8000.core
+    import redis.connection
+    from sqlalchemy import event
+
+    from shared.database import get_engine
+
+    counts: dict[str, Any] = {}
+    real_send = redis.connection.AbstractConnection.send_packed_command
+    real_handle = pg8000.core.CoreConnection.handle_messages
+
+    def counting_send(self: Any, command: Any, check_health: bool = True) -> Any:
+        counts["redis"] += 1
+        return real_send(self, command, check_health)
+
+    def counting_handle(self: Any, context: Any) -> Any:
+        counts["pg_round_trips"] += 1
+        counts["pg_wire"].append(" ".join(str(getattr(context, "statement", "")).split())[:50])
+        return real_handle(self, context)
+
+    def on_statement(*args: Any) -> None:
+        counts["sql"] += 1
+        counts["statements"].append(" ".join(str(args[2]).split())[:80])
+
+    out = {}
+    for op in ("me", "refresh"):
+        OPS[op]()  # warm
+        counts.update(redis=0, sql=0, pg_round_trips=0, statements=[], pg_wire=[])
+        redis.connection.AbstractConnection.send_packed_command = counting_send  # type: ignore[method-assign]
+        pg8000.core.CoreConnection.handle_messages = counting_handle  # type: ignore[method-assign]
+        event.listen(get_engine(), "before_cursor_execute", on_statement)
+        try:
+            OPS[op]()
+        finally:
+            event.remove(get_engine(), "before_cursor_execute", on_statement)
+            redis.connection.AbstractConnection.send_packed_command = real_send  # type: ignore[method-assign]
+            pg8000.core.CoreConnection.handle_messages = real_handle  # type: ignore[method-assign]
+        out[op] = {k: (list(v) if isinstance(v, list) else v) for k, v in counts.items()}
+    return out
+
+
+def limits(bcrypt_n: int, n: int) -> dict[str, Any]:
+    """The floor under each operation, measured in this process."""
+    import bcrypt
+    from sqlalchemy import text
+
+    from shared.database import get_engine
+    from shared.redis_client import get_redis
+
+    hashed = bcrypt.hashpw(b"x" * 44, bcrypt.gensalt(rounds=ROUNDS))
+    one = timed(lambda: bcrypt.checkpw(b"x" * 44, hashed), bcrypt_n)
+    threads = os.cpu_count() or 1
+    per_thread = max(2, bcrypt_n // 2)
+
+    def burn() -> None:
+        for _ in range(per_thread):
+            bcrypt.checkpw(b"x" * 44, hashed)
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=burn) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    parallel_rate = threads * per_thread / (time.perf_counter() - started)
+
+    client = get_redis()
+    client.get("bench:warm")
+    redis_get = timed(lambda: client.get("bench:missing-key"), n)
+    engine = get_engine()
+    user_id = state["user_id"]
+    statement = text("SELECT id, email FROM users WHERE id = :id")
+
+    def pooled() -> None:
+        with engine.connect() as connection:
+            connection.execute(statement, {"id": user_id}).one()
+
+    pooled()
+    pk_pool = timed(pooled, n)
+    with engine.connect() as connection:
+        pk_held = timed(lambda: connection.execute(statement, {"id": user_id}).one(), n)
+    return {
+        "bcrypt_checkpw_1_thread_s": one,
+        "bcrypt_checkpw_per_s_all_cores": parallel_rate,
+        "bcrypt_threads": threads,
+        "redis_get_s": redis_get,
+        "pk_select_pool_checkout_s": pk_pool,
+        "pk_select_held_connection_s": pk_held,
+    }
+
+
+def profile(op: str, n: int, path: str, site: str) -> str:
+    """pyinstrument comes from .venv-bench's site-packages, appended last so the app's pins win."""
+    if site not in sys.path:
+        sys.path.append(site)
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    timed(OPS[op], n)
+    profiler.stop()
+    Path(path).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+    return path
+
+
+if __name__ == "__main__":
+    serve(
+        {
+            "setup": setup,
+            "inproc": inproc,
+            "tokens": tokens,
+            "roundtrips": roundtrips,
+            "limits": limits,
+            "profile": profile,
+            "exit": lambda: None,
+        }
+    )
