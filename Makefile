@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck clean
+.PHONY: run test bench lint format typecheck clean
 
 # Checkov and pycep-parser pin many packages of their own: they live in a
 # second virtualenv that the infrastructure tests call as subprocesses.
@@ -33,11 +33,24 @@ $(CONTRACT_STAMP): requirements-contract.txt
 	$(CONTRACT_VENV)/bin/python -m pip install --quiet -r requirements-contract.txt
 	touch $(CONTRACT_STAMP)
 
+# The benchmark's peer (fastapi-users) needs SQLAlchemy < 2.1: its own venv too.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
 run: $(STAMP)
 	$(PY) -m devtools.run
 
 test: $(STAMP) $(INFRA_STAMP) $(CONTRACT_STAMP)
 	$(PY) -m pytest
+
+bench: $(STAMP) $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/run.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
