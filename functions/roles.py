@@ -54,11 +54,5 @@ def list_roles(request: ApiRequest) -> RoleList:
 def list_audit_logs(request: ApiRequest) -> AuditLogPage:
     """super_admin: every event; npo_admin: events about users of their NPO; others 403."""
     query: AuditLogQuery = request.query
-    items, total, pages = audit_queries.list_events(request.principal, query)
-    return AuditLogPage(
-        items=[AuditLogOut.model_validate(item) for item in items],
-        total=total,
-        page=query.page,
-        per_page=query.per_page,
-        pages=pages,
-    )
+    items, total = audit_queries.list_events(request.principal, query)
+    return AuditLogPage(items=[AuditLogOut.model_validate(item) for item in items], **AuditLogPage.fields(total, query))

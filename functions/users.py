@@ -126,8 +126,8 @@ def end_my_other_sessions(request: ApiRequest) -> None:
 def list_users(request: ApiRequest) -> UserPage:
     """super_admin: every user; npo_admin: the users of their NPO; others 403."""
     query: UserListQuery = request.query
-    items, total, pages = users.list_users(request.principal, query)
-    return UserPage(items=[_out(u) for u in items], total=total, page=query.page, per_page=query.per_page, pages=pages)
+    items, total = users.list_users(request.principal, query)
+    return UserPage(items=[_out(u) for u in items], **UserPage.fields(total, query))
 
 
 @endpoint(

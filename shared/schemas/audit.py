@@ -10,7 +10,7 @@ from pydantic import ConfigDict, Field
 
 from shared.schemas.common import ResponseModel
 from shared.schemas.fields import IsoDateTime
-from shared.schemas.users import PageQuery
+from shared.schemas.users import PageMeta, PageQuery
 
 
 class AuditLogQuery(PageQuery):
@@ -35,9 +35,5 @@ class AuditLogOut(ResponseModel):
     created_at: datetime
 
 
-class AuditLogPage(ResponseModel):
+class AuditLogPage(PageMeta):
     items: list[AuditLogOut]
-    total: int
-    page: int
-    per_page: int
-    pages: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -138,12 +139,22 @@ class UserListQuery(PageQuery):
     sort: SortField = "-created_at"
 
 
-class UserPage(ResponseModel):
-    items: list[UserOut]
+class PageMeta(ResponseModel):
+    """The paging fields of every list response; ``pages`` derives from the rest."""
+
     total: int
     page: int
     per_page: int
     pages: int
+
+    @staticmethod
+    def fields(total: int, query: PageQuery) -> dict[str, int]:
+        pages = math.ceil(total / query.per_page) if total else 0
+        return {"total": total, "page": query.page, "per_page": query.per_page, "pages": pages}
+
+
+class UserPage(PageMeta):
+    items: list[UserOut]
 
 
 class SessionOut(ResponseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -15,8 +14,8 @@ from shared.services.principal import Principal
 from shared.services.users import party
 
 
-def list_events(principal: Principal, query: Any) -> tuple[list[AuditLog], int, int]:
-    """A page of events, newest first: (items, total, pages)."""
+def list_events(principal: Principal, query: Any) -> tuple[list[AuditLog], int]:
+    """A page of events, newest first, and how many match in all."""
     if not may_act_at_all(RoleName(principal.role), Action.VIEW_AUDIT):
         raise AuthorizationError()
     statement = select(AuditLog)
@@ -42,4 +41,4 @@ def list_events(principal: Principal, query: Any) -> tuple[list[AuditLog], int, 
                 .limit(query.per_page)
             )
         )
-    return items, total, math.ceil(total / query.per_page) if total else 0
+    return items, total

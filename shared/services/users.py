@@ -8,7 +8,6 @@ the same transaction.
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -123,8 +122,8 @@ def _filtered(principal: Principal, query: Any) -> Select[User]:
     return statement
 
 
-def list_users(principal: Principal, query: Any) -> tuple[list[User], int, int]:
-    """A page of the users the caller may see: (items, total, pages)."""
+def list_users(principal: Principal, query: Any) -> tuple[list[User], int]:
+    """A page of the users the caller may see, and how many there are in all."""
     _require_collection(principal, Action.LIST)
     statement = _filtered(principal, query)
     field = query.sort.lstrip("-")
@@ -137,7 +136,7 @@ def list_users(principal: Principal, query: Any) -> tuple[list[User], int, int]:
                 statement.order_by(order, User.id).offset((query.page - 1) * query.per_page).limit(query.per_page)
             )
         )
-    return items, total, math.ceil(total / query.per_page) if total else 0
+    return items, total
 
 
 # -- creating --------------------------------------------------------------------------
