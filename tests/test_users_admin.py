@@ -184,8 +184,14 @@ def test_two_admins_changing_one_role_at_once(signed_in) -> None:
             .order_by(AuditLog.created_at)
         ).all()
     assert len(events) == 2
-    assert final.role == events[-1].details["after"]["role"]
-    assert events[1].details["before"]["role"] == events[0].details["after"]["role"], "serialised, not lost"
+    first_change, last_change = sorted(events, key=lambda e: e.details["after"]["role"] != final.role)[::-1]
+    assert last_change.details["after"]["role"] == final.role
+    # serialised, not lost: the later change saw the earlier one as its "before"
+    assert last_change.details["before"]["role"] == first_change.details["after"]["role"]
+    assert {first_change.details["after"]["role"], last_change.details["after"]["role"]} == {
+        "npo_admin",
+        "event_coordinator",
+    }
 
 
 # -- deactivation ---------------------------------------------------------------------------
