@@ -21,7 +21,6 @@ _ASSETS = {
     "favicon-32x32.png": ("swagger-ui-dist/favicon-32x32.png", "image/png"),
     "redoc.standalone.js": ("redoc/bundles/redoc.standalone.js", "application/javascript"),
 }
-ASSET_NAMES = tuple(_ASSETS)
 
 
 @lru_cache(maxsize=1)

@@ -87,9 +87,5 @@ class Keys:
         return f"email:verify:{email_digest}"
 
     @staticmethod
-    def password_reset(email_digest: str) -> str:
-        return f"password:reset:{email_digest}"
-
-    @staticmethod
     def rate_limit(rule: str, subject: str) -> str:
         return f"rate:limit:{rule}:{subject}"

@@ -94,7 +94,6 @@ class ApiRequest:
     query: Any
     route_params: dict[str, str]
     principal: Any
-    bearer_token: str | None
 
 
 Handler = Callable[[ApiRequest], Any]
@@ -202,12 +201,11 @@ def _build_request(
 ) -> ApiRequest:
     # Who is calling comes first: an anonymous caller learns nothing about
     # what a protected route would accept.
-    token = bearer_token_from(headers)
     principal = None
     if spec.auth:
         from shared.services.authentication import authenticate
 
-        principal = authenticate(token, client)
+        principal = authenticate(bearer_token_from(headers), client)
         user_id_var.set(str(principal.user_id))
     body = None
     if spec.request_model is not None:
@@ -225,7 +223,6 @@ def _build_request(
         query=query,
         route_params=dict(req.route_params or {}),
         principal=principal,
-        bearer_token=token,
     )
 
 
