@@ -1,4 +1,4 @@
-"""The Redis client (one per process) and the key namespaces of design §3.
+"""The Redis client (one per process) and the key namespaces (``session:``, ``rate:limit:``, ...).
 
 Every key the service writes is built by :class:`Keys`, so namespaces live in
 one place and every key can be given a TTL where it is born.

@@ -138,7 +138,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
         f"{base_url}/openapi.json",
         "--checks",
         "all",
-        # DELETE /api/v1/users/{id} deactivates (a soft delete, design §2): the account stays
+        # DELETE /api/v1/users/{id} deactivates (a soft delete): the account stays
         # visible to admins and POST .../activate restores it, so a 200 after the DELETE is
         # the contract. use_after_free assumes a hard delete; every other check runs.
         "--exclude-checks",

@@ -1,6 +1,6 @@
 """/docs and /redoc in a real headless Chromium, with no asset from outside this app.
 
-Needs Debian's chromium and chromium-driver (.ci/run installs them). Outside
+Needs Chromium (or Chrome) and its driver (.ci/run installs Debian's where missing). Outside
 CI a machine without them skips these tests and says why; in CI they fail.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Debian's chromium here; Google Chrome on GitHub's Ubuntu runners.
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")
 
 pytestmark = pytest.mark.slow

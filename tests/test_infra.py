@@ -631,15 +631,24 @@ def test_workflows_are_valid_and_do_what_they_claim(inspected: dict[str, Any]) -
     steps = deploy["jobs"]["deploy"]["steps"]
     uses = {step.get("uses", "").split("@")[0]: step for step in steps}
     assert set(uses["azure/login"]["with"]) == {"client-id", "tenant-id", "subscription-id"}, "OIDC, no secret"
-    functions = uses["Azure/functions-action"]["with"]
-    assert functions["sku"] == "flexconsumption" and functions["remote-build"] is True
     runs = [step.get("run", "") for step in steps]
+    deploy_run = next(run for run in runs if "config-zip" in run)
+    assert "python -m devtools.package" in deploy_run and "--build-remote true" in deploy_run
     order = [
         next(i for i, run in enumerate(runs) if "az deployment sub create" in run),
         next(i for i, run in enumerate(runs) if "infra/scripts/postprovision.sh" in run),
-        next(i for i, step in enumerate(steps) if step.get("uses", "").startswith("Azure/functions-action")),
+        runs.index(deploy_run),
     ]
     assert order == sorted(order), "provision, then migrate, then deploy"
+
+
+def test_workflow_actions_are_pinned_by_commit() -> None:
+    """A tag can be moved by whoever controls the action; a commit cannot."""
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        for reference in re.findall(r"uses:\s*([^\s#]+)", path.read_text()):
+            if reference.startswith("./"):
+                continue
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", reference), (path.name, reference)
 
 
 def test_readme_deploy_section_names_every_pipeline_secret_and_variable() -> None:

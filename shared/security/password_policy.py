@@ -1,4 +1,5 @@
-"""The password rules of design §2, each failure naming the rule it broke."""
+"""The password rules (8-128 characters, a letter and a digit, not a common password),
+each failure naming the rule it broke."""
 
 from __future__ import annotations
 
