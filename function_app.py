@@ -6,7 +6,7 @@ instance, and an import error here makes the host find zero functions.
 
 import azure.functions as func
 
-from functions import auth, email_outbox, platform, roles, users
+from functions import audit_logs, auth, email_outbox, platform, roles, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -14,4 +14,5 @@ app.register_functions(platform.bp)
 app.register_functions(auth.bp)
 app.register_functions(users.bp)
 app.register_functions(roles.bp)
+app.register_functions(audit_logs.bp)
 app.register_functions(email_outbox.bp)

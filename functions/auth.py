@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from shared.http.endpoint import ApiRequest, endpoint
+from shared.context import ClientInfo
+from shared.http.endpoint import endpoint
 from shared.lazy import lazy_module
 from shared.schemas.auth import (
     EmailRequest,
@@ -23,6 +24,7 @@ from shared.schemas.auth import (
 )
 from shared.schemas.common import MessageResponse
 from shared.schemas.users import UserOut
+from shared.services.principal import Principal
 
 if TYPE_CHECKING:
     from shared.services import accounts, authentication, passwords
@@ -57,15 +59,13 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
     name="auth_register",
     summary="Register a donor account",
     tags=TAGS,
-    request=RegisterRequest,
     response=RegisterResponse,
     status=201,
     errors=(409, 429, 503),
 )
-def register(request: ApiRequest) -> RegisterResponse:
+def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
     """Creates an unverified, inactive donor and queues the verification email."""
-    body: RegisterRequest = request.body
-    user = accounts.register(body.model_dump(exclude={"password"}), body.password, request.client)
+    user = accounts.register(body.model_dump(exclude={"password"}), body.password, client)
     return RegisterResponse(
         user=UserOut.model_validate(user), message="Account created. Check your email to verify your address."
     )
@@ -78,13 +78,12 @@ def register(request: ApiRequest) -> RegisterResponse:
     name="auth_verify_email",
     summary="Verify an email address",
     tags=TAGS,
-    request=TokenRequest,
     response=UserMessageResponse,
     errors=(503,),
 )
-def verify_email(request: ApiRequest) -> UserMessageResponse:
+def verify_email(body: TokenRequest, client: ClientInfo) -> UserMessageResponse:
     """Spends the single-use token from the verification email (400 INVALID_TOKEN otherwise)."""
-    user = accounts.verify_email(request.body.token, request.client)
+    user = accounts.verify_email(body.token, client)
     return UserMessageResponse(message="Email verified. You can sign in now.", user=UserOut.model_validate(user))
 
 
@@ -95,14 +94,13 @@ def verify_email(request: ApiRequest) -> UserMessageResponse:
     name="auth_resend_verification",
     summary="Send the verification email again",
     tags=TAGS,
-    request=EmailRequest,
     response=MessageResponse,
     status=202,
     errors=(429, 503),
 )
-def resend_verification(request: ApiRequest) -> MessageResponse:
+def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
-    accounts.resend_verification(request.body.email, request.client)
+    accounts.resend_verification(body.email, client)
     return MessageResponse(message=RESEND_MESSAGE)
 
 
@@ -113,14 +111,12 @@ def resend_verification(request: ApiRequest) -> MessageResponse:
     name="auth_login",
     summary="Sign in with email and password",
     tags=TAGS,
-    request=LoginRequest,
     response=TokenResponse,
     errors=(401, 403, 429, 503),
 )
-def login(request: ApiRequest) -> TokenResponse:
+def login(body: LoginRequest, client: ClientInfo) -> TokenResponse:
     """Opens a session (one per device) and returns an access and a refresh token."""
-    body: LoginRequest = request.body
-    return _token_response(authentication.login(body.email, body.password, request.client))
+    return _token_response(authentication.login(body.email, body.password, client))
 
 
 @endpoint(
@@ -130,13 +126,12 @@ def login(request: ApiRequest) -> TokenResponse:
     name="auth_refresh",
     summary="Rotate the refresh token",
     tags=TAGS,
-    request=RefreshRequest,
     response=TokenResponse,
     errors=(401, 503),
 )
-def refresh(request: ApiRequest) -> TokenResponse:
+def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     """Returns a new access token and a new refresh token; the old refresh token is spent."""
-    return _token_response(authentication.refresh(request.body.refresh_token, request.client))
+    return _token_response(authentication.refresh(body.refresh_token, client))
 
 
 @endpoint(
@@ -146,14 +141,13 @@ def refresh(request: ApiRequest) -> TokenResponse:
     name="auth_logout",
     summary="Sign out this device",
     tags=TAGS,
-    request=LogoutRequest,
     status=204,
     auth=True,
     body_optional=True,
 )
-def logout(request: ApiRequest) -> None:
+def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
-    authentication.logout(request.principal, request.client)
+    authentication.logout(caller, client)
 
 
 @endpoint(
@@ -163,14 +157,13 @@ def logout(request: ApiRequest) -> None:
     name="auth_password_reset_request",
     summary="Email a password-reset link",
     tags=TAGS,
-    request=EmailRequest,
     response=MessageResponse,
     status=202,
     errors=(429, 503),
 )
-def password_reset_request(request: ApiRequest) -> MessageResponse:
+def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
-    passwords.request_reset(request.body.email, request.client)
+    passwords.request_reset(body.email, client)
     return MessageResponse(message=RESET_MESSAGE)
 
 
@@ -181,14 +174,12 @@ def password_reset_request(request: ApiRequest) -> MessageResponse:
     name="auth_password_reset_confirm",
     summary="Set a new password with a reset token",
     tags=TAGS,
-    request=PasswordResetConfirmRequest,
     response=MessageResponse,
     errors=(503,),
 )
-def password_reset_confirm(request: ApiRequest) -> MessageResponse:
+def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo) -> MessageResponse:
     """Every session of the user ends."""
-    body: PasswordResetConfirmRequest = request.body
-    passwords.confirm_reset(body.token, body.new_password, request.client)
+    passwords.confirm_reset(body.token, body.new_password, client)
     return MessageResponse(message="Password changed. Sign in with your new password.")
 
 
@@ -199,13 +190,11 @@ def password_reset_confirm(request: ApiRequest) -> MessageResponse:
     name="auth_password_change",
     summary="Change the password",
     tags=TAGS,
-    request=PasswordChangeRequest,
     response=MessageResponse,
     auth=True,
     errors=(429,),
 )
-def password_change(request: ApiRequest) -> MessageResponse:
+def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:
     """Needs the current password; every other session ends, this one stays."""
-    body: PasswordChangeRequest = request.body
-    passwords.change_password(request.principal, body.current_password, body.new_password, request.client)
+    passwords.change_password(caller, body.current_password, body.new_password, client)
     return MessageResponse(message="Password changed. Your other sessions were signed out.")

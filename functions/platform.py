@@ -2,8 +2,9 @@
 
 import azure.functions as func
 
-from shared.errors import MethodNotAllowedError, NotFoundError
-from shared.http.endpoint import ANY_METHOD, ENDPOINTS, ApiRequest, Reply, endpoint
+from shared.context import ClientInfo
+from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError, error_body
+from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
 from shared.schemas.platform import ApiIndexResponse, HealthResponse
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -21,26 +22,29 @@ TAGS = ("platform",)
     response=HealthResponse,
     errors=(503,),
 )
-def health(request: ApiRequest) -> Reply:
-    """200 when PostgreSQL and Redis both answer; 503 naming the failing check."""
+def health(client: ClientInfo) -> Reply:
+    """200 when PostgreSQL and Redis both answer; 503 naming the failing check.
+
+    The 503 body is the health report plus the usual error object, so a probe
+    and a client that only knows the error shape both understand it.
+    """
     from shared.services.health import check_health
 
     report = check_health()
     if report.status == "healthy":
         return Reply(report)
-    body = report.model_dump(mode="json")
-    body["error"] = {
-        "code": "SERVICE_UNAVAILABLE",
-        "message": "A dependency is unavailable.",
-        "request_id": request.client.request_id,
+    unavailable = ServiceUnavailableError("A dependency is unavailable.")
+    body = {
+        **report.model_dump(mode="json"),
+        **error_body(ErrorCode.SERVICE_UNAVAILABLE, unavailable.message, client.request_id),
     }
-    return Reply(body, status=503, headers={"Retry-After": "5"})
+    return Reply(body, status=unavailable.status_code, headers=unavailable.headers)
 
 
 @endpoint(
     bp, "GET", "api", name="api_index", summary="API name, version and links", tags=TAGS, response=ApiIndexResponse
 )
-def api_index(request: ApiRequest) -> ApiIndexResponse:
+def api_index() -> ApiIndexResponse:
     """Served at /api: the Functions host keeps / for its own landing page."""
     from shared.config import get_settings
 
@@ -52,7 +56,7 @@ def api_index(request: ApiRequest) -> ApiIndexResponse:
 
 
 @endpoint(bp, "GET", "openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document", tags=TAGS)
-def openapi_document(request: ApiRequest) -> Reply:
+def openapi_document() -> Reply:
     from shared.openapi import build_openapi
 
     return Reply(build_openapi(), headers={"Cache-Control": "public, max-age=300"})
@@ -61,7 +65,7 @@ def openapi_document(request: ApiRequest) -> Reply:
 @endpoint(
     bp, "GET", "docs", name="docs_swagger_ui", summary="Swagger UI for this API", tags=TAGS, media_type="text/html"
 )
-def swagger_ui(request: ApiRequest) -> Reply:
+def swagger_ui() -> Reply:
     """Every asset is served by this app from an installed package: no CDN."""
     from shared.docs_assets import SWAGGER_PAGE
 
@@ -69,7 +73,7 @@ def swagger_ui(request: ApiRequest) -> Reply:
 
 
 @endpoint(bp, "GET", "redoc", name="docs_redoc", summary="ReDoc for this API", tags=TAGS, media_type="text/html")
-def redoc(request: ApiRequest) -> Reply:
+def redoc() -> Reply:
     from shared.docs_assets import REDOC_PAGE
 
     return Reply(raw=REDOC_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
@@ -85,10 +89,10 @@ def redoc(request: ApiRequest) -> Reply:
     media_type="application/octet-stream",
     errors=(404,),
 )
-def docs_asset(request: ApiRequest) -> Reply:
+def docs_asset(name: str) -> Reply:
     from shared.docs_assets import asset
 
-    content, media_type = asset(request.route_params.get("name", ""))
+    content, media_type = asset(name)
     return Reply(raw=content, mimetype=media_type, headers={"Cache-Control": "public, max-age=86400"})
 
 
@@ -114,12 +118,13 @@ _PAGE_HEADERS = {
     tags=TAGS,
     include_in_schema=False,
 )
-def route_not_found(request: ApiRequest) -> None:
+def route_not_found(path: str) -> None:
     """The catch-all: the host gives it the lowest precedence, so it only sees
     paths no other function claimed. Answers 405 with Allow when the path
     exists under other methods, else 404, both in the error shape."""
-    path = "/" + request.route_params.get("path", "")
-    allowed = {spec.method for spec in ENDPOINTS if spec.method != ANY_METHOD and spec.template.match(path) is not None}
+    allowed = {
+        spec.method for spec in ENDPOINTS if spec.method != ANY_METHOD and spec.template.match("/" + path) is not None
+    }
     if allowed:
         raise MethodNotAllowedError(sorted(allowed))
     raise NotFoundError("No route matches this path.")

@@ -1,4 +1,4 @@
-"""/api/v1/roles and /api/v1/audit-logs: what roles may do, and what happened."""
+"""/api/v1/roles: the five roles and what each may do."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from shared.http.endpoint import ApiRequest, endpoint
+from shared.http.endpoint import endpoint
 from shared.lazy import lazy_module
-from shared.schemas.audit import AuditLogOut, AuditLogPage, AuditLogQuery
 from shared.schemas.users import RoleList, RoleOut
 
 if TYPE_CHECKING:
-    from shared.services import audit_queries, roles
+    from shared.services import roles
 else:  # loaded on the first request, not at indexing time
-    audit_queries = lazy_module("shared.services.audit_queries")
     roles = lazy_module("shared.services.roles")
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -30,29 +28,10 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
     response=RoleList,
     auth=True,
 )
-def list_roles(request: ApiRequest) -> RoleList:
+def list_roles() -> RoleList:
     """Rendered from the policy module that makes every authorisation decision."""
     items = [
         RoleOut(name=role.name, scope=role.scope, description=role.description, permissions=permissions)
         for role, permissions in roles.list_roles()
     ]
     return RoleList(items=items)
-
-
-@endpoint(
-    bp,
-    "GET",
-    "api/v1/audit-logs",
-    name="audit_logs_list",
-    summary="Read the audit log",
-    tags=("audit",),
-    query=AuditLogQuery,
-    response=AuditLogPage,
-    auth=True,
-    errors=(403,),
-)
-def list_audit_logs(request: ApiRequest) -> AuditLogPage:
-    """super_admin: every event; npo_admin: events about users of their NPO; others 403."""
-    query: AuditLogQuery = request.query
-    items, total = audit_queries.list_events(request.principal, query)
-    return AuditLogPage(items=[AuditLogOut.model_validate(item) for item in items], **AuditLogPage.fields(total, query))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import azure.functions as func
 
-from shared.http.endpoint import ApiRequest, endpoint
-from shared.http.request import route_uuid
+from shared.context import ClientInfo
+from shared.http.endpoint import endpoint
 from shared.lazy import lazy_module
 from shared.schemas.users import (
     ProfileUpdate,
@@ -18,6 +19,8 @@ from shared.schemas.users import (
     UserOut,
     UserPage,
 )
+from shared.services.paging import Page
+from shared.services.principal import Principal
 
 if TYPE_CHECKING:
     from shared.services import own_sessions, users
@@ -42,9 +45,9 @@ def _out(user: object) -> UserOut:
 @endpoint(
     bp, "GET", f"{PREFIX}/me", name="users_me", summary="The signed-in user", tags=TAGS, response=UserOut, auth=True
 )
-def me(request: ApiRequest) -> UserOut:
+def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
-    return _out(request.principal.user)
+    return _out(caller.user)
 
 
 @endpoint(
@@ -54,14 +57,12 @@ def me(request: ApiRequest) -> UserOut:
     name="users_update_me",
     summary="Update the signed-in user's profile",
     tags=TAGS,
-    request=ProfileUpdate,
     response=UserOut,
     auth=True,
 )
-def update_me(request: ApiRequest) -> UserOut:
+def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     """Profile fields only; email, role, npo_id, flags or unknown fields are a 422."""
-    changes = request.body.model_dump(exclude_unset=True)
-    return _out(users.update_own_profile(request.principal, changes))
+    return _out(users.update_own_profile(caller, body.model_dump(exclude_unset=True)))
 
 
 @endpoint(
@@ -74,8 +75,8 @@ def update_me(request: ApiRequest) -> UserOut:
     response=SessionList,
     auth=True,
 )
-def my_sessions(request: ApiRequest) -> SessionList:
-    return SessionList(items=own_sessions.list_sessions(request.principal))
+def my_sessions(caller: Principal) -> SessionList:
+    return SessionList(items=own_sessions.list_sessions(caller))
 
 
 @endpoint(
@@ -89,9 +90,9 @@ def my_sessions(request: ApiRequest) -> SessionList:
     auth=True,
     errors=(404,),
 )
-def end_my_session(request: ApiRequest) -> None:
+def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
-    own_sessions.end_session(request.principal, route_uuid(request.route_params, "session_id"), request.client)
+    own_sessions.end_session(caller, session_id, client)
 
 
 @endpoint(
@@ -104,8 +105,8 @@ def end_my_session(request: ApiRequest) -> None:
     status=204,
     auth=True,
 )
-def end_my_other_sessions(request: ApiRequest) -> None:
-    own_sessions.end_other_sessions(request.principal, request.client)
+def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
+    own_sessions.end_other_sessions(caller, client)
 
 
 # -- administration -------------------------------------------------------------------------
@@ -118,16 +119,22 @@ def end_my_other_sessions(request: ApiRequest) -> None:
     name="users_list",
     summary="List users",
     tags=TAGS,
-    query=UserListQuery,
     response=UserPage,
     auth=True,
     errors=(403,),
 )
-def list_users(request: ApiRequest) -> UserPage:
+def list_users(query: UserListQuery, caller: Principal) -> UserPage:
     """super_admin: every user; npo_admin: the users of their NPO; others 403."""
-    query: UserListQuery = request.query
-    items, total = users.list_users(request.principal, query)
-    return UserPage(items=[_out(u) for u in items], **UserPage.fields(total, query))
+    filters = users.UserFilter(
+        role=query.role,
+        npo_id=query.npo_id,
+        email_verified=query.email_verified,
+        is_active=query.is_active,
+        search=query.search,
+    )
+    order = users.UserOrder(query.sort_field, query.sort_descending)
+    items, total = users.list_users(caller, filters, order, Page(query.page, query.per_page))
+    return UserPage(items=[_out(u) for u in items], **UserPage.fields(total, query.page, query.per_page))
 
 
 @endpoint(
@@ -137,17 +144,15 @@ def list_users(request: ApiRequest) -> UserPage:
     name="users_create",
     summary="Create a user",
     tags=TAGS,
-    request=UserCreateRequest,
     response=UserOut,
     status=201,
     auth=True,
     errors=(403, 409),
 )
-def create_user(request: ApiRequest) -> UserOut:
+def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> UserOut:
     """Without a password the invitation email carries a set-password link."""
-    body: UserCreateRequest = request.body
     fields = body.model_dump(exclude={"password"})
-    return _out(users.create_user(request.principal, fields, body.password, request.client))
+    return _out(users.create_user(caller, fields, body.password, client))
 
 
 @endpoint(
@@ -161,8 +166,8 @@ def create_user(request: ApiRequest) -> UserOut:
     auth=True,
     errors=(404,),
 )
-def get_user(request: ApiRequest) -> UserOut:
-    return _out(users.get_user(request.principal, route_uuid(request.route_params, "user_id")))
+def get_user(user_id: uuid.UUID, caller: Principal) -> UserOut:
+    return _out(users.get_user(caller, user_id))
 
 
 @endpoint(
@@ -172,15 +177,12 @@ def get_user(request: ApiRequest) -> UserOut:
     name="users_update",
     summary="Update a user's profile",
     tags=TAGS,
-    request=ProfileUpdate,
     response=UserOut,
     auth=True,
     errors=(403, 404),
 )
-def update_user(request: ApiRequest) -> UserOut:
-    changes = request.body.model_dump(exclude_unset=True)
-    user_id = route_uuid(request.route_params, "user_id")
-    return _out(users.update_profile(request.principal, user_id, changes, request.client))
+def update_user(user_id: uuid.UUID, body: ProfileUpdate, caller: Principal, client: ClientInfo) -> UserOut:
+    return _out(users.update_profile(caller, user_id, body.model_dump(exclude_unset=True), client))
 
 
 @endpoint(
@@ -194,9 +196,9 @@ def update_user(request: ApiRequest) -> UserOut:
     auth=True,
     errors=(403, 404, 409),
 )
-def deactivate_user(request: ApiRequest) -> None:
+def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """Soft: the account stays, every session ends at once, sign-in answers 403 ACCOUNT_DEACTIVATED."""
-    users.deactivate(request.principal, route_uuid(request.route_params, "user_id"), request.client)
+    users.deactivate(caller, user_id, client)
 
 
 @endpoint(
@@ -210,8 +212,8 @@ def deactivate_user(request: ApiRequest) -> None:
     auth=True,
     errors=(403, 404),
 )
-def activate_user(request: ApiRequest) -> UserOut:
-    return _out(users.activate(request.principal, route_uuid(request.route_params, "user_id"), request.client))
+def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
+    return _out(users.activate(caller, user_id, client))
 
 
 @endpoint(
@@ -221,16 +223,13 @@ def activate_user(request: ApiRequest) -> UserOut:
     name="users_change_role",
     summary="Change a user's role",
     tags=TAGS,
-    request=RoleChangeRequest,
     response=UserOut,
     auth=True,
     errors=(403, 404, 409),
 )
-def change_role(request: ApiRequest) -> UserOut:
+def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, client: ClientInfo) -> UserOut:
     """Takes effect on the target user's very next request."""
-    body: RoleChangeRequest = request.body
-    user_id = route_uuid(request.route_params, "user_id")
-    return _out(users.change_role(request.principal, user_id, body.role, body.npo_id, request.client))
+    return _out(users.change_role(caller, user_id, body.role, body.npo_id, client))
 
 
 @endpoint(
@@ -244,7 +243,6 @@ def change_role(request: ApiRequest) -> UserOut:
     auth=True,
     errors=(403, 404),
 )
-def verify_user_email(request: ApiRequest) -> UserOut:
+def verify_user_email(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
     """Also activates the account unless an admin deactivated it."""
-    user_id = route_uuid(request.route_params, "user_id")
-    return _out(users.verify_email_by_admin(request.principal, user_id, request.client))
+    return _out(users.verify_email_by_admin(caller, user_id, client))

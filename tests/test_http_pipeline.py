@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
@@ -24,18 +26,18 @@ class Signup(RequestModel):
     name: str = Field(min_length=1, max_length=20)
 
 
-SPEC = EndpointSpec(name="probe", method="POST", route="probe", summary="probe", tags=("test",), request_model=Signup)
+def echo(body: Signup) -> Reply:
+    return Reply(body, status=201)
 
 
-def call(handler: Any, body: bytes = b"{}", headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
+def call(
+    handler: Callable[..., Any], body: bytes = b"{}", headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    spec = EndpointSpec(name="probe", method="POST", route="probe", summary="probe", tags=("test",), handler=handler)
     request = func.HttpRequest("POST", "/probe", headers=headers or {"Content-Type": "application/json"}, body=body)
-    response = run_pipeline(SPEC, handler, request)
+    response = run_pipeline(spec, request)
     payload = json.loads(response.get_body()) if response.get_body() else {}
     return response.status_code, dict(response.headers), payload
-
-
-def echo(request: Any) -> Reply:
-    return Reply(request.body, status=201)
 
 
 # -- over HTTP ---------------------------------------------------------------
@@ -169,7 +171,7 @@ def test_wrong_content_type_is_415() -> None:
 
 
 def test_unexpected_exception_is_500_with_nothing_leaked(caplog: pytest.LogCaptureFixture) -> None:
-    def broken(request: Any) -> None:
+    def broken(body: Signup) -> None:
         raise RuntimeError("SELECT password_hash FROM users -- internal detail")
 
     with caplog.at_level(logging.ERROR, logger="augeo.http"):
@@ -190,7 +192,7 @@ def test_unexpected_exception_is_500_with_nothing_leaked(caplog: pytest.LogCaptu
     ],
 )
 def test_dependency_failure_is_503(failure: Exception) -> None:
-    def down(request: Any) -> None:
+    def down(body: Signup) -> None:
         raise failure
 
     status, headers, body = call(down, b'{"email":"a@example.org","age":30,"name":"x"}')
@@ -213,3 +215,39 @@ def test_dependency_failure_is_503(failure: Exception) -> None:
 )
 def test_client_ip_is_the_right_most_forwarded_entry(header: str, expected: str | None) -> None:
     assert client_ip_from({"x-forwarded-for": header} if header else {}) == expected
+
+
+def test_route_parameters_reach_the_handler_parsed() -> None:
+    seen: list[object] = []
+
+    def show(user_id: uuid.UUID) -> Reply:
+        seen.append(user_id)
+        return Reply({})
+
+    spec = EndpointSpec(
+        name="probe_id", method="GET", route="probe/{user_id:guid}", summary="p", tags=("test",), handler=show
+    )
+    wanted = uuid.uuid4()
+    request = func.HttpRequest("GET", f"/probe/{wanted}", body=b"", route_params={"user_id": str(wanted).upper()})
+    assert run_pipeline(spec, request).status_code == 200
+    assert seen == [wanted]
+
+
+@pytest.mark.parametrize(
+    ("route", "handler_source"),
+    [
+        ("probe/{user_id:guid}", "def handler(user_id: str) -> None: ..."),  # a guid is a UUID
+        ("probe/{user_id}", "def handler(user_id: uuid.UUID) -> None: ..."),  # a UUID needs :guid
+        ("probe/{user_id:guid}", "def handler() -> None: ..."),  # a route parameter nobody takes
+        ("probe", "def handler(body: dict) -> None: ..."),  # a body must be a model
+        ("probe", "def handler(caller: Principal) -> None: ..."),  # a caller needs auth=True
+        ("probe", "def handler(request: object) -> None: ..."),  # nothing provides 'request'
+    ],
+)
+def test_a_signature_the_pipeline_cannot_serve_fails_at_declaration(route: str, handler_source: str) -> None:
+    from shared.services.principal import Principal
+
+    namespace: dict[str, Any] = {"uuid": uuid, "Principal": Principal}
+    exec(handler_source, namespace)  # noqa: S102 (a fixed, local source)
+    with pytest.raises(TypeError):
+        EndpointSpec(name="bad", method="GET", route=route, summary="b", tags=("test",), handler=namespace["handler"])

@@ -3,10 +3,10 @@
 ``@endpoint(bp, "POST", "api/v1/auth/login", ...)`` records an
 :class:`EndpointSpec` in :data:`ENDPOINTS` (read by ``shared.openapi`` and by
 the 404/405 function) and registers a trigger on the blueprint that runs the
-shared request pipeline: request id, client IP, body and query validation,
-bearer authentication, the handler, and the conversion of every exception
-into the error body. Triggers stay thin: they take an :class:`ApiRequest` and
-call one service.
+shared request pipeline: request id, client IP, bearer authentication, body,
+query and route-parameter validation, the handler, and the conversion of
+every exception into the error body. The handler's signature says what it
+takes (see ``shared.http.binding``); triggers stay thin and call one service.
 """
 
 # No ``from __future__ import annotations`` here: the Functions worker reads
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from shared.context import ClientInfo
 from shared.errors import AppError, ServiceUnavailableError
 from shared.failures import is_dependency_failure
+from shared.http.binding import BODY, CALLER, CLIENT, QUERY, HandlerBinding
 from shared.http.request import (
     bearer_token_from,
     client_ip_from,
@@ -39,17 +40,23 @@ from shared.log import client_ip_var, configure_logging, request_id_var, user_id
 logger = logging.getLogger("augeo.http")
 
 
+Handler = Callable[..., Any]
+
+
 @dataclass(frozen=True)
 class EndpointSpec:
-    """Everything known about one endpoint: route, models, status, auth, docs."""
+    """Everything known about one endpoint: route, handler, models, status, auth, docs.
+
+    The request and query models come from the handler's signature (``body``
+    and ``query`` parameters), so what OpenAPI documents is what the handler reads.
+    """
 
     name: str
     method: str
     route: str
     summary: str
     tags: tuple[str, ...]
-    request_model: type[BaseModel] | None = None
-    query_model: type[BaseModel] | None = None
+    handler: Handler
     response_model: type[BaseModel] | None = None
     status: int = 200
     auth: bool = False
@@ -59,13 +66,27 @@ class EndpointSpec:
     body_optional: bool = False
     media_type: str = "application/json"
     template: RouteTemplate = field(init=False, repr=False)
+    binding: HandlerBinding = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "template", RouteTemplate.parse(self.route))
+        template = RouteTemplate.parse(self.route)
+        binding = HandlerBinding.of(self.handler, template)
+        if binding.wants_caller and not self.auth:
+            raise TypeError(f"{self.name}: a handler taking 'caller' needs auth=True")
+        object.__setattr__(self, "template", template)
+        object.__setattr__(self, "binding", binding)
 
     @property
     def path(self) -> str:
         return self.template.openapi_path
+
+    @property
+    def request_model(self) -> type[BaseModel] | None:
+        return self.binding.request_model
+
+    @property
+    def query_model(self) -> type[BaseModel] | None:
+        return self.binding.query_model
 
 
 ENDPOINTS: list[EndpointSpec] = []
@@ -85,20 +106,6 @@ class Reply:
     mimetype: str = "application/json"
 
 
-@dataclass(frozen=True)
-class ApiRequest:
-    """What a trigger gets: validated input and the caller, no HttpRequest."""
-
-    client: ClientInfo
-    body: Any
-    query: Any
-    route_params: dict[str, str]
-    principal: Any
-
-
-Handler = Callable[[ApiRequest], Any]
-
-
 def endpoint(
     blueprint: func.Blueprint,
     method: str,
@@ -107,8 +114,6 @@ def endpoint(
     name: str,
     summary: str,
     tags: tuple[str, ...],
-    request: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
     auth: bool = False,
@@ -127,8 +132,7 @@ def endpoint(
             route=route,
             summary=summary,
             tags=tags,
-            request_model=request,
-            query_model=query,
+            handler=handler,
             response_model=response,
             status=status,
             auth=auth,
@@ -141,7 +145,7 @@ def endpoint(
         ENDPOINTS.append(spec)
 
         def trigger(req: func.HttpRequest) -> func.HttpResponse:
-            return run_pipeline(spec, handler, req)
+            return run_pipeline(spec, req)
 
         trigger.__name__ = trigger.__qualname__ = name
         trigger.__doc__ = spec.summary
@@ -154,7 +158,7 @@ def endpoint(
     return decorate
 
 
-def run_pipeline(spec: EndpointSpec, handler: Handler, req: func.HttpRequest) -> func.HttpResponse:
+def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse:
     """Run one request through validation, auth and the handler; never raise."""
     started = time.perf_counter()
     headers = {key.lower(): value for key, value in req.headers.items()}
@@ -165,7 +169,7 @@ def run_pipeline(spec: EndpointSpec, handler: Handler, req: func.HttpRequest) ->
     )
     tokens = (request_id_var.set(client.request_id), client_ip_var.set(client.ip_address), user_id_var.set(None))
     try:
-        response = _respond(spec, handler, req, headers, client)
+        response = _respond(spec, req, headers, client)
         response.headers["X-Request-ID"] = client.request_id
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info("%s %s -> %s in %.1f ms", spec.method, spec.path, response.status_code, elapsed_ms)
@@ -177,15 +181,15 @@ def run_pipeline(spec: EndpointSpec, handler: Handler, req: func.HttpRequest) ->
 
 
 def _respond(
-    spec: EndpointSpec, handler: Handler, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo
+    spec: EndpointSpec, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo
 ) -> func.HttpResponse:
     from shared.config import get_settings  # at request time: keeps importing function_app cheap
 
     try:
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
-        api_request = _build_request(spec, req, headers, client, settings.max_request_body_bytes)
-        return _render(spec, handler(api_request))
+        arguments = _arguments(spec, req, headers, client, settings.max_request_body_bytes)
+        return _render(spec, spec.handler(**arguments))
     except AppError as error:
         return error_response(error, client.request_id)
     except Exception as error:
@@ -196,34 +200,33 @@ def _respond(
         return error_response(AppError(), client.request_id)
 
 
-def _build_request(
+def _arguments(
     spec: EndpointSpec, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo, body_limit: int
-) -> ApiRequest:
+) -> dict[str, Any]:
+    """The handler's arguments, each validated into the type its signature names."""
+    binding = spec.binding
+    arguments: dict[str, Any] = {}
     # Who is calling comes first: an anonymous caller learns nothing about
     # what a protected route would accept.
-    principal = None
     if spec.auth:
         from shared.services.authentication import authenticate
 
         principal = authenticate(bearer_token_from(headers), client)
         user_id_var.set(str(principal.user_id))
-    body = None
-    if spec.request_model is not None:
+        if binding.wants_caller:
+            arguments[CALLER] = principal
+    if binding.request_model is not None:
         raw = req.get_body() or b""
         data = (
             {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), body_limit)
         )
-        body = validate_model(spec.request_model, data)
-    query = None
-    if spec.query_model is not None:
-        query = validate_model(spec.query_model, dict(req.params), source="query")
-    return ApiRequest(
-        client=client,
-        body=body,
-        query=query,
-        route_params=dict(req.route_params or {}),
-        principal=principal,
-    )
+        arguments[BODY] = validate_model(binding.request_model, data)
+    if binding.query_model is not None:
+        arguments[QUERY] = validate_model(binding.query_model, dict(req.params), source="query")
+    if binding.wants_client:
+        arguments[CLIENT] = client
+    arguments.update(binding.route_values(req.route_params or {}))
+    return arguments
 
 
 def _render(spec: EndpointSpec, result: Any) -> func.HttpResponse:

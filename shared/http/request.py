@@ -32,7 +32,7 @@ def request_id_from(headers: Mapping[str, str]) -> str:
 
 
 def client_ip_from(headers: Mapping[str, str]) -> str | None:
-    """The right-most X-Forwarded-For entry, port stripped (design §2).
+    """The right-most X-Forwarded-For entry, port stripped.
 
     Azure's front end appends the address it saw to X-Forwarded-For, so the
     right-most entry is the only one a caller cannot forge. Without the
@@ -137,13 +137,4 @@ def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> M
             }
             for item in error.errors(include_url=False, include_input=False, include_context=False)
         ]
-        raise ValidationFailedError(details={"fields": fields}) from None
-
-
-def route_uuid(route_params: Mapping[str, str], name: str) -> uuid.UUID:
-    """A UUID route parameter; a malformed one is a 422 naming the parameter."""
-    try:
-        return uuid.UUID(route_params.get(name, ""))
-    except ValueError:
-        fields = [{"field": name, "message": "must be a UUID", "type": "uuid_parsing"}]
         raise ValidationFailedError(details={"fields": fields}) from None

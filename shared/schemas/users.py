@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from enum import StrEnum
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
@@ -106,23 +107,19 @@ def check_npo_for_role(role: RoleName, npo_id: uuid.UUID | None) -> None:
         raise ValueError(f"npo_id must not be set for role {role.value}")
 
 
-SORTABLE_FIELDS = ("created_at", "updated_at", "email", "first_name", "last_name", "last_login_at", "role")
-SortField = Literal[
-    "created_at",
-    "-created_at",
-    "updated_at",
-    "-updated_at",
-    "email",
-    "-email",
-    "first_name",
-    "-first_name",
-    "last_name",
-    "-last_name",
-    "last_login_at",
-    "-last_login_at",
-    "role",
-    "-role",
-]
+class UserSortField(StrEnum):
+    """The fields a user list can be sorted by (``-field`` sorts descending)."""
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    EMAIL = "email"
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    LAST_LOGIN_AT = "last_login_at"
+    ROLE = "role"
+
+
+USER_SORT_PATTERN = "^-?(" + "|".join(field.value for field in UserSortField) + ")$"
 
 
 class PageQuery(RequestModel):
@@ -136,7 +133,17 @@ class UserListQuery(PageQuery):
     email_verified: bool | None = None
     is_active: bool | None = None
     search: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*$")] | None = None
-    sort: SortField = "-created_at"
+    sort: Annotated[str, StringConstraints(pattern=USER_SORT_PATTERN)] = Field(
+        default="-created_at", description="A field name, or -field for descending order."
+    )
+
+    @property
+    def sort_field(self) -> UserSortField:
+        return UserSortField(self.sort.removeprefix("-"))
+
+    @property
+    def sort_descending(self) -> bool:
+        return self.sort.startswith("-")
 
 
 class PageMeta(ResponseModel):
@@ -148,9 +155,9 @@ class PageMeta(ResponseModel):
     pages: int
 
     @staticmethod
-    def fields(total: int, query: PageQuery) -> dict[str, int]:
-        pages = math.ceil(total / query.per_page) if total else 0
-        return {"total": total, "page": query.page, "per_page": query.per_page, "pages": pages}
+    def fields(total: int, page: int, per_page: int) -> dict[str, int]:
+        pages = math.ceil(total / per_page) if total else 0
+        return {"total": total, "page": page, "per_page": per_page, "pages": pages}
 
 
 class UserPage(PageMeta):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from shared.models import User
-from shared.security.jwt_tokens import AccessClaims
+if TYPE_CHECKING:  # handlers name this class in their signatures: keep its import light
+    from shared.models import User
+    from shared.security.jwt_tokens import AccessClaims
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the same transaction.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +22,14 @@ from shared.context import ClientInfo
 from shared.database import read_only, unit_of_work
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
 from shared.models import NPO_SCOPED_ROLES, RoleName, TokenPurpose, User
+from shared.schemas.users import UserSortField
 from shared.security.passwords import hash_password
 from shared.services import audit, user_tokens
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
+from shared.services.paging import Page
 from shared.services.policy import Action, Decision, Party, decide, list_scope, may_act_at_all, may_assign
 from shared.services.principal import Principal
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
@@ -81,37 +84,43 @@ def get_user(principal: Principal, user_id: uuid.UUID) -> User:
         return _load_for(db, principal, user_id, Action.VIEW, lock=False)
 
 
-_SORT_COLUMNS = {
-    "created_at": User.created_at,
-    "updated_at": User.updated_at,
-    "email": User.email,
-    "first_name": User.first_name,
-    "last_name": User.last_name,
-    "last_login_at": User.last_login_at,
-    "role": User.role,
-}
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    """Which users a list shows (each None: no condition). ``search`` is a prefix."""
+
+    role: RoleName | None = None
+    npo_id: uuid.UUID | None = None
+    email_verified: bool | None = None
+    is_active: bool | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserOrder:
+    field: UserSortField = UserSortField.CREATED_AT
+    descending: bool = True
 
 
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(principal: Principal, query: Any) -> Select[User]:
+def _filtered(principal: Principal, filters: UserFilter) -> Select[User]:
     statement = select(User)
     scope = list_scope(party(principal.user))
     if scope is not None:
         statement = statement.where(User.npo_id == scope)
-    if query.role is not None:
-        statement = statement.where(User.role == query.role.value)
-    if query.npo_id is not None:
-        statement = statement.where(User.npo_id == query.npo_id)
-    if query.email_verified is not None:
-        statement = statement.where(User.email_verified == query.email_verified)
-    if query.is_active is not None:
-        statement = statement.where(User.is_active == query.is_active)
-    if query.search:
+    if filters.role is not None:
+        statement = statement.where(User.role == filters.role.value)
+    if filters.npo_id is not None:
+        statement = statement.where(User.npo_id == filters.npo_id)
+    if filters.email_verified is not None:
+        statement = statement.where(User.email_verified == filters.email_verified)
+    if filters.is_active is not None:
+        statement = statement.where(User.is_active == filters.is_active)
+    if filters.search:
         # Prefix match, case-insensitive, on indexed lower(...) columns (text_pattern_ops).
-        prefix = _escape_like(query.search.lower()) + "%"
+        prefix = _escape_like(filters.search.lower()) + "%"
         statement = statement.where(
             or_(
                 User.email.like(prefix, escape="\\"),
@@ -122,20 +131,15 @@ def _filtered(principal: Principal, query: Any) -> Select[User]:
     return statement
 
 
-def list_users(principal: Principal, query: Any) -> tuple[list[User], int]:
+def list_users(principal: Principal, filters: UserFilter, order: UserOrder, page: Page) -> tuple[list[User], int]:
     """A page of the users the caller may see, and how many there are in all."""
     _require_collection(principal, Action.LIST)
-    statement = _filtered(principal, query)
-    field = query.sort.lstrip("-")
-    column = _SORT_COLUMNS[field]
-    order = desc(column).nulls_last() if query.sort.startswith("-") else asc(column).nulls_last()
+    statement = _filtered(principal, filters)
+    column = getattr(User, order.field.value)
+    ordering = desc(column).nulls_last() if order.descending else asc(column).nulls_last()
     with read_only() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        items = list(
-            db.scalars(
-                statement.order_by(order, User.id).offset((query.page - 1) * query.per_page).limit(query.per_page)
-            )
-        )
+        items = list(db.scalars(statement.order_by(ordering, User.id).offset(page.offset).limit(page.size)))
     return items, total
 
 
