@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format typecheck clean
+.PHONY: run test bench lint format clean
 
 # Checkov and pycep-parser pin many packages of their own: they live in a
 # second virtualenv that the infrastructure tests call as subprocesses.

@@ -40,7 +40,6 @@ class Settings(BaseSettings):
 
     # Runtime
     environment: Environment = "production"
-    debug: bool = False
     app_version: str = "0.1.0"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -108,6 +107,8 @@ class Settings(BaseSettings):
     rate_limit_email_per_address: int = Field(default=3, ge=1)
     rate_limit_email_per_address_window_seconds: int = Field(default=3600, ge=1)
     rate_limit_resend_cooldown_seconds: int = Field(default=300, ge=1)
+    rate_limit_password_change_per_user: int = Field(default=5, ge=1)
+    rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
 
     @field_validator("jwt_secret_key")
     @classmethod

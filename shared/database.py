@@ -20,7 +20,7 @@ from typing import Any
 import pg8000.converters as pg8000_converters
 import pg8000.legacy as pg8000_legacy
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings, get_settings
@@ -130,6 +130,15 @@ def _cache_pg8000_paramstyle_conversion() -> None:
 
     convert_paramstyle.augeo_cached = True  # type: ignore[attr-defined]
     pg8000_legacy.convert_paramstyle = convert_paramstyle
+
+
+_UNIQUE_VIOLATION = "23505"
+
+
+def is_unique_violation(error: IntegrityError) -> bool:
+    """True when PostgreSQL refused a row because a unique constraint already holds its value."""
+    detail = error.orig.args[0] if error.orig is not None and error.orig.args else None
+    return isinstance(detail, dict) and detail.get("C") == _UNIQUE_VIOLATION
 
 
 _READ_ONLY = "augeo_read_only"

@@ -101,6 +101,13 @@ class ConflictError(AppError):
     default_message = "The request conflicts with the current state."
 
 
+class DuplicateEmailError(ConflictError):
+    """409: the address already belongs to an account (registration or admin creation)."""
+
+    default_code = ErrorCode.DUPLICATE_EMAIL
+    default_message = "An account with this email already exists."
+
+
 class PayloadTooLargeError(AppError):
     status_code = 413
     default_code = ErrorCode.PAYLOAD_TOO_LARGE

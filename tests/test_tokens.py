@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from shared.security.tokens import TOKEN_BYTES, constant_time_equals, hash_token, new_token
+from shared.security.tokens import TOKEN_BYTES, hash_token, new_token
 
 
 def test_tokens_carry_at_least_32_random_bytes_and_are_url_safe() -> None:
@@ -21,9 +21,3 @@ def test_hash_is_stable_hex_and_not_the_token() -> None:
     assert hash_token(token) == hash_token(token)
     assert len(hash_token(token)) == 64 and token not in hash_token(token)
     assert hash_token(token) != hash_token(new_token())
-
-
-def test_constant_time_equals() -> None:
-    assert constant_time_equals("abc", "abc")
-    assert not constant_time_equals("abc", "abd")
-    assert not constant_time_equals("abc", "ab\ud800")

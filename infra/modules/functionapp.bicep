@@ -110,10 +110,6 @@ var applicationSettings = [
     value: 'production'
   }
   {
-    name: 'DEBUG'
-    value: 'false'
-  }
-  {
     name: 'LOG_LEVEL'
     value: logLevel
   }

@@ -47,7 +47,6 @@ def create_access_token(
     role: str,
     npo_id: str | None,
     now: datetime | None = None,
-    token_type: str = ACCESS_TOKEN_TYPE,
 ) -> tuple[str, AccessClaims]:
     """Sign a new access token; returns the token and its claims."""
     issued = now or datetime.now(UTC)
@@ -72,7 +71,7 @@ def create_access_token(
         "exp": claims.expires_at,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
-        TOKEN_TYPE_CLAIM: token_type,
+        TOKEN_TYPE_CLAIM: ACCESS_TOKEN_TYPE,
     }
     token = jwt.encode(payload, settings.jwt_secret_key, algorithm=settings.jwt_algorithm)
     return token, claims

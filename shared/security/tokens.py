@@ -8,7 +8,6 @@ the hash space pointless, so an unsalted fast hash is the right tool here.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 TOKEN_BYTES = 32
@@ -22,8 +21,3 @@ def new_token() -> str:
 def hash_token(token: str) -> str:
     """The hex SHA-256 under which ``token`` is stored and looked up."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def constant_time_equals(left: str, right: str) -> bool:
-    """Compare secrets without leaking where they first differ."""
-    return hmac.compare_digest(left.encode("utf-8", "surrogatepass"), right.encode("utf-8", "surrogatepass"))

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
-from shared.errors import BadRequestError, ConflictError, ErrorCode
+from shared.database import is_unique_violation, read_only, unit_of_work
+from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode
 from shared.models import RoleName, TokenPurpose, User
 from shared.redis_client import Keys, get_redis
 from shared.security.passwords import hash_password
@@ -21,8 +21,6 @@ from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
 from shared.services.rate_limits import Limit
-
-_UNIQUE_VIOLATION = "23505"
 
 
 def email_limits(settings: Settings, action: str, email: str, client: ClientInfo) -> list[Limit]:
@@ -73,7 +71,7 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
     with read_only() as db:
         taken = db.scalar(select(exists().where(User.email == email)))
     if taken:
-        raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL)
+        raise DuplicateEmailError()
     password_hash = hash_password(password, settings.bcrypt_rounds)
     try:
         with unit_of_work() as db:
@@ -90,8 +88,8 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
             queue_verification_email(db, settings, user)
             audit.record_own(db, AuditEvent.USER_REGISTERED, client, user)
     except IntegrityError as error:
-        if _UNIQUE_VIOLATION in str(error.orig):
-            raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL) from None
+        if is_unique_violation(error):
+            raise DuplicateEmailError() from None
         raise
     return user
 

@@ -63,8 +63,8 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     limit = Limit(
         "password-change",
         str(principal.user_id),
-        settings.rate_limit_login_per_ip,
-        settings.rate_limit_login_per_ip_window_seconds,
+        settings.rate_limit_password_change_per_user,
+        settings.rate_limit_password_change_per_user_window_seconds,
     )
     rate_limits.reserve(limit)
     if not verify_password(current, principal.user.password_hash):

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
-from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
+from shared.database import is_unique_violation, read_only, unit_of_work
+from shared.errors import AuthorizationError, ConflictError, DuplicateEmailError, ErrorCode, NotFoundError
 from shared.models import NPO_SCOPED_ROLES, RoleName, TokenPurpose, User
 from shared.schemas.users import UserSortField
 from shared.security.passwords import hash_password
@@ -33,8 +33,6 @@ from shared.services.paging import Page
 from shared.services.policy import Action, Decision, Party, decide, list_scope, may_act_at_all, may_assign
 from shared.services.principal import Principal
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
-
-_UNIQUE_VIOLATION = "23505"
 
 
 def party(user: User) -> Party:
@@ -171,8 +169,8 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
                 _queue_invitation(db, user)
             _record(db, AuditEvent.USER_CREATED, principal, user, client, after=_snapshot(user), invited=not password)
     except IntegrityError as error:
-        if _UNIQUE_VIOLATION in str(error.orig):
-            raise ConflictError("An account with this email already exists.", code=ErrorCode.DUPLICATE_EMAIL) from None
+        if is_unique_violation(error):
+            raise DuplicateEmailError() from None
         raise
     return user
 
