@@ -8,6 +8,7 @@ Nothing else in the project reads ``os.environ`` for configuration; it asks
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -19,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 Environment = Literal["development", "test", "production"]
 EmailBackend = Literal["acs", "file", "console"]
 JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_JWT_SECRET_LENGTH = 32
 
@@ -70,6 +72,8 @@ class Settings(BaseSettings):
     refresh_token_expire_days: int = Field(default=7, ge=1, le=90)
     refresh_token_reuse_grace_seconds: int = Field(default=10, ge=0, le=120)
     session_idle_timeout_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    max_sessions_per_user: int = Field(default=10, ge=1)
+    jwt_leeway_seconds: int = Field(default=5, ge=0, le=60)
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     email_verification_token_expire_hours: int = Field(default=24, ge=1, le=168)
     password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
@@ -107,6 +111,15 @@ class Settings(BaseSettings):
     rate_limit_email_per_address: int = Field(default=3, ge=1)
     rate_limit_email_per_address_window_seconds: int = Field(default=3600, ge=1)
     rate_limit_resend_cooldown_seconds: int = Field(default=300, ge=1)
+    rate_limit_login_success_per_account: int = Field(default=20, ge=1)
+    rate_limit_login_success_per_account_window_seconds: int = Field(default=3600, ge=1)
+    rate_limit_token_per_ip: int = Field(default=20, ge=1)
+    rate_limit_token_per_ip_window_seconds: int = Field(default=900, ge=1)
+    rate_limit_refresh_per_ip: int = Field(default=100, ge=1)
+    rate_limit_refresh_per_ip_window_seconds: int = Field(default=900, ge=1)
+    # Networks many people share (a venue, an office): per-IP limits that name
+    # an account or address count per (address, account) there instead.
+    rate_limit_trusted_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
 
@@ -143,6 +156,21 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("rate_limit_trusted_networks", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for part in (part.strip() for part in value.split(",")):
+            if not part:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(part))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a network like 10.20.0.0/16 (no host bits set)") from None
+        return networks
 
     @field_validator("cors_origins", mode="before")
     @classmethod

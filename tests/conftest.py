@@ -69,7 +69,8 @@ def base_url(local_server: Any) -> str:
 
 @pytest.fixture
 def client(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=30) as http:
+    """An HTTP client from a loopback address of the test's own: no test spends another's limits."""
+    with client_from(base_url, fresh_ip()) as http:
         yield http
 
 

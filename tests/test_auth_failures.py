@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import uuid
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from shared.database import unit_of_work
 from shared.models import EmailOutbox, RefreshToken, Session, User
-from tests.conftest import PASSWORD, Account, settings_changed
+from tests.conftest import PASSWORD, Account, settings_changed, token_from_last_email
 
 
 def _closed_port() -> int:
@@ -112,3 +113,28 @@ def test_logout_when_redis_fails_keeps_the_session_consistent(functions, account
     with unit_of_work() as db:
         assert db.get(Session, sid).revoked_at is None
     assert account.me(tokens["access_token"]).status_code == 200
+
+
+def test_requests_answered_503_give_back_every_limit_slot_they_reserved(functions, account: Account, unique_email):
+    """A ten-second database outage must not leave a venue's address locked out afterwards."""
+    ip = f"203.0.113.{secrets.randbelow(200) + 20}"
+    wrong = {"email": account.email, "password": "Wrong-password-1"}
+    with database_down():
+        for _ in range(8):
+            _assert_unavailable(call(functions, "auth_login", wrong, ip=ip))
+            _assert_unavailable(call(functions, "auth_login", {"email": account.email, "password": PASSWORD}, ip=ip))
+        for _ in range(12):
+            body = {"email": unique_email("outage"), "password": PASSWORD, "first_name": "O", "last_name": "O"}
+            _assert_unavailable(call(functions, "auth_register", body, ip=ip))
+            _assert_unavailable(call(functions, "auth_resend_verification", {"email": account.email}, ip=ip))
+            _assert_unavailable(call(functions, "auth_password_reset_request", {"email": account.email}, ip=ip))
+            _assert_unavailable(call(functions, "auth_verify_email", {"token": "x" * 43}, ip=ip))
+            _assert_unavailable(
+                call(functions, "auth_password_reset_confirm", {"token": "x" * 43, "new_password": "Abcdef-123"}, ip=ip)
+            )
+    assert [call(functions, "auth_login", wrong, ip=ip)[0] for _ in range(5)] == [401] * 5
+    body = {"email": unique_email("after"), "password": PASSWORD, "first_name": "A", "last_name": "A"}
+    assert call(functions, "auth_register", body, ip=ip)[0] == 201
+    assert call(functions, "auth_password_reset_request", {"email": account.email}, ip=ip)[0] == 202
+    assert token_from_last_email(account.email, "reset your password"), "the owner's reset was sent"
+    assert [call(functions, "auth_verify_email", {"token": "y" * 43}, ip=ip)[0] for _ in range(20)] == [400] * 20

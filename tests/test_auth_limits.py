@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 
+import azure.functions as azure_functions
+import httpx
+import jwt
 import pytest
 from sqlalchemy import func, select
 
@@ -130,14 +135,19 @@ def test_resend_answers_the_same_for_every_email_and_mails_at_most_once_per_cool
     assert _outbox_count(verified_account.email) == 1
 
 
-def test_resend_and_reset_are_limited_per_address(client, unique_email) -> None:
-    address = unique_email("target")
+def test_over_the_per_address_limit_resend_and_reset_answer_the_same_and_send_nothing(
+    client: httpx.Client, account: Account
+) -> None:
+    """Anyone can name an address: a limit they could use up must not turn into a 429
+    that blocks the owner's own reset, so it silently stops sending instead."""
+    sent_before = _outbox_count(account.email)
     for path in ("/api/v1/auth/verify-email/resend", "/api/v1/auth/password-reset/request"):
         statuses = []
-        for _ in range(4):
+        for _ in range(5):
             with client_from(str(client.base_url), fresh_ip()) as http:
-                statuses.append(http.post(path, json={"email": address}).status_code)
-        assert statuses == [202, 202, 202, 429], (path, statuses)
+                statuses.append(http.post(path, json={"email": account.email}).status_code)
+        assert statuses == [202] * 5, (path, statuses)
+    assert _outbox_count(account.email) - sent_before == 3, "three reset links, then nothing (resend: verified)"
 
 
 def test_reset_request_is_limited_per_ip(client, unique_email) -> None:
@@ -159,3 +169,115 @@ def test_limits_are_checked_before_bcrypt(account: Account, monkeypatch: pytest.
     monkeypatch.setattr(bcrypt, "checkpw", lambda *a: calls.append(1) or real(*a))
     assert account.login(password=WRONG).status_code == 429
     assert calls == []
+
+
+# -- expensive paths, successful sign-ins, sessions, shared addresses ----------------------------
+
+
+def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(client, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bcrypt
+
+    calls: list[int] = []
+    real = bcrypt.hashpw
+    monkeypatch.setattr(bcrypt, "hashpw", lambda *a: calls.append(1) or real(*a))
+    with client_from(str(client.base_url), fresh_ip()) as http:
+        response = http.post(
+            "/api/v1/auth/password-reset/confirm", json={"token": "z" * 43, "new_password": "Brand-new-pass-77"}
+        )
+    assert response.status_code == 400
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/auth/verify-email", {"token": "q" * 43}),
+        ("/api/v1/auth/password-reset/confirm", {"token": "q" * 43, "new_password": "Brand-new-pass-77"}),
+    ],
+)
+def test_made_up_email_tokens_are_limited_per_address(client, path: str, body: dict[str, str]) -> None:
+    with settings_changed(RATE_LIMIT_TOKEN_PER_IP="3"), client_from(str(client.base_url), fresh_ip()) as http:
+        statuses = [http.post(path, json=body).status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 429]
+
+
+def test_failed_refreshes_are_limited_per_address_but_successful_ones_never(account: Account) -> None:
+    with settings_changed(RATE_LIMIT_REFRESH_PER_IP="3"):
+        refresh_token = account.tokens()["refresh_token"]
+        for _ in range(6):  # more successes than the limit: none of them counts
+            response = account.http.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+            assert response.status_code == 200, response.text
+            refresh_token = response.json()["refresh_token"]
+        bad = [
+            account.http.post("/api/v1/auth/refresh", json={"refresh_token": "r" * 43}).status_code for _ in range(4)
+        ]
+    assert bad == [401, 401, 401, 429]
+
+
+def test_successful_sign_ins_are_limited_per_account_from_any_address(account: Account, client) -> None:
+    with settings_changed(RATE_LIMIT_LOGIN_SUCCESS_PER_ACCOUNT="3"):
+        statuses = [Account(client, account.email).login().status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_successful_sign_ins_are_never_limited_per_address(client, new_account) -> None:
+    """A gala: many donors, one venue address, everyone signs in (twice)."""
+    venue = fresh_ip()
+    donors = [new_account() for _ in range(12)]
+    with settings_changed(RATE_LIMIT_LOGIN_SUCCESS_PER_ACCOUNT="2"), client_from(str(client.base_url), venue) as http:
+        statuses = [
+            http.post("/api/v1/auth/login", json={"email": donor.email, "password": donor.password}).status_code
+            for donor in donors + donors
+        ]
+    assert statuses == [200] * 24
+
+
+def test_the_oldest_session_ends_when_a_user_opens_one_too_many(account: Account) -> None:
+    with settings_changed(MAX_SESSIONS_PER_USER="3"):
+        sessions = [account.tokens() for _ in range(4)]
+    assert account.me(sessions[0]["access_token"]).status_code == 401
+    assert all(account.me(s["access_token"]).status_code == 200 for s in sessions[1:])
+    evicted = jwt.decode(sessions[0]["access_token"], options={"verify_signature": False})["sid"]
+    with unit_of_work() as db:
+        events = db.scalars(
+            select(AuditLog).where(AuditLog.event_type == "auth.session_evicted", AuditLog.target_user_id.isnot(None))
+        ).all()
+    assert any(event.details.get("session_id") == evicted for event in events)
+
+
+def test_inside_a_trusted_network_one_donors_typos_do_not_lock_out_the_room(client, new_account) -> None:
+    clumsy, neighbour = new_account(), new_account()
+
+    def attempts(venue: str) -> tuple[list[int], int, int]:
+        with client_from(str(client.base_url), venue) as http:
+
+            def login(who: Account, password: str) -> int:
+                return http.post("/api/v1/auth/login", json={"email": who.email, "password": password}).status_code
+
+            typos = [login(clumsy, WRONG) for _ in range(6)]
+            return typos, login(neighbour, neighbour.password), login(clumsy, clumsy.password)
+
+    assert attempts(fresh_ip()) == ([401] * 5 + [429], 429, 429), "elsewhere the address is what counts"
+    with settings_changed(RATE_LIMIT_TRUSTED_NETWORKS="127.0.0.0/8"):
+        assert attempts(fresh_ip()) == ([401] * 5 + [429], 200, 429), "per (address, account) in a trusted network"
+
+
+def test_ipv6_clients_are_counted_by_their_slash_64() -> None:
+    assert rate_limits.client_subject("2001:db8:1:2:aaaa::1") == rate_limits.client_subject("2001:db8:1:2:ffff::9")
+    assert rate_limits.client_subject("2001:db8:1:2::1") != rate_limits.client_subject("2001:db8:1:3::1")
+    assert rate_limits.client_subject("203.0.113.9") == "203.0.113.9"
+    assert rate_limits.client_subject(None) == rate_limits.client_subject("garbage") == "unknown"
+
+
+def test_failed_sign_ins_from_one_ipv6_network_share_a_budget(functions, account: Account) -> None:
+    prefix = f"2001:db8:{secrets.randbelow(9999):x}:{secrets.randbelow(9999):x}"
+    statuses = []
+    for host in range(6):
+        request = azure_functions.HttpRequest(
+            "POST",
+            "/api/v1/auth/login",
+            headers={"Content-Type": "application/json", "X-Forwarded-For": f"{prefix}::{host + 1}"},
+            body=json.dumps({"email": account.email, "password": WRONG}).encode(),
+        )
+        statuses.append(functions["auth_login"](request).status_code)
+    assert statuses == [401] * 5 + [429]

@@ -130,6 +130,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
             "RATE_LIMIT_REGISTER_PER_IP",
             "RATE_LIMIT_EMAIL_PER_IP",
             "RATE_LIMIT_EMAIL_PER_ADDRESS",
+            "RATE_LIMIT_LOGIN_SUCCESS_PER_ACCOUNT",
+            "RATE_LIMIT_TOKEN_PER_IP",
+            "RATE_LIMIT_REFRESH_PER_IP",
+            "MAX_SESSIONS_PER_USER",
         )
     }
     command = [

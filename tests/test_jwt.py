@@ -71,7 +71,8 @@ def _without(claim: str) -> Any:
 
 
 REJECTED = {
-    "expired": lambda: sign(claims(exp=int(time.time()) - 1)),
+    "expired beyond the leeway": lambda: sign(claims(exp=int(time.time()) - SETTINGS.jwt_leeway_seconds - 2)),
+    "a lifetime longer than this service issues": lambda: sign(claims(exp=int(time.time()) + 16 * 60)),
     "not yet valid": lambda: sign(claims(nbf=int(time.time()) + 300)),
     "issued in the future": lambda: sign(claims(iat=int(time.time()) + 300)),
     "wrong algorithm": lambda: sign(claims(), alg="HS512"),
@@ -104,3 +105,11 @@ def test_issued_at_is_the_given_time() -> None:
     token, issued = create_access_token(SETTINGS, user_id=USER, session_id=SESSION, role="donor", npo_id=None, now=now)
     assert issued.issued_at == int(now.timestamp())
     assert decode_access_token(SETTINGS, token).jti == issued.jti
+
+
+def test_a_clock_a_little_behind_or_ahead_is_tolerated() -> None:
+    """Instances' clocks drift by a second or two: that must not make fresh tokens fail."""
+    now = int(time.time())
+    skew = SETTINGS.jwt_leeway_seconds - 2
+    assert decode_access_token(SETTINGS, sign(claims(exp=now - skew, iat=now - 600, nbf=now - 600)))
+    assert decode_access_token(SETTINGS, sign(claims(iat=now + skew, nbf=now + skew, exp=now + 600)))

@@ -56,5 +56,10 @@ class User(TimestampMixin, Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=false())
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The role of whoever deactivated the account: a super admin's deactivation
+    # is undone only by a super admin.
+    deactivated_by_role: Mapped[str | None] = mapped_column(String(50))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An administrator chose the password: it must be changed before anything else.
+    password_change_required: Mapped[bool] = mapped_column(Boolean, server_default=false())

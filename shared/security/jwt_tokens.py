@@ -86,13 +86,18 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             algorithms=[settings.jwt_algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
+            leeway=settings.jwt_leeway_seconds,
             options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
         )
     except jwt.PyJWTError as error:
         raise InvalidTokenError(type(error).__name__) from None
     if payload.get(TOKEN_TYPE_CLAIM) != ACCESS_TOKEN_TYPE:
         raise InvalidTokenError("wrong token type")
-    return _claims_from_payload(payload)
+    claims = _claims_from_payload(payload)
+    if claims.expires_at - claims.issued_at > settings.access_token_expire_minutes * 60:
+        # Only a holder of the signing key could have made it; refuse it anyway.
+        raise InvalidTokenError("lifetime longer than this service issues")
+    return claims
 
 
 def _claims_from_payload(payload: dict[str, Any]) -> AccessClaims:

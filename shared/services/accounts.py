@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import is_unique_violation, read_only, unit_of_work
-from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode
+from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode, RateLimitedError
 from shared.models import RoleName, TokenPurpose, User
 from shared.redis_client import Keys, get_redis
 from shared.security.passwords import hash_password
@@ -23,22 +23,50 @@ from shared.services.email.outbox import enqueue
 from shared.services.rate_limits import Limit
 
 
-def email_limits(settings: Settings, action: str, email: str, client: ClientInfo) -> list[Limit]:
-    """Per-IP and per-address limits for requests that send an email."""
-    return [
+def email_limits(settings: Settings, action: str, email: str, client: ClientInfo) -> tuple[Limit, Limit]:
+    """Per-address and per-mailbox limits for requests that send an email."""
+    mailbox = rate_limits.subject_digest(email)
+    return (
         Limit(
             f"{action}:ip",
-            client.ip_address or "unknown",
+            rate_limits.client_key(client.ip_address, mailbox, settings.rate_limit_trusted_networks),
             settings.rate_limit_email_per_ip,
             settings.rate_limit_email_per_ip_window_seconds,
         ),
         Limit(
             f"{action}:email",
-            rate_limits.subject_digest(email),
+            mailbox,
             settings.rate_limit_email_per_address,
             settings.rate_limit_email_per_address_window_seconds,
         ),
-    ]
+    )
+
+
+def reserve_email_limits(settings: Settings, action: str, email: str, client: ClientInfo) -> list[Limit] | None:
+    """The slots this request took, or None when the mailbox is over its limit (send nothing).
+
+    429 when this client address asked too often. Over the per-mailbox limit
+    the caller gets the same 202 as always: a limit anyone could use up would
+    otherwise let three requests by a stranger block the owner's own reset
+    for an hour.
+    """
+    per_client, per_mailbox = email_limits(settings, action, email, client)
+    rate_limits.reserve(per_client)
+    try:
+        rate_limits.reserve(per_mailbox)
+    except RateLimitedError:
+        return None
+    return [per_client, per_mailbox]
+
+
+def token_attempts(settings: Settings, client: ClientInfo) -> Limit:
+    """Attempts with an emailed token (verification, reset) per client address."""
+    return Limit(
+        "token:ip",
+        rate_limits.client_subject(client.ip_address),
+        settings.rate_limit_token_per_ip,
+        settings.rate_limit_token_per_ip_window_seconds,
+    )
 
 
 def queue_verification_email(db: DbSession, settings: Settings, user: User) -> None:
@@ -52,22 +80,27 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
     """A donor account, unverified and inactive; the verification email is queued with it."""
     settings = get_settings()
     email = profile["email"]
-    rate_limits.reserve_all(
-        [
-            Limit(
-                "register:ip",
-                client.ip_address or "unknown",
-                settings.rate_limit_register_per_ip,
-                settings.rate_limit_register_per_ip_window_seconds,
-            ),
-            Limit(
-                "register:email",
-                rate_limits.subject_digest(email),
-                settings.rate_limit_email_per_address,
-                settings.rate_limit_email_per_address_window_seconds,
-            ),
-        ]
-    )
+    mailbox = rate_limits.subject_digest(email)
+    limits = [
+        Limit(
+            "register:ip",
+            rate_limits.client_key(client.ip_address, mailbox, settings.rate_limit_trusted_networks),
+            settings.rate_limit_register_per_ip,
+            settings.rate_limit_register_per_ip_window_seconds,
+        ),
+        Limit(
+            "register:email",
+            mailbox,
+            settings.rate_limit_email_per_address,
+            settings.rate_limit_email_per_address_window_seconds,
+        ),
+    ]
+    with rate_limits.reserved(limits):
+        return _create_donor(settings, profile, password, client)
+
+
+def _create_donor(settings: Settings, profile: dict[str, Any], password: str, client: ClientInfo) -> User:
+    email = profile["email"]
     with read_only() as db:
         taken = db.scalar(select(exists().where(User.email == email)))
     if taken:
@@ -96,13 +129,14 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
 
 def verify_email(token: str, client: ClientInfo) -> User:
     """Spend a verification token; the account becomes verified and, unless deactivated, active."""
-    with unit_of_work() as db:
+    with rate_limits.reserved([token_attempts(get_settings(), client)]) as attempt, unit_of_work() as db:
         user_id = user_tokens.consume(db, token, TokenPurpose.EMAIL_VERIFICATION)
         user = db.get(User, user_id, with_for_update=True) if user_id else None
         if user is None:
             raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
         mark_verified(user)
         audit.record_own(db, AuditEvent.EMAIL_VERIFIED, client, user)
+        attempt.give_back()
     return user
 
 
@@ -122,9 +156,11 @@ def resend_verification(email: str, client: ClientInfo) -> None:
     requests inside the cooldown are answered the same way but send nothing.
     """
     settings = get_settings()
-    rate_limits.reserve_all(email_limits(settings, "resend", email, client))
+    taken = reserve_email_limits(settings, "resend", email, client)
+    if taken is None:
+        return
     cooldown_key = Keys.email_verify(rate_limits.subject_digest(email))
-    with unit_of_work() as db:
+    with rate_limits.held(taken), unit_of_work() as db:
         user = db.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
         if user is None or user.email_verified or user.deactivated_at is not None:
             return

@@ -19,6 +19,7 @@ class AuditEvent(StrEnum):
     LOGIN_FAILED = "auth.login_failed"
     LOGOUT = "auth.logout"
     SESSION_REVOKED = "auth.session_revoked"
+    SESSION_EVICTED = "auth.session_evicted"
     REFRESH_REUSE_DETECTED = "auth.refresh_reuse_detected"
     PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"
     PASSWORD_RESET_COMPLETED = "auth.password_reset_completed"

@@ -23,7 +23,15 @@ from shared.services.email import templates
 from shared.services.email.outbox import enqueue
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit
-from shared.services.sessions import IssuedTokens, SessionEndReason, open_session, revoke_session, rotate, touch_session
+from shared.services.sessions import (
+    IssuedTokens,
+    SessionEndReason,
+    make_room,
+    open_session,
+    revoke_session,
+    rotate,
+    touch_session,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,42 +63,53 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
     return Principal(user=user, claims=claims)
 
 
-def _login_limits(settings: Settings, email: str, client: ClientInfo) -> list[Limit]:
-    ip = client.ip_address or "unknown"
-    return [
+def _login_limits(settings: Settings, email: str, client: ClientInfo) -> tuple[Limit, Limit]:
+    """Failed sign-ins per client address and per account.
+
+    Inside a trusted network (a venue, an office) many people share one
+    address, so there the address limit counts per (address, account):
+    one donor's typos never lock out the rest of the room.
+    """
+    account = rate_limits.subject_digest(email)
+    address = rate_limits.client_key(client.ip_address, account, settings.rate_limit_trusted_networks)
+    return (
         Limit(
             "login:ip",
-            ip,
+            address,
             settings.rate_limit_login_per_ip,
             settings.rate_limit_login_per_ip_window_seconds,
         ),
         Limit(
             "login:account",
-            rate_limits.subject_digest(email),
+            account,
             settings.rate_limit_login_per_account,
             settings.rate_limit_login_per_account_window_seconds,
         ),
-    ]
+    )
+
+
+def _success_limit(settings: Settings, email: str) -> Limit:
+    """Successful sign-ins per account (each opens a session); never per address."""
+    return Limit(
+        "login-success:account",
+        rate_limits.subject_digest(email),
+        settings.rate_limit_login_success_per_account,
+        settings.rate_limit_login_success_per_account_window_seconds,
+    )
 
 
 def _known_ip_key(email: str, ip: str) -> str:
     return f"known:{rate_limits.subject_digest(email)}:{rate_limits.subject_digest(ip)}"
 
 
-def _reserve_login_slots(settings: Settings, email: str, client: ClientInfo) -> list[Limit]:
-    """Before any bcrypt work: the per-IP limit, and the per-account limit unless
-    this IP has signed in to this account before (so guessing from fresh IPs
-    cannot lock the owner out of a device they use)."""
+def _failure_limits(settings: Settings, email: str, client: ClientInfo) -> list[Limit]:
+    """The per-address limit, and the per-account limit unless this address has
+    signed in to this account before (so guessing from fresh addresses cannot
+    lock the owner out of a device they use)."""
     ip_limit, account_limit = _login_limits(settings, email, client)
-    limits = [ip_limit]
-    if not rate_limits.is_marked(_known_ip_key(email, client.ip_address or "unknown")):
-        limits.append(account_limit)
-    try:
-        rate_limits.reserve_all(limits)
-    except RateLimitedError:
-        _record_rate_limited("login", email, client)
-        raise
-    return limits
+    if rate_limits.is_marked(_known_ip_key(email, client.ip_address or "unknown")):
+        return [ip_limit]
+    return [ip_limit, account_limit]
 
 
 def _record_rate_limited(action: str, email: str, client: ClientInfo) -> None:
@@ -100,10 +119,46 @@ def _record_rate_limited(action: str, email: str, client: ClientInfo) -> None:
             audit.record(db, AuditEvent.RATE_LIMITED, client, details={"action": action})
 
 
+def _reserve(action: str, email: str, client: ClientInfo, limits: list[Limit]) -> None:
+    """Take a slot of each limit, or 429 (audited once per subject and window)."""
+    try:
+        rate_limits.reserve_all(limits)
+    except RateLimitedError:
+        _record_rate_limited(action, email, client)
+        raise
+
+
+@dataclass(frozen=True)
+class _VerifiedPassword:
+    """What the password check saw, to be compared once the user row is locked."""
+
+    user_id: uuid.UUID
+    password_hash: str
+    password_changed_at: datetime | None
+
+
 def login(email: str, password: str, client: ClientInfo) -> SignedIn:
     """Check the password (same cost for unknown emails), then open a session."""
     settings = get_settings()
-    limits = _reserve_login_slots(settings, email, client)
+    success = _success_limit(settings, email)
+    retry_after = rate_limits.exhausted(success)
+    if retry_after is not None:  # before any bcrypt work
+        _record_rate_limited("login-success", email, client)
+        raise RateLimitedError(retry_after)
+    failures = _failure_limits(settings, email, client)
+    _reserve("login", email, client, failures)
+    with rate_limits.held(failures) as reservation:
+        user = _check_password(settings, email, password, client)
+        reservation.give_back()  # the right password is not a failure
+    _refuse_if_cannot_sign_in(user, client)
+    verified = _VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
+    _reserve("login-success", email, client, [success])
+    with rate_limits.held([success]):
+        return _open_signed_in_session(settings, verified, password, client)
+
+
+def _check_password(settings: Settings, email: str, password: str, client: ClientInfo) -> User:
+    """The user whose password this is; else 401, at the same cost for unknown emails."""
     with read_only() as db:
         user = db.scalars(select(User).where(User.email == email)).one_or_none()
     if user is None or user.password_hash is None:
@@ -113,14 +168,17 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn:
     if not verify_password(password, user.password_hash):
         _login_failed(user, "wrong_password", client)
         raise AuthenticationError("Invalid email or password.", code=ErrorCode.INVALID_CREDENTIALS)
-    rate_limits.refund(limits)
+    return user
+
+
+def _refuse_if_cannot_sign_in(user: User, client: ClientInfo) -> None:
+    """403 for a deactivated or unverified account (said only once the password matched)."""
     if user.deactivated_at is not None or (user.email_verified and not user.is_active):
         _login_failed(user, "deactivated", client)
         raise AuthorizationError("This account has been deactivated.", code=ErrorCode.ACCOUNT_DEACTIVATED)
     if not user.email_verified:
         _login_failed(user, "email_not_verified", client)
         raise AuthorizationError("Verify your email address before signing in.", code=ErrorCode.EMAIL_NOT_VERIFIED)
-    return _open_signed_in_session(settings, user.id, password, client)
 
 
 def _login_failed(user: User | None, reason: str, client: ClientInfo) -> None:
@@ -136,11 +194,28 @@ def _login_failed(user: User | None, reason: str, client: ClientInfo) -> None:
         )
 
 
-def _open_signed_in_session(settings: Settings, user_id: uuid.UUID, password: str, client: ClientInfo) -> SignedIn:
+def _password_still_current(user: User, verified: _VerifiedPassword) -> bool:
+    """The password checked is the one the account has now.
+
+    A reset or change that committed between the bcrypt check and this
+    locked read sets a new hash and a new ``password_changed_at``; a rehash
+    at a new cost (by a concurrent sign-in) changes only the hash.
+    """
+    return user.password_hash == verified.password_hash or user.password_changed_at == verified.password_changed_at
+
+
+def _open_signed_in_session(
+    settings: Settings, verified: _VerifiedPassword, password: str, client: ClientInfo
+) -> SignedIn:
     with unit_of_work() as db:
-        user = db.get(User, user_id, with_for_update=True)
-        assert user is not None
+        user = db.get(User, verified.user_id, with_for_update=True)
+        if user is None or not _password_still_current(user, verified):
+            raise AuthenticationError("Invalid email or password.", code=ErrorCode.INVALID_CREDENTIALS)
+        if user.deactivated_at is not None or not user.is_active or not user.email_verified:
+            raise AuthorizationError("This account has been deactivated.", code=ErrorCode.ACCOUNT_DEACTIVATED)
         new_device = _is_new_device(db, user, client)
+        for evicted in make_room(db, user.id, settings.max_sessions_per_user):
+            audit.record_own(db, AuditEvent.SESSION_EVICTED, client, user, session_id=str(evicted))
         tokens = open_session(db, user, client)
         now = datetime.now(UTC)
         user.last_login_at = now
@@ -172,8 +247,33 @@ def _is_new_device(db: DbSession, user: User, client: ClientInfo) -> bool:
     return all((ip, agent) != (client.ip_address, client.user_agent) for ip, agent in seen)
 
 
+def _refresh_failures(settings: Settings, client: ClientInfo) -> Limit:
+    return Limit(
+        "refresh:ip",
+        rate_limits.client_subject(client.ip_address),
+        settings.rate_limit_refresh_per_ip,
+        settings.rate_limit_refresh_per_ip_window_seconds,
+    )
+
+
 def refresh(presented: str, client: ClientInfo) -> SignedIn:
-    """Rotate a refresh token; a rotated token shown after the grace period ends the session."""
+    """Rotate a refresh token; a rotated token shown after the grace period ends the session.
+
+    Only failed refreshes count against the per-address limit: a venue full of
+    donors refreshing every few minutes from one address never meets it.
+    """
+    failures = _refresh_failures(get_settings(), client)
+    retry_after = rate_limits.exhausted(failures)
+    if retry_after is not None:
+        raise RateLimitedError(retry_after)
+    try:
+        return _rotate(presented, client)
+    except AuthenticationError:
+        rate_limits.record_failure(failures)
+        raise
+
+
+def _rotate(presented: str, client: ClientInfo) -> SignedIn:
     with unit_of_work() as db:
         rotation = rotate(db, presented)
         if rotation is not None and rotation.reuse_detected_session is not None:

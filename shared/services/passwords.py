@@ -15,7 +15,7 @@ from shared.errors import AuthenticationError, BadRequestError, ErrorCode, Valid
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_tokens
-from shared.services.accounts import email_limits, mark_verified
+from shared.services.accounts import mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
@@ -27,9 +27,11 @@ from shared.services.sessions import SessionEndReason, revoke_user_sessions
 def request_reset(email: str, client: ClientInfo) -> None:
     """Queue a reset link for an existing, not deactivated account; silent otherwise."""
     settings = get_settings()
-    rate_limits.reserve_all(email_limits(settings, "reset", email, client))
+    taken = reserve_email_limits(settings, "reset", email, client)
+    if taken is None:
+        return
     minutes = settings.password_reset_token_expire_minutes
-    with unit_of_work() as db:
+    with rate_limits.held(taken), unit_of_work() as db:
         user = db.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
         if user is None or user.deactivated_at is not None:
             return
@@ -42,18 +44,26 @@ def request_reset(email: str, client: ClientInfo) -> None:
 def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
     """Spend the token, set the password, end every session of the user.
 
-    The link proved control of the mailbox, so an unverified address becomes
-    verified (and the account active unless an admin deactivated it).
+    The token is looked at before any bcrypt work, and attempts are limited
+    per client address: a stream of made-up tokens costs a lookup each, not
+    a password hash. The link proved control of the mailbox, so an
+    unverified address becomes verified (and the account active unless an
+    admin deactivated it).
     """
     settings = get_settings()
-    password_hash = hash_password(new_password, settings.bcrypt_rounds)
-    with unit_of_work() as db:
-        user_id = user_tokens.consume(db, token, TokenPurpose.PASSWORD_RESET)
-        user = db.get(User, user_id, with_for_update=True) if user_id else None
-        if user is None or user.deactivated_at is not None:
-            raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
-        mark_verified(user)
-        _set_password(db, user, password_hash, AuditEvent.PASSWORD_RESET_COMPLETED, client, keep=None)
+    invalid = BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
+    with rate_limits.reserved([token_attempts(settings, client)]) as attempt:
+        if user_tokens.holder(token, TokenPurpose.PASSWORD_RESET) is None:
+            raise invalid
+        password_hash = hash_password(new_password, settings.bcrypt_rounds)
+        with unit_of_work() as db:
+            user_id = user_tokens.consume(db, token, TokenPurpose.PASSWORD_RESET)
+            user = db.get(User, user_id, with_for_update=True) if user_id else None
+            if user is None or user.deactivated_at is not None:
+                raise invalid
+            mark_verified(user)
+            _set_password(db, user, password_hash, AuditEvent.PASSWORD_RESET_COMPLETED, client, keep=None)
+            attempt.give_back()
 
 
 def change_password(principal: Principal, current: str, new: str, client: ClientInfo) -> None:

@@ -11,10 +11,21 @@ out to be correct does not count as a failure).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import ipaddress
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from shared.errors import RateLimitedError
+from shared.failures import is_dependency_failure
 from shared.redis_client import Keys, get_redis, script
+
+logger = logging.getLogger(__name__)
+
+# An IPv6 customer usually holds a whole /64: counting per address would give
+# an attacker 2**64 fresh budgets.
+IPV6_PREFIX = 64
 
 # KEYS[1] counter; ARGV[1] limit, ARGV[2] window seconds.
 # Returns {1, count} when a slot was taken, {0, ttl} when the limit is reached.
@@ -57,11 +68,62 @@ def subject_digest(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def client_subject(ip: str | None) -> str:
+    """Who a per-IP limit counts: the IPv4 address, or the /64 network of an IPv6 one."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return str(address)
+
+
+def client_key(ip: str | None, subject: str, trusted: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> str:
+    """What a per-address limit counts: the client address (an IPv6 /64), or inside a
+    trusted network, where many people share one address, the pair (address, ``subject``)."""
+    key = client_subject(ip)
+    return f"{key}:{subject}" if in_networks(ip, trusted) else key
+
+
+def in_networks(ip: str | None, networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    """Whether ``ip`` lies in one of ``networks``."""
+    if not ip or not networks:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+def exhausted(limit: Limit) -> int | None:
+    """Seconds until ``limit`` has room again when it is used up now, else None (nothing taken)."""
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.get(limit.key)
+    pipe.ttl(limit.key)
+    count, ttl = pipe.execute()
+    if count is not None and int(count) >= limit.attempts:
+        return max(int(ttl), 1)
+    return None
+
+
 def reserve(limit: Limit) -> None:
     """Take one slot of ``limit`` or raise 429 with the seconds until the window ends."""
     taken, value = script(_RESERVE)(keys=[limit.key], args=[limit.attempts, limit.window_seconds])
     if not taken:
         raise RateLimitedError(int(value))
+
+
+def record_failure(limit: Limit) -> None:
+    """Count one failure against ``limit`` (a full limit stays full; nothing is raised).
+
+    With :func:`exhausted` checked first, this is how hot paths count only
+    their failures without paying a reservation and a refund on every success.
+    """
+    script(_RESERVE)(keys=[limit.key], args=[limit.attempts, limit.window_seconds])
 
 
 def reserve_all(limits: list[Limit]) -> None:
@@ -74,6 +136,9 @@ def reserve_all(limits: list[Limit]) -> None:
     except RateLimitedError:
         refund(taken)
         raise
+    except Exception:
+        refund_quietly(taken)
+        raise
 
 
 def refund(limits: list[Limit]) -> None:
@@ -84,6 +149,56 @@ def refund(limits: list[Limit]) -> None:
     for limit in limits:
         pipe.eval(_REFUND, 1, limit.key)
     pipe.execute()
+
+
+def refund_quietly(limits: list[Limit]) -> None:
+    """Give slots back on a request that is failing anyway; a second failure is only logged."""
+    try:
+        refund(limits)
+    except Exception as error:
+        if not is_dependency_failure(error):
+            raise
+        logger.warning("could not give back %d limit slot(s): %s", len(limits), type(error).__name__)
+
+
+@dataclass
+class Reservation:
+    """Slots held by one request, until it keeps them (a failure) or gives them back."""
+
+    limits: list[Limit]
+    settled: bool = field(default=False)
+
+    def give_back(self) -> None:
+        """The attempt did not count (a correct password, a valid token)."""
+        if not self.settled:
+            self.settled = True
+            refund(self.limits)
+
+
+@contextmanager
+def held(limits: list[Limit]) -> Iterator[Reservation]:
+    """Slots already reserved, for the block; a dependency outage inside it gives them back.
+
+    A request answered 503 never happened as far as the limits are concerned:
+    otherwise a ten-second database outage would leave every user of the
+    venue's address locked out for the whole window afterwards.
+    """
+    reservation = Reservation(list(limits))
+    try:
+        yield reservation
+    except Exception as error:
+        if is_dependency_failure(error) and not reservation.settled:
+            reservation.settled = True
+            refund_quietly(reservation.limits)
+        raise
+
+
+@contextmanager
+def reserved(limits: list[Limit]) -> Iterator[Reservation]:
+    """Reserve ``limits`` (429 when one is used up), held for the block as :func:`held` says."""
+    reserve_all(limits)
+    with held(limits) as reservation:
+        yield reservation
 
 
 def mark(name: str, *, days: int) -> None:

@@ -57,6 +57,7 @@ class SessionEndReason:
     DEACTIVATED = "deactivated"
     REFRESH_REUSE = "refresh_token_reuse"
     IDLE_TIMEOUT = "idle_timeout"
+    SESSION_LIMIT = "session_limit"
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,41 @@ def revoke_session(db: DbSession, session_id: uuid.UUID, reason: str, *, access:
     revoked = (session_id, access.jti, access.expires_at) if access else None
     _forget_in_redis([session_id], revoked)
     return ended is not None
+
+
+def make_room(db: DbSession, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
+    """End the oldest live sessions so that one more keeps the user within ``limit``.
+
+    Returns the sessions ended for room. Open rows whose Redis key has
+    already gone (idle, or expired) are closed as idle on the way.
+    """
+    open_ids = list(
+        db.scalars(
+            select(Session.id)
+            .where(Session.user_id == user_id, Session.revoked_at.is_(None), Session.expires_at > func.now())
+            .order_by(Session.created_at.desc(), Session.id)
+        )
+    )
+    if len(open_ids) < limit:
+        return []
+    seen = last_seen(open_ids)
+    alive = [session_id for session_id in open_ids if seen[session_id] is not None]
+    idle = [session_id for session_id in open_ids if seen[session_id] is None]
+    oldest = alive[limit - 1 :]
+    _end(db, idle, SessionEndReason.IDLE_TIMEOUT)
+    _end(db, oldest, SessionEndReason.SESSION_LIMIT)
+    if oldest:
+        _forget_in_redis(oldest)
+    return oldest
+
+
+def _end(db: DbSession, session_ids: list[uuid.UUID], reason: str) -> None:
+    if session_ids:
+        db.execute(
+            update(Session)
+            .where(Session.id.in_(session_ids), Session.revoked_at.is_(None))
+            .values(revoked_at=func.now(), revoked_reason=reason)
+        )
 
 
 def revoke_user_sessions(

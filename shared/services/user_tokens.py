@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
+from shared.database import read_only
 from shared.models import TokenPurpose, UserToken
 from shared.security.tokens import hash_token, new_token
 
@@ -29,6 +30,19 @@ def issue(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose, lifetime: ti
         )
     )
     return token
+
+
+def holder(token: str, purpose: TokenPurpose) -> uuid.UUID | None:
+    """Whose unused, unexpired token this is, without spending it (a cheap first look)."""
+    with read_only() as db:
+        return db.scalar(
+            select(UserToken.user_id).where(
+                UserToken.token_hash == hash_token(token),
+                UserToken.purpose == purpose.value,
+                UserToken.used_at.is_(None),
+                UserToken.expires_at > func.now(),
+            )
+        )
 
 
 def consume(db: DbSession, token: str, purpose: TokenPurpose) -> uuid.UUID | None:
