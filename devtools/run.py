@@ -16,7 +16,13 @@ import threading
 import time
 from pathlib import Path
 
-from devtools.services import DATA_DIR, start_embedded_postgres, start_embedded_redis
+from devtools.services import (
+    DATA_DIR,
+    interrupt_on_signals,
+    start_embedded_postgres,
+    start_embedded_redis,
+    stop_embedded_services,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_DEFAULTS = {"ENVIRONMENT": "development", "EMAIL_BACKEND": "file", "EMAIL_FILE_DIR": str(ROOT / ".emails")}
@@ -39,9 +45,9 @@ def prepare_environment() -> None:
     for name, value in DEV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = start_embedded_postgres()
+        os.environ["DATABASE_URL"] = start_embedded_postgres().url
     if not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = start_embedded_redis()
+        os.environ["REDIS_URL"] = start_embedded_redis().url
     if not os.environ.get("JWT_SECRET_KEY"):
         if os.environ["ENVIRONMENT"] == "production":
             sys.exit("JWT_SECRET_KEY must be set when ENVIRONMENT=production")
@@ -78,6 +84,16 @@ def drain_email_forever(interval_seconds: float = 5.0) -> threading.Thread:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    interrupt_on_signals()  # SIGTERM and SIGHUP stop it like Ctrl-C, embedded servers included
+    try:
+        serve()
+    except KeyboardInterrupt:
+        logger.info("stopping")
+    finally:
+        stop_embedded_services()
+
+
+def serve() -> None:
     prepare_environment()
     from shared.config import ConfigurationError, get_settings
 
@@ -99,8 +115,6 @@ def main() -> None:
     logger.info("Augeo Platform API on http://%s:%d (health: /health, docs: /docs)", host, port)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        logger.info("stopping")
     finally:
         server.server_close()
 
