@@ -12,13 +12,16 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from devtools.services import process_alive
@@ -92,13 +95,71 @@ def kill_leftovers(data: Path) -> None:
     (data / "pg" / "postmaster.pid").unlink(missing_ok=True)
 
 
-# -- subprocesses --------------------------------------------------------------------
+# -- `python -m devtools.run` as a subprocess ---------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def child_env(data: Path, **extra: str) -> dict[str, str]:
     """This environment without the settings that would bypass or steer the embedded servers."""
     env = {key: value for key, value in os.environ.items() if key not in _CLEARED}
     return {**env, "AUGEO_DATA_DIR": str(data), "EMAIL_FILE_DIR": str(data / "emails"), **extra}
+
+
+@dataclass
+class Run:
+    """A `make run` in the background, its output in files."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    stdout: Path
+    stderr: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self.healthy():
+            assert self.process.poll() is None, f"make run ended early:\n{self.stderr.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "make run did not answer /health in time"
+            time.sleep(0.1)
+
+    def stop(self, signum: signal.Signals) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=STOP_TIMEOUT)
+
+    def output(self) -> tuple[str, str]:
+        return self.stdout.read_text(), self.stderr.read_text()
+
+
+def start_run(data: Path, logs: Path, *args: str, **env: str) -> Run:
+    port = free_port()
+    stdout, stderr = logs / f"run-{port}.out", logs / f"run-{port}.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devtools.run", *args],
+            cwd=ROOT,
+            env=child_env(data, PORT=str(port), **env),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+        )
+    run = Run(process, port, stdout, stderr)
+    run.wait_until_healthy()
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +170,75 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     kill_leftovers(data)
 
 
+@pytest.fixture
+def runs(data_dir: Path, tmp_path: Path) -> Iterator[list[Run]]:
+    """The runs a test starts; any still running at the end are killed, and their servers with them."""
+    started: list[Run] = []
+    yield started
+    leftover = [run for run in started if run.process.poll() is None]
+    for run in leftover:
+        run.process.kill()
+        run.process.wait()
+    if leftover:
+        kill_leftovers(data_dir)
+
+
 # -- the cases ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("signum", "args"), [(signal.SIGTERM, ()), (signal.SIGINT, ("-v",))], ids=["SIGTERM-quiet", "SIGINT-verbose"]
+)
+def test_run_stops_the_servers_it_started(
+    data_dir: Path, tmp_path: Path, runs: list[Run], signum: signal.Signals, args: tuple[str, ...]
+) -> None:
+    assert not server_pids(data_dir), "another case left servers running"
+    runs.append(run := start_run(data_dir, tmp_path, *args))
+    pids = server_pids(data_dir)
+    assert server_roots(data_dir) == set(pid_file_pids(data_dir).values())
+    assert len(pids) > 2  # the postmaster, its workers, redis-server
+
+    assert run.stop(signum) == 0
+    assert wait_until_gone(pids) == set()
+    assert server_pids(data_dir) == set()
+    assert not (data_dir / "pg" / "postmaster.pid").exists()
+    assert not (data_dir / "redis" / "redis.pid").exists()
+
+    out, err = run.output()
+    assert f"{run.base_url}/docs" in out
+    assert f"written as JSON files to {data_dir / 'emails'}" in out
+    assert "SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD" in out
+    assert "python -m shared.cli create-super-admin" in out
+    assert "so are the embedded Redis and PostgreSQL it started" in out
+    if args:  # -v: the rest of the story
+        assert "pgserver" in err and "alembic" in err and "GET /health -> 200" in err
+    else:  # a few lines, nothing on stderr
+        assert len(out.splitlines()) <= 8, out
+        assert err == ""
+
+
+def test_a_second_run_reuses_the_running_servers_and_leaves_them_running(
+    data_dir: Path, tmp_path: Path, runs: list[Run]
+) -> None:
+    runs.append(first := start_run(data_dir, tmp_path))
+    roots, pids = server_roots(data_dir), server_pids(data_dir)
+    written = pid_file_pids(data_dir)
+    assert roots == set(written.values())
+    admin = {"SUPER_ADMIN_EMAIL": "root@example.org", "SUPER_ADMIN_PASSWORD": "Gala-night-2026"}
+    runs.append(second := start_run(data_dir, tmp_path, **admin))
+    assert server_roots(data_dir) == roots  # no second server
+
+    assert second.stop(signal.SIGTERM) == 0
+    out, _ = second.output()
+    assert f"reusing the one already running in {data_dir / 'pg'} (pid {written['postgres']})" in out
+    assert f"reusing the one already running in {data_dir / 'redis'} (pid {written['redis']})" in out
+    assert "Super admin         exists" in out
+    assert out.rstrip().endswith("Stopped.")
+    assert all(process_alive(pid) for pid in roots)  # its own connections have ended, the servers have not
+    assert first.healthy()
+
+    assert first.stop(signal.SIGTERM) == 0
+    assert wait_until_gone(pids) == set()
 
 
 _PROBE_TEST = textwrap.dedent(
