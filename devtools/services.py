@@ -214,8 +214,11 @@ def _stop_postgres(pgdata: Path) -> None:
         command, user=_pg_system_user(), capture_output=True, text=True, timeout=STOP_TIMEOUT_SECONDS, check=False
     )
     if done.returncode != 0 and process_alive(pid):
-        logger.warning("pg_ctl stop failed (%s); terminating PostgreSQL (pid %d)", done.stderr.strip(), pid)
-        os.kill(pid, signal.SIGTERM)
+        logger.warning("pg_ctl stop failed (%s); asking PostgreSQL (pid %d) directly", done.stderr.strip(), pid)
+        os.kill(pid, signal.SIGINT)  # what pg_ctl -m fast sends
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        while process_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
     logger.info("stopped embedded PostgreSQL (pid %d)", pid)
 
 

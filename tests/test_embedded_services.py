@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -163,11 +165,18 @@ def start_run(data: Path, logs: Path, *args: str, **env: str) -> Run:
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """One data folder for the module: PostgreSQL's initdb runs once."""
-    data = tmp_path_factory.mktemp("augeo-data")
+def data_dir() -> Iterator[Path]:
+    """One data folder for the module: PostgreSQL's initdb runs once.
+
+    Not under pytest's temporary folder: run as root, pgserver runs PostgreSQL
+    as its own user and opens the folders above its data for it, and every
+    pytest session that starts sets /tmp/pytest-of-root back to 0700, cutting
+    a running server off from its own files.
+    """
+    data = Path(tempfile.mkdtemp(prefix="augeo-embedded-test-"))
     yield data
     kill_leftovers(data)
+    shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture
