@@ -172,7 +172,8 @@ def start_embedded_postgres(
         server = get_server(pgdata, cleanup_mode=None)
     info = server.get_postmaster_info()
     if fresh:
-        server.psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        # Without the SET, psql prints a NOTICE above the test session when the database is new.
+        server.psql(f"SET client_min_messages = warning;\nDROP DATABASE IF EXISTS {database} WITH (FORCE)")
     server.psql(
         f"SELECT 'CREATE DATABASE {database}' "
         f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}')\\gexec"
