@@ -43,8 +43,9 @@ $(BENCH_STAMP): bench/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
 	touch $(BENCH_STAMP)
 
+# `make run V=1` (or LOG_LEVEL=DEBUG) shows the full log: pgserver, alembic, every request.
 run: $(STAMP)
-	$(PY) -m devtools.run
+	$(PY) -m devtools.run $(if $(V),--verbose)
 
 test: $(STAMP) $(INFRA_STAMP) $(CONTRACT_STAMP)
 	$(PY) -m pytest

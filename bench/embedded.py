@@ -1,6 +1,6 @@
 """Embedded PostgreSQL and Redis (devtools/services.py) for machines without
 reachable servers; runs under the app's .venv, prints the URLs as one JSON line
-and keeps the servers up until stdin closes."""
+and keeps the servers up until stdin closes (then stops those it started)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from devtools.services import DATA_DIR, start_embedded_postgres, start_embedded_
 want = sys.argv[1:]
 urls = {}
 if "postgres" in want:
-    urls["database_url"] = start_embedded_postgres(DATA_DIR / "bench", database="postgres")
+    urls["database_url"] = start_embedded_postgres(DATA_DIR / "bench", database="postgres").url
 if "redis" in want:
-    urls["redis_url"] = start_embedded_redis(DATA_DIR / "bench")
+    urls["redis_url"] = start_embedded_redis(DATA_DIR / "bench").url
 print(json.dumps(urls), flush=True)
 sys.stdin.read()

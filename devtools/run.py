@@ -4,24 +4,59 @@ Starts embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are not
 set, migrates, creates the super admin when SUPER_ADMIN_* are set, and serves
 the FunctionApp through the local server. Every setting can still be given
 in the environment (or .env); these are only development defaults.
+
+It says a few lines (where the API and its docs are, where emails go, whether
+a super admin exists); ``-v`` or LOG_LEVEL=DEBUG shows the full log. Ctrl-C,
+SIGTERM and SIGHUP stop it and the embedded servers it started.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import secrets
 import sys
 import threading
-import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from devtools.services import DATA_DIR, start_embedded_postgres, start_embedded_redis
+from devtools.services import (
+    DATA_DIR,
+    EmbeddedService,
+    interrupt_on_signals,
+    start_embedded_postgres,
+    start_embedded_redis,
+    stop_embedded_services,
+)
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_DEFAULTS = {"ENVIRONMENT": "development", "EMAIL_BACKEND": "file", "EMAIL_FILE_DIR": str(ROOT / ".emails")}
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 logger = logging.getLogger("augeo.run")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m devtools.run", description="Serve the API locally (make run).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="the full log: pgserver, alembic, requests")
+    return parser.parse_args(argv)
+
+
+def configure_output(verbose: bool) -> None:
+    """Quiet by default: the greeting on stdout, only warnings and errors from the log.
+
+    pgserver, alembic and every request log at INFO; a newcomer needs none of it
+    to start, and a warning still shows.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.NOTSET if verbose else logging.WARNING)
+    debug = os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT, handlers=[handler])
 
 
 def development_jwt_secret() -> str:
@@ -34,19 +69,32 @@ def development_jwt_secret() -> str:
     return path.read_text().strip()
 
 
-def prepare_environment() -> None:
-    """Fill in what is missing: services, development defaults, a JWT secret."""
+def prepare_environment() -> list[EmbeddedService]:
+    """Fill in what is missing: services, development defaults, a JWT secret; returns the embedded services."""
     for name, value in DEV_DEFAULTS.items():
         os.environ.setdefault(name, value)
+    services = []
     if not os.environ.get("DATABASE_URL"):
-        os.environ["DATABASE_URL"] = start_embedded_postgres()
+        services.append(start_embedded_postgres())
+        os.environ["DATABASE_URL"] = services[-1].url
     if not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = start_embedded_redis()
+        services.append(start_embedded_redis())
+        os.environ["REDIS_URL"] = services[-1].url
     if not os.environ.get("JWT_SECRET_KEY"):
         if os.environ["ENVIRONMENT"] == "production":
             sys.exit("JWT_SECRET_KEY must be set when ENVIRONMENT=production")
         os.environ["JWT_SECRET_KEY"] = development_jwt_secret()
         logger.info("JWT_SECRET_KEY not set: using a generated development secret")
+    return services
+
+
+def checked_settings() -> Settings:
+    from shared.config import ConfigurationError, get_settings
+
+    try:
+        return get_settings()
+    except ConfigurationError as error:
+        sys.exit(str(error))
 
 
 def migrate() -> None:
@@ -58,52 +106,121 @@ def migrate() -> None:
     command.upgrade(config, "head")
 
 
-def drain_email_forever(interval_seconds: float = 5.0) -> threading.Thread:
-    """What the timer trigger does in Azure: send the outbox, every few seconds."""
-    from shared.services.email.drain import drain_outbox
+class EmailDrain:
+    """What the timer trigger does in Azure: send the outbox, every few seconds, until stopped."""
 
-    def loop() -> None:
-        while True:
+    def __init__(self, interval_seconds: float = 5.0) -> None:
+        self.interval_seconds = interval_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="email-outbox-drain", daemon=True)
+
+    def start(self) -> EmailDrain:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Finish the message in hand, so the database is not stopped under a send."""
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        from shared.services.email.drain import drain_outbox
+
+        while not self._stopping.is_set():
             try:
-                while drain_outbox().sent:
+                while drain_outbox().sent and not self._stopping.is_set():
                     pass
             except Exception:
                 logger.exception("email drain failed; retrying")
-            time.sleep(interval_seconds)
-
-    thread = threading.Thread(target=loop, name="email-outbox-drain", daemon=True)
-    thread.start()
-    return thread
+            self._stopping.wait(self.interval_seconds)
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    prepare_environment()
-    from shared.config import ConfigurationError, get_settings
+def greeting(base_url: str, settings: Settings, services: list[EmbeddedService], has_super_admin: bool) -> list[str]:
+    """What a newcomer needs to start: where things are and what to do first."""
+    lines = [f"Augeo Platform API  {base_url}", f"API docs            {base_url}/docs"]
+    lines.append(f"Emails              {_email_destination(settings)}")
+    if has_super_admin:
+        lines.append("Super admin         exists")
+    else:
+        lines.append("Super admin         none yet: set SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD and restart,")
+        lines.append("                    or run `python -m shared.cli create-super-admin` with them set")
+    for service in services:
+        if not service.started_here:
+            lines.append(
+                f"{service.name:<20}reusing the one already running in {_shown(service.folder)} "
+                f"(pid {service.pid}); it keeps running after this stops"
+            )
+    lines.append("Ctrl-C stops it" + (" and the embedded servers it started" if _any_started(services) else "") + ".")
+    return lines
 
+
+def _email_destination(settings: Settings) -> str:
+    if settings.email_backend == "file":
+        return f"written as JSON files to {_shown(settings.email_file_dir.resolve())}"
+    if settings.email_backend == "console":
+        return "printed here"
+    return "sent through Azure Communication Services"
+
+
+def _shown(path: Path) -> str:
+    """A path as short as it can be read from where the command was started."""
     try:
-        get_settings()
-    except ConfigurationError as error:
-        sys.exit(str(error))
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _any_started(services: list[EmbeddedService]) -> bool:
+    return any(service.started_here for service in services)
+
+
+def _release_clients() -> None:
+    """Close pooled connections before the embedded servers stop under them."""
+    from shared.database import dispose_engine
+    from shared.redis_client import reset_redis
+
+    dispose_engine()
+    reset_redis()
+
+
+def serve() -> None:
+    """Prepare, greet, and serve until interrupted."""
+    services = prepare_environment()
+    settings = checked_settings()
     migrate()
-    if os.environ.get("SUPER_ADMIN_EMAIL"):
+    if settings.super_admin_email:
         from shared.cli import create_super_admin
 
         if create_super_admin() != 0:
             sys.exit(1)
     from devtools.local_server import create_server
+    from shared.services.bootstrap import super_admin_exists
 
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "7071"))
     server = create_server(host, port)
-    drain_email_forever()
-    logger.info("Augeo Platform API on http://%s:%d (health: /health, docs: /docs)", host, port)
+    drain = EmailDrain().start()
+    print("\n".join(greeting(f"http://{host}:{port}", settings, services, super_admin_exists())), flush=True)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        logger.info("stopping")
     finally:
+        drain.stop()
         server.server_close()
+        _release_clients()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_output(args.verbose or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG")
+    interrupt_on_signals()
+    try:
+        serve()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stopped = stop_embedded_services()
+    print("Stopped" + (f"; so are the embedded {' and '.join(stopped)} it started." if stopped else "."), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

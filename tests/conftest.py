@@ -1,7 +1,8 @@
 """Test set-up: real PostgreSQL and Redis, the local server over real HTTP.
 
 DATABASE_URL / REDIS_URL from the environment are used as they are (CI points
-them at a fresh database); when unset, embedded servers start under .data/.
+them at a fresh database); when unset, embedded servers start under .data/
+(or AUGEO_DATA_DIR) and the session stops those it started when it ends.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+if TYPE_CHECKING:
+    from devtools.services import EmbeddedService
+
 ROOT = Path(__file__).resolve().parent.parent
 EMAIL_DIR = Path(tempfile.mkdtemp(prefix="augeo-test-emails-"))
+EMBEDDED: list[EmbeddedService] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -32,21 +37,47 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["EMAIL_FILE_DIR"] = str(EMAIL_DIR)
     os.environ.setdefault("CORS_ORIGINS", "http://localhost:3000")
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        from devtools.services import DATA_DIR, start_embedded_postgres, start_embedded_redis
-
-        if not os.environ.get("DATABASE_URL"):
-            os.environ["DATABASE_URL"] = start_embedded_postgres(database="augeo_test", fresh=True)
-        if not os.environ.get("REDIS_URL"):
-            os.environ["REDIS_URL"] = start_embedded_redis(DATA_DIR / "test")
-            import redis
-
-            redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # the suite's own, embedded Redis
+        _start_embedded_services()
     from alembic import command
     from alembic.config import Config
 
     alembic_config = Config(str(ROOT / "alembic.ini"))
     alembic_config.attributes["configure_logger"] = False
     command.upgrade(alembic_config, "head")
+
+
+def _start_embedded_services() -> None:
+    """Embedded PostgreSQL and/or Redis for what the environment does not name."""
+    from devtools.services import DATA_DIR, interrupt_on_signals, start_embedded_postgres, start_embedded_redis
+
+    interrupt_on_signals()  # a SIGTERM (CI cancelling a job) must stop them too
+    if not os.environ.get("DATABASE_URL"):
+        EMBEDDED.append(start_embedded_postgres(database="augeo_test", fresh=True))
+        os.environ["DATABASE_URL"] = EMBEDDED[-1].url
+    if not os.environ.get("REDIS_URL"):
+        EMBEDDED.append(start_embedded_redis(DATA_DIR / "test"))
+        os.environ["REDIS_URL"] = EMBEDDED[-1].url
+        import redis
+
+        redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # the suite's own, embedded Redis
+
+
+def pytest_report_header() -> list[str]:
+    return [
+        f"embedded {service.name}: {'started' if service.started_here else 'reused, left running'}"
+        f" (pid {service.pid}, {service.folder})"
+        for service in EMBEDDED
+    ]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the embedded servers this session started: `make test` leaves no process behind."""
+    if not EMBEDDED:
+        return
+    from devtools.services import stop_embedded_services
+
+    _reset_clients()
+    stop_embedded_services()
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +219,8 @@ class Account:
     def tokens(self, **headers: str) -> dict[str, Any]:
         response = self.login(**headers)
         assert response.status_code == 200, response.text
-        return response.json()
+        tokens: dict[str, Any] = response.json()
+        return tokens
 
     def me(self, access_token: str) -> httpx.Response:
         return self.http.get("/api/v1/users/me", headers=self.headers(Authorization=f"Bearer {access_token}"))

@@ -13,7 +13,12 @@ from shared.config import load_settings
 from shared.database import unit_of_work
 from shared.models import User
 from shared.security.passwords import verify_password
-from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
+from shared.services.bootstrap import (
+    BootstrapOutcome,
+    BootstrapRefusedError,
+    ensure_super_admin,
+    super_admin_exists,
+)
 from tests.conftest import ROOT
 
 
@@ -37,6 +42,12 @@ def test_creates_a_verified_active_super_admin_once(unique_email) -> None:
     kept = _user(email.lower())
     assert verify_password("Bootstrap-pass-2026", kept.password_hash)
     assert not verify_password("Another-pass-2027", kept.password_hash)
+
+
+def test_super_admin_exists_once_one_is_created(unique_email) -> None:
+    """`make run` asks this; the suite's database may already hold super admins, so only True is certain."""
+    ensure_super_admin(_settings(unique_email("root")))
+    assert super_admin_exists() is True
 
 
 def test_refuses_an_existing_non_admin_account(unique_email) -> None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from shared.config import Settings
@@ -75,6 +75,16 @@ def ensure_super_admin(settings: Settings) -> BootstrapResult:
             raise
         return _existing_outcome(existing, email)
     return BootstrapResult(BootstrapOutcome.CREATED, email)
+
+
+def super_admin_exists() -> bool:
+    """Whether anyone can administer the platform: an active super admin (a deactivated one cannot sign in).
+
+    `make run` asks, to tell a newcomer how to create the first one.
+    """
+    active_super_admin = exists().where(User.role == RoleName.SUPER_ADMIN.value, User.is_active.is_(True))
+    with unit_of_work() as session:
+        return bool(session.scalar(select(active_super_admin)))
 
 
 def _find(email: str) -> User | None:
