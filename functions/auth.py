@@ -24,6 +24,7 @@ from shared.schemas.auth import (
 )
 from shared.schemas.common import MessageResponse
 from shared.schemas.users import UserOut
+from shared.services.policy import PendingStep
 from shared.services.principal import Principal
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
         access_token=signed_in.tokens.access_token,
         refresh_token=signed_in.tokens.refresh_token,
         expires_in=signed_in.tokens.expires_in,
+        password_change_required=signed_in.user.password_change_required,
         user=UserOut.model_validate(signed_in.user),
     )
 
@@ -144,6 +146,7 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     status=204,
     auth=True,
     body_optional=True,
+    while_pending=(PendingStep.PASSWORD_CHANGE,),
 )
 def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
@@ -193,6 +196,7 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     response=MessageResponse,
     auth=True,
     errors=(429,),
+    while_pending=(PendingStep.PASSWORD_CHANGE,),
 )
 def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:
     """Needs the current password; every other session ends, this one stays."""

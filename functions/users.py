@@ -20,6 +20,7 @@ from shared.schemas.users import (
     UserPage,
 )
 from shared.services.paging import Page
+from shared.services.policy import PendingStep
 from shared.services.principal import Principal
 
 if TYPE_CHECKING:
@@ -43,7 +44,15 @@ def _out(user: object) -> UserOut:
 
 
 @endpoint(
-    bp, "GET", f"{PREFIX}/me", name="users_me", summary="The signed-in user", tags=TAGS, response=UserOut, auth=True
+    bp,
+    "GET",
+    f"{PREFIX}/me",
+    name="users_me",
+    summary="The signed-in user",
+    tags=TAGS,
+    response=UserOut,
+    auth=True,
+    while_pending=(PendingStep.PASSWORD_CHANGE,),
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""

@@ -122,7 +122,7 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     if spec.query_model is not None or spec.template.param_names:
         statuses |= {422}
     if spec.auth:
-        statuses |= {401, 503}
+        statuses |= {401, 403, 503}  # 403: a step the caller still owes (a temporary password)
     for status in sorted(statuses):
         responses[str(status)] = {
             "description": _ERROR_TEXT[status],

@@ -2,8 +2,9 @@
 
 The expectations below are written out independently of ``shared.services.policy``:
 super_admin may do anything to anyone but deactivate or re-role themselves;
-npo_admin may see and manage the npo_admin, event_coordinator and staff users of
-its own NPO (never above npo_admin, never another NPO, never a donor); every
+npo_admin may see the npo_admin, event_coordinator and staff users of its own
+NPO and change those of strictly lower rank (never a fellow npo_admin, never
+another NPO, never a donor), and never vouches for an email address; every
 other role sees only itself and changes nothing through the admin routes.
 """
 
@@ -34,10 +35,17 @@ TARGETS = [
 ]
 
 
+CHANGES = {Action.CREATE, Action.UPDATE, Action.DEACTIVATE, Action.ACTIVATE, Action.CHANGE_ROLE}
+
+
 def expected(actor: RoleName, target: RoleName, relation: str, action: Action) -> Decision:
     if actor is RoleName.SUPER_ADMIN:
         return Decision.ALLOW
     if actor is RoleName.NPO_ADMIN and relation == "same" and target in NPO_ROLES:
+        if action is Action.VERIFY_EMAIL:
+            return Decision.FORBIDDEN  # only a super admin vouches for an address
+        if action in CHANGES and target is RoleName.NPO_ADMIN:
+            return Decision.FORBIDDEN  # a peer: visible, not theirs to change
         return Decision.ALLOW
     return Decision.INVISIBLE
 
@@ -69,7 +77,6 @@ SELF_EXPECTED = {
         Action.CREATE,
         Action.UPDATE,
         Action.ACTIVATE,
-        Action.VERIFY_EMAIL,
         Action.VIEW_AUDIT,
     },
     RoleName.EVENT_COORDINATOR: {Action.VIEW},

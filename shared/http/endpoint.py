@@ -36,6 +36,7 @@ from shared.http.request import (
 from shared.http.responses import error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
+from shared.services.policy import PendingStep, refuse_pending_steps
 
 logger = logging.getLogger("augeo.http")
 
@@ -65,6 +66,7 @@ class EndpointSpec:
     include_in_schema: bool = True
     body_optional: bool = False
     media_type: str = "application/json"
+    while_pending: frozenset[PendingStep] = frozenset()
     template: RouteTemplate = field(init=False, repr=False)
     binding: HandlerBinding = field(init=False, repr=False)
 
@@ -122,6 +124,7 @@ def endpoint(
     include_in_schema: bool = True,
     body_optional: bool = False,
     media_type: str = "application/json",
+    while_pending: tuple[PendingStep, ...] = (),
 ) -> Callable[[Handler], Handler]:
     """Declare an endpoint and register its Functions trigger on ``blueprint``."""
 
@@ -141,6 +144,7 @@ def endpoint(
             include_in_schema=include_in_schema,
             body_optional=body_optional,
             media_type=media_type,
+            while_pending=frozenset(while_pending),
         )
         ENDPOINTS.append(spec)
 
@@ -213,6 +217,7 @@ def _arguments(
 
         principal = authenticate(bearer_token_from(headers), client)
         user_id_var.set(str(principal.user_id))
+        refuse_pending_steps(principal.pending_steps, spec.while_pending)
         if binding.wants_caller:
             arguments[CALLER] = principal
     if binding.request_model is not None:

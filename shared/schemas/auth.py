@@ -65,6 +65,11 @@ class TokenResponse(ResponseModel):
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(examples=[900], description="Seconds until the access token expires.")
+    password_change_required: bool = Field(
+        default=False,
+        description="An administrator set this password: until it is changed, only password change, "
+        "logout and GET /api/v1/users/me are allowed (others answer 403 PASSWORD_CHANGE_REQUIRED).",
+    )
     user: UserOut
 
 

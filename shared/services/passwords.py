@@ -102,6 +102,7 @@ def _set_password(
     """Store the new hash, end every session but ``keep``, tell the owner by email, audit."""
     user.password_hash = password_hash
     user.password_changed_at = datetime.now(UTC)
+    user.password_change_required = False
     reason = SessionEndReason.PASSWORD_CHANGED if keep else SessionEndReason.PASSWORD_RESET
     ended = revoke_user_sessions(db, user.id, reason, keep=keep)
     enqueue(db, user.email, templates.password_changed(user.first_name))

@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.models import NPO_SCOPED_ROLES, RoleName
+from shared.errors import AuthorizationError, ErrorCode
+from shared.roles import NPO_SCOPED_ROLES, RoleName
 
 
 class Action(StrEnum):
@@ -50,6 +51,10 @@ RANK = {
 
 # Actions nobody may take on themselves, whatever their role.
 NEVER_ON_SELF = frozenset({Action.DEACTIVATE, Action.CHANGE_ROLE})
+# Actions that change another user: within an NPO the actor's rank must be
+# strictly higher than the target's (an NPO admin manages coordinators and
+# staff, never a fellow NPO admin). Seeing a peer is fine.
+CHANGES_ANOTHER = frozenset({Action.CREATE, Action.UPDATE, Action.DEACTIVATE, Action.ACTIVATE, Action.CHANGE_ROLE})
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,10 @@ _ADMIN_ACTIONS = (
 
 GRANTS: dict[RoleName, tuple[Grant, ...]] = {
     RoleName.SUPER_ADMIN: tuple(Grant(action, Reach.ANY) for action in _ADMIN_ACTIONS),
+    # Vouching for an address is the platform's to do: an NPO admin could
+    # otherwise create an account for anyone's address and sign in as them.
     RoleName.NPO_ADMIN: (
-        *(Grant(action, Reach.OWN_NPO) for action in _ADMIN_ACTIONS),
+        *(Grant(action, Reach.OWN_NPO) for action in _ADMIN_ACTIONS if action is not Action.VERIFY_EMAIL),
         Grant(Action.VIEW, Reach.SELF),
     ),
     RoleName.EVENT_COORDINATOR: (Grant(Action.VIEW, Reach.SELF),),
@@ -102,7 +109,11 @@ def _reaches(grant: Grant, actor: Party, target: Party) -> bool:
         return True
     if grant.reach is Reach.SELF:
         return actor.id == target.id
-    return actor.npo_id is not None and target.npo_id == actor.npo_id and RANK[target.role] <= RANK[actor.role]
+    if actor.npo_id is None or target.npo_id != actor.npo_id:
+        return False
+    if grant.action in CHANGES_ANOTHER and target.id != actor.id:
+        return RANK[target.role] < RANK[actor.role]
+    return RANK[target.role] <= RANK[actor.role]
 
 
 def _granted(actor: Party, action: Action, target: Party) -> bool:
@@ -140,6 +151,29 @@ def may_assign(actor: Party, role: RoleName, npo_id: uuid.UUID | None) -> bool:
     if actor.role is RoleName.SUPER_ADMIN:
         return True
     return npo_id is not None and npo_id == actor.npo_id
+
+
+class PendingStep(StrEnum):
+    """Something a signed-in user must do before the rest of the API is theirs."""
+
+    # An administrator chose the password: only its holder should know the next one.
+    PASSWORD_CHANGE = "password_change"
+
+
+_PENDING_REFUSALS = {
+    PendingStep.PASSWORD_CHANGE: (
+        ErrorCode.PASSWORD_CHANGE_REQUIRED,
+        "Change the temporary password an administrator set before doing anything else.",
+    ),
+}
+
+
+def refuse_pending_steps(pending: frozenset[PendingStep], allowed: frozenset[PendingStep]) -> None:
+    """403 naming the first step the caller still owes that this route does not allow."""
+    for step in PendingStep:
+        if step in pending and step not in allowed:
+            code, message = _PENDING_REFUSALS[step]
+            raise AuthorizationError(message, code=code)
 
 
 def describe_grants(role: RoleName) -> list[str]:

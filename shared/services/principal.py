@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from shared.services.policy import PendingStep
+
 if TYPE_CHECKING:  # handlers name this class in their signatures: keep its import light
     from shared.models import User
     from shared.security.jwt_tokens import AccessClaims
@@ -30,3 +32,10 @@ class Principal:
     @property
     def role(self) -> str:
         return self.user.role
+
+    @property
+    def pending_steps(self) -> frozenset[PendingStep]:
+        """What the caller must do before the rest of the API is theirs."""
+        if self.user.password_change_required:
+            return frozenset({PendingStep.PASSWORD_CHANGE})
+        return frozenset()

@@ -160,6 +160,8 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
                 email_verified=False,
                 is_active=False,
                 password_changed_at=datetime.now(UTC) if password else None,
+                # A password an administrator chose is theirs too: the holder must replace it.
+                password_change_required=bool(password),
             )
             db.add(user)
             db.flush()
@@ -246,7 +248,9 @@ def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> 
         _guard_last_super_admin(db, target)
         before = _snapshot(target)
         target.is_active = False
-        target.deactivated_at = target.deactivated_at or datetime.now(UTC)
+        if target.deactivated_at is None:
+            target.deactivated_at = datetime.now(UTC)
+            target.deactivated_by_role = principal.role
         ended = revoke_user_sessions(db, target.id, SessionEndReason.DEACTIVATED)
         _record(
             db,
@@ -264,8 +268,11 @@ def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> Us
     """Undo a deactivation; the account is active again once its email is verified."""
     with unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.ACTIVATE, lock=True)
+        if target.deactivated_by_role == RoleName.SUPER_ADMIN.value and principal.role != RoleName.SUPER_ADMIN.value:
+            raise AuthorizationError("A super admin deactivated this account; only a super admin can reactivate it.")
         before = _snapshot(target)
         target.deactivated_at = None
+        target.deactivated_by_role = None
         target.is_active = target.email_verified
         _record(db, AuditEvent.USER_ACTIVATED, principal, target, client, before=before, after=_snapshot(target))
     return target

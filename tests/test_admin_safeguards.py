@@ -1,0 +1,96 @@
+"""What an administrator can no longer do to people: set a permanent password, vouch for
+an address (unless a super admin), or act on a peer of the same rank."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import httpx
+
+from tests.conftest import Account, Actor
+
+NPO = str(uuid.uuid4())
+TEMPORARY = "Temporary-pass-11"
+
+
+def _created_with_password(admin: Actor, client: httpx.Client, root: Actor) -> Account:
+    """A staff user an NPO admin created with a password, whose address a super admin verified."""
+    email = f"temp-{uuid.uuid4().hex[:8]}@example.org"
+    body = {"email": email, "first_name": "T", "last_name": "P", "role": "staff", "npo_id": NPO, "password": TEMPORARY}
+    created = admin.request("POST", "/api/v1/users", json=body)
+    assert created.status_code == 201, created.text
+    assert root.request("POST", f"/api/v1/users/{created.json()['id']}/verify-email").status_code == 200
+    return Account(client, email, password=TEMPORARY)
+
+
+def test_a_password_an_admin_set_must_be_changed_before_anything_else(
+    client: httpx.Client, signed_in: Callable[..., Actor]
+) -> None:
+    person = _created_with_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"))
+    tokens = person.tokens()
+    assert tokens["password_change_required"] is True
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert person.http.get("/api/v1/users/me", headers=bearer).status_code == 200
+    for method, path in (("GET", "/api/v1/users/me/sessions"), ("GET", "/api/v1/roles"), ("PATCH", "/api/v1/users/me")):
+        refused = person.http.request(method, path, headers=bearer, json={} if method == "PATCH" else None)
+        assert refused.status_code == 403, (method, path)
+        assert refused.json()["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
+    changed = person.http.post(
+        "/api/v1/auth/password/change",
+        json={"current_password": TEMPORARY, "new_password": "Chosen-by-me-77"},
+        headers=bearer,
+    )
+    assert changed.status_code == 200, changed.text
+    assert person.http.get("/api/v1/users/me/sessions", headers=bearer).status_code == 200
+    again = person.login(password="Chosen-by-me-77").json()
+    assert again["password_change_required"] is False
+
+
+def test_logout_works_while_the_password_change_is_pending(
+    client: httpx.Client, signed_in: Callable[..., Actor]
+) -> None:
+    person = _created_with_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"))
+    token = person.tokens()["access_token"]
+    out = person.http.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert out.status_code == 204
+    assert person.me(token).status_code == 401
+
+
+def test_self_registered_and_reset_passwords_are_not_temporary(account: Account) -> None:
+    assert account.tokens()["password_change_required"] is False
+
+
+def test_only_a_super_admin_marks_another_users_email_verified(
+    client: httpx.Client, signed_in: Callable[..., Actor]
+) -> None:
+    admin = signed_in("npo_admin", NPO)
+    email = f"unverified-{uuid.uuid4().hex[:8]}@example.org"
+    body = {"email": email, "first_name": "U", "last_name": "V", "role": "staff", "npo_id": NPO}
+    user_id = admin.request("POST", "/api/v1/users", json=body).json()["id"]
+    refused = admin.request("POST", f"/api/v1/users/{user_id}/verify-email")
+    assert refused.status_code == 403
+    assert signed_in("super_admin").request("POST", f"/api/v1/users/{user_id}/verify-email").status_code == 200
+
+
+def test_an_npo_admin_sees_but_cannot_change_a_fellow_npo_admin(signed_in: Callable[..., Actor]) -> None:
+    admin, peer = signed_in("npo_admin", NPO), signed_in("npo_admin", NPO)
+    assert admin.request("GET", f"/api/v1/users/{peer.id}").status_code == 200
+    attempts = [
+        admin.request("PATCH", f"/api/v1/users/{peer.id}", json={"first_name": "Renamed"}),
+        admin.request("PATCH", f"/api/v1/users/{peer.id}/role", json={"role": "staff", "npo_id": NPO}),
+        admin.request("DELETE", f"/api/v1/users/{peer.id}"),
+        admin.request("POST", f"/api/v1/users/{peer.id}/activate"),
+    ]
+    assert [response.status_code for response in attempts] == [403] * 4
+    assert peer.request("GET", "/api/v1/users/me").json()["first_name"] == "Npo_Admin"
+
+
+def test_only_a_super_admin_undoes_a_super_admins_deactivation(signed_in: Callable[..., Actor]) -> None:
+    root, admin, staff = signed_in("super_admin"), signed_in("npo_admin", NPO), signed_in("staff", NPO)
+    assert root.request("DELETE", f"/api/v1/users/{staff.id}").status_code == 204
+    refused = admin.request("POST", f"/api/v1/users/{staff.id}/activate")
+    assert refused.status_code == 403
+    assert root.request("POST", f"/api/v1/users/{staff.id}/activate").status_code == 200
+    assert admin.request("DELETE", f"/api/v1/users/{staff.id}").status_code == 204
+    assert admin.request("POST", f"/api/v1/users/{staff.id}/activate").status_code == 200, "their own, they undo"
