@@ -65,7 +65,7 @@ def drain_email_forever(interval_seconds: float = 5.0) -> threading.Thread:
     def loop() -> None:
         while True:
             try:
-                while drain_outbox().sent:
+                while drain_outbox().handled:
                     pass
             except Exception:
                 logger.exception("email drain failed; retrying")

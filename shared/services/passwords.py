@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -18,7 +18,7 @@ from shared.services import audit, rate_limits, user_tokens
 from shared.services.accounts import email_limits, mark_verified
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
-from shared.services.email.outbox import enqueue
+from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
@@ -28,14 +28,11 @@ def request_reset(email: str, client: ClientInfo) -> None:
     """Queue a reset link for an existing, not deactivated account; silent otherwise."""
     settings = get_settings()
     rate_limits.reserve_all(email_limits(settings, "reset", email, client))
-    minutes = settings.password_reset_token_expire_minutes
     with unit_of_work() as db:
         user = db.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
         if user is None or user.deactivated_at is not None:
             return
-        token = user_tokens.issue(db, user.id, TokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes))
-        url = templates.link(settings.frontend_donor_url, "/reset-password", token)
-        enqueue(db, user.email, templates.password_reset(user.first_name, url, minutes))
+        enqueue_with_link(db, user, templates.password_reset(user.first_name), settings.frontend_donor_url)
         audit.record(db, AuditEvent.PASSWORD_RESET_REQUESTED, client, target_id=user.id, npo_id=user.npo_id)
 
 
