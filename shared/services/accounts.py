@@ -45,7 +45,7 @@ def email_limits(settings: Settings, action: str, email: str, client: ClientInfo
 
 def queue_verification_email(db: DbSession, settings: Settings, user: User) -> None:
     """The link is minted when the drain sends the message; the row never holds a token."""
-    enqueue_with_link(db, user, templates.verify_email(user.first_name), settings.frontend_donor_url)
+    enqueue_with_link(db, user, templates.verify_email(), settings.frontend_donor_url)
 
 
 def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User:

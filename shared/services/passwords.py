@@ -32,7 +32,9 @@ def request_reset(email: str, client: ClientInfo) -> None:
         user = db.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
         if user is None or user.deactivated_at is not None:
             return
-        enqueue_with_link(db, user, templates.password_reset(user.first_name), settings.frontend_donor_url)
+        # An unverified address may not be the registrant's: no text they chose goes to it.
+        greeting_name = user.first_name if user.email_verified else None
+        enqueue_with_link(db, user, templates.password_reset(greeting_name), settings.frontend_donor_url)
         audit.record(db, AuditEvent.PASSWORD_RESET_REQUESTED, client, target_id=user.id, npo_id=user.npo_id)
 
 

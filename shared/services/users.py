@@ -181,7 +181,7 @@ def _queue_invitation(db: DbSession, user: User) -> None:
         if RoleName(user.role) in NPO_SCOPED_ROLES | {RoleName.SUPER_ADMIN}
         else settings.frontend_donor_url
     )
-    enqueue_with_link(db, user, templates.invitation(user.first_name), base)
+    enqueue_with_link(db, user, templates.invitation(), base)
 
 
 # -- changing --------------------------------------------------------------------------

@@ -6,6 +6,11 @@ sends (``fill``), after minting the token, so no stored body ever holds one.
 The placeholders are wrapped in ESC characters, which no field a user can set
 may contain (``shared.schemas.fields``), and ``fill`` refuses a body that does
 not hold each exactly once.
+
+Messages to an address that is not yet verified (verification, invitation,
+reset of an unverified account) carry no text the registrant chose: whoever
+registers may type any address, and the greeting must not become their
+message to a stranger.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ from datetime import timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
+from shared.services.email.user_agents import describe_user_agent
+
 LINK_PLACEHOLDER = "\x1blink\x1b"
 EXPIRY_PLACEHOLDER = "\x1bexpires-in\x1b"
+_ANONYMOUS_GREETING = "Hello,"
 
 
 class Template(StrEnum):
@@ -68,6 +76,10 @@ def fill(body: str, url: str, expires_in: str, *, as_html: bool) -> str:
     return body.replace(LINK_PLACEHOLDER, url).replace(EXPIRY_PLACEHOLDER, expires_in)
 
 
+def _greeting(first_name: str | None) -> str:
+    return f"Hi {first_name}," if first_name else _ANONYMOUS_GREETING
+
+
 def _render(
     template: Template, subject: str, greeting: str, lines: list[str], action: tuple[str, str] | None
 ) -> RenderedEmail:
@@ -82,34 +94,34 @@ def _render(
     return RenderedEmail(template, subject, "\n".join(text_parts), "\n".join(html_parts))
 
 
-def verify_email(first_name: str) -> RenderedEmail:
-    """The link is filled in at send time."""
+def verify_email() -> RenderedEmail:
+    """To an unverified address: no name, link filled in at send time."""
     return _render(
         Template.VERIFY_EMAIL,
         "Confirm your email address",
-        f"Hi {first_name},",
+        _ANONYMOUS_GREETING,
         [f"Please confirm your email address. The link works once and expires in {EXPIRY_PLACEHOLDER}."],
         ("Confirm email", LINK_PLACEHOLDER),
     )
 
 
-def invitation(first_name: str) -> RenderedEmail:
-    """The link is filled in at send time."""
+def invitation() -> RenderedEmail:
+    """To an address nobody has verified yet: no name, link filled in at send time."""
     return _render(
         Template.INVITATION,
         "You have been invited to Augeo",
-        f"Hi {first_name},",
+        _ANONYMOUS_GREETING,
         [f"An administrator created an Augeo account for you. Set your password within {EXPIRY_PLACEHOLDER}."],
         ("Set your password", LINK_PLACEHOLDER),
     )
 
 
-def password_reset(first_name: str) -> RenderedEmail:
-    """The link is filled in at send time."""
+def password_reset(first_name: str | None) -> RenderedEmail:
+    """``first_name`` only when the address is verified; link filled in at send time."""
     return _render(
         Template.PASSWORD_RESET,
         "Reset your password",
-        f"Hi {first_name},",
+        _greeting(first_name),
         [
             f"Someone asked to reset your password. The link works once and expires in {EXPIRY_PLACEHOLDER}.",
             "If it was not you, ignore this message: your password stays as it is.",
@@ -122,7 +134,7 @@ def password_changed(first_name: str) -> RenderedEmail:
     return _render(
         Template.PASSWORD_CHANGED,
         "Your password was changed",
-        f"Hi {first_name},",
+        _greeting(first_name),
         [
             "The password of your Augeo account was just changed and your other sessions were signed out.",
             "If this was not you, reset your password now and contact support.",
@@ -132,13 +144,14 @@ def password_changed(first_name: str) -> RenderedEmail:
 
 
 def new_device(first_name: str, ip_address: str | None, user_agent: str | None, when: str) -> RenderedEmail:
+    """The user agent is whatever the signing-in party sent: only a neutral description goes out."""
     return _render(
         Template.NEW_DEVICE,
         "New sign-in to your Augeo account",
-        f"Hi {first_name},",
+        _greeting(first_name),
         [
             f"Your account was signed in from a new device at {when}.",
-            f"IP address: {ip_address or 'unknown'}. Browser or app: {user_agent or 'unknown'}.",
+            f"IP address: {ip_address or 'unknown'}. Browser: {describe_user_agent(user_agent)}.",
             "If this was not you, reset your password now.",
         ],
         None,
