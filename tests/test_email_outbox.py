@@ -27,13 +27,14 @@ from shared.cli import main as cli
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import get_engine, unit_of_work
+from shared.errors import BadRequestError
 from shared.models import EmailOutbox, User, UserToken
 from shared.security.passwords import hash_password
 from shared.security.tokens import hash_token
 from shared.services import accounts, passwords
 from shared.services.email import templates
 from shared.services.email.backends import ConsoleBackend, EmailSendError, FileBackend, OutgoingEmail
-from shared.services.email.drain import LEASE, backoff, drain_outbox
+from shared.services.email.drain import LEASE, Claim, _claim_next, _send, backoff, drain_outbox
 from shared.services.email.outbox import enqueue
 from tests.conftest import PASSWORD, Account, Actor, deliver_emails, emails_to, fresh_ip, settings_changed
 
@@ -274,6 +275,17 @@ def test_a_newer_link_cancels_an_older_unsent_one() -> None:
     assert verified.email_verified, "the newest email's link works"
 
 
+def test_asking_for_a_new_link_kills_the_delivered_one_at_once() -> None:
+    user = _new_user()
+    _queue_verification(user)
+    provider = Provider()
+    _drain(provider)
+    [first] = provider.to(user.email)
+    _queue_verification(user)  # not sent yet
+    with pytest.raises(BadRequestError):
+        accounts.verify_email(_token(first), _client())
+
+
 def test_a_verification_link_is_not_sent_once_the_address_is_verified() -> None:
     user = _new_user()
     message_id = _queue_verification(user)
@@ -455,11 +467,11 @@ def test_a_claim_whose_drain_died_is_taken_again_after_its_lease() -> None:
 
 
 class LapsingProvider:
-    """Outlives its lease: meanwhile another drain re-claims and sends; then this send fails."""
+    """Outlives its lease: meanwhile another drain re-claims the message; then this send fails."""
 
     def __init__(self, message_id: uuid.UUID) -> None:
         self.message_id = message_id
-        self.other = Provider()
+        self.taken_over: Claim | None = None
 
     def send(self, message: OutgoingEmail) -> None:
         with unit_of_work() as db:
@@ -468,18 +480,25 @@ class LapsingProvider:
                 .where(EmailOutbox.id == self.message_id)
                 .values(next_attempt_at=func.now() - timedelta(seconds=1))
             )
-        _drain(self.other)
+        claimed = _claim_next()  # the other drain, still sending when this one records
+        assert isinstance(claimed, Claim) and claimed.message_id == self.message_id
+        self.taken_over = claimed
         raise EmailSendError("timed out")
 
 
-def test_a_drain_whose_lease_lapsed_does_not_overwrite_the_outcome_of_the_next() -> None:
+def test_a_drain_whose_lease_lapsed_does_not_overwrite_the_claim_of_the_next() -> None:
     user = _new_user()
     message_id = _queue_verification(user)
     slow = LapsingProvider(message_id)
     drain_outbox(backend=slow)
-    assert len(slow.other.to(user.email)) == 1
     row = _row(message_id)
-    assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+    assert (row.status, row.attempts, row.last_error) == ("sending", 2, None), "the late failure changed nothing"
+    assert slow.taken_over is not None
+    provider = Provider()
+    _send(provider, slow.taken_over)
+    assert (_row(message_id).status, _row(message_id).attempts) == ("sent", 2)
+    [message] = provider.to(user.email)
+    assert accounts.verify_email(_token(message), _client()).email_verified
 
 
 # -- the drain's parts ----------------------------------------------------------------------------

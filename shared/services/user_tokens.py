@@ -17,13 +17,18 @@ from shared.models import TokenPurpose, UserToken
 from shared.security.tokens import hash_token, new_token
 
 
-def issue(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose, expires_at: datetime) -> str:
-    """A new token for ``purpose`` valid until ``expires_at``; every older unused one of the user dies with it."""
+def revoke_unused(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose) -> None:
+    """Every unused token of the user for ``purpose`` dies (a new link was asked for or minted)."""
     db.execute(
         update(UserToken)
         .where(UserToken.user_id == user_id, UserToken.purpose == purpose.value, UserToken.used_at.is_(None))
         .values(used_at=func.now())
     )
+
+
+def issue(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose, expires_at: datetime) -> str:
+    """A new token for ``purpose`` valid until ``expires_at``; every older unused one of the user dies with it."""
+    revoke_unused(db, user_id, purpose)
     token = new_token()
     db.add(
         UserToken(

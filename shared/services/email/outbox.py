@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.models import EmailOutbox, TokenPurpose, User
+from shared.services import user_tokens
 from shared.services.email.templates import RenderedEmail, Template
 
 
@@ -64,10 +65,12 @@ def enqueue_with_link(db: DbSession, user: User, message: RenderedEmail, base_ur
     """A message whose link (``base_url`` + the template's page) is minted when it is sent.
 
     The link expires one lifetime after this call, however long the message
-    waits in the outbox; a newer link of the same purpose for the same user
-    cancels this one if it is still unsent (as issuing a token kills older ones).
+    waits in the outbox. Asking for a link kills the user's older links of the
+    same purpose at once, as it did when tokens were minted at request time;
+    an older one still unsent is cancelled by the drain.
     """
     kind = LINK_KINDS[message.template]
+    user_tokens.revoke_unused(db, user.id, kind.purpose)
     db.add(
         EmailOutbox(
             to_address=user.email,
