@@ -128,7 +128,7 @@ class EmailDrain:
 
         while not self._stopping.is_set():
             try:
-                while drain_outbox().sent and not self._stopping.is_set():
+                while drain_outbox().handled and not self._stopping.is_set():
                     pass
             except Exception:
                 logger.exception("email drain failed; retrying")

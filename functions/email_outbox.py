@@ -17,6 +17,13 @@ def email_outbox_drain(timer: func.TimerRequest) -> None:
 
     for _ in range(10):
         report = drain_outbox()
-        if report.sent + report.retried + report.failed == 0:
+        if report.handled == 0:
             break
-        logger.info("email outbox: %d sent, %d retried, %d failed", report.sent, report.retried, report.failed)
+        logger.info(
+            "email outbox: %d sent, %d retried, %d failed, %d expired, %d cancelled",
+            report.sent,
+            report.retried,
+            report.failed,
+            report.expired,
+            report.cancelled,
+        )

@@ -1,12 +1,18 @@
-"""Operator commands: ``python -m shared.cli create-super-admin``.
+"""Operator commands.
 
-Used by ``make run``, the azd post-provision hook and the deploy pipeline.
+``python -m shared.cli create-super-admin``: used by ``make run``, the azd
+post-provision hook and the deploy pipeline.
+
+``python -m shared.cli redrive-email [--since-hours N]``: after a provider
+outage, queue failed and expired emails of the last N hours (72) again; links
+are minted fresh, with a full lifetime, when they are sent.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 
 from shared.config import ConfigurationError, get_settings
 
@@ -27,14 +33,48 @@ def create_super_admin() -> int:
     return 0
 
 
-COMMANDS = {"create-super-admin": create_super_admin}
+DEFAULT_REDRIVE_HOURS = 72
+MAX_REDRIVE_HOURS = 30 * 24  # rows older than 30 days are deleted by the retention job
+
+
+def redrive_email(since_hours: int = DEFAULT_REDRIVE_HOURS) -> int:
+    """Queue failed and expired emails of the last ``since_hours`` again; prints how many."""
+    from shared.services.email.redrive import redrive
+
+    try:
+        report = redrive(timedelta(hours=since_hours))
+    except ConfigurationError as error:
+        print(f"redrive-email: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"redrive-email: {report.queued} message(s) of the last {since_hours} h queued again, "
+        f"{report.with_fresh_link} with a fresh link"
+    )
+    return 0
+
+
+def _hours(value: str) -> int:
+    hours = int(value)
+    if not 1 <= hours <= MAX_REDRIVE_HOURS:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_REDRIVE_HOURS}")
+    return hours
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.cli")
-    parser.add_argument("command", choices=sorted(COMMANDS))
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("create-super-admin", help="create the SUPER_ADMIN_* account (idempotent)")
+    redrive = commands.add_parser("redrive-email", help="queue failed and expired emails again")
+    redrive.add_argument(
+        "--since-hours",
+        type=_hours,
+        default=DEFAULT_REDRIVE_HOURS,
+        help=f"only messages queued in the last N hours (default {DEFAULT_REDRIVE_HOURS})",
+    )
     args = parser.parse_args(argv)
-    return COMMANDS[args.command]()
+    if args.command == "redrive-email":
+        return redrive_email(args.since_hours)
+    return create_super_admin()
 
 
 if __name__ == "__main__":

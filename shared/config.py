@@ -91,7 +91,10 @@ class Settings(BaseSettings):
     email_sender: str = "DoNotReply@augeo.local"
     acs_connection_string: str | None = Field(default=None, repr=False)
     acs_endpoint: str | None = None
-    email_max_attempts: int = Field(default=8, ge=1, le=50)
+    # A message without a link (password changed, new device) is retried this
+    # long after it was queued, then marked failed; one with a link is retried
+    # until the link expires. `python -m shared.cli redrive-email` re-queues both.
+    email_give_up_after_hours: int = Field(default=24, ge=1, le=24 * 7)
 
     # First super admin (created by `python -m shared.cli create-super-admin`)
     super_admin_email: str | None = None

@@ -158,7 +158,7 @@ def deliver_emails() -> None:
     """Run the outbox drain once, as the timer / local server would."""
     from shared.services.email.drain import drain_outbox
 
-    while drain_outbox().sent:
+    while drain_outbox().handled:
         pass
 
 

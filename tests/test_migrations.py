@@ -151,3 +151,48 @@ def test_updated_at_is_kept_by_the_database() -> None:
         assert updated > row.updated_at
     finally:
         engine.dispose()
+
+
+_LEGACY_ROWS = {  # subject: (template, status) of rows an older drain left behind
+    "sent link": ("verify_email", "sent"),
+    "failed link": ("invitation", "failed"),
+    "pending link": ("password_reset", "pending"),
+    "failed notice": ("password_changed", "failed"),
+}
+
+
+def test_revision_0004_blanks_the_tokens_older_rows_hold(scratch_database: str) -> None:
+    """Before 0004 a link's token sat in the body: sent rows are blanked, failed ones with a
+    link cancelled and blanked; pending ones are left for the next drain, which blanks them."""
+    config = _alembic(scratch_database)
+    engine = sa.create_engine(scratch_database)
+    body = "Confirm: https://app.example.org/verify-email?token=live-token"
+    try:
+        command.upgrade(config, "0003")
+        with engine.begin() as connection:
+            for subject, (template, status) in _LEGACY_ROWS.items():
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO email_outbox (to_address, subject, text_body, html_body, template, status)"
+                        " VALUES ('a@example.org', :subject, :body, :body, :template, :status)"
+                    ),
+                    {"subject": subject, "body": body, "template": template, "status": status},
+                )
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            rows = {
+                row.subject: (row.status, row.text_body, row.html_body)
+                for row in connection.execute(sa.text("SELECT subject, status, text_body, html_body FROM email_outbox"))
+            }
+        assert rows == {
+            "sent link": ("sent", "", ""),
+            "failed link": ("cancelled", "", ""),
+            "pending link": ("pending", body, body),
+            "failed notice": ("failed", body, body),
+        }
+        command.downgrade(config, "0003")
+        with engine.connect() as connection:
+            statuses = set(connection.execute(sa.text("SELECT status FROM email_outbox")).scalars())
+        assert statuses <= {"pending", "sent", "failed"}
+    finally:
+        engine.dispose()

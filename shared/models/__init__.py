@@ -2,13 +2,14 @@
 
 from shared.models.audit_log import AuditLog
 from shared.models.base import Base
-from shared.models.email_outbox import EmailOutbox, OutboxStatus
+from shared.models.email_outbox import DUE_STATUSES, EmailOutbox, OutboxStatus
 from shared.models.role import NPO_SCOPED_ROLES, Role, RoleName, RoleScope
 from shared.models.session import RefreshToken, Session
 from shared.models.user import User
 from shared.models.user_token import TokenPurpose, UserToken
 
 __all__ = [
+    "DUE_STATUSES",
     "NPO_SCOPED_ROLES",
     "AuditLog",
     "Base",

@@ -1,4 +1,11 @@
-"""Outgoing email, written in the transaction that caused it and drained later."""
+"""Outgoing email, written in the transaction that caused it and drained later.
+
+A message that carries a link (verification, invitation, password reset)
+never holds its token: the row keeps the body with placeholders plus what the
+drain needs to mint the token when it sends (user, purpose, link target and
+the link's expiry), so a reader of this table cannot use what it finds. Bodies
+are blanked once a message is sent or cancelled; the row itself stays.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +13,44 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, TimestampMixin, uuid_pk
+from shared.models.user_token import TokenPurpose
 
 
 class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"
+    PENDING = "pending"  # waiting for next_attempt_at
+    SENDING = "sending"  # claimed by a drain until next_attempt_at (its lease), then due again
+    SENT = "sent"  # the provider accepted it; bodies blanked
+    FAILED = "failed"  # a message without a link, given up after EMAIL_GIVE_UP_AFTER_HOURS
+    EXPIRED = "expired"  # its link expired before it could be sent
+    CANCELLED = "cancelled"  # no longer worth sending (a newer link, already verified, ...); bodies blanked
 
+
+# The statuses the drain picks up once next_attempt_at has passed.
+DUE_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 _STATUSES_SQL = ", ".join(f"'{status.value}'" for status in OutboxStatus)
+_PURPOSES_SQL = ", ".join(f"'{purpose.value}'" for purpose in TokenPurpose)
+_DUE_SQL = " OR ".join(f"status = '{status.value}'" for status in DUE_STATUSES)
 
 
 class EmailOutbox(TimestampMixin, Base):
     __tablename__ = "email_outbox"
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUSES_SQL})", name="status_known"),
-        Index("ix_email_outbox_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        CheckConstraint(
+            "token_purpose IS NULL OR (token_purpose IN ("
+            + _PURPOSES_SQL
+            + ") AND user_id IS NOT NULL AND link_url IS NOT NULL AND expires_at IS NOT NULL)",
+            name="link_complete",
+        ),
+        Index("ix_email_outbox_due", "next_attempt_at", postgresql_where=text(_DUE_SQL)),
+        # The drain asks "is there a newer link of this purpose for this user?".
+        Index("ix_email_outbox_user_id_token_purpose_created_at", "user_id", "token_purpose", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -36,6 +61,14 @@ class EmailOutbox(TimestampMixin, Base):
     template: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(10), server_default=text("'pending'"))
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # When the message is due; while 'sending', when the drain's lease ends.
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The link, minted at send time: whose token, for what, pointing where (without the token).
+    user_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
+    token_purpose: Mapped[str | None] = mapped_column(String(30))
+    link_url: Mapped[str | None] = mapped_column(Text)
+    # Worth sending until then: the link's expiry; for a message without a link,
+    # NULL means created_at + EMAIL_GIVE_UP_AFTER_HOURS (a re-drive sets it).
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -2,7 +2,10 @@
 
 Each type's JSON schema says what the validator accepts, so the OpenAPI
 document is a true contract (schemathesis checks both directions): strings
-never contain NUL (PostgreSQL cannot store it), passwords follow the policy.
+never contain NUL (PostgreSQL cannot store it), passwords follow the policy,
+and the one-line texts of a profile (names, organisation, address) hold no
+control characters: they reach emails and logs, where a line break or an
+escape character would let a user write lines of their own.
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from shared.security.password_policy import MAX_LENGTH, MIN_LENGTH, PASSWORD_PAT
 MAX_EMAIL_LENGTH = 320
 MAX_TOKEN_LENGTH = 256
 NO_NUL = r"^[^\x00]*$"
+# Refused in one-line profile text: C0 and C1 controls (line breaks, ESC, NUL, ...),
+# DEL, the Unicode line and paragraph separators, the bidirectional embedding,
+# override and isolate controls (they reorder what a reader sees) and the BOM.
+# Written so Python, Rust (pydantic) and ECMA (JSON Schema) regexes read it alike.
+_NOT_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff"
+ONE_LINE = rf"^[^{_NOT_ONE_LINE}]*$"
+# One line with at least one character that is not white space.
+NAME_PATTERN = rf"^[^{_NOT_ONE_LINE}]*[^\s{_NOT_ONE_LINE}][^{_NOT_ONE_LINE}]*$"
 
 
 def _email_address(value: str) -> str:
@@ -72,11 +83,11 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=4 * MA
 # An opaque token from an email or a previous response.
 OpaqueToken = Annotated[str, StringConstraints(min_length=16, max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")]
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00]*\S[^\x00]*$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[0-9+()\-. ]+$")]
-Text255 = Annotated[str, StringConstraints(max_length=255, pattern=NO_NUL)]
-Text100 = Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL)]
-PostalCode = Annotated[str, StringConstraints(max_length=20, pattern=NO_NUL)]
+Text255 = Annotated[str, StringConstraints(max_length=255, pattern=ONE_LINE)]
+Text100 = Annotated[str, StringConstraints(max_length=100, pattern=ONE_LINE)]
+PostalCode = Annotated[str, StringConstraints(max_length=20, pattern=ONE_LINE)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
 __all__ = ["Email", "Field", "GivenPassword", "IsoDateTime", "Name", "NewPassword", "OpaqueToken", "Phone"]

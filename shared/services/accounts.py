@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -19,7 +19,7 @@ from shared.security.passwords import hash_password
 from shared.services import audit, rate_limits, user_tokens
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
-from shared.services.email.outbox import enqueue
+from shared.services.email.outbox import enqueue_with_link
 from shared.services.rate_limits import Limit
 
 
@@ -70,10 +70,8 @@ def token_attempts(settings: Settings, client: ClientInfo) -> Limit:
 
 
 def queue_verification_email(db: DbSession, settings: Settings, user: User) -> None:
-    hours = settings.email_verification_token_expire_hours
-    token = user_tokens.issue(db, user.id, TokenPurpose.EMAIL_VERIFICATION, timedelta(hours=hours))
-    url = templates.link(settings.frontend_donor_url, "/verify-email", token)
-    enqueue(db, user.email, templates.verify_email(user.first_name, url, hours))
+    """The link is minted when the drain sends the message; the row never holds a token."""
+    enqueue_with_link(db, user, templates.verify_email(), settings.frontend_donor_url)
 
 
 def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -18,7 +18,7 @@ from shared.services import audit, rate_limits, user_tokens
 from shared.services.accounts import mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
-from shared.services.email.outbox import enqueue
+from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
@@ -30,14 +30,13 @@ def request_reset(email: str, client: ClientInfo) -> None:
     taken = reserve_email_limits(settings, "reset", email, client)
     if taken is None:
         return
-    minutes = settings.password_reset_token_expire_minutes
     with rate_limits.held(taken), unit_of_work() as db:
         user = db.scalars(select(User).where(User.email == email).with_for_update()).one_or_none()
         if user is None or user.deactivated_at is not None:
             return
-        token = user_tokens.issue(db, user.id, TokenPurpose.PASSWORD_RESET, timedelta(minutes=minutes))
-        url = templates.link(settings.frontend_donor_url, "/reset-password", token)
-        enqueue(db, user.email, templates.password_reset(user.first_name, url, minutes))
+        # An unverified address may not be the registrant's: no text they chose goes to it.
+        greeting_name = user.first_name if user.email_verified else None
+        enqueue_with_link(db, user, templates.password_reset(greeting_name), settings.frontend_donor_url)
         audit.record(db, AuditEvent.PASSWORD_RESET_REQUESTED, client, target_id=user.id, npo_id=user.npo_id)
 
 

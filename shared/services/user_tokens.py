@@ -1,9 +1,14 @@
-"""Single-use email tokens: issued (killing older ones), consumed atomically."""
+"""Single-use email tokens: issued (killing older ones), consumed atomically.
+
+Tokens are issued by the outbox drain when it sends the email that carries
+them (``shared.services.email.drain``), never at request time: the token then
+exists only as its hash here and in the message handed to the provider.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
@@ -13,20 +18,25 @@ from shared.models import TokenPurpose, UserToken
 from shared.security.tokens import hash_token, new_token
 
 
-def issue(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose, lifetime: timedelta) -> str:
-    """A new token for ``purpose``; every older unused one of the user dies with it."""
+def revoke_unused(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose) -> None:
+    """Every unused token of the user for ``purpose`` dies (a new link was asked for or minted)."""
     db.execute(
         update(UserToken)
         .where(UserToken.user_id == user_id, UserToken.purpose == purpose.value, UserToken.used_at.is_(None))
         .values(used_at=func.now())
     )
+
+
+def issue(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose, expires_at: datetime) -> str:
+    """A new token for ``purpose`` valid until ``expires_at``; every older unused one of the user dies with it."""
+    revoke_unused(db, user_id, purpose)
     token = new_token()
     db.add(
         UserToken(
             user_id=user_id,
             purpose=purpose.value,
             token_hash=hash_token(token),
-            expires_at=datetime.now(UTC) + lifetime,
+            expires_at=expires_at,
         )
     )
     return token

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, asc, desc, func, or_, select
@@ -21,14 +21,14 @@ from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import is_unique_violation, read_only, unit_of_work
 from shared.errors import AuthorizationError, ConflictError, DuplicateEmailError, ErrorCode, NotFoundError
-from shared.models import NPO_SCOPED_ROLES, RoleName, TokenPurpose, User
+from shared.models import NPO_SCOPED_ROLES, RoleName, User
 from shared.schemas.users import UserSortField
 from shared.security.passwords import hash_password
-from shared.services import audit, user_tokens
+from shared.services import audit
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
-from shared.services.email.outbox import enqueue
+from shared.services.email.outbox import enqueue_with_link
 from shared.services.paging import Page
 from shared.services.policy import Action, Decision, Party, decide, list_scope, may_act_at_all, may_assign
 from shared.services.principal import Principal
@@ -178,15 +178,14 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
 
 
 def _queue_invitation(db: DbSession, user: User) -> None:
+    """A set-password link, minted when the drain sends it; staff links open the admin app."""
     settings = get_settings()
-    hours = settings.invitation_token_expire_hours
-    token = user_tokens.issue(db, user.id, TokenPurpose.PASSWORD_RESET, timedelta(hours=hours))
     base = (
         settings.frontend_admin_url
         if RoleName(user.role) in NPO_SCOPED_ROLES | {RoleName.SUPER_ADMIN}
         else settings.frontend_donor_url
     )
-    enqueue(db, user.email, templates.invitation(user.first_name, templates.link(base, "/set-password", token), hours))
+    enqueue_with_link(db, user, templates.invitation(), base)
 
 
 # -- changing --------------------------------------------------------------------------

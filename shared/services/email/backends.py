@@ -18,10 +18,16 @@ logger = logging.getLogger(__name__)
 
 
 class OutgoingEmail(Protocol):
-    to_address: str
-    subject: str
-    text_body: str
-    html_body: str
+    """A message ready to go: for one with a link, the bodies hold the live link."""
+
+    @property
+    def to_address(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def text_body(self) -> str: ...
+    @property
+    def html_body(self) -> str: ...
 
 
 class EmailSendError(Exception):

@@ -1,15 +1,55 @@
-"""Queue a message in the caller's transaction."""
+"""Queue a message in the caller's transaction.
+
+A message with a link is queued without its token: the row names the user,
+the token's purpose, where the link points and when it expires, and the drain
+mints the token when it sends (``drain``). A token minted at request time
+would have to sit in the row, readable to anyone who can read the database.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy.orm import Session as DbSession
 
-from shared.models import EmailOutbox
-from shared.services.email.templates import RenderedEmail
+from shared.config import Settings, get_settings
+from shared.models import EmailOutbox, TokenPurpose, User
+from shared.services import user_tokens
+from shared.services.email.templates import RenderedEmail, Template
+
+
+@dataclass(frozen=True)
+class LinkKind:
+    """What a template's link is: the token's purpose, the page it opens, how long it lives."""
+
+    purpose: TokenPurpose
+    path: str
+    lifetime: Callable[[Settings], timedelta]
+
+
+LINK_KINDS: dict[Template, LinkKind] = {
+    Template.VERIFY_EMAIL: LinkKind(
+        TokenPurpose.EMAIL_VERIFICATION,
+        "/verify-email",
+        lambda settings: timedelta(hours=settings.email_verification_token_expire_hours),
+    ),
+    Template.INVITATION: LinkKind(
+        TokenPurpose.PASSWORD_RESET,
+        "/set-password",
+        lambda settings: timedelta(hours=settings.invitation_token_expire_hours),
+    ),
+    Template.PASSWORD_RESET: LinkKind(
+        TokenPurpose.PASSWORD_RESET,
+        "/reset-password",
+        lambda settings: timedelta(minutes=settings.password_reset_token_expire_minutes),
+    ),
+}
 
 
 def enqueue(db: DbSession, to_address: str, message: RenderedEmail) -> None:
-    """The message is sent only if the surrounding transaction commits."""
+    """A message without a link; sent only if the surrounding transaction commits."""
     db.add(
         EmailOutbox(
             to_address=to_address,
@@ -17,5 +57,30 @@ def enqueue(db: DbSession, to_address: str, message: RenderedEmail) -> None:
             text_body=message.text,
             html_body=message.html,
             template=message.template.value,
+        )
+    )
+
+
+def enqueue_with_link(db: DbSession, user: User, message: RenderedEmail, base_url: str) -> None:
+    """A message whose link (``base_url`` + the template's page) is minted when it is sent.
+
+    The link expires one lifetime after this call, however long the message
+    waits in the outbox. Asking for a link kills the user's older links of the
+    same purpose at once, as it did when tokens were minted at request time;
+    an older one still unsent is cancelled by the drain.
+    """
+    kind = LINK_KINDS[message.template]
+    user_tokens.revoke_unused(db, user.id, kind.purpose)
+    db.add(
+        EmailOutbox(
+            to_address=user.email,
+            subject=message.subject,
+            text_body=message.text,
+            html_body=message.html,
+            template=message.template.value,
+            user_id=user.id,
+            token_purpose=kind.purpose.value,
+            link_url=f"{base_url}{kind.path}",
+            expires_at=datetime.now(UTC) + kind.lifetime(get_settings()),
         )
     )
