@@ -41,7 +41,7 @@ def package_files(root: Path = ROOT) -> list[str]:
     """Every tracked file the package carries, sorted."""
     tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True)
     patterns = ignore_patterns(root)
-    return sorted(path for path in tracked.stdout.splitlines() if not is_ignored(path, patterns))
+    return sorted({path for path in tracked.stdout.splitlines() if not is_ignored(path, patterns)})
 
 
 def build(target: Path, root: Path = ROOT) -> list[str]:

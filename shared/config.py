@@ -9,6 +9,8 @@ Nothing else in the project reads ``os.environ`` for configuration; it asks
 from __future__ import annotations
 
 import ipaddress
+import math
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -192,11 +194,18 @@ class Settings(BaseSettings):
         return origins
 
     @model_validator(mode="after")
-    def _production_database_uses_tls(self) -> Settings:
-        host = urlsplit(self.database_url).hostname or ""
-        local = host in ("localhost", "127.0.0.1", "::1") or "unix_sock=" in self.database_url
-        if self.environment == "production" and self.db_ssl == "disable" and not local:
-            raise ValueError("DB_SSL must be require or verify-full for a remote database in production")
+    def _symmetric_key_fits_its_hash(self) -> Settings:
+        needed = HMAC_KEY_BYTES[self.jwt_algorithm]
+        if len(self.jwt_secret_key.encode("utf-8")) < needed:
+            raise ValueError(f"JWT_SECRET_KEY must be at least {needed} bytes for {self.jwt_algorithm}")
+        return self
+
+    @model_validator(mode="after")
+    def _production_is_locked_down(self) -> Settings:
+        if self.is_production:
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("production refuses: " + "; ".join(problems))
         return self
 
     @model_validator(mode="after")
@@ -208,6 +217,56 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+
+# An HMAC key shorter than the hash output weakens it (RFC 7518 §3.2).
+HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+# Words that mark a value copied from an example rather than generated.
+_PLACEHOLDER_WORDS = ("replace", "example", "changeme", "change-me", "placeholder", "your-", "secret-key", "xxxx")
+# About 128 bits: what `secrets.token_urlsafe(32)` gives, and far beyond a human-typed phrase.
+_MIN_SECRET_BITS = 128
+_MIN_BCRYPT_ROUNDS_IN_PRODUCTION = 12
+
+
+def _estimated_bits(value: str) -> float:
+    """Shannon entropy of the characters times the length: low for repeats and short phrases."""
+    counts = [value.count(char) for char in set(value)]
+    per_char = -sum(count / len(value) * math.log2(count / len(value)) for count in counts)
+    return per_char * len(value)
+
+
+def weak_secret(value: str) -> str | None:
+    """Why ``value`` cannot be a production secret, or None when it looks generated."""
+    lowered = value.lower()
+    if any(word in lowered for word in _PLACEHOLDER_WORDS):
+        return "a placeholder or example value"
+    if _estimated_bits(value) < _MIN_SECRET_BITS:
+        return "too little randomness (generate one with python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+    return None
+
+
+def _is_local(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1")
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Every setting production refuses: each would make a deployment quietly unsafe."""
+    problems = []
+    why = weak_secret(settings.jwt_secret_key)
+    if why:
+        problems.append(f"JWT_SECRET_KEY is {why}")
+    db_host = urlsplit(settings.database_url).hostname or ""
+    db_local = _is_local(db_host) or "unix_sock=" in settings.database_url
+    if not db_local and settings.db_ssl != "verify-full":
+        problems.append("DB_SSL must be verify-full for a remote database")
+    redis = urlsplit(settings.redis_url)
+    if redis.scheme == "redis" and not _is_local(redis.hostname or ""):
+        problems.append("REDIS_URL must use rediss:// (TLS) for a remote Redis")
+    if "*" in settings.cors_origins:
+        problems.append("CORS_ORIGINS must name the web apps' origins, not *")
+    if settings.bcrypt_rounds < _MIN_BCRYPT_ROUNDS_IN_PRODUCTION:
+        problems.append(f"BCRYPT_ROUNDS must be at least {_MIN_BCRYPT_ROUNDS_IN_PRODUCTION}")
+    return problems
 
 
 def _describe(error: ValidationError) -> str:
@@ -222,10 +281,21 @@ def _describe(error: ValidationError) -> str:
     return "Invalid configuration: " + "; ".join(lines)
 
 
+# Where a .env file may supply settings. It must be the real environment that
+# says so: a stray .env shipped to production would otherwise override nothing
+# visible and everything important.
+_ENV_FILE_ENVIRONMENTS = ("development", "test")
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (plus overrides), naming any bad setting."""
+    """Build settings from the environment (plus overrides), naming any bad setting.
+
+    ``.env`` is read only when ENVIRONMENT (from the process environment) is
+    development or test.
+    """
+    reads_env_file = os.environ.get("ENVIRONMENT", "production").lower() in _ENV_FILE_ENVIRONMENTS
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(_env_file=".env" if reads_env_file else None, **overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise ConfigurationError(_describe(error)) from None
 

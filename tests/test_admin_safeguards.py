@@ -7,7 +7,10 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+from sqlalchemy import select
 
+from shared.database import unit_of_work
+from shared.models import AuditLog
 from tests.conftest import Account, Actor
 
 NPO = str(uuid.uuid4())
@@ -94,3 +97,18 @@ def test_only_a_super_admin_undoes_a_super_admins_deactivation(signed_in: Callab
     assert root.request("POST", f"/api/v1/users/{staff.id}/activate").status_code == 200
     assert admin.request("DELETE", f"/api/v1/users/{staff.id}").status_code == 204
     assert admin.request("POST", f"/api/v1/users/{staff.id}/activate").status_code == 200, "their own, they undo"
+
+
+def test_refused_admin_actions_are_audited_once_per_caller_action_and_window(signed_in: Callable[..., Actor]) -> None:
+    admin, peer = signed_in("npo_admin", NPO), signed_in("npo_admin", NPO)
+    staff = signed_in("staff", NPO)
+    for _ in range(3):
+        assert admin.request("DELETE", f"/api/v1/users/{peer.id}").status_code == 403
+        assert staff.request("GET", "/api/v1/users").status_code == 403
+    with unit_of_work() as db:
+        rows = db.scalars(select(AuditLog).where(AuditLog.event_type == "authz.refused")).all()
+    mine = [(str(row.actor_user_id), row.details["action"], row.target_user_id) for row in rows]
+    assert mine.count((admin.id, "users_deactivate", uuid.UUID(peer.id))) == 1
+    assert mine.count((staff.id, "users_list", None)) == 1
+    [event] = [row for row in rows if str(row.actor_user_id) == staff.id]
+    assert event.npo_id == uuid.UUID(NPO) and event.details["role"] == "staff"

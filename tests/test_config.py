@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from shared.config import ConfigurationError, Settings, load_settings
+from tests.conftest import ROOT
 
 VALID = {
     "database_url": "postgresql+pg8000://u:p@db.example.org:5432/augeo",
     "redis_url": "rediss://cache.example.org:10000/0",
-    "jwt_secret_key": "s" * 32,
+    "jwt_secret_key": "0f8Jq2Lx-V7nRk3Zs9Wb_T4mYc6Hd1Ug5Pe2Ao8Ni0",
 }
+# What a production deployment looks like when every setting is as it should be.
+PRODUCTION = {**VALID, "environment": "production", "db_ssl": "verify-full", "bcrypt_rounds": 12}
 
 
 def settings(**changes: object):
@@ -85,10 +92,77 @@ def test_unix_socket_database_url_is_accepted() -> None:
 
 def test_production_refuses_plaintext_to_a_remote_database() -> None:
     with pytest.raises(ConfigurationError, match="DB_SSL"):
-        settings(environment="production", db_ssl="disable")
-    assert settings(environment="production", db_ssl="verify-full").db_ssl == "verify-full"
+        settings(**{**PRODUCTION, "db_ssl": "disable"})
+    with pytest.raises(ConfigurationError, match="DB_SSL"):
+        settings(**{**PRODUCTION, "db_ssl": "require"})
+    assert settings(**PRODUCTION).db_ssl == "verify-full"
     local = "postgresql+pg8000://postgres@127.0.0.1:5432/augeo"
-    assert settings(environment="production", database_url=local).db_ssl == "disable"
+    assert settings(**{**PRODUCTION, "database_url": local, "db_ssl": "disable"}).db_ssl == "disable"
+
+
+def _example_secret() -> str:
+    values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    return str(values["JWT_SECRET_KEY"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"jwt_secret_key": "a" * 64}, "JWT_SECRET_KEY"),
+        ({"jwt_secret_key": "gala-night-gala-night-gala-night-2026"}, "JWT_SECRET_KEY"),
+        ({"jwt_secret_key": "replace-with-output-of-python-secrets-token-urlsafe-48"}, "JWT_SECRET_KEY"),
+        ({"redis_url": "redis://cache.example.org:6379/0"}, "REDIS_URL"),
+        ({"cors_origins": "*"}, "CORS_ORIGINS"),
+        ({"bcrypt_rounds": 10}, "BCRYPT_ROUNDS"),
+    ],
+)
+def test_production_refuses_what_would_make_it_quietly_unsafe(changes: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        settings(**{**PRODUCTION, **changes})
+    assert settings(**{**PRODUCTION, "environment": "development", **changes})
+
+
+def test_production_refuses_the_example_settings_secret() -> None:
+    with pytest.raises(ConfigurationError, match="JWT_SECRET_KEY"):
+        settings(**{**PRODUCTION, "jwt_secret_key": _example_secret()})
+
+
+def test_a_symmetric_key_is_at_least_as_long_as_its_hash_everywhere() -> None:
+    with pytest.raises(ConfigurationError, match="64 bytes for HS512"):
+        settings(environment="development", jwt_algorithm="HS512", jwt_secret_key="k" * 32)
+    assert settings(environment="development", jwt_algorithm="HS512", jwt_secret_key="k" * 64)
+
+
+def test_dot_env_is_read_in_development_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("APP_VERSION=from-dot-env\n")
+    monkeypatch.delenv("APP_VERSION", raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    assert settings(environment="development").app_version == "from-dot-env"
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    assert settings(**PRODUCTION).app_version != "from-dot-env"
+
+
+def test_funcignore_keeps_dot_env_out_of_the_package() -> None:
+    assert ".env" in (ROOT / ".funcignore").read_text().split()
+
+
+def test_hsts_on_every_production_response(functions: dict[str, Any]) -> None:
+    import azure.functions as func
+
+    from tests.conftest import settings_changed
+
+    production = {
+        "ENVIRONMENT": "production",
+        "BCRYPT_ROUNDS": "12",
+        "JWT_SECRET_KEY": VALID["jwt_secret_key"],
+        "CORS_ORIGINS": "https://admin.example.org",
+    }
+    request = func.HttpRequest("GET", "/api", body=b"")
+    with settings_changed(**production):
+        assert functions["api_index"](request).headers["Strict-Transport-Security"].startswith("max-age=")
+        assert "Strict-Transport-Security" in functions["route_not_found"](request).headers
+    assert "Strict-Transport-Security" not in functions["api_index"](request).headers
 
 
 def test_tls_modes_build_the_right_context() -> None:

@@ -22,7 +22,7 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from shared.context import ClientInfo
-from shared.errors import AppError, ServiceUnavailableError
+from shared.errors import AppError, ErrorCode, ServiceUnavailableError
 from shared.failures import is_dependency_failure
 from shared.http.binding import BODY, CALLER, CLIENT, QUERY, HandlerBinding
 from shared.http.request import (
@@ -37,6 +37,7 @@ from shared.http.responses import error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
 from shared.services.policy import PendingStep, refuse_pending_steps
+from shared.services.principal import Principal
 
 logger = logging.getLogger("augeo.http")
 
@@ -175,6 +176,8 @@ def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse
     try:
         response = _respond(spec, req, headers, client)
         response.headers["X-Request-ID"] = client.request_id
+        if _is_production():
+            response.headers["Strict-Transport-Security"] = HSTS
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info("%s %s -> %s in %.1f ms", spec.method, spec.path, response.status_code, elapsed_ms)
         return response
@@ -184,17 +187,36 @@ def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse
         user_id_var.reset(tokens[2])
 
 
+# Browsers remember for a year to reach this host (and its subdomains) over HTTPS only.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _is_production() -> bool:
+    from shared.config import ConfigurationError, get_settings
+
+    try:
+        return get_settings().is_production
+    except ConfigurationError:
+        return False
+
+
 def _respond(
     spec: EndpointSpec, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo
 ) -> func.HttpResponse:
     from shared.config import get_settings  # at request time: keeps importing function_app cheap
 
+    principal: Principal | None = None
     try:
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
-        arguments = _arguments(spec, req, headers, client, settings.max_request_body_bytes)
+        principal = _authenticated(spec, headers, client)
+        arguments = _arguments(
+            spec, req, headers, client, principal=principal, body_limit=settings.max_request_body_bytes
+        )
         return _render(spec, spec.handler(**arguments))
     except AppError as error:
+        if principal is not None and error.code is ErrorCode.FORBIDDEN:
+            _audit_refusal(spec, principal, req, client)
         return error_response(error, client.request_id)
     except Exception as error:
         if is_dependency_failure(error):
@@ -204,22 +226,49 @@ def _respond(
         return error_response(AppError(), client.request_id)
 
 
+def _authenticated(spec: EndpointSpec, headers: dict[str, str], client: ClientInfo) -> Principal | None:
+    """The caller of a route that needs one (401 without), who owes no step this route forbids.
+
+    Who is calling comes first: an anonymous caller learns nothing about what
+    a protected route would accept.
+    """
+    if not spec.auth:
+        return None
+    from shared.services.authentication import authenticate
+
+    principal = authenticate(bearer_token_from(headers), client)
+    user_id_var.set(str(principal.user_id))
+    refuse_pending_steps(principal.pending_steps, spec.while_pending)
+    return principal
+
+
+def _audit_refusal(spec: EndpointSpec, principal: Principal, req: func.HttpRequest, client: ClientInfo) -> None:
+    """A refused action is worth an audit row (once per caller, route and target per window)."""
+    from shared.services.audit import record_refusal
+
+    target = (req.route_params or {}).get("user_id")
+    try:
+        record_refusal(principal, spec.name, target, client)
+    except Exception as error:  # the caller still gets the 403, whatever the audit's dependencies do
+        if not is_dependency_failure(error):
+            raise
+        logger.warning("refusal not audited: %s", type(error).__name__)
+
+
 def _arguments(
-    spec: EndpointSpec, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo, body_limit: int
+    spec: EndpointSpec,
+    req: func.HttpRequest,
+    headers: dict[str, str],
+    client: ClientInfo,
+    *,
+    principal: Principal | None,
+    body_limit: int,
 ) -> dict[str, Any]:
     """The handler's arguments, each validated into the type its signature names."""
     binding = spec.binding
     arguments: dict[str, Any] = {}
-    # Who is calling comes first: an anonymous caller learns nothing about
-    # what a protected route would accept.
-    if spec.auth:
-        from shared.services.authentication import authenticate
-
-        principal = authenticate(bearer_token_from(headers), client)
-        user_id_var.set(str(principal.user_id))
-        refuse_pending_steps(principal.pending_steps, spec.while_pending)
-        if binding.wants_caller:
-            arguments[CALLER] = principal
+    if binding.wants_caller:
+        arguments[CALLER] = principal
     if binding.request_model is not None:
         raw = req.get_body() or b""
         data = (

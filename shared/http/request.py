@@ -117,24 +117,37 @@ def _field_name(location: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in location) or "body"
 
 
+# A body of 60,000 unknown keys must not answer a 5 MB list: name the first
+# few failures and say how many there were.
+MAX_FIELD_ERRORS = 20
+
+
+def _failed(fields: list[dict[str, str]], total: int) -> ValidationFailedError:
+    details: dict[str, Any] = {"fields": fields[:MAX_FIELD_ERRORS]}
+    if total > MAX_FIELD_ERRORS:
+        details["fields_total"] = total
+    return ValidationFailedError(details=details)
+
+
 def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> ModelT:
-    """Validate ``data`` into ``model``; a 422 names every failing field."""
+    """Validate ``data`` into ``model``; a 422 names the failing fields (at most 20, and how many)."""
     bad = _unstorable_strings(data)
     if bad:
         fields = [
             {"field": _field_name(p), "message": "contains a forbidden character", "type": "string_characters"}
-            for p in bad
+            for p in bad[:MAX_FIELD_ERRORS]
         ]
-        raise ValidationFailedError(details={"fields": fields})
+        raise _failed(fields, len(bad))
     try:
         return model.model_validate(data)
     except ValidationError as error:
+        items = error.errors(include_url=False, include_input=False, include_context=False)
         fields = [
             {
                 "field": _field_name(item["loc"]) if item["loc"] else source,
                 "message": item["msg"].removeprefix("Value error, "),
                 "type": item["type"],
             }
-            for item in error.errors(include_url=False, include_input=False, include_context=False)
+            for item in items[:MAX_FIELD_ERRORS]
         ]
-        raise ValidationFailedError(details={"fields": fields}) from None
+        raise _failed(fields, error.error_count()) from None

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.context import ClientInfo
 from shared.models import AuditLog
+from shared.services.principal import Principal
 
 
 class AuditEvent(StrEnum):
@@ -31,6 +32,7 @@ class AuditEvent(StrEnum):
     USER_ACTIVATED = "user.activated"
     USER_ROLE_CHANGED = "user.role_changed"
     USER_EMAIL_VERIFIED_BY_ADMIN = "user.email_verified_by_admin"
+    ACCESS_REFUSED = "authz.refused"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:
@@ -61,3 +63,34 @@ def record(
             details=details or {},
         )
     )
+
+
+def record_refusal(principal: Principal, action: str, target_id: str | None, client: ClientInfo) -> None:
+    """Audit a refused (403) action, once per caller, action and target per window.
+
+    Its own transaction: the refused request's work was rolled back. The
+    window keeps a client that retries in a loop from filling the log.
+    """
+    from shared.database import unit_of_work
+    from shared.services import rate_limits
+
+    if not rate_limits.first_refusal(f"forbidden:{principal.user_id}:{action}:{target_id}"):
+        return
+    target = _uuid_or_none(target_id)
+    with unit_of_work() as db:
+        record(
+            db,
+            AuditEvent.ACCESS_REFUSED,
+            client,
+            actor_id=principal.user_id,
+            target_id=target,
+            npo_id=principal.user.npo_id,
+            details={"action": action, "role": principal.role},
+        )
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
