@@ -66,7 +66,7 @@ def openapi_document() -> Reply:
     bp, "GET", "docs", name="docs_swagger_ui", summary="Swagger UI for this API", tags=TAGS, media_type="text/html"
 )
 def swagger_ui() -> Reply:
-    """Every asset is served by this app from an installed package: no CDN."""
+    """Every asset is served by this app from files vendored in the repository: no CDN."""
     from shared.docs_assets import SWAGGER_PAGE
 
     return Reply(raw=SWAGGER_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)

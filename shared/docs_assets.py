@@ -1,43 +1,38 @@
-"""Swagger UI and ReDoc pages, with every asset served from an installed package.
+"""Swagger UI and ReDoc pages, with every asset served from files in this repository.
 
-The assets come from the PyPI package ``drf-spectacular-sidecar`` (Swagger UI
-5 and ReDoc builds); it is located with ``find_spec`` and never imported, so
-Django (its declared dependency) is never loaded. No CDN: the pages render on
-air-gapped machines.
+The assets are vendored byte for byte from the npm packages ``swagger-ui-dist``
+(Swagger UI 5) and ``redoc`` (ReDoc 2) under ``shared/static/api-docs/``; the README
+there names versions, sources and licences. No CDN and no Python package: the
+pages render on air-gapped machines and the deployment carries no web framework.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
 from shared.errors import NotFoundError
 
-_ASSETS = {
+# Not a folder named "docs": .funcignore leaves every such folder out of the package.
+STATIC_ROOT = Path(__file__).resolve().parent / "static" / "api-docs"
+
+# The only files served: URL name -> (path under STATIC_ROOT, media type).
+ASSETS = {
     "swagger-ui-bundle.js": ("swagger-ui-dist/swagger-ui-bundle.js", "application/javascript"),
     "swagger-ui-standalone-preset.js": ("swagger-ui-dist/swagger-ui-standalone-preset.js", "application/javascript"),
     "swagger-ui.css": ("swagger-ui-dist/swagger-ui.css", "text/css"),
     "favicon-32x32.png": ("swagger-ui-dist/favicon-32x32.png", "image/png"),
-    "redoc.standalone.js": ("redoc/bundles/redoc.standalone.js", "application/javascript"),
+    "redoc.standalone.js": ("redoc/redoc.standalone.js", "application/javascript"),
 }
 
 
-@lru_cache(maxsize=1)
-def _static_root() -> Path:
-    spec = importlib.util.find_spec("drf_spectacular_sidecar")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("drf-spectacular-sidecar is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "static" / "drf_spectacular_sidecar"
-
-
-@lru_cache(maxsize=len(_ASSETS))
+@lru_cache(maxsize=len(ASSETS))
 def asset(name: str) -> tuple[bytes, str]:
     """The bytes and media type of one whitelisted asset; 404 for any other name."""
-    if name not in _ASSETS:
+    if name not in ASSETS:
         raise NotFoundError("No such documentation asset.")
-    relative, media_type = _ASSETS[name]
-    return (_static_root() / relative).read_bytes(), media_type
+    relative, media_type = ASSETS[name]
+    return (STATIC_ROOT / relative).read_bytes(), media_type
 
 
 SWAGGER_PAGE = """<!DOCTYPE html>

@@ -15,6 +15,8 @@ def test_package_holds_the_app_and_leaves_out_tests_tools_and_secrets(tmp_path: 
     for needed in ("function_app.py", "host.json", "requirements.txt", "functions/auth.py", "shared/config.py"):
         assert needed in names
     assert "shared/data/common-passwords.txt.gz" in names
+    for asset in ("swagger-ui-dist/swagger-ui-bundle.js", "redoc/redoc.standalone.js", "redoc/LICENSE"):
+        assert f"shared/static/api-docs/{asset}" in names
     assert not any(
         name.startswith(("tests/", "devtools/", "bench/", "infra/", ".github/", ".ci/", "docs/")) for name in names
     )
