@@ -56,7 +56,7 @@ def _out(user: object) -> UserOut:
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
-    return _out(caller.user)
+    return _out(users.get_me(caller))
 
 
 @endpoint(

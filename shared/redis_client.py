@@ -69,18 +69,27 @@ def reset_redis() -> None:
 class Keys:
     """Builders for every Redis key, one namespace per concern.
 
-    A session's keys carry the session id as a hash tag (``{...}``), so the
-    per-request check can read the session and the revoked-token key in one
-    script even on a clustered Redis (both keys land in one slot).
+    Everything about one user (their sessions, revoked tokens, cached
+    authorization state and its version) carries the user id as a hash tag
+    (``{...}``), so the per-request check reads a session and its user's
+    state in one script even on a clustered Redis (all land in one slot).
     """
 
     @staticmethod
-    def session(session_id: str) -> str:
-        return f"session:{{{session_id}}}"
+    def session(user_id: str, session_id: str) -> str:
+        return f"session:{{{user_id}}}:{session_id}"
 
     @staticmethod
-    def revoked_jti(session_id: str, jti: str) -> str:
-        return f"jwt:blacklist:{{{session_id}}}:{jti}"
+    def revoked_jti(user_id: str, session_id: str, jti: str) -> str:
+        return f"jwt:blacklist:{{{user_id}}}:{session_id}:{jti}"
+
+    @staticmethod
+    def user_state(user_id: str) -> str:
+        return f"user:{{{user_id}}}:state"
+
+    @staticmethod
+    def user_version(user_id: str) -> str:
+        return f"user:{{{user_id}}}:version"
 
     @staticmethod
     def email_verify(email_digest: str) -> str:

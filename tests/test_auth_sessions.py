@@ -21,6 +21,11 @@ def _sid(tokens: dict) -> str:
     return jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
 
 
+def _session_key(tokens: dict) -> str:
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    return Keys.session(claims["sub"], claims["sid"])
+
+
 def _refresh(account: Account, token: str):
     return account.http.post("/api/v1/auth/refresh", json={"refresh_token": token})
 
@@ -78,7 +83,7 @@ def test_other_devices_survive_a_reuse_on_one(account: Account) -> None:
 def test_idle_session_is_dead_and_cannot_refresh(account: Account) -> None:
     tokens = account.tokens()
     assert account.me(tokens["access_token"]).status_code == 200
-    get_redis().pexpire(Keys.session(_sid(tokens)), 1)  # what 30 idle minutes do to the key
+    get_redis().pexpire(_session_key(tokens), 1)  # what 30 idle minutes do to the key
     time.sleep(0.05)
     assert account.me(tokens["access_token"]).status_code == 401
     assert _refresh(account, tokens["refresh_token"]).status_code == 401
@@ -86,7 +91,7 @@ def test_idle_session_is_dead_and_cannot_refresh(account: Account) -> None:
 
 def test_activity_slides_the_idle_timeout(account: Account) -> None:
     tokens = account.tokens()
-    key = Keys.session(_sid(tokens))
+    key = _session_key(tokens)
     get_redis().expire(key, 5)
     assert account.me(tokens["access_token"]).status_code == 200
     idle = get_settings().session_idle_timeout_minutes * 60
@@ -108,7 +113,7 @@ def test_unknown_and_malformed_refresh_tokens_are_401(account: Account) -> None:
 
 def test_access_token_of_an_ended_session_fails_even_if_unexpired(account: Account) -> None:
     tokens = account.tokens()
-    get_redis().delete(Keys.session(_sid(tokens)))
+    get_redis().delete(_session_key(tokens))
     response = account.me(tokens["access_token"])
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")

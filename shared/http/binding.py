@@ -4,7 +4,11 @@ A handler names what it takes, and the pipeline provides exactly that:
 
 - ``body: SomeRequest``: the JSON body, validated into that model;
 - ``query: SomeQuery``: the query string, validated into that model;
-- ``caller: Principal``: the authenticated caller (the route must say ``auth=True``);
+- ``caller: Principal``: the authenticated caller and their authorization state
+  (the route must say ``auth=True``);
+- ``session: LiveSession``: only the live session behind the bearer token, the
+  user's state if it was cached (a route that resolves the state itself, at a
+  cost it controls: the permission check other services call);
 - ``client: ClientInfo``: request id, client IP and user agent;
 - a route parameter by its name: ``user_id: uuid.UUID`` for ``{user_id:guid}``,
   ``str`` for an unconstrained one.
@@ -30,11 +34,12 @@ from pydantic import BaseModel
 from shared.context import ClientInfo
 from shared.errors import ValidationFailedError
 from shared.http.routing import RouteTemplate
-from shared.services.principal import Principal
+from shared.services.principal import LiveSession, Principal
 
 BODY = "body"
 QUERY = "query"
 CALLER = "caller"
+SESSION = "session"
 CLIENT = "client"
 
 RouteParser = Callable[[str, str], object]
@@ -71,6 +76,7 @@ class HandlerBinding:
     request_model: type[BaseModel] | None
     query_model: type[BaseModel] | None
     wants_caller: bool
+    wants_session: bool
     wants_client: bool
     route_parsers: Mapping[str, RouteParser]
 
@@ -79,7 +85,7 @@ class HandlerBinding:
         """Read ``handler``'s signature; raise TypeError for anything the pipeline cannot serve."""
         hints = typing.get_type_hints(handler)
         request_model = query_model = None
-        wants_caller = wants_client = False
+        wants_caller = wants_session = wants_client = False
         parsers: dict[str, RouteParser] = {}
         for name in inspect.signature(handler).parameters:
             hint = hints.get(name)
@@ -89,6 +95,8 @@ class HandlerBinding:
                 query_model = _model(handler, name, hint)
             elif name == CALLER and hint is Principal:
                 wants_caller = True
+            elif name == SESSION and hint is LiveSession:
+                wants_session = True
             elif name == CLIENT and hint is ClientInfo:
                 wants_client = True
             elif name in template.param_names and hint in _ROUTE_PARSERS:
@@ -100,7 +108,9 @@ class HandlerBinding:
         missing = set(template.param_names) - set(parsers)
         if missing:
             raise TypeError(f"{handler.__qualname__}: route parameters {sorted(missing)} are not taken")
-        return cls(request_model, query_model, wants_caller, wants_client, parsers)
+        if wants_caller and wants_session:
+            raise TypeError(f"{handler.__qualname__}: take either 'caller' or 'session', not both")
+        return cls(request_model, query_model, wants_caller, wants_session, wants_client, parsers)
 
     def route_values(self, route_params: Mapping[str, str]) -> dict[str, object]:
         """Each route parameter parsed into the handler's type."""

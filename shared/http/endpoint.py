@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from shared.context import ClientInfo
 from shared.errors import AppError, ErrorCode, ServiceUnavailableError
 from shared.failures import is_dependency_failure
-from shared.http.binding import BODY, CALLER, CLIENT, QUERY, HandlerBinding
+from shared.http.binding import BODY, CALLER, CLIENT, QUERY, SESSION, HandlerBinding
 from shared.http.request import (
     bearer_token_from,
     client_ip_from,
@@ -37,7 +37,7 @@ from shared.http.responses import error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
 from shared.services.policy import PendingStep, refuse_pending_steps
-from shared.services.principal import Principal
+from shared.services.principal import LiveSession, Principal
 
 logger = logging.getLogger("augeo.http")
 
@@ -74,8 +74,8 @@ class EndpointSpec:
     def __post_init__(self) -> None:
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
-        if binding.wants_caller and not self.auth:
-            raise TypeError(f"{self.name}: a handler taking 'caller' needs auth=True")
+        if (binding.wants_caller or binding.wants_session) and not self.auth:
+            raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
         object.__setattr__(self, "template", template)
         object.__setattr__(self, "binding", binding)
 
@@ -209,10 +209,12 @@ def _respond(
     try:
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
-        principal = _authenticated(spec, headers, client)
+        principal, live = _authenticated(spec, headers, client)
         arguments = _arguments(
             spec, req, headers, client, principal=principal, body_limit=settings.max_request_body_bytes
         )
+        if live is not None:
+            arguments[SESSION] = live
         return _render(spec, spec.handler(**arguments))
     except AppError as error:
         if principal is not None and error.code is ErrorCode.FORBIDDEN:
@@ -226,20 +228,28 @@ def _respond(
         return error_response(AppError(), client.request_id)
 
 
-def _authenticated(spec: EndpointSpec, headers: dict[str, str], client: ClientInfo) -> Principal | None:
+def _authenticated(
+    spec: EndpointSpec, headers: dict[str, str], client: ClientInfo
+) -> tuple[Principal | None, LiveSession | None]:
     """The caller of a route that needs one (401 without), who owes no step this route forbids.
 
     Who is calling comes first: an anonymous caller learns nothing about what
-    a protected route would accept.
+    a protected route would accept. A route that takes only the live session
+    resolves the caller's state (and any step they owe) itself.
     """
     if not spec.auth:
-        return None
-    from shared.services.authentication import authenticate
+        return None, None
+    from shared.services.authentication import authenticate, verify_bearer
 
-    principal = authenticate(bearer_token_from(headers), client)
+    token = bearer_token_from(headers)
+    if spec.binding.wants_session:
+        claims, live = verify_bearer(token)
+        user_id_var.set(claims.user_id)
+        return None, live
+    principal = authenticate(token, client)
     user_id_var.set(str(principal.user_id))
     refuse_pending_steps(principal.pending_steps, spec.while_pending)
-    return principal
+    return principal, None
 
 
 def _audit_refusal(spec: EndpointSpec, principal: Principal, req: func.HttpRequest, client: ClientInfo) -> None:

@@ -3,6 +3,7 @@
 from shared.models.audit_log import AuditLog
 from shared.models.base import Base
 from shared.models.email_outbox import DUE_STATUSES, EmailOutbox, OutboxStatus
+from shared.models.event_assignment import EventAssignment
 from shared.models.role import NPO_SCOPED_ROLES, Role, RoleName, RoleScope
 from shared.models.session import RefreshToken, Session
 from shared.models.user import User
@@ -14,6 +15,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "EmailOutbox",
+    "EventAssignment",
     "OutboxStatus",
     "RefreshToken",
     "Role",

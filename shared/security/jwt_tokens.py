@@ -46,6 +46,7 @@ def create_access_token(
     session_id: str,
     role: str,
     npo_id: str | None,
+    events: list[str] | None = None,
     now: datetime | None = None,
 ) -> tuple[str, AccessClaims]:
     """Sign a new access token; returns the token and its claims."""
@@ -73,6 +74,8 @@ def create_access_token(
         "aud": settings.jwt_audience,
         TOKEN_TYPE_CLAIM: ACCESS_TOKEN_TYPE,
     }
+    if events is not None:  # the assigned events; absent when there are too many to carry
+        payload["events"] = events
     token = jwt.encode(payload, settings.jwt_secret_key, algorithm=settings.jwt_algorithm)
     return token, claims
 

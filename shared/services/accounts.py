@@ -16,7 +16,7 @@ from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode, RateL
 from shared.models import RoleName, TokenPurpose, User
 from shared.redis_client import Keys, get_redis
 from shared.security.passwords import hash_password
-from shared.services import audit, rate_limits, user_tokens
+from shared.services import audit, rate_limits, user_state, user_tokens
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
@@ -133,6 +133,7 @@ def verify_email(token: str, client: ClientInfo) -> User:
         if user is None:
             raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
         mark_verified(user)
+        user_state.invalidate(db, [user.id])
         audit.record_own(db, AuditEvent.EMAIL_VERIFIED, client, user)
         attempt.give_back()
     return user

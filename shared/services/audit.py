@@ -40,6 +40,21 @@ def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user
     record(db, event, client, actor_id=user.id, target_id=user.id, npo_id=user.npo_id, details=details)
 
 
+def record_by_caller(
+    db: DbSession, event: AuditEvent, client: ClientInfo, principal: Principal, **details: Any
+) -> None:
+    """An event the signed-in caller caused about their own account."""
+    record(
+        db,
+        event,
+        client,
+        actor_id=principal.user_id,
+        target_id=principal.user_id,
+        npo_id=principal.npo_id,
+        details=details,
+    )
+
+
 def record(
     db: DbSession,
     event: AuditEvent,
@@ -84,7 +99,7 @@ def record_refusal(principal: Principal, action: str, target_id: str | None, cli
             client,
             actor_id=principal.user_id,
             target_id=target,
-            npo_id=principal.user.npo_id,
+            npo_id=principal.npo_id,
             details={"action": action, "role": principal.role},
         )
 

@@ -14,7 +14,6 @@ from shared.models import AuditLog, RoleName
 from shared.services.paging import Page
 from shared.services.policy import Action, list_scope, may_act_at_all
 from shared.services.principal import Principal
-from shared.services.users import party
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +31,7 @@ def list_events(principal: Principal, filters: AuditFilter, page: Page) -> tuple
     if not may_act_at_all(RoleName(principal.role), Action.VIEW_AUDIT):
         raise AuthorizationError()
     statement = select(AuditLog)
-    scope = list_scope(party(principal.user))
+    scope = list_scope(principal.party)
     if scope is not None:
         statement = statement.where(AuditLog.npo_id == scope)
     if filters.user_id is not None:

@@ -15,23 +15,24 @@ from shared.context import ClientInfo
 from shared.database import read_only, unit_of_work
 from shared.errors import AuthenticationError, AuthorizationError, ErrorCode, RateLimitedError
 from shared.models import Session, User
-from shared.security.jwt_tokens import InvalidTokenError, decode_access_token
+from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
 from shared.security.passwords import burn_equal_time, hash_password, needs_rehash, verify_password
-from shared.services import audit, rate_limits
+from shared.services import audit, rate_limits, user_state
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
-from shared.services.principal import Principal
+from shared.services.principal import LiveSession, Principal
 from shared.services.rate_limits import Limit
 from shared.services.sessions import (
     IssuedTokens,
     SessionEndReason,
+    check_session,
     make_room,
     open_session,
     revoke_session,
     rotate,
-    touch_session,
 )
+from shared.services.user_state import UserState
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +47,43 @@ class SignedIn:
     user: User
 
 
-def authenticate(token: str | None, client: ClientInfo) -> Principal:
-    """Resolve a bearer token: signature and claims, live session, unrevoked jti, active user."""
+_SESSION_ENDED = "The session has ended."
+
+
+def verify_bearer(token: str | None) -> tuple[AccessClaims, LiveSession]:
+    """Signature and claims, a live session, an unrevoked token: one Redis round trip, no SQL.
+
+    The user's cached authorization state comes with it when it is current.
+    """
     if not token:
         raise AuthenticationError("A bearer token is required.")
     try:
         claims = decode_access_token(get_settings(), token)
     except InvalidTokenError:
         raise AuthenticationError("The access token is invalid or expired.", code=ErrorCode.INVALID_TOKEN) from None
-    if not touch_session(claims.session_id, claims.user_id, claims.jti):
-        raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
-    with read_only() as db:
-        user = db.get(User, uuid.UUID(claims.user_id))
-    if user is None or not user.is_active:
-        raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
-    return Principal(user=user, claims=claims)
+    live = check_session(uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
+    if live is None or (live.state is not None and not live.state.is_active):
+        raise AuthenticationError(_SESSION_ENDED, code=ErrorCode.INVALID_TOKEN)
+    return claims, live
+
+
+def authenticate(token: str | None, client: ClientInfo) -> Principal:
+    """Resolve a bearer token to the caller and their state as of this request.
+
+    The state comes from the cache the session script reads; when it is not
+    current it is read from the database and cached for the next request.
+    """
+    claims, live = verify_bearer(token)
+    return Principal(state=live.state or current_state(live), claims=claims)
+
+
+def current_state(live: LiveSession) -> UserState:
+    """The state from the database, cached under the version the session script read."""
+    state = user_state.read(live.user_id)
+    if state is None or not state.is_active:
+        raise AuthenticationError(_SESSION_ENDED, code=ErrorCode.INVALID_TOKEN)
+    user_state.store(state, live.version)
+    return state
 
 
 def _login_limits(settings: Settings, email: str, client: ClientInfo) -> tuple[Limit, Limit]:
@@ -295,5 +318,5 @@ def _rotate(presented: str, client: ClientInfo) -> SignedIn:
 def logout(principal: Principal, client: ClientInfo) -> None:
     """End the caller's session: its access token fails on the very next request."""
     with unit_of_work() as db:
-        revoke_session(db, principal.session_id, SessionEndReason.LOGOUT, access=principal.claims)
-        audit.record_own(db, AuditEvent.LOGOUT, client, principal.user, session_id=str(principal.session_id))
+        revoke_session(db, principal.user_id, principal.session_id, SessionEndReason.LOGOUT, access=principal.claims)
+        audit.record_by_caller(db, AuditEvent.LOGOUT, client, principal, session_id=str(principal.session_id))

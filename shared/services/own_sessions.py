@@ -30,7 +30,7 @@ def list_sessions(principal: Principal) -> list[SessionOut]:
                 .limit(100)
             )
         )
-    seen = last_seen([row.id for row in rows])
+    seen = last_seen(principal.user_id, [row.id for row in rows])
     return [
         SessionOut(
             id=row.id,
@@ -51,8 +51,8 @@ def end_session(principal: Principal, session_id: uuid.UUID, client: ClientInfo)
         session = db.get(Session, session_id)
         if session is None or session.user_id != principal.user_id or session.revoked_at is not None:
             raise NotFoundError("Session not found.")
-        revoke_session(db, session_id, SessionEndReason.SIGNED_OUT_ELSEWHERE)
-        audit.record_own(db, AuditEvent.SESSION_REVOKED, client, principal.user, session_id=str(session_id))
+        revoke_session(db, principal.user_id, session_id, SessionEndReason.SIGNED_OUT_ELSEWHERE)
+        audit.record_by_caller(db, AuditEvent.SESSION_REVOKED, client, principal, session_id=str(session_id))
 
 
 def end_other_sessions(principal: Principal, client: ClientInfo) -> int:
@@ -61,7 +61,7 @@ def end_other_sessions(principal: Principal, client: ClientInfo) -> int:
         ended = revoke_user_sessions(
             db, principal.user_id, SessionEndReason.SIGNED_OUT_ELSEWHERE, keep=principal.session_id
         )
-        audit.record_own(
-            db, AuditEvent.SESSION_REVOKED, client, principal.user, sessions_ended=len(ended), all_others=True
+        audit.record_by_caller(
+            db, AuditEvent.SESSION_REVOKED, client, principal, sessions_ended=len(ended), all_others=True
         )
     return len(ended)

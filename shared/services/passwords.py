@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.database import unit_of_work
+from shared.database import read_only, unit_of_work
 from shared.errors import AuthenticationError, BadRequestError, ErrorCode, ValidationFailedError
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
-from shared.services import audit, rate_limits, user_tokens
+from shared.services import audit, rate_limits, user_state, user_tokens
 from shared.services.accounts import mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
@@ -76,10 +76,12 @@ def change_password(principal: Principal, current: str, new: str, client: Client
         settings.rate_limit_password_change_per_user_window_seconds,
     )
     rate_limits.reserve(limit)
-    if not verify_password(current, principal.user.password_hash):
+    with read_only() as db:
+        stored = db.scalar(select(User.password_hash).where(User.id == principal.user_id))
+    if not verify_password(current, stored):
         raise AuthenticationError("The current password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
     rate_limits.refund([limit])
-    if verify_password(new, principal.user.password_hash):
+    if verify_password(new, stored):
         raise ValidationFailedError(
             details={
                 "fields": [
@@ -102,6 +104,7 @@ def _set_password(
     user.password_hash = password_hash
     user.password_changed_at = datetime.now(UTC)
     user.password_change_required = False
+    user_state.invalidate(db, [user.id])
     reason = SessionEndReason.PASSWORD_CHANGED if keep else SessionEndReason.PASSWORD_RESET
     ended = revoke_user_sessions(db, user.id, reason, keep=keep)
     enqueue(db, user.email, templates.password_changed(user.first_name))

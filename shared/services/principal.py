@@ -1,4 +1,8 @@
-"""The authenticated caller, as resolved from a bearer token on each request."""
+"""The authenticated caller, as resolved from a bearer token on each request.
+
+Handlers name these classes in their signatures, so this module stays light
+(no ORM, no Redis, no JWT library at import).
+"""
 
 from __future__ import annotations
 
@@ -6,36 +10,60 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.services.policy import PendingStep
+from shared.roles import RoleName
+from shared.services.policy import Party, PendingStep
 
-if TYPE_CHECKING:  # handlers name this class in their signatures: keep its import light
-    from shared.models import User
+if TYPE_CHECKING:
     from shared.security.jwt_tokens import AccessClaims
+    from shared.services.user_state import UserState
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    """A session the session script found alive, and its user's cached state if current.
+
+    ``version`` is the user's state version the script read: a state read
+    from the database may be cached under it (see ``shared.services.user_state``).
+    """
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    version: str
+    state: UserState | None
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: the user row as of this request (role and status fresh from the
-    database, not from the token) and the claims of the token that was shown."""
+    """The caller: their authorization state as of this request (from the cache the
+    session script reads, or the database; never from the token) and the token's claims."""
 
-    user: User
+    state: UserState
     claims: AccessClaims
 
     @property
     def user_id(self) -> uuid.UUID:
-        return self.user.id
+        return self.state.user_id
 
     @property
     def session_id(self) -> uuid.UUID:
         return uuid.UUID(self.claims.session_id)
 
     @property
-    def role(self) -> str:
-        return self.user.role
+    def role(self) -> RoleName:
+        return self.state.role
+
+    @property
+    def npo_id(self) -> uuid.UUID | None:
+        return self.state.npo_id
+
+    @property
+    def party(self) -> Party:
+        """The caller as the policy sees them."""
+        return Party(id=self.state.user_id, role=self.state.role, npo_id=self.state.npo_id)
 
     @property
     def pending_steps(self) -> frozenset[PendingStep]:
         """What the caller must do before the rest of the API is theirs."""
-        if self.user.password_change_required:
+        if self.state.password_change_required:
             return frozenset({PendingStep.PASSWORD_CHANGE})
         return frozenset()

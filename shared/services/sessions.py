@@ -29,23 +29,32 @@ from shared.models import RefreshToken, Session, User
 from shared.redis_client import Keys, get_redis, script
 from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
+from shared.services import user_state
+from shared.services.principal import LiveSession
+from shared.services.user_state import UserState
 
 REFRESH_TOKEN_BYTES = 32
 _SEAL_CONTEXT = b"augeo/refresh-child/v1"
 
-# KEYS[1] session, KEYS[2] revoked-jti marker.
-# ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3] expected user id.
-# Returns 1 and slides the idle timeout when the session is alive and the
-# token not revoked; else 0.
-_TOUCH_SESSION = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local session = redis.call('HMGET', KEYS[1], 'user_id', 'expires_at')
-if (not session[1]) or session[1] ~= ARGV[3] then return 0 end
-local ttl = math.min(tonumber(ARGV[1]), tonumber(session[2]) - tonumber(ARGV[2]))
-if ttl <= 0 then redis.call('DEL', KEYS[1]); return 0 end
+# KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version.
+# ARGV[1] idle timeout (s), ARGV[2] now (epoch s).
+# {0} when the session has ended or the token is revoked. Otherwise slides
+# the idle timeout and returns {1, version, state fields...}, the state
+# fields only when the cached state is current (its ``v`` equals the version).
+_CHECK_SESSION = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
+local expires_at = redis.call('HGET', KEYS[1], 'expires_at')
+if not expires_at then return {0} end
+local ttl = math.min(tonumber(ARGV[1]), tonumber(expires_at) - tonumber(ARGV[2]))
+if ttl <= 0 then redis.call('DEL', KEYS[1]); return {0} end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
-return 1
+local version = redis.call('GET', KEYS[4]) or '0'
+local reply = {1, version}
+local state = redis.call('HMGET', KEYS[3], 'v', 'role', 'npo', 'active', 'verified', 'pcr', 'events')
+if state[1] ~= version then return reply end
+for i = 2, #state do reply[#reply + 1] = state[i] end
+return reply
 """
 
 
@@ -86,18 +95,24 @@ def _idle_seconds(settings: Settings) -> int:
     return settings.session_idle_timeout_minutes * 60
 
 
-def issue_access_token(settings: Settings, user: User, session_id: uuid.UUID) -> tuple[str, AccessClaims]:
+def issue_access_token(settings: Settings, state: UserState, session_id: uuid.UUID) -> tuple[str, AccessClaims]:
     return create_access_token(
         settings,
-        user_id=str(user.id),
+        user_id=str(state.user_id),
         session_id=str(session_id),
-        role=user.role,
-        npo_id=str(user.npo_id) if user.npo_id else None,
+        role=state.role.value,
+        npo_id=str(state.npo_id) if state.npo_id else None,
+        events=state.events_claim,
     )
 
 
 def open_session(db: DbSession, user: User, client: ClientInfo) -> IssuedTokens:
-    """A new session (one per sign-in) with its first refresh token."""
+    """A new session (one per sign-in) with its first refresh token.
+
+    The caller holds the user's row lock, so the state read here is current
+    and no writer can move the version before this transaction commits: the
+    state is cached with the session, in the same Redis round trip.
+    """
     settings = get_settings()
     now = datetime.now(UTC)
     expires_at = now + timedelta(days=settings.refresh_token_expire_days)
@@ -112,36 +127,42 @@ def open_session(db: DbSession, user: User, client: ClientInfo) -> IssuedTokens:
     db.flush()
     refresh = _encode(secrets.token_bytes(REFRESH_TOKEN_BYTES))
     db.add(RefreshToken(session_id=session.id, token_hash=hash_token(refresh)))
-    db.flush()
-    key = Keys.session(str(session.id))
-    pipe = get_redis().pipeline(transaction=True)
-    pipe.hset(
-        key,
-        mapping={"user_id": str(user.id), "expires_at": int(expires_at.timestamp()), "last_seen": int(now.timestamp())},
-    )
+    state = user_state.from_user(user, user_state.assigned_events(db, user.id))
+    key = Keys.session(str(user.id), str(session.id))
+    pipe = get_redis().pipeline(transaction=True)  # one user's keys: one cluster slot
+    pipe.hset(key, mapping={"expires_at": int(expires_at.timestamp()), "last_seen": int(now.timestamp())})
     pipe.expire(key, _idle_seconds(settings))
+    user_state.store_current(state, pipe)
     pipe.execute()
-    access, claims = issue_access_token(settings, user, session.id)
+    access, claims = issue_access_token(settings, state, session.id)
     return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
 
 
-def touch_session(session_id: str, user_id: str, jti: str | None) -> bool:
-    """One round trip: alive, not revoked, and slide the idle timeout."""
-    settings = get_settings()
-    revoked_key = Keys.revoked_jti(session_id, jti or "-")
-    alive = script(_TOUCH_SESSION)(
-        keys=[Keys.session(session_id), revoked_key], args=[_idle_seconds(settings), int(time.time()), user_id]
-    )
-    return bool(alive)
+def check_session(user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
+    """One round trip: the session is alive and the token not revoked (the idle timeout
+    slides), with the user's cached state when it is current; None when it has ended."""
+    user, sid = str(user_id), str(session_id)
+    keys = [
+        Keys.session(user, sid),
+        Keys.revoked_jti(user, sid, jti or "-"),
+        Keys.user_state(user),
+        Keys.user_version(user),
+    ]
+    reply = script(_CHECK_SESSION)(keys=keys, args=[_idle_seconds(get_settings()), int(time.time())])
+    if not reply or reply[0] != 1:
+        return None
+    version, fields = str(reply[1]), reply[2:]
+    state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if fields else None
+    return LiveSession(user_id, session_id, version, state)
 
 
-def last_seen(session_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
-    """When each live session was last used, from Redis (None when it has ended)."""
+def last_seen(user_id: uuid.UUID, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
+    """When each live session of the user was last used, from Redis (None when it has ended)."""
     if not session_ids:
         return {}
     pipe = get_redis().pipeline(transaction=False)
     for session_id in session_ids:
-        pipe.hget(Keys.session(str(session_id)), "last_seen")
+        pipe.hget(Keys.session(str(user_id), str(session_id)), "last_seen")
     values = pipe.execute()
     return {
         session_id: datetime.fromtimestamp(int(value), UTC) if value else None
@@ -149,27 +170,28 @@ def last_seen(session_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
     }
 
 
-def _forget_in_redis(session_ids: list[uuid.UUID], revoked_jti: tuple[uuid.UUID, str, int] | None = None) -> None:
-    pipe = get_redis().pipeline(transaction=True)
+def _forget_in_redis(user_id: uuid.UUID, session_ids: list[uuid.UUID], revoked_jti: AccessClaims | None = None) -> None:
+    user = str(user_id)
+    pipe = get_redis().pipeline(transaction=True)  # one user's keys: one cluster slot
     for session_id in session_ids:
-        pipe.delete(Keys.session(str(session_id)))
+        pipe.delete(Keys.session(user, str(session_id)))
     if revoked_jti is not None:
-        session_id, jti, expires_at = revoked_jti
-        ttl = max(expires_at - int(time.time()), 1)
-        pipe.set(Keys.revoked_jti(str(session_id), jti), "1", ex=ttl)
+        ttl = max(revoked_jti.expires_at - int(time.time()), 1)
+        pipe.set(Keys.revoked_jti(user, revoked_jti.session_id, revoked_jti.jti), "1", ex=ttl)
     pipe.execute()
 
 
-def revoke_session(db: DbSession, session_id: uuid.UUID, reason: str, *, access: AccessClaims | None = None) -> bool:
+def revoke_session(
+    db: DbSession, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, *, access: AccessClaims | None = None
+) -> bool:
     """End one session now; True when it was still open. Redis first, then commit."""
     ended = db.execute(
         update(Session)
-        .where(Session.id == session_id, Session.revoked_at.is_(None))
+        .where(Session.id == session_id, Session.user_id == user_id, Session.revoked_at.is_(None))
         .values(revoked_at=func.now(), revoked_reason=reason)
         .returning(Session.id)
     ).first()
-    revoked = (session_id, access.jti, access.expires_at) if access else None
-    _forget_in_redis([session_id], revoked)
+    _forget_in_redis(user_id, [session_id], access)
     return ended is not None
 
 
@@ -188,14 +210,14 @@ def make_room(db: DbSession, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     )
     if len(open_ids) < limit:
         return []
-    seen = last_seen(open_ids)
+    seen = last_seen(user_id, open_ids)
     alive = [session_id for session_id in open_ids if seen[session_id] is not None]
     idle = [session_id for session_id in open_ids if seen[session_id] is None]
     oldest = alive[limit - 1 :]
     _end(db, idle, SessionEndReason.IDLE_TIMEOUT)
     _end(db, oldest, SessionEndReason.SESSION_LIMIT)
     if oldest:
-        _forget_in_redis(oldest)
+        _forget_in_redis(user_id, oldest)
     return oldest
 
 
@@ -222,7 +244,7 @@ def revoke_user_sessions(
         query = query.where(Session.id != keep)
     ended = list(db.scalars(query))
     if ended:
-        _forget_in_redis(ended)
+        _forget_in_redis(user_id, ended)
     return ended
 
 
@@ -262,7 +284,8 @@ def rotate(db: DbSession, presented: str) -> Rotation | None:
     child = _encode(child_raw)
     _child_row(db, session.id, spent.id, child)
     session.last_seen_at = datetime.now(UTC)
-    access, claims = issue_access_token(settings, user, session.id)
+    state = user_state.from_user(user, user_state.assigned_events(db, user.id))
+    access, claims = issue_access_token(settings, state, session.id)
     return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
 
 
@@ -276,7 +299,7 @@ def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[Sessio
     if row is None:
         return None, None
     session, user = row
-    if not user.is_active or not touch_session(str(session.id), str(user.id), None):
+    if not user.is_active or check_session(user.id, session.id, None) is None:
         return None, None
     return session, user
 
@@ -294,10 +317,11 @@ def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotat
         if session is None or user is None:
             return None
         child = _unseal(presented, token.child_sealed)
-        access, claims = issue_access_token(settings, user, session.id)
+        state = user_state.from_user(user, user_state.assigned_events(db, user.id))
+        access, claims = issue_access_token(settings, state, session.id)
         return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
     session = db.get(Session, token.session_id)
     if session is None or session.revoked_at is not None:
         return None
-    revoke_session(db, session.id, SessionEndReason.REFRESH_REUSE)
+    revoke_session(db, session.user_id, session.id, SessionEndReason.REFRESH_REUSE)
     return Rotation(None, None, reuse_detected_session=session)

@@ -24,7 +24,7 @@ from shared.errors import AuthorizationError, ConflictError, DuplicateEmailError
 from shared.models import NPO_SCOPED_ROLES, RoleName, User
 from shared.schemas.users import UserSortField
 from shared.security.passwords import hash_password
-from shared.services import audit
+from shared.services import audit, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
@@ -58,7 +58,7 @@ def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: A
     target = db.get(User, user_id, with_for_update=lock)
     if target is None:
         raise NotFoundError("User not found.")
-    decision = decide(party(principal.user), action, party(target))
+    decision = decide(principal.party, action, party(target))
     if decision is Decision.INVISIBLE:
         raise NotFoundError("User not found.")
     if decision is Decision.FORBIDDEN:
@@ -80,6 +80,15 @@ def _record(
 def get_user(principal: Principal, user_id: uuid.UUID) -> User:
     with read_only() as db:
         return _load_for(db, principal, user_id, Action.VIEW, lock=False)
+
+
+def get_me(principal: Principal) -> User:
+    """The caller's own row: one primary-key read."""
+    with read_only() as db:
+        user = db.get(User, principal.user_id)
+    if user is None:
+        raise NotFoundError("User not found.")
+    return user
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +114,7 @@ def _escape_like(term: str) -> str:
 
 def _filtered(principal: Principal, filters: UserFilter) -> Select[User]:
     statement = select(User)
-    scope = list_scope(party(principal.user))
+    scope = list_scope(principal.party)
     if scope is not None:
         statement = statement.where(User.npo_id == scope)
     if filters.role is not None:
@@ -148,7 +157,7 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
     """An account made by an admin: verification email with a password, invitation without."""
     _require_collection(principal, Action.CREATE)
     role = RoleName(fields["role"])
-    if not may_assign(party(principal.user), role, fields.get("npo_id")):
+    if not may_assign(principal.party, role, fields.get("npo_id")):
         raise AuthorizationError("You may not create a user with this role or NPO.")
     settings = get_settings()
     password_hash = hash_password(password, settings.bcrypt_rounds) if password else None
@@ -250,6 +259,7 @@ def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> 
         if target.deactivated_at is None:
             target.deactivated_at = datetime.now(UTC)
             target.deactivated_by_role = principal.role
+        user_state.invalidate(db, [target.id])
         ended = revoke_user_sessions(db, target.id, SessionEndReason.DEACTIVATED)
         _record(
             db,
@@ -273,6 +283,7 @@ def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> Us
         target.deactivated_at = None
         target.deactivated_by_role = None
         target.is_active = target.email_verified
+        user_state.invalidate(db, [target.id])
         _record(db, AuditEvent.USER_ACTIVATED, principal, target, client, before=before, after=_snapshot(target))
     return target
 
@@ -282,6 +293,7 @@ def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: Clie
         target = _load_for(db, principal, user_id, Action.VERIFY_EMAIL, lock=True)
         before = _snapshot(target)
         mark_verified(target)
+        user_state.invalidate(db, [target.id])
         _record(
             db,
             AuditEvent.USER_EMAIL_VERIFIED_BY_ADMIN,
@@ -297,16 +309,17 @@ def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: Clie
 def change_role(
     principal: Principal, user_id: uuid.UUID, role: RoleName, npo_id: uuid.UUID | None, client: ClientInfo
 ) -> User:
-    """Takes effect on the target's very next request: every request reads the role from the database."""
+    """Takes effect on the target's very next request: the cached state is dropped before the commit."""
     with unit_of_work() as db:
         _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.CHANGE_ROLE, lock=True)
-        if not may_assign(party(principal.user), role, npo_id):
+        if not may_assign(principal.party, role, npo_id):
             raise AuthorizationError("You may not assign this role or NPO.")
         if role is not RoleName.SUPER_ADMIN:
             _guard_last_super_admin(db, target)
         before = _snapshot(target)
         target.role = role.value
         target.npo_id = npo_id
+        user_state.invalidate(db, [target.id])
         _record(db, AuditEvent.USER_ROLE_CHANGED, principal, target, client, before=before, after=_snapshot(target))
     return target

@@ -1,0 +1,199 @@
+"""A user's authorization state, cached in Redis beside their sessions.
+
+What every authenticated request needs to know about its caller (role, NPO,
+whether the account is active and verified, whether a temporary password
+must be changed, which events they are assigned to) changes rarely and is
+read constantly. It lives in a Redis hash next to the user's sessions (the
+same hash tag, so one script reads the session and the state together even
+on a clustered Redis) and is read by the script that checks the session:
+an authenticated request that needs nothing else costs one Redis round trip
+and no SQL.
+
+Freshness, the rule every writer follows (the same one sessions follow):
+
+1. lock the user's row (``SELECT ... FOR UPDATE``) and change what changes;
+2. tell Redis before committing (:func:`invalidate`: bump the user's
+   version, drop the cached state); if Redis cannot be told, nothing commits
+   and the caller gets a 503;
+3. commit.
+
+A reader that finds no current state reads the version (in the session
+script), then the row ``FOR SHARE`` (which waits for a writer holding the
+lock, so it sees what that writer committed), and stores the state only if
+the version has not moved since (:func:`store`). A reader that raced a
+writer therefore either stores a state the writer's bump then drops, or
+fails to store: it can never leave a stale state behind the write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from redis.client import Pipeline
+from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy.orm import Session as DbSession
+
+from shared.database import read_only
+from shared.models import EventAssignment, User
+from shared.redis_client import Keys, get_redis, script
+from shared.roles import RoleName
+
+# How long a cached state and its version live without being touched: long
+# enough to outlive every session that reads them.
+STATE_TTL_SECONDS = 8 * 24 * 3600
+# More events than this and the token carries no ``events`` claim (the state
+# still holds them all, for the check route).
+EVENTS_CLAIM_LIMIT = 100
+
+# The cached fields, in the order the session script returns them (after ``v``).
+CACHED_FIELDS = ("role", "npo", "active", "verified", "pcr", "events")
+
+# KEYS[1] state, KEYS[2] version. ARGV[1] ttl, ARGV[2..] field/value pairs.
+# Stores at whatever the version is now: only for a caller that holds the
+# user's row lock (no writer can be between its lock and its commit).
+_STORE_CURRENT = """
+local current = redis.call('GET', KEYS[2]) or '0'
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', current, unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if current ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+return 1
+"""
+
+# KEYS[1] state, KEYS[2] version. ARGV[1] the version the caller read,
+# ARGV[2] ttl, ARGV[3..] field/value pairs. Stores only if the version is
+# unchanged; returns 1 when stored.
+_STORE = """
+local current = redis.call('GET', KEYS[2]) or '0'
+if current ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if current ~= '0' then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+return 1
+"""
+
+# KEYS[1] state, KEYS[2] version. ARGV[1] ttl. Bumps the version, drops the state.
+_INVALIDATE = """
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[1])
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class UserState:
+    """The caller as far as authorization goes, as of this request."""
+
+    user_id: uuid.UUID
+    role: RoleName
+    npo_id: uuid.UUID | None
+    is_active: bool
+    email_verified: bool
+    password_change_required: bool
+    events: frozenset[uuid.UUID]
+
+    @property
+    def events_claim(self) -> list[str] | None:
+        """The assigned events for an access token, or None when there are too many to carry."""
+        if len(self.events) > EVENTS_CLAIM_LIMIT:
+            return None
+        return sorted(str(event) for event in self.events)
+
+    def to_redis(self) -> dict[str, str]:
+        return {
+            "role": self.role.value,
+            "npo": str(self.npo_id) if self.npo_id else "",
+            "active": "1" if self.is_active else "0",
+            "verified": "1" if self.email_verified else "0",
+            "pcr": "1" if self.password_change_required else "0",
+            "events": ",".join(sorted(str(event) for event in self.events)),
+        }
+
+    @classmethod
+    def from_redis(cls, user_id: uuid.UUID, fields: dict[str, str]) -> UserState:
+        return cls(
+            user_id=user_id,
+            role=RoleName(fields["role"]),
+            npo_id=uuid.UUID(fields["npo"]) if fields["npo"] else None,
+            is_active=fields["active"] == "1",
+            email_verified=fields["verified"] == "1",
+            password_change_required=fields["pcr"] == "1",
+            events=frozenset(uuid.UUID(event) for event in fields["events"].split(",") if event),
+        )
+
+
+def events_of(user_id: uuid.UUID) -> ScalarSelect[list[uuid.UUID] | None]:
+    """The user's assigned event ids as one array column (NULL when there are none)."""
+    return select(func.array_agg(EventAssignment.event_id)).where(EventAssignment.user_id == user_id).scalar_subquery()
+
+
+def assigned_events(db: DbSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """The user's assigned event ids."""
+    return list(db.scalars(select(EventAssignment.event_id).where(EventAssignment.user_id == user_id)))
+
+
+def from_user(user: User, events: list[uuid.UUID] | None) -> UserState:
+    """The state of a user row and its assigned events (NULL: none)."""
+    return UserState(
+        user_id=user.id,
+        role=RoleName(user.role),
+        npo_id=user.npo_id,
+        is_active=user.is_active,
+        email_verified=user.email_verified,
+        password_change_required=user.password_change_required,
+        events=frozenset(events or ()),
+    )
+
+
+def read(user_id: uuid.UUID, *, db: DbSession | None = None) -> UserState | None:
+    """The state from the database, waiting for any writer that holds the row (FOR SHARE)."""
+    statement = select(User, events_of(user_id)).where(User.id == user_id).with_for_update(read=True, of=User)
+    if db is not None:
+        row = db.execute(statement).first()
+    else:
+        with read_only() as reader:
+            row = reader.execute(statement).first()
+    return from_user(row[0], row[1]) if row else None
+
+
+def store(state: UserState, version: str) -> bool:
+    """Cache ``state`` if the user's version is still ``version``; True when stored."""
+    user = str(state.user_id)
+    pairs = ["v", version, *_pairs(state)]
+    stored = script(_STORE)(
+        keys=[Keys.user_state(user), Keys.user_version(user)], args=[version, STATE_TTL_SECONDS, *pairs]
+    )
+    return bool(stored)
+
+
+def _pairs(state: UserState) -> list[str]:
+    return [item for field, value in state.to_redis().items() for item in (field, value)]
+
+
+def store_current(state: UserState, pipe: Pipeline) -> None:
+    """Queue on ``pipe``: cache ``state`` at the current version (caller holds the row lock)."""
+    user = str(state.user_id)
+    keys = [Keys.user_state(user), Keys.user_version(user)]
+    script(_STORE_CURRENT)(keys=keys, args=[STATE_TTL_SECONDS, *_pairs(state)], client=pipe)
+
+
+def invalidate(db: DbSession, user_ids: list[uuid.UUID]) -> None:
+    """Before committing a change to these users' state: lock their rows, then tell Redis.
+
+    Raises (and so rolls the change back) when Redis cannot be told: a
+    change that committed while a stale state stayed cached would let the
+    next request through on the old role.
+    """
+    if not user_ids:
+        return
+    ordered = sorted(set(user_ids))
+    db.execute(select(User.id).where(User.id.in_(ordered)).order_by(User.id).with_for_update())
+    invalidate_script = script(_INVALIDATE)
+    pipe = get_redis().pipeline(transaction=False)
+    for user in ordered:  # one script per user: each user's keys share a cluster slot, users do not
+        keys = [Keys.user_state(str(user)), Keys.user_version(str(user))]
+        invalidate_script(keys=keys, args=[STATE_TTL_SECONDS], client=pipe)
+    pipe.execute()
