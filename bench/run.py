@@ -721,6 +721,8 @@ def main() -> None:
         if variant:
             sides.insert(1, Side("variant", "ours", variant, env_ours))
         results["first_request"] = first_requests(sides, n("first_request_runs"))
+        for name, first in results["first_request"].items():
+            log(f"  {name}: first login {span(first['login'])}, first /users/me {span(first['me'])}")
 
         log(f"HTTP, {CLIENTS} clients, interleaved rounds")
         ours_port, peer_port = free_port(), free_port()
