@@ -477,12 +477,13 @@ class Side:
 Ask = Callable[[Api, http.client.HTTPConnection], tuple[int, bytes]]
 
 
-def first_answer(side: Side, ask: Ask) -> tuple[float, bytes, int]:
+def first_answer(side: Side, ask: Ask) -> tuple[float, bytes, list[int]]:
     """Start ``side`` as a fresh process and send ``ask`` until it answers 200.
 
-    Returns the seconds from Popen to that 200, its body, and how many answers
-    other than 200 came first (a refused connection is not an answer: the
-    server is not listening yet). The process is stopped before returning.
+    Returns the seconds from Popen to that 200, its body, and the statuses of
+    the answers other than 200 that came first (a refused connection is not an
+    answer: the server is not listening yet). The process is stopped before
+    returning.
     """
     port = free_port()
     api = Api(side.dialect, port)
@@ -494,7 +495,7 @@ def first_answer(side: Side, ask: Ask) -> tuple[float, bytes, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    others = 0
+    others: list[int] = []
     try:
         while time.perf_counter() < started + 60:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -509,7 +510,7 @@ def first_answer(side: Side, ask: Ask) -> tuple[float, bytes, int]:
                 connection.close()
             if status == 200:
                 return time.perf_counter() - started, raw, others
-            others += 1
+            others.append(status)
             time.sleep(0.002)
         raise RuntimeError(f"{side.name}: no 200 within 60 s")
     finally:
@@ -527,7 +528,7 @@ def first_requests(sides: list[Side], runs: int) -> dict[str, Any]:
     alike. Round 0 is untimed (page cache, bytecode of a fresh tree).
     """
     times: dict[str, dict[str, list[float]]] = {side.name: {"login": [], "me": []} for side in sides}
-    others = dict.fromkeys(times, 0)
+    others: dict[str, list[int]] = {name: [] for name in times}
     for round_number in range(runs + 1):
         shift = round_number % len(sides)
         order = sides[shift:] + sides[:shift]
@@ -894,19 +895,26 @@ def render(r: dict[str, Any]) -> str:
     add("")
     add("Spans are median (interquartile range) [min-max] of fresh processes, sides interleaved.")
     add("")
+    non_200 = {name: first["non_200_before_first_200"] for name, first in r["first_request"].items()}
+    add(f"Answers other than 200 before the first 200 (statuses): {non_200}")
+    add("")
     if "variant" in r["first_request"]:
         fv, iv = r["first_request"]["variant"], r["import"]["variant"]
-        add(f"| cold start, ours vs variant ({r['variant']}) | ours | variant | variant - ours | variant/ours |")
+        add(f"Variant: {r['variant']}, interleaved with ours round by round.")
+        add("")
+        add(
+            "| cold start, ours vs variant | ours | variant | variant/ours | per round, variant - ours: median; variant faster in |"
+        )
         add("|---|---:|---:|---:|---:|")
         add(
             f"| import (median of {len(iv['runs'])}) | {io['median_import_s']:.3f} s | {iv['median_import_s']:.3f} s"
-            f" | {(iv['median_import_s'] - io['median_import_s']) * 1000:+.0f} ms | {iv['median_import_s'] / io['median_import_s']:.2f} |"
+            f" | {iv['median_import_s'] / io['median_import_s']:.2f} | {paired(io['runs'], iv['runs'])} |"
         )
         for measure, what in (("login", "first login"), ("me", "first /users/me")):
             o, v = fo[measure], fv[measure]
             add(
                 f"| process start to {what} (median of {o['n']}) | {span(o)} | {span(v)}"
-                f" | {(v['median_s'] - o['median_s']) * 1000:+.0f} ms | {v['median_s'] / o['median_s']:.2f} |"
+                f" | {v['median_s'] / o['median_s']:.2f} | {paired(o['runs'], v['runs'])} |"
             )
         add("")
     add(
@@ -935,6 +943,13 @@ def render(r: dict[str, Any]) -> str:
 def span(s: dict[str, Any]) -> str:
     """A spread() as "median (q1-q3) [min-max]" in seconds."""
     return f"{s['median_s']:.3f} s ({s['q1_s']:.3f}-{s['q3_s']:.3f}) [{s['min_s']:.3f}-{s['max_s']:.3f}]"
+
+
+def paired(ours: list[float], variant: list[float]) -> str:
+    """Differences of timings taken in the same round: less exposed to the neighbours' load than the medians."""
+    differences = [v - o for o, v in zip(ours, variant, strict=True)]
+    faster = sum(d < 0 for d in differences)
+    return f"{statistics.median(differences) * 1000:+.0f} ms; {faster} of {len(differences)}"
 
 
 def label(op: str) -> str:
