@@ -674,8 +674,8 @@ def main() -> None:
         workers.append(peer)
         ours("setup")
         peer("setup")
-        # Untimed warm-up of every measured operation: first calls load lazy modules,
-        # build pydantic validators and fill SQLAlchemy's statement caches.
+        # Untimed warm-up of every measured operation: first calls build pydantic
+        # validators and fill SQLAlchemy's statement caches.
         for op, count in (("login", 1), ("me", 50), ("refresh", 10), ("register", 1)):
             ours("inproc", op=op, n=count)
             if op in ("login", "me"):
@@ -733,8 +733,8 @@ def main() -> None:
         servers.append(peer_server)
         apis = {"ours": Api("ours", ours_port), "peer": Api("peer", peer_port)}
         parts: dict[str, dict[str, list[dict[str, Any]]]] = {"ours": {}, "peer": {}}
-        # A cold server's first requests arriving together: ours loads its services lazily
-        # (shared/lazy.py); report what they answered.
+        # A cold server's first requests arriving together (both pools empty, nothing
+        # cached); report what they answered.
         results["cold_burst"] = {side: burst(apis[side], CLIENTS) for side in ("ours", "peer")}
         for side in ("ours", "peer"):  # then warm both servers one request at a time, untimed
             for op in ("login", "me", "refresh", "register") if side == "ours" else ("login", "me"):

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import azure.functions as func
 
 from shared.http.endpoint import ApiRequest, endpoint
-from shared.lazy import lazy_module
 from shared.schemas.auth import (
     EmailRequest,
     LoginRequest,
@@ -23,14 +20,8 @@ from shared.schemas.auth import (
 )
 from shared.schemas.common import MessageResponse
 from shared.schemas.users import UserOut
-
-if TYPE_CHECKING:
-    from shared.services import accounts, authentication, passwords
-    from shared.services.authentication import SignedIn
-else:  # loaded on the first request, not at indexing time
-    accounts = lazy_module("shared.services.accounts")
-    authentication = lazy_module("shared.services.authentication")
-    passwords = lazy_module("shared.services.passwords")
+from shared.services import accounts, authentication, passwords
+from shared.services.authentication import SignedIn
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

@@ -2,9 +2,13 @@
 
 import azure.functions as func
 
+from shared.config import get_settings
+from shared.docs_assets import REDOC_PAGE, SWAGGER_PAGE, asset
 from shared.errors import MethodNotAllowedError, NotFoundError
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, ApiRequest, Reply, endpoint
+from shared.openapi import build_openapi
 from shared.schemas.platform import ApiIndexResponse, HealthResponse
+from shared.services.health import check_health
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -23,8 +27,6 @@ TAGS = ("platform",)
 )
 def health(request: ApiRequest) -> Reply:
     """200 when PostgreSQL and Redis both answer; 503 naming the failing check."""
-    from shared.services.health import check_health
-
     report = check_health()
     if report.status == "healthy":
         return Reply(report)
@@ -42,8 +44,6 @@ def health(request: ApiRequest) -> Reply:
 )
 def api_index(request: ApiRequest) -> ApiIndexResponse:
     """Served at /api: the Functions host keeps / for its own landing page."""
-    from shared.config import get_settings
-
     return ApiIndexResponse(
         name="Augeo Platform API",
         version=get_settings().app_version,
@@ -53,8 +53,6 @@ def api_index(request: ApiRequest) -> ApiIndexResponse:
 
 @endpoint(bp, "GET", "openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document", tags=TAGS)
 def openapi_document(request: ApiRequest) -> Reply:
-    from shared.openapi import build_openapi
-
     return Reply(build_openapi(), headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -63,15 +61,11 @@ def openapi_document(request: ApiRequest) -> Reply:
 )
 def swagger_ui(request: ApiRequest) -> Reply:
     """Every asset is served by this app from an installed package: no CDN."""
-    from shared.docs_assets import SWAGGER_PAGE
-
     return Reply(raw=SWAGGER_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 
 
 @endpoint(bp, "GET", "redoc", name="docs_redoc", summary="ReDoc for this API", tags=TAGS, media_type="text/html")
 def redoc(request: ApiRequest) -> Reply:
-    from shared.docs_assets import REDOC_PAGE
-
     return Reply(raw=REDOC_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 
 
@@ -86,8 +80,6 @@ def redoc(request: ApiRequest) -> Reply:
     errors=(404,),
 )
 def docs_asset(request: ApiRequest) -> Reply:
-    from shared.docs_assets import asset
-
     content, media_type = asset(request.route_params.get("name", ""))
     return Reply(raw=content, mimetype=media_type, headers={"Cache-Control": "public, max-age=86400"})
 

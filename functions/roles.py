@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import azure.functions as func
 
 from shared.http.endpoint import ApiRequest, endpoint
-from shared.lazy import lazy_module
 from shared.schemas.audit import AuditLogOut, AuditLogPage, AuditLogQuery
 from shared.schemas.users import RoleList, RoleOut
-
-if TYPE_CHECKING:
-    from shared.services import audit_queries, roles
-else:  # loaded on the first request, not at indexing time
-    audit_queries = lazy_module("shared.services.audit_queries")
-    roles = lazy_module("shared.services.roles")
+from shared.services import audit_queries, roles
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import azure.functions as func
 
 from shared.http.endpoint import ApiRequest, endpoint
 from shared.http.request import route_uuid
-from shared.lazy import lazy_module
 from shared.schemas.users import (
     ProfileUpdate,
     RoleChangeRequest,
@@ -18,12 +15,7 @@ from shared.schemas.users import (
     UserOut,
     UserPage,
 )
-
-if TYPE_CHECKING:
-    from shared.services import own_sessions, users
-else:  # loaded on the first request, not at indexing time
-    own_sessions = lazy_module("shared.services.own_sessions")
-    users = lazy_module("shared.services.users")
+from shared.services import own_sessions, users
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

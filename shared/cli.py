@@ -9,12 +9,11 @@ import argparse
 import sys
 
 from shared.config import ConfigurationError, get_settings
+from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
 
 
 def create_super_admin() -> int:
     """Idempotently create the SUPER_ADMIN_* account; exit 1 when refused."""
-    from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
-
     try:
         result = ensure_super_admin(get_settings())
     except (BootstrapRefusedError, ConfigurationError) as error:

@@ -21,6 +21,7 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel
 
+from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.errors import AppError, ServiceUnavailableError
 from shared.failures import is_dependency_failure
@@ -35,6 +36,7 @@ from shared.http.request import (
 from shared.http.responses import error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
+from shared.services.authentication import authenticate
 
 logger = logging.getLogger("augeo.http")
 
@@ -179,8 +181,6 @@ def run_pipeline(spec: EndpointSpec, handler: Handler, req: func.HttpRequest) ->
 def _respond(
     spec: EndpointSpec, handler: Handler, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo
 ) -> func.HttpResponse:
-    from shared.config import get_settings  # at request time: keeps importing function_app cheap
-
     try:
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
@@ -203,8 +203,6 @@ def _build_request(
     # what a protected route would accept.
     principal = None
     if spec.auth:
-        from shared.services.authentication import authenticate
-
         principal = authenticate(bearer_token_from(headers), client)
         user_id_var.set(str(principal.user_id))
     body = None
