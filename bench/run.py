@@ -56,7 +56,7 @@ BIG = "1000000000"
 N = {
     "import_runs": (10, 3),
     "health_runs": (5, 2),
-    "first_request_runs": (12, 2),  # fresh processes per side and measure (+1 untimed round)
+    "first_request_runs": (20, 2),  # fresh processes per side and measure (+1 untimed round)
     "rounds": (4, 2),  # interleaved rounds, ours then peer
     "inproc_login": (3, 1),
     "inproc_me": (500, 100),
