@@ -887,6 +887,38 @@ def render(r: dict[str, Any]) -> str:
     add(
         f"| process start to first /health (median of {len(ho['runs'])}) | {ho['median_s']:.3f} s | {hp['median_s']:.3f} s | {rt['first_health']:.2f} |"
     )
+    if "first_request" in r:  # absent from results saved before these rows existed
+        lines.extend(first_request_lines(r))
+    else:
+        add("")
+    add(
+        "| memory (server RSS) | start | after 1k /users/me | after 10k | growth 1k→10k |"
+        if not QUICK
+        else "| memory (server RSS) | start | after first | after total | growth |"
+    )
+    add("|---|---:|---:|---:|---:|")
+    for side in ("ours", "peer"):
+        m = r["memory"][side]
+        add(
+            f"| {side} | {m['rss_start_mib']:.1f} MiB | {m['rss_after_first_mib']:.1f} MiB | {m['rss_after_total_mib']:.1f} MiB"
+            f" | {m['rss_after_total_mib'] - m['rss_after_first_mib']:+.1f} MiB |"
+        )
+    add("")
+    add(
+        f"Cold server, {r['clients']} concurrent first logins: ours {r['cold_burst']['ours']}, peer {r['cold_burst']['peer']} (status: count)"
+    )
+    add("")
+    add("Targets (reported, not asserted):")
+    for line in targets(r):
+        add(f"- {line}")
+    return "\n".join(lines)
+
+
+def first_request_lines(r: dict[str, Any]) -> list[str]:
+    """The cold-start rows to a first login and a first /users/me, and ours vs the variant."""
+    lines: list[str] = []
+    add = lines.append
+    rt, io = r["ratios"], r["import"]["ours"]
     fo, fp = r["first_request"]["ours"], r["first_request"]["peer"]
     for measure, what in (("login", "first login 200"), ("me", "first /users/me 200, token from an earlier process")):
         add(
@@ -917,27 +949,7 @@ def render(r: dict[str, Any]) -> str:
                 f" | {v['median_s'] / o['median_s']:.2f} | {paired(o['runs'], v['runs'])} |"
             )
         add("")
-    add(
-        "| memory (server RSS) | start | after 1k /users/me | after 10k | growth 1k→10k |"
-        if not QUICK
-        else "| memory (server RSS) | start | after first | after total | growth |"
-    )
-    add("|---|---:|---:|---:|---:|")
-    for side in ("ours", "peer"):
-        m = r["memory"][side]
-        add(
-            f"| {side} | {m['rss_start_mib']:.1f} MiB | {m['rss_after_first_mib']:.1f} MiB | {m['rss_after_total_mib']:.1f} MiB"
-            f" | {m['rss_after_total_mib'] - m['rss_after_first_mib']:+.1f} MiB |"
-        )
-    add("")
-    add(
-        f"Cold server, {r['clients']} concurrent first logins: ours {r['cold_burst']['ours']}, peer {r['cold_burst']['peer']} (status: count)"
-    )
-    add("")
-    add("Targets (reported, not asserted):")
-    for line in targets(r):
-        add(f"- {line}")
-    return "\n".join(lines)
+    return lines
 
 
 def span(s: dict[str, Any]) -> str:
@@ -1016,8 +1028,9 @@ def chart(r: dict[str, Any], path: Path) -> None:
         ax.set_ylim(top=ax.get_ylim()[1] * 20)  # room for the legend above the bars
     ratio_items = [(k, v) for k, v in r["ratios"].items() if k.endswith("throughput")]
     ratio_items += [("import time (lower=faster)", r["ratios"]["import_time"])]
-    ratio_items += [("start to first login (lower=faster)", r["ratios"]["first_login"])]
-    ratio_items += [("start to first /users/me (lower=faster)", r["ratios"]["first_me"])]
+    if "first_login" in r["ratios"]:
+        ratio_items += [("start to first login (lower=faster)", r["ratios"]["first_login"])]
+        ratio_items += [("start to first /users/me (lower=faster)", r["ratios"]["first_me"])]
     axes[2].barh([k for k, _ in ratio_items], [v for _, v in ratio_items], color="tab:green")
     axes[2].axvline(1.0, color="black", linewidth=1)
     axes[2].set_title("ours / peer")
