@@ -1,7 +1,10 @@
 """The Azure Functions app: registers the blueprints of functions/, nothing else.
 
-Keep this import cheap and free of I/O: it is the cold start of every new
-instance, and an import error here makes the host find zero functions.
+Keep this import free of I/O (no settings read, no database or Redis
+connection): it is the cold start of every new instance, and an import error
+here makes the host find zero functions. The services are imported normally,
+at the top of each module: deferring them to the first request did not bring
+a new instance's first login or first /users/me sooner (BENCHMARKS.md).
 """
 
 import azure.functions as func

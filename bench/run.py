@@ -11,7 +11,11 @@ of the two sides are interleaved, round by round.
 Environment: DATABASE_URL / REDIS_URL (else 127.0.0.1:5432 / :6379, else the
 embedded servers of devtools/services.py), BCRYPT_ROUNDS (default 12, both
 sides), BENCH_QUICK=1 (smoke run), BENCH_CLIENTS (HTTP clients, default 8),
-BENCH_PROFILE=1 (pyinstrument profiles into bench/results/).
+BENCH_PROFILE=1 (pyinstrument profiles into bench/results/), BENCH_DATABASE
+(the database dropped and created for ours, default augeo_bench; the peer's is
+<that>_peer), BENCH_VARIANT=<directory> (another checkout of the repository,
+e.g. a variant of ours: its import and first-request cold start are measured
+beside ours, interleaved, under the same .venv and database).
 Writes bench/results/results.json and bench/results/benchmark.png.
 """
 
@@ -29,6 +33,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -50,6 +56,7 @@ BIG = "1000000000"
 N = {
     "import_runs": (10, 3),
     "health_runs": (5, 2),
+    "first_request_runs": (20, 2),  # fresh processes per side and measure (+1 untimed round)
     "rounds": (4, 2),  # interleaved rounds, ours then peer
     "inproc_login": (3, 1),
     "inproc_me": (500, 100),
@@ -182,6 +189,17 @@ def peer_env(services: Services) -> dict[str, str]:
 SECRET = secrets.token_urlsafe(48)
 
 
+def variant_tree() -> Path | None:
+    """BENCH_VARIANT: another checkout of the repository, measured beside ours."""
+    value = os.environ.get("BENCH_VARIANT")
+    if not value:
+        return None
+    tree = Path(value).resolve()
+    if not (tree / "function_app.py").is_file():
+        sys.exit(f"BENCH_VARIANT={value}: no function_app.py there")
+    return tree
+
+
 class Worker:
     """A JSON-lines worker subprocess (bench/ours_worker.py or bench/peer_worker.py)."""
 
@@ -227,11 +245,11 @@ IMPORT_SNIPPET = (
 )
 
 
-def import_time(python: str, module: str, env: dict[str, str]) -> tuple[float, float]:
+def import_time(python: str, module: str, env: dict[str, str], cwd: Path = ROOT) -> tuple[float, float]:
     started = time.perf_counter()
     out = subprocess.run(
         [python, "-c", IMPORT_SNIPPET.format(module=module)],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -261,6 +279,20 @@ def start_server(command: list[str], env: dict[str, str], port: int) -> tuple[su
         time.sleep(0.002)
     process.kill()
     raise RuntimeError(f"server {command} did not answer /health")
+
+
+def spread(samples: list[float]) -> dict[str, Any]:
+    """Median, quartiles and extremes of a few timings (seconds), and the timings."""
+    q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive") if len(samples) > 1 else (samples[0],) * 3
+    return {
+        "n": len(samples),
+        "median_s": statistics.median(samples),
+        "q1_s": q1,
+        "q3_s": q3,
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "runs": samples,
+    }
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
@@ -296,14 +328,21 @@ class Api:
         self.lock = threading.Lock()
         self.run = secrets.token_hex(4)
 
-    def login(self, connection: http.client.HTTPConnection) -> dict[str, Any]:
+    def login_request(self, connection: http.client.HTTPConnection) -> tuple[int, bytes]:
+        """The benchmark user's sign-in, in this side's dialect (JSON or form body)."""
         if self.side == "ours":
             body = json.dumps({"email": EMAIL, "password": PASSWORD})
-            status, raw = send(connection, "POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
-        else:
-            body = urlencode({"username": EMAIL, "password": PASSWORD})
-            headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            status, raw = send(connection, "POST", "/auth/jwt/login", body, headers)
+            return send(connection, "POST", "/api/v1/auth/login", body, {"Content-Type": "application/json"})
+        body = urlencode({"username": EMAIL, "password": PASSWORD})
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return send(connection, "POST", "/auth/jwt/login", body, headers)
+
+    def me_request(self, connection: http.client.HTTPConnection, access_token: str) -> tuple[int, bytes]:
+        path = "/api/v1/users/me" if self.side == "ours" else "/users/me"
+        return send(connection, "GET", path, None, {"Authorization": f"Bearer {access_token}"})
+
+    def login(self, connection: http.client.HTTPConnection) -> dict[str, Any]:
+        status, raw = self.login_request(connection)
         if status != 200:
             raise RuntimeError(f"{self.side} login {status} {raw[:200]!r}")
         return json.loads(raw)
@@ -313,8 +352,7 @@ class Api:
             self.login(connection)
             return
         if name == "me":
-            path = "/api/v1/users/me" if self.side == "ours" else "/users/me"
-            status, raw = send(connection, "GET", path, None, {"Authorization": f"Bearer {session['access_token']}"})
+            status, raw = self.me_request(connection, session["access_token"])
             expect = 200
         elif name == "refresh":
             body = json.dumps({"refresh_token": session["refresh_token"]})
@@ -417,6 +455,101 @@ def burst(api: Api, clients: int) -> dict[str, int]:
     return {str(code): statuses.count(code) for code in sorted(set(statuses))}
 
 
+# -- cold start: a new instance's first real request -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Side:
+    """A server under test in the first-request rows: its HTTP dialect, tree and environment."""
+
+    name: str  # "ours", "peer" or "variant"
+    dialect: str  # "ours" or "peer" (see Api)
+    cwd: Path
+    env: dict[str, str]
+
+    def command(self, port: int) -> list[str]:
+        return peer_server_command(port) if self.dialect == "peer" else ours_server_command()
+
+    def server_env(self, port: int) -> dict[str, str]:
+        return self.env if self.dialect == "peer" else {**self.env, "PORT": str(port)}
+
+
+Ask = Callable[[Api, http.client.HTTPConnection], tuple[int, bytes]]
+
+
+def first_answer(side: Side, ask: Ask) -> tuple[float, bytes, list[int]]:
+    """Start ``side`` as a fresh process and send ``ask`` until it answers 200.
+
+    Returns the seconds from Popen to that 200, its body, and the statuses of
+    the answers other than 200 that came first (a refused connection is not an
+    answer: the server is not listening yet). The process is stopped before
+    returning.
+    """
+    port = free_port()
+    api = Api(side.dialect, port)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        side.command(port),
+        cwd=side.cwd,
+        env=side.server_env(port),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    others: list[int] = []
+    try:
+        while time.perf_counter() < started + 60:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                status, raw = ask(api, connection)
+            except OSError:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{side.name} server exited with {process.returncode}") from None
+                time.sleep(0.002)
+                continue
+            finally:
+                connection.close()
+            if status == 200:
+                return time.perf_counter() - started, raw, others
+            others.append(status)
+            time.sleep(0.002)
+        raise RuntimeError(f"{side.name}: no 200 within 60 s")
+    finally:
+        stop_server(process)
+
+
+def first_requests(sides: list[Side], runs: int) -> dict[str, Any]:
+    """Process start to the first successful login, and to the first successful
+    GET /users/me with a token that an earlier process issued (a new instance's
+    first real request: the token exists, the new process must verify it).
+
+    Each round starts every side afresh for the login, then every side afresh for
+    /users/me with the token from its login of that round. The order of the sides
+    rotates from round to round, so the neighbours' load falls on all of them
+    alike. Round 0 is untimed (page cache, bytecode of a fresh tree).
+    """
+    times: dict[str, dict[str, list[float]]] = {side.name: {"login": [], "me": []} for side in sides}
+    others: dict[str, list[int]] = {name: [] for name in times}
+    for round_number in range(runs + 1):
+        shift = round_number % len(sides)
+        order = sides[shift:] + sides[:shift]
+        tokens: dict[str, str] = {}
+        for measure in ("login", "me"):
+            for side in order:
+                if measure == "login":
+                    seconds, raw, extra = first_answer(side, lambda api, c: api.login_request(c))
+                    tokens[side.name] = json.loads(raw)["access_token"]
+                else:
+                    token = tokens[side.name]
+                    seconds, _, extra = first_answer(side, lambda api, c, t=token: api.me_request(c, t))
+                if round_number:
+                    times[side.name][measure].append(seconds)
+                    others[side.name] += extra
+    return {
+        name: {"login": spread(v["login"]), "me": spread(v["me"]), "non_200_before_first_200": others[name]}
+        for name, v in times.items()
+    }
+
+
 def merge_http(parts: list[dict[str, Any]]) -> dict[str, Any]:
     samples = [x for part in parts for x in part["samples"]]
     count = sum(part["count"] for part in parts)
@@ -471,6 +604,10 @@ def main() -> None:
     env_ours = ours_env(services, email_dir)
     env_peer = peer_env(services)
     results: dict[str, Any] = {"mode": "quick" if QUICK else "full", "bcrypt_rounds": ROUNDS, "clients": CLIENTS}
+    variant = variant_tree()
+    if variant:
+        results["variant"] = str(variant)
+        log(f"variant of ours: {variant}")
     servers: list[subprocess.Popen[bytes]] = []
     workers: list[Worker] = []
     try:
@@ -495,13 +632,17 @@ def main() -> None:
         results["services"] = {"database": services.database_url.split("@")[-1], "redis": services.redis_url}
 
         log("cold start: import of each app in fresh processes")
-        imports: dict[str, dict[str, list[float]]] = {s: {"import_s": [], "process_s": []} for s in ("ours", "peer")}
+        importers = [
+            ("ours", OURS_PY, "function_app", env_ours, ROOT),
+            ("peer", PEER_PY, "bench.peer_app", env_peer, ROOT),
+        ]
+        if variant:
+            importers.append(("variant", OURS_PY, "function_app", env_ours, variant))
+            import_time(OURS_PY, "function_app", env_ours, variant)  # untimed: writes the tree's bytecode
+        imports: dict[str, dict[str, list[float]]] = {s[0]: {"import_s": [], "process_s": []} for s in importers}
         for _ in range(n("import_runs")):
-            for side, python, module, env in (
-                ("ours", OURS_PY, "function_app", env_ours),
-                ("peer", PEER_PY, "bench.peer_app", env_peer),
-            ):
-                imported, process = import_time(python, module, env)
+            for side, python, module, env, cwd in importers:
+                imported, process = import_time(python, module, env, cwd)
                 imports[side]["import_s"].append(imported)
                 imports[side]["process_s"].append(process)
         results["import"] = {
@@ -533,8 +674,8 @@ def main() -> None:
         workers.append(peer)
         ours("setup")
         peer("setup")
-        # Untimed warm-up of every measured operation: first calls load lazy modules,
-        # build pydantic validators and fill SQLAlchemy's statement caches.
+        # Untimed warm-up of every measured operation: first calls build pydantic
+        # validators and fill SQLAlchemy's statement caches.
         for op, count in (("login", 1), ("me", 50), ("refresh", 10), ("register", 1)):
             ours("inproc", op=op, n=count)
             if op in ("login", "me"):
@@ -576,6 +717,14 @@ def main() -> None:
             worker.close()
         workers.clear()
 
+        log("cold start: process start to the first login and to the first /users/me")
+        sides = [Side("ours", "ours", ROOT, env_ours), Side("peer", "peer", ROOT, env_peer)]
+        if variant:
+            sides.insert(1, Side("variant", "ours", variant, env_ours))
+        results["first_request"] = first_requests(sides, n("first_request_runs"))
+        for name, first in results["first_request"].items():
+            log(f"  {name}: first login {span(first['login'])}, first /users/me {span(first['me'])}")
+
         log(f"HTTP, {CLIENTS} clients, interleaved rounds")
         ours_port, peer_port = free_port(), free_port()
         ours_server, _ = start_server(ours_server_command(), {**env_ours, "PORT": str(ours_port)}, ours_port)
@@ -584,8 +733,8 @@ def main() -> None:
         servers.append(peer_server)
         apis = {"ours": Api("ours", ours_port), "peer": Api("peer", peer_port)}
         parts: dict[str, dict[str, list[dict[str, Any]]]] = {"ours": {}, "peer": {}}
-        # A cold server's first requests arriving together: ours loads its services lazily
-        # (shared/lazy.py); report what they answered.
+        # A cold server's first requests arriving together (both pools empty, nothing
+        # cached); report what they answered.
         results["cold_burst"] = {side: burst(apis[side], CLIENTS) for side in ("ours", "peer")}
         for side in ("ours", "peer"):  # then warm both servers one request at a time, untimed
             for op in ("login", "me", "refresh", "register") if side == "ours" else ("login", "me"):
@@ -664,6 +813,13 @@ def ratios(r: dict[str, Any]) -> dict[str, Any]:
         out[f"http_{op}_p50"] = o["p50_ms"] / p["p50_ms"]
     out["import_time"] = r["import"]["ours"]["median_import_s"] / r["import"]["peer"]["median_import_s"]
     out["first_health"] = r["first_health"]["ours"]["median_s"] / r["first_health"]["peer"]["median_s"]
+    first = r["first_request"]
+    for measure in ("login", "me"):
+        out[f"first_{measure}"] = first["ours"][measure]["median_s"] / first["peer"][measure]["median_s"]
+        if "variant" in first:
+            out[f"first_{measure}_variant_vs_ours"] = (
+                first["variant"][measure]["median_s"] / first["ours"][measure]["median_s"]
+            )
     return out
 
 
@@ -731,7 +887,10 @@ def render(r: dict[str, Any]) -> str:
     add(
         f"| process start to first /health (median of {len(ho['runs'])}) | {ho['median_s']:.3f} s | {hp['median_s']:.3f} s | {rt['first_health']:.2f} |"
     )
-    add("")
+    if "first_request" in r:  # absent from results saved before these rows existed
+        lines.extend(first_request_lines(r))
+    else:
+        add("")
     add(
         "| memory (server RSS) | start | after 1k /users/me | after 10k | growth 1k→10k |"
         if not QUICK
@@ -753,6 +912,56 @@ def render(r: dict[str, Any]) -> str:
     for line in targets(r):
         add(f"- {line}")
     return "\n".join(lines)
+
+
+def first_request_lines(r: dict[str, Any]) -> list[str]:
+    """The cold-start rows to a first login and a first /users/me, and ours vs the variant."""
+    lines: list[str] = []
+    add = lines.append
+    rt, io = r["ratios"], r["import"]["ours"]
+    fo, fp = r["first_request"]["ours"], r["first_request"]["peer"]
+    for measure, what in (("login", "first login 200"), ("me", "first /users/me 200, token from an earlier process")):
+        add(
+            f"| process start to {what} (median of {fo[measure]['n']}) | {span(fo[measure])} | {span(fp[measure])} | {rt[f'first_{measure}']:.2f} |"
+        )
+    add("")
+    add("Spans are median (interquartile range) [min-max] of fresh processes, sides interleaved.")
+    add("")
+    non_200 = {name: first["non_200_before_first_200"] for name, first in r["first_request"].items()}
+    add(f"Answers other than 200 before the first 200 (statuses): {non_200}")
+    add("")
+    if "variant" in r["first_request"]:
+        fv, iv = r["first_request"]["variant"], r["import"]["variant"]
+        add(f"Variant: {r['variant']}, interleaved with ours round by round.")
+        add("")
+        add(
+            "| cold start, ours vs variant | ours | variant | variant/ours | per round, variant - ours: median; variant faster in |"
+        )
+        add("|---|---:|---:|---:|---:|")
+        add(
+            f"| import (median of {len(iv['runs'])}) | {io['median_import_s']:.3f} s | {iv['median_import_s']:.3f} s"
+            f" | {iv['median_import_s'] / io['median_import_s']:.2f} | {paired(io['runs'], iv['runs'])} |"
+        )
+        for measure, what in (("login", "first login"), ("me", "first /users/me")):
+            o, v = fo[measure], fv[measure]
+            add(
+                f"| process start to {what} (median of {o['n']}) | {span(o)} | {span(v)}"
+                f" | {v['median_s'] / o['median_s']:.2f} | {paired(o['runs'], v['runs'])} |"
+            )
+        add("")
+    return lines
+
+
+def span(s: dict[str, Any]) -> str:
+    """A spread() as "median (q1-q3) [min-max]" in seconds."""
+    return f"{s['median_s']:.3f} s ({s['q1_s']:.3f}-{s['q3_s']:.3f}) [{s['min_s']:.3f}-{s['max_s']:.3f}]"
+
+
+def paired(ours: list[float], variant: list[float]) -> str:
+    """Differences of timings taken in the same round: less exposed to the neighbours' load than the medians."""
+    differences = [v - o for o, v in zip(ours, variant, strict=True)]
+    faster = sum(d < 0 for d in differences)
+    return f"{statistics.median(differences) * 1000:+.0f} ms; {faster} of {len(differences)}"
 
 
 def label(op: str) -> str:
@@ -819,6 +1028,9 @@ def chart(r: dict[str, Any], path: Path) -> None:
         ax.set_ylim(top=ax.get_ylim()[1] * 20)  # room for the legend above the bars
     ratio_items = [(k, v) for k, v in r["ratios"].items() if k.endswith("throughput")]
     ratio_items += [("import time (lower=faster)", r["ratios"]["import_time"])]
+    if "first_login" in r["ratios"]:
+        ratio_items += [("start to first login (lower=faster)", r["ratios"]["first_login"])]
+        ratio_items += [("start to first /users/me (lower=faster)", r["ratios"]["first_me"])]
     axes[2].barh([k for k, _ in ratio_items], [v for _, v in ratio_items], color="tab:green")
     axes[2].axvline(1.0, color="black", linewidth=1)
     axes[2].set_title("ours / peer")

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import azure.functions as func
 
 from shared.http.endpoint import endpoint
-from shared.lazy import lazy_module
 from shared.schemas.audit import AuditLogOut, AuditLogPage, AuditLogQuery
+from shared.services import audit_queries
 from shared.services.paging import Page
 from shared.services.principal import Principal
-
-if TYPE_CHECKING:
-    from shared.services import audit_queries
-else:  # loaded on the first request, not at indexing time
-    audit_queries = lazy_module("shared.services.audit_queries")
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

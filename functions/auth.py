@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import azure.functions as func
 
 from shared.context import ClientInfo
 from shared.http.endpoint import endpoint
-from shared.lazy import lazy_module
 from shared.schemas.auth import (
     EmailRequest,
     LoginRequest,
@@ -24,16 +21,10 @@ from shared.schemas.auth import (
 )
 from shared.schemas.common import MessageResponse
 from shared.schemas.users import UserOut
+from shared.services import accounts, authentication, passwords
+from shared.services.authentication import SignedIn
 from shared.services.policy import PendingStep
 from shared.services.principal import Principal
-
-if TYPE_CHECKING:
-    from shared.services import accounts, authentication, passwords
-    from shared.services.authentication import SignedIn
-else:  # loaded on the first request, not at indexing time
-    accounts = lazy_module("shared.services.accounts")
-    authentication = lazy_module("shared.services.authentication")
-    passwords = lazy_module("shared.services.passwords")
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

@@ -4,6 +4,8 @@ import logging
 
 import azure.functions as func
 
+from shared.services.email.drain import drain_outbox
+
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 logger = logging.getLogger(__name__)
@@ -13,8 +15,6 @@ logger = logging.getLogger(__name__)
 @bp.timer_trigger(schedule="0 */1 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
 def email_outbox_drain(timer: func.TimerRequest) -> None:
     """Sends due messages in batches until none are left or the batch budget is spent."""
-    from shared.services.email.drain import drain_outbox
-
     for _ in range(10):
         report = drain_outbox()
         if report.handled == 0:

@@ -2,10 +2,14 @@
 
 import azure.functions as func
 
+from shared.config import get_settings
 from shared.context import ClientInfo
+from shared.docs_assets import REDOC_PAGE, SWAGGER_PAGE, asset
 from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError, error_body
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
+from shared.openapi import build_openapi
 from shared.schemas.platform import ApiIndexResponse, HealthResponse
+from shared.services.health import check_health
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -28,8 +32,6 @@ def health(client: ClientInfo) -> Reply:
     The 503 body is the health report plus the usual error object, so a probe
     and a client that only knows the error shape both understand it.
     """
-    from shared.services.health import check_health
-
     report = check_health()
     if report.status == "healthy":
         return Reply(report)
@@ -46,8 +48,6 @@ def health(client: ClientInfo) -> Reply:
 )
 def api_index() -> ApiIndexResponse:
     """Served at /api: the Functions host keeps / for its own landing page."""
-    from shared.config import get_settings
-
     return ApiIndexResponse(
         name="Augeo Platform API",
         version=get_settings().app_version,
@@ -57,8 +57,6 @@ def api_index() -> ApiIndexResponse:
 
 @endpoint(bp, "GET", "openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document", tags=TAGS)
 def openapi_document() -> Reply:
-    from shared.openapi import build_openapi
-
     return Reply(build_openapi(), headers={"Cache-Control": "public, max-age=300"})
 
 
@@ -67,15 +65,11 @@ def openapi_document() -> Reply:
 )
 def swagger_ui() -> Reply:
     """Every asset is served by this app from files vendored in the repository: no CDN."""
-    from shared.docs_assets import SWAGGER_PAGE
-
     return Reply(raw=SWAGGER_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 
 
 @endpoint(bp, "GET", "redoc", name="docs_redoc", summary="ReDoc for this API", tags=TAGS, media_type="text/html")
 def redoc() -> Reply:
-    from shared.docs_assets import REDOC_PAGE
-
     return Reply(raw=REDOC_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 
 
@@ -90,8 +84,6 @@ def redoc() -> Reply:
     errors=(404,),
 )
 def docs_asset(name: str) -> Reply:
-    from shared.docs_assets import asset
-
     content, media_type = asset(name)
     return Reply(raw=content, mimetype=media_type, headers={"Cache-Control": "public, max-age=86400"})
 

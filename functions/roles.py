@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import azure.functions as func
 
 from shared.http.endpoint import endpoint
-from shared.lazy import lazy_module
 from shared.schemas.users import RoleList, RoleOut
-
-if TYPE_CHECKING:
-    from shared.services import roles
-else:  # loaded on the first request, not at indexing time
-    roles = lazy_module("shared.services.roles")
+from shared.services import roles
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 import azure.functions as func
 
 from shared.context import ClientInfo
 from shared.http.endpoint import endpoint
-from shared.lazy import lazy_module
 from shared.schemas.users import (
     ProfileUpdate,
     RoleChangeRequest,
@@ -19,15 +17,10 @@ from shared.schemas.users import (
     UserOut,
     UserPage,
 )
+from shared.services import own_sessions, users
 from shared.services.paging import Page
 from shared.services.policy import PendingStep
 from shared.services.principal import Principal
-
-if TYPE_CHECKING:
-    from shared.services import own_sessions, users
-else:  # loaded on the first request, not at indexing time
-    own_sessions = lazy_module("shared.services.own_sessions")
-    users = lazy_module("shared.services.users")
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

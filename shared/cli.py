@@ -15,12 +15,12 @@ import sys
 from datetime import timedelta
 
 from shared.config import ConfigurationError, get_settings
+from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
+from shared.services.email.redrive import redrive
 
 
 def create_super_admin() -> int:
     """Idempotently create the SUPER_ADMIN_* account; exit 1 when refused."""
-    from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
-
     try:
         result = ensure_super_admin(get_settings())
     except (BootstrapRefusedError, ConfigurationError) as error:
@@ -39,8 +39,6 @@ MAX_REDRIVE_HOURS = 30 * 24  # rows older than 30 days are deleted by the retent
 
 def redrive_email(since_hours: int = DEFAULT_REDRIVE_HOURS) -> int:
     """Queue failed and expired emails of the last ``since_hours`` again; prints how many."""
-    from shared.services.email.redrive import redrive
-
     try:
         report = redrive(timedelta(hours=since_hours))
     except ConfigurationError as error:

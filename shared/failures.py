@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis.exceptions
+from sqlalchemy import exc as sa_exc
+
 # PostgreSQL SQLSTATE classes that describe the server, not our query:
 # 08 connection exception, 53 insufficient resources, 57 operator intervention
 # (includes 57014 statement timeout), 58 system error.
@@ -22,11 +25,6 @@ def _sqlstate(error: Any) -> str | None:
 
 def is_dependency_failure(error: BaseException) -> bool:  # noqa: PLR0911 (a flat list of cases)
     """True when ``error`` says PostgreSQL or Redis could not serve us."""
-    # Imported here, not at module level: this runs only on the error path,
-    # and importing function_app must stay cheap (it is every cold start).
-    import redis.exceptions
-    from sqlalchemy import exc as sa_exc
-
     unavailable = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError)
     if isinstance(error, unavailable):
         return True

@@ -21,6 +21,7 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel
 
+from shared.config import ConfigurationError, get_settings
 from shared.context import ClientInfo
 from shared.errors import AppError, ErrorCode, ServiceUnavailableError
 from shared.failures import is_dependency_failure
@@ -36,6 +37,8 @@ from shared.http.request import (
 from shared.http.responses import error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
+from shared.services.audit import record_refusal
+from shared.services.authentication import authenticate, verify_bearer
 from shared.services.policy import PendingStep, refuse_pending_steps
 from shared.services.principal import LiveSession, Principal
 
@@ -192,8 +195,6 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _is_production() -> bool:
-    from shared.config import ConfigurationError, get_settings
-
     try:
         return get_settings().is_production
     except ConfigurationError:
@@ -203,8 +204,6 @@ def _is_production() -> bool:
 def _respond(
     spec: EndpointSpec, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo
 ) -> func.HttpResponse:
-    from shared.config import get_settings  # at request time: keeps importing function_app cheap
-
     principal: Principal | None = None
     try:
         settings = get_settings()
@@ -239,8 +238,6 @@ def _authenticated(
     """
     if not spec.auth:
         return None, None
-    from shared.services.authentication import authenticate, verify_bearer
-
     token = bearer_token_from(headers)
     if spec.binding.wants_session:
         claims, live = verify_bearer(token)
@@ -254,8 +251,6 @@ def _authenticated(
 
 def _audit_refusal(spec: EndpointSpec, principal: Principal, req: func.HttpRequest, client: ClientInfo) -> None:
     """A refused action is worth an audit row (once per caller, route and target per window)."""
-    from shared.services.audit import record_refusal
-
     target = (req.route_params or {}).get("user_id")
     try:
         record_refusal(principal, spec.name, target, client)

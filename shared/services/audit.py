@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy.orm import Session as DbSession
 
 from shared.context import ClientInfo
+from shared.database import unit_of_work
 from shared.models import AuditLog
+from shared.services import rate_limits
 from shared.services.principal import Principal
 
 
@@ -86,9 +88,6 @@ def record_refusal(principal: Principal, action: str, target_id: str | None, cli
     Its own transaction: the refused request's work was rolled back. The
     window keeps a client that retries in a loop from filling the log.
     """
-    from shared.database import unit_of_work
-    from shared.services import rate_limits
-
     if not rate_limits.first_refusal(f"forbidden:{principal.user_id}:{action}:{target_id}"):
         return
     target = _uuid_or_none(target_id)

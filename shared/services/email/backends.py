@@ -81,11 +81,14 @@ class AcsBackend:
 
     @staticmethod
     def _build_client(settings: Settings) -> Any:
-        from azure.communication.email import EmailClient
+        # Imported here, not at the top: only this backend uses the Azure SDK, and
+        # its import (about 0.13 s) would otherwise delay every instance's first
+        # request, and every test and dev server with the file or console backend.
+        from azure.communication.email import EmailClient  # noqa: PLC0415 (only the acs backend needs it)
 
         if settings.acs_connection_string:
             return EmailClient.from_connection_string(settings.acs_connection_string)
-        from azure.identity import DefaultAzureCredential
+        from azure.identity import DefaultAzureCredential  # noqa: PLC0415 (only with managed identity)
 
         assert settings.acs_endpoint is not None  # guaranteed by Settings validation
         return EmailClient(settings.acs_endpoint, DefaultAzureCredential())
