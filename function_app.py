@@ -9,7 +9,7 @@ a new instance's first login or first /users/me sooner (BENCHMARKS.md).
 
 import azure.functions as func
 
-from functions import audit_logs, auth, email_outbox, platform, roles, users
+from functions import audit_logs, auth, authz, email_outbox, events, platform, roles, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -18,4 +18,6 @@ app.register_functions(auth.bp)
 app.register_functions(users.bp)
 app.register_functions(roles.bp)
 app.register_functions(audit_logs.bp)
+app.register_functions(events.bp)
+app.register_functions(authz.bp)
 app.register_functions(email_outbox.bp)

@@ -23,8 +23,4 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 )
 def list_roles() -> RoleList:
     """Rendered from the policy module that makes every authorisation decision."""
-    items = [
-        RoleOut(name=role.name, scope=role.scope, description=role.description, permissions=permissions)
-        for role, permissions in roles.list_roles()
-    ]
-    return RoleList(items=items)
+    return RoleList(items=[RoleOut.model_validate(role, from_attributes=True) for role in roles.list_roles()])

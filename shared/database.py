@@ -214,6 +214,18 @@ def read_only() -> Iterator[Session]:
     ``_begin_transactions_explicitly``). Never use it for writes or for
     SELECT ... FOR UPDATE: each statement commits on its own.
     """
+    with single_statements() as session:
+        yield session
+
+
+@contextmanager
+def single_statements() -> Iterator[Session]:
+    """A session whose statements each commit on their own: no BEGIN, no COMMIT round trip.
+
+    For reads (``read_only``), and for a write that is a single statement
+    needing nothing else to be atomic with it (an audit row written with its
+    own duplicate check, say).
+    """
     with get_engine().connect() as connection:
         connection.execution_options(**{_READ_ONLY: True})
         with Session(bind=connection, expire_on_commit=False) as session:

@@ -25,6 +25,8 @@ TAG_DESCRIPTIONS = {
     "sessions": "The signed-in user's own sessions (devices).",
     "roles": "The five roles and what each may do.",
     "audit": "The append-only audit log.",
+    "events": "Event assignments: which events each event coordinator and staff user works.",
+    "authz": "The live permission check other Augeo services call with a user's access token.",
 }
 
 _ERROR_TEXT = {
@@ -115,7 +117,7 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
         success["content"] = schemas.content(spec.response_model, "serialization")
     elif spec.media_type != "application/json":
         success["content"] = {spec.media_type: {"schema": {"type": "string"}}}
-    responses: dict[str, Any] = {str(spec.status): success}
+    responses: dict[str, Any] = {str(status): success for status in (spec.status, *spec.also_succeeds_with)}
     statuses = set(spec.errors) | {500}
     if spec.request_model is not None:
         statuses |= {400, 413, 415, 422}

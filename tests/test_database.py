@@ -61,7 +61,8 @@ def _terminate_our_backends() -> None:
         connection.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'augeo-platform-api' AND pid <> pg_backend_pid()"
+                "WHERE application_name = 'augeo-platform-api' AND pid <> pg_backend_pid() "
+                "AND datname = current_database()"
             )
         )
     admin.dispose()

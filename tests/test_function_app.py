@@ -41,6 +41,11 @@ EXPECTED_ROUTES = {
     ("users_verify_email", "api/v1/users/{user_id:guid}/verify-email", ("POST",)),
     ("roles_list", "api/v1/roles", ("GET",)),
     ("audit_logs_list", "api/v1/audit-logs", ("GET",)),
+    ("user_events_list", "api/v1/users/{user_id:guid}/events", ("GET",)),
+    ("user_events_assign", "api/v1/users/{user_id:guid}/events/{event_id:guid}", ("PUT",)),
+    ("user_events_unassign", "api/v1/users/{user_id:guid}/events/{event_id:guid}", ("DELETE",)),
+    ("event_members_list", "api/v1/events/{event_id:guid}/members", ("GET",)),
+    ("authz_check", "api/v1/authz/check", ("POST",)),
     ("email_outbox_drain", None, ()),
 }
 

@@ -368,9 +368,12 @@ def test_roles_lists_five_with_permissions_from_the_policy(signed_in) -> None:
     assert [r["name"] for r in roles] == ["super_admin", "npo_admin", "event_coordinator", "staff", "donor"]
     by_name = {r["name"]: r for r in roles}
     assert by_name["npo_admin"]["scope"] == "npo"
-    assert "users:list on users of their own NPO" in by_name["npo_admin"]["permissions"]
-    assert "users:deactivate on any user" in by_name["super_admin"]["permissions"]
-    assert not any(p.startswith("users:list") for p in by_name["donor"]["permissions"])
+    assert "users:list on users of their own NPO" in by_name["npo_admin"]["user_admin"]
+    assert "users:deactivate on any user" in by_name["super_admin"]["user_admin"]
+    assert not any(p.startswith("users:list") for p in by_name["donor"]["user_admin"])
+    assert by_name["staff"]["permissions"] == ["checkin:perform", "registrations:manage"]
+    assert by_name["staff"]["reach"] == "the events assigned to them, in own NPO"
+    assert len(by_name["super_admin"]["permissions"]) == 10 and by_name["super_admin"]["reach"] == "everything"
 
 
 def test_audit_log_scoping_and_admin_events(signed_in) -> None:

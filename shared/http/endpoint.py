@@ -64,6 +64,7 @@ class EndpointSpec:
     handler: Handler
     response_model: type[BaseModel] | None = None
     status: int = 200
+    also_succeeds_with: tuple[int, ...] = ()
     auth: bool = False
     errors: tuple[int, ...] = ()
     description: str | None = None
@@ -122,6 +123,7 @@ def endpoint(
     tags: tuple[str, ...],
     response: type[BaseModel] | None = None,
     status: int = 200,
+    also_succeeds_with: tuple[int, ...] = (),
     auth: bool = False,
     errors: tuple[int, ...] = (),
     description: str | None = None,
@@ -142,6 +144,7 @@ def endpoint(
             handler=handler,
             response_model=response,
             status=status,
+            also_succeeds_with=also_succeeds_with,
             auth=auth,
             errors=errors,
             description=description or handler.__doc__,

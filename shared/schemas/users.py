@@ -181,7 +181,9 @@ class RoleOut(ResponseModel):
     name: RoleName
     scope: str
     description: str
-    permissions: list[str]
+    reach: str = Field(description="How far the role's platform permissions reach.")
+    permissions: list[str] = Field(description="The platform permissions other services check.")
+    user_admin: list[str] = Field(description="What the role may do through this service's user administration.")
 
 
 class RoleList(ResponseModel):

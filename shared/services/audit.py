@@ -35,6 +35,9 @@ class AuditEvent(StrEnum):
     USER_ROLE_CHANGED = "user.role_changed"
     USER_EMAIL_VERIFIED_BY_ADMIN = "user.email_verified_by_admin"
     ACCESS_REFUSED = "authz.refused"
+    CHECK_REFUSED = "authz.check_refused"
+    EVENT_ASSIGNED = "event.assigned"
+    EVENT_UNASSIGNED = "event.unassigned"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:

@@ -1,10 +1,20 @@
 """Who may do what to whom: the one place that decides, and the roles' descriptions.
 
-Each role holds grants: an action and how far it reaches (anyone, the actor's
-own NPO, only the actor). ``decide`` answers ALLOW, FORBIDDEN (the caller may
-see the target but not do this: 403) or INVISIBLE (the caller may not even
-know the target exists: 404). ``GET /api/v1/roles`` is rendered from the same
-grants, so the documentation of a role cannot drift from what it may do.
+Two tables live here, and nothing else in the service decides a permission:
+
+- The platform permissions other Augeo services ask about
+  (``POST /api/v1/authz/check``): each role holds a set of permissions and a
+  reach (everything, its own NPO and all its events, the events assigned to
+  it, or itself). :func:`check_permission` answers them.
+- The user administration of this service: each role holds grants of an
+  action and how far it reaches (anyone, the actor's own NPO, only the
+  actor). :func:`decide` answers ALLOW, FORBIDDEN (the caller may see the
+  target but not do this: 403) or INVISIBLE (the caller may not even know
+  the target exists: 404). Event assignments are decided by
+  :func:`decide_assignment`.
+
+``GET /api/v1/roles`` is rendered from both, so the documentation of a role
+cannot drift from what it may do.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from shared.errors import AuthorizationError, ErrorCode
 from shared.roles import NPO_SCOPED_ROLES, RoleName
@@ -27,6 +38,142 @@ class Action(StrEnum):
     VERIFY_EMAIL = "users:verify_email"
     CHANGE_ROLE = "users:change_role"
     VIEW_AUDIT = "audit:view"
+
+
+class Permission(StrEnum):
+    """What other Augeo services ask about a user."""
+
+    NPO_MANAGE = "npo:manage"
+    USERS_MANAGE = "users:manage"
+    EVENTS_MANAGE = "events:manage"
+    AUCTIONS_MANAGE = "auctions:manage"
+    REGISTRATIONS_MANAGE = "registrations:manage"
+    CHECKIN_PERFORM = "checkin:perform"
+    AUDIT_VIEW = "audit:view"
+    STAFF_ASSIGN = "staff:assign"
+    BIDS_PLACE = "bids:place"
+    PROFILE_MANAGE = "profile:manage"
+
+
+class Scope(StrEnum):
+    """How far a role's platform permissions reach."""
+
+    EVERYWHERE = "everything"
+    OWN_NPO = "own NPO and all its events"
+    ASSIGNED_EVENTS = "the events assigned to them, in own NPO"
+    THEMSELVES = "themselves"
+
+
+PERMISSIONS: dict[RoleName, tuple[Scope, frozenset[Permission]]] = {
+    RoleName.SUPER_ADMIN: (Scope.EVERYWHERE, frozenset(Permission)),
+    RoleName.NPO_ADMIN: (
+        Scope.OWN_NPO,
+        frozenset(
+            {
+                Permission.NPO_MANAGE,
+                Permission.USERS_MANAGE,
+                Permission.EVENTS_MANAGE,
+                Permission.AUCTIONS_MANAGE,
+                Permission.REGISTRATIONS_MANAGE,
+                Permission.CHECKIN_PERFORM,
+                Permission.AUDIT_VIEW,
+            }
+        ),
+    ),
+    RoleName.EVENT_COORDINATOR: (
+        Scope.ASSIGNED_EVENTS,
+        frozenset(
+            {
+                Permission.EVENTS_MANAGE,
+                Permission.AUCTIONS_MANAGE,
+                Permission.REGISTRATIONS_MANAGE,
+                Permission.CHECKIN_PERFORM,
+                Permission.STAFF_ASSIGN,
+            }
+        ),
+    ),
+    RoleName.STAFF: (Scope.ASSIGNED_EVENTS, frozenset({Permission.REGISTRATIONS_MANAGE, Permission.CHECKIN_PERFORM})),
+    RoleName.DONOR: (Scope.THEMSELVES, frozenset({Permission.BIDS_PLACE, Permission.PROFILE_MANAGE})),
+}
+
+# Roles whose work is limited to events they are assigned to.
+EVENT_SCOPED_ROLES = frozenset(role for role, (scope, _) in PERMISSIONS.items() if scope is Scope.ASSIGNED_EVENTS)
+
+
+class CheckReason(StrEnum):
+    """Why a permission check came out as it did (the ``reason`` of the answer)."""
+
+    SUPER_ADMIN = "super_admin"
+    OWN_NPO = "own_npo"
+    ASSIGNED_EVENT = "assigned_event"
+    THEMSELVES = "themselves"
+    NOT_IN_ROLE = "permission_not_in_role"
+    OTHER_NPO = "other_npo"
+    NPO_UNKNOWN = "event_npo_unknown"
+    EVENT_REQUIRED = "event_id_required"
+    NOT_ASSIGNED = "event_not_assigned"
+    PASSWORD_CHANGE_REQUIRED = "password_change_required"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a permission is asked for: an NPO, an event, or both (either may be absent).
+
+    ``event_npo_id`` is the NPO the event belongs to when the service knows it
+    (an event belongs to its assignees' NPO); None when nobody is assigned.
+    """
+
+    npo_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = None
+    event_npo_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    allowed: bool
+    reason: CheckReason
+
+
+def check_permission(actor: Party, events: frozenset[uuid.UUID], permission: Permission, where: Where) -> CheckResult:
+    """May ``actor`` (assigned to ``events``) exercise ``permission`` at ``where``?"""
+    scope, granted = PERMISSIONS[actor.role]
+    if scope is Scope.EVERYWHERE:
+        return CheckResult(True, CheckReason.SUPER_ADMIN)
+    if permission not in granted:
+        return CheckResult(False, CheckReason.NOT_IN_ROLE)
+    if scope is Scope.THEMSELVES:
+        return CheckResult(True, CheckReason.THEMSELVES)
+    if where.npo_id is not None and where.npo_id != actor.npo_id:
+        return CheckResult(False, CheckReason.OTHER_NPO)
+    if scope is Scope.OWN_NPO:
+        return _within_npo(actor, where)
+    return _within_assigned_events(events, where)
+
+
+def _within_npo(actor: Party, where: Where) -> CheckResult:
+    """An NPO admin reaches their NPO and all its events; an event is theirs when it is
+    named with their NPO, or when its assignees are of their NPO."""
+    if where.event_id is None or where.npo_id is not None:
+        return CheckResult(True, CheckReason.OWN_NPO)
+    if where.event_npo_id is None:
+        return CheckResult(False, CheckReason.NPO_UNKNOWN)
+    if where.event_npo_id != actor.npo_id:
+        return CheckResult(False, CheckReason.OTHER_NPO)
+    return CheckResult(True, CheckReason.OWN_NPO)
+
+
+def _within_assigned_events(events: frozenset[uuid.UUID], where: Where) -> CheckResult:
+    """Event coordinators and staff reach only the events they are assigned to."""
+    if where.event_id is None:
+        return CheckResult(False, CheckReason.EVENT_REQUIRED)
+    if where.event_id in events:
+        return CheckResult(True, CheckReason.ASSIGNED_EVENT)
+    return CheckResult(False, CheckReason.NOT_ASSIGNED)
+
+
+def needs_event_npo(role: RoleName, where: Where) -> bool:
+    """Whether deciding needs the NPO an event belongs to (an NPO admin naming only an event)."""
+    return PERMISSIONS[role][0] is Scope.OWN_NPO and where.event_id is not None and where.npo_id is None
 
 
 class Reach(StrEnum):
@@ -95,6 +242,12 @@ ASSIGNABLE: dict[RoleName, frozenset[RoleName]] = {
 }
 
 
+class _Account(Protocol):
+    id: uuid.UUID
+    role: str
+    npo_id: uuid.UUID | None
+
+
 @dataclass(frozen=True)
 class Party:
     """The facts the policy needs about an actor or a target."""
@@ -102,6 +255,11 @@ class Party:
     id: uuid.UUID
     role: RoleName
     npo_id: uuid.UUID | None
+
+    @classmethod
+    def of(cls, account: _Account) -> Party:
+        """The party a user row is."""
+        return cls(id=account.id, role=RoleName(account.role), npo_id=account.npo_id)
 
 
 def _reaches(grant: Grant, actor: Party, target: Party) -> bool:
@@ -174,6 +332,45 @@ def refuse_pending_steps(pending: frozenset[PendingStep], allowed: frozenset[Pen
         if step in pending and step not in allowed:
             code, message = _PENDING_REFUSALS[step]
             raise AuthorizationError(message, code=code)
+
+
+def decide_assignment(actor: Party, actor_events: frozenset[uuid.UUID], target: Party, event_id: uuid.UUID) -> Decision:
+    """May ``actor`` assign ``target`` to (or remove them from) ``event_id``?
+
+    A super admin anywhere; an NPO admin for their NPO's users; an event
+    coordinator assigned to that event, for a staff user of the same NPO.
+    Whether the target's role can be assigned at all is checked separately
+    (409), after this.
+    """
+    if actor.role is RoleName.SUPER_ADMIN:
+        return Decision.ALLOW
+    same_npo = actor.npo_id is not None and target.npo_id == actor.npo_id
+    if actor.role is RoleName.NPO_ADMIN:
+        return Decision.ALLOW if same_npo else Decision.INVISIBLE
+    if actor.role is RoleName.EVENT_COORDINATOR and same_npo:
+        if target.role is RoleName.STAFF and event_id in actor_events:
+            return Decision.ALLOW
+        return Decision.FORBIDDEN
+    return Decision.FORBIDDEN if target.id == actor.id else Decision.INVISIBLE
+
+
+def members_scope(
+    actor: Party, actor_events: frozenset[uuid.UUID], event_id: uuid.UUID
+) -> tuple[bool, uuid.UUID | None]:
+    """Whether ``actor`` may list the event's members, and the only NPO whose members they see (None: all)."""
+    if actor.role is RoleName.SUPER_ADMIN:
+        return True, None
+    if actor.role is RoleName.NPO_ADMIN:
+        return True, actor.npo_id
+    if actor.role is RoleName.EVENT_COORDINATOR and event_id in actor_events:
+        return True, None
+    return False, None
+
+
+def describe_reach(role: RoleName) -> tuple[str, list[str]]:
+    """The reach of ``role`` and its platform permissions, for ``GET /api/v1/roles``."""
+    scope, granted = PERMISSIONS[role]
+    return scope.value, sorted(permission.value for permission in granted)
 
 
 def describe_grants(role: RoleName) -> list[str]:

@@ -29,14 +29,20 @@ from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
+from shared.services.event_assignments import end_assignments
 from shared.services.paging import Page
-from shared.services.policy import Action, Decision, Party, decide, list_scope, may_act_at_all, may_assign
+from shared.services.policy import (
+    EVENT_SCOPED_ROLES,
+    Action,
+    Decision,
+    Party,
+    decide,
+    list_scope,
+    may_act_at_all,
+    may_assign,
+)
 from shared.services.principal import Principal
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
-
-
-def party(user: User) -> Party:
-    return Party(id=user.id, role=RoleName(user.role), npo_id=user.npo_id)
 
 
 def _snapshot(user: User) -> dict[str, Any]:
@@ -58,7 +64,7 @@ def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: A
     target = db.get(User, user_id, with_for_update=lock)
     if target is None:
         raise NotFoundError("User not found.")
-    decision = decide(principal.party, action, party(target))
+    decision = decide(principal.party, action, Party.of(target))
     if decision is Decision.INVISIBLE:
         raise NotFoundError("User not found.")
     if decision is Decision.FORBIDDEN:
@@ -306,6 +312,15 @@ def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: Clie
     return target
 
 
+def _leave_events_if_no_longer_theirs(
+    db: DbSession, target: User, role: RoleName, npo_id: uuid.UUID | None
+) -> list[str]:
+    """A role away from event work, or a move to another NPO, ends the user's assignments."""
+    if role in EVENT_SCOPED_ROLES and npo_id == target.npo_id:
+        return []
+    return sorted(str(event) for event in end_assignments(db, target))
+
+
 def change_role(
     principal: Principal, user_id: uuid.UUID, role: RoleName, npo_id: uuid.UUID | None, client: ClientInfo
 ) -> User:
@@ -318,8 +333,11 @@ def change_role(
         if role is not RoleName.SUPER_ADMIN:
             _guard_last_super_admin(db, target)
         before = _snapshot(target)
+        left = _leave_events_if_no_longer_theirs(db, target, role, npo_id)
         target.role = role.value
         target.npo_id = npo_id
         user_state.invalidate(db, [target.id])
+        if left:
+            _record(db, AuditEvent.EVENT_UNASSIGNED, principal, target, client, events=left, reason="role_changed")
         _record(db, AuditEvent.USER_ROLE_CHANGED, principal, target, client, before=before, after=_snapshot(target))
     return target

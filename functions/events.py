@@ -1,0 +1,99 @@
+"""/api/v1/users/{user_id}/events and /api/v1/events/{event_id}/members: who works which event."""
+
+from __future__ import annotations
+
+import uuid
+
+import azure.functions as func
+
+from shared.context import ClientInfo
+from shared.http.endpoint import Reply, endpoint
+from shared.schemas.events import EventAssignmentList, EventAssignmentOut, EventMemberOut, EventMemberPage
+from shared.schemas.users import PageQuery, UserOut
+from shared.services import event_assignments
+from shared.services.paging import Page
+from shared.services.principal import Principal
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]
+
+ASSIGNMENT = "api/v1/users/{user_id:guid}/events/{event_id:guid}"
+TAGS = ("events",)
+
+
+@endpoint(
+    bp,
+    "GET",
+    "api/v1/users/{user_id:guid}/events",
+    name="user_events_list",
+    summary="The events a user is assigned to",
+    tags=TAGS,
+    response=EventAssignmentList,
+    auth=True,
+    errors=(404,),
+)
+def list_user_events(user_id: uuid.UUID, caller: Principal) -> EventAssignmentList:
+    """For the user themselves, a super admin, or an NPO admin of the user's NPO."""
+    items = event_assignments.list_user_events(caller, user_id)
+    return EventAssignmentList(items=[EventAssignmentOut.model_validate(item) for item in items])
+
+
+@endpoint(
+    bp,
+    "PUT",
+    ASSIGNMENT,
+    name="user_events_assign",
+    summary="Assign a user to an event",
+    tags=TAGS,
+    response=EventAssignmentOut,
+    status=201,
+    also_succeeds_with=(200,),
+    auth=True,
+    errors=(403, 404, 409),
+)
+def assign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: ClientInfo) -> Reply:
+    """201 when new, 200 when it already was. Only event coordinators and staff are assigned
+    (409 ROLE_NOT_EVENT_SCOPED); an event's team is of one NPO (409 EVENT_IN_OTHER_NPO)."""
+    assignment, created = event_assignments.assign(caller, user_id, event_id, client)
+    return Reply(EventAssignmentOut.model_validate(assignment), status=201 if created else 200)
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    ASSIGNMENT,
+    name="user_events_unassign",
+    summary="Remove a user from an event",
+    tags=TAGS,
+    status=204,
+    auth=True,
+    errors=(403, 404),
+)
+def unassign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
+    """The same callers as assigning; removing what is not there answers the same."""
+    event_assignments.unassign(caller, user_id, event_id, client)
+
+
+@endpoint(
+    bp,
+    "GET",
+    "api/v1/events/{event_id:guid}/members",
+    name="event_members_list",
+    summary="The users assigned to an event",
+    tags=TAGS,
+    response=EventMemberPage,
+    auth=True,
+    errors=(403, 404),
+)
+def list_members(event_id: uuid.UUID, query: PageQuery, caller: Principal) -> EventMemberPage:
+    """super_admin: everyone assigned; npo_admin: their NPO's users; an event coordinator
+    assigned to the event: its whole team; others 403."""
+    members, total = event_assignments.list_members(caller, event_id, Page(query.page, query.per_page))
+    items = [
+        EventMemberOut(
+            **UserOut.model_validate(member.user).model_dump(),
+            assigned_by=member.assigned_by,
+            assigned_at=member.assigned_at,
+        )
+        for member in members
+    ]
+    return EventMemberPage(items=items, **EventMemberPage.fields(total, query.page, query.per_page))

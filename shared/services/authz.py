@@ -1,0 +1,126 @@
+"""The live permission check other Augeo services call (``POST /api/v1/authz/check``).
+
+Decided as of this request: the session (alive, not signed out), the user's
+role, NPO and assignments. It costs one Redis round trip (the session script,
+which also returns the user's cached state) and at most one SQL statement to
+decide: none when the state is cached and nothing else is needed; one when
+the state is not cached, or when an NPO admin names only an event (its NPO
+is its assignees'). This route never caches a state it read: that would be a
+second Redis round trip; the next ordinary request does it. A refusal adds
+one audit row (at most one per user, question and quarter of an hour).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, Uuid, exists, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
+
+from shared.context import ClientInfo
+from shared.database import read_only, single_statements
+from shared.errors import AuthenticationError, ErrorCode
+from shared.models import AuditLog, EventAssignment, User
+from shared.services import user_state
+from shared.services.audit import AuditEvent
+from shared.services.policy import (
+    CheckReason,
+    CheckResult,
+    Party,
+    Permission,
+    Where,
+    check_permission,
+    needs_event_npo,
+)
+from shared.services.principal import LiveSession
+from shared.services.user_state import UserState
+
+# A service asking the same refused question in a loop writes one audit row per window.
+REFUSAL_AUDIT_WINDOW = timedelta(minutes=15)
+
+
+def check(
+    live: LiveSession, permission: Permission, npo_id: uuid.UUID | None, event_id: uuid.UUID | None, client: ClientInfo
+) -> CheckResult:
+    """May the session's user exercise ``permission`` there, right now?"""
+    where = Where(npo_id=npo_id, event_id=event_id)
+    state = live.state
+    if state is None or needs_event_npo(state.role, where):
+        state, event_npo = _read(live.user_id, where, state)
+        where = Where(npo_id=npo_id, event_id=event_id, event_npo_id=event_npo)
+    if state.password_change_required:
+        result = CheckResult(False, CheckReason.PASSWORD_CHANGE_REQUIRED)
+    else:
+        party = Party(id=state.user_id, role=state.role, npo_id=state.npo_id)
+        result = check_permission(party, state.events, permission, where)
+    if not result.allowed:
+        _audit_refusal(state, permission, where, result.reason, client)
+    return result
+
+
+def _event_npo(event_id: uuid.UUID) -> ColumnElement[uuid.UUID | None]:
+    """The NPO of the event's assignees (all of one NPO), or NULL when nobody is assigned."""
+    return (
+        select(User.npo_id)
+        .join(EventAssignment, EventAssignment.user_id == User.id)
+        .where(EventAssignment.event_id == event_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[UserState, uuid.UUID | None]:
+    """In one statement: the state when it was not cached, and the event's NPO when asked about an event."""
+    event_npo: ColumnElement[uuid.UUID | None] = literal(None, Uuid())
+    if where.event_id is not None and where.npo_id is None:
+        event_npo = _event_npo(where.event_id)
+    with read_only() as db:
+        if cached is not None:
+            return cached, db.scalar(select(event_npo))
+        row = db.execute(select(User, user_state.events_of(user_id), event_npo).where(User.id == user_id)).first()
+    if row is None or not row[0].is_active:
+        raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
+    return user_state.from_user(row[0], row[1]), row[2]
+
+
+def _audit_refusal(
+    state: UserState, permission: Permission, where: Where, reason: CheckReason, client: ClientInfo
+) -> None:
+    """One audit row per user, question and window: a single INSERT that checks for its twin."""
+    question = f"{permission.value}|{where.npo_id or '-'}|{where.event_id or '-'}"
+    details = {
+        "permission": permission.value,
+        "npo_id": str(where.npo_id) if where.npo_id else None,
+        "event_id": str(where.event_id) if where.event_id else None,
+        "reason": reason.value,
+        "question": question,
+    }
+    twin = exists().where(
+        AuditLog.event_type == AuditEvent.CHECK_REFUSED.value,
+        AuditLog.actor_user_id == state.user_id,
+        AuditLog.details["question"].astext == question,
+        AuditLog.created_at > func.now() - REFUSAL_AUDIT_WINDOW,
+    )
+    values = select(
+        literal(AuditEvent.CHECK_REFUSED.value),
+        literal(state.user_id),
+        literal(state.user_id),
+        literal(state.npo_id),
+        literal(client.ip_address),
+        literal(client.user_agent),
+        literal(client.request_id),
+        literal(details, JSONB),
+    ).where(~twin)
+    columns = [
+        "event_type",
+        "actor_user_id",
+        "target_user_id",
+        "npo_id",
+        "ip_address",
+        "user_agent",
+        "request_id",
+        "details",
+    ]
+    with single_statements() as db:
+        db.execute(insert(AuditLog).from_select(columns, values))

@@ -1,0 +1,171 @@
+"""Event assignments: who works which event (event coordinators and staff).
+
+Event ids are the events service's; this service records who is assigned.
+An event counts as belonging to its assignees' NPO, so all assignees of one
+event are of one NPO: the first assignment decides, later ones from another
+NPO are refused (409), and concurrent first assignments are serialised per
+event. Every change drops the assignee's cached authorization state before
+it commits, so a check sees it on the very next request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session as DbSession
+
+from shared.context import ClientInfo
+from shared.database import read_only, unit_of_work
+from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
+from shared.models import EventAssignment, User
+from shared.roles import RoleName
+from shared.services import audit, user_state
+from shared.services.audit import AuditEvent
+from shared.services.paging import Page
+from shared.services.policy import (
+    EVENT_SCOPED_ROLES,
+    Action,
+    Decision,
+    Party,
+    decide,
+    decide_assignment,
+    members_scope,
+)
+from shared.services.principal import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A user assigned to an event, and when and by whom."""
+
+    user: User
+    assigned_by: uuid.UUID | None
+    assigned_at: datetime
+
+
+def _target(db: DbSession, user_id: uuid.UUID, *, lock: bool) -> User:
+    user = db.get(User, user_id, with_for_update=lock)
+    if user is None:
+        raise NotFoundError("User not found.")
+    return user
+
+
+def _allowed(decision: Decision) -> None:
+    if decision is Decision.INVISIBLE:
+        raise NotFoundError("User not found.")
+    if decision is Decision.FORBIDDEN:
+        raise AuthorizationError("You may not manage this user's event assignments.")
+
+
+def list_user_events(principal: Principal, user_id: uuid.UUID) -> list[EventAssignment]:
+    """A user's assignments: for the user, a super admin, or an NPO admin of the user's NPO."""
+    with read_only() as db:
+        target = _target(db, user_id, lock=False)
+        _allowed(decide(principal.party, Action.VIEW, Party.of(target)))
+        return list(
+            db.scalars(
+                select(EventAssignment)
+                .where(EventAssignment.user_id == user_id)
+                .order_by(EventAssignment.assigned_at, EventAssignment.event_id)
+            )
+        )
+
+
+def _guard_one_npo_per_event(db: DbSession, target: User, event_id: uuid.UUID) -> None:
+    """Serialise first assignments of an event, and refuse assignees from a second NPO."""
+    db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"event:{event_id}"})
+    elsewhere = db.scalar(
+        select(func.count())
+        .select_from(EventAssignment)
+        .join(User, User.id == EventAssignment.user_id)
+        .where(EventAssignment.event_id == event_id, User.npo_id.is_distinct_from(target.npo_id))
+    )
+    if elsewhere:
+        raise ConflictError("This event belongs to another NPO's team.", code=ErrorCode.EVENT_IN_OTHER_NPO)
+
+
+def assign(
+    principal: Principal, user_id: uuid.UUID, event_id: uuid.UUID, client: ClientInfo
+) -> tuple[EventAssignment, bool]:
+    """Assign a user to an event; the assignment and whether it is new (201) or was there (200)."""
+    with unit_of_work() as db:
+        target = _target(db, user_id, lock=True)
+        _allowed(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id))
+        if RoleName(target.role) not in EVENT_SCOPED_ROLES:
+            raise ConflictError(
+                "Only event coordinators and staff are assigned to events.", code=ErrorCode.ROLE_NOT_EVENT_SCOPED
+            )
+        _guard_one_npo_per_event(db, target, event_id)
+        created = db.scalar(
+            insert(EventAssignment)
+            .values(user_id=user_id, event_id=event_id, assigned_by=principal.user_id)
+            .on_conflict_do_nothing(index_elements=["user_id", "event_id"])
+            .returning(EventAssignment.id)
+        )
+        assignment = db.scalars(
+            select(EventAssignment).where(EventAssignment.user_id == user_id, EventAssignment.event_id == event_id)
+        ).one()
+        if created is not None:
+            user_state.invalidate(db, [user_id])
+            _record(db, AuditEvent.EVENT_ASSIGNED, principal, target, client, event_id=str(event_id))
+    return assignment, created is not None
+
+
+def unassign(principal: Principal, user_id: uuid.UUID, event_id: uuid.UUID, client: ClientInfo) -> None:
+    """Remove a user from an event (nothing to remove is fine: the answer is the same)."""
+    with unit_of_work() as db:
+        target = _target(db, user_id, lock=True)
+        _allowed(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id))
+        removed = db.scalar(
+            delete(EventAssignment)
+            .where(EventAssignment.user_id == user_id, EventAssignment.event_id == event_id)
+            .returning(EventAssignment.id)
+        )
+        if removed is not None:
+            user_state.invalidate(db, [user_id])
+            _record(db, AuditEvent.EVENT_UNASSIGNED, principal, target, client, event_id=str(event_id))
+
+
+def end_assignments(db: DbSession, user: User) -> list[uuid.UUID]:
+    """Remove every assignment of ``user`` in the caller's transaction; the events they left.
+
+    The caller changes the user's state in the same transaction and drops
+    the cached state itself.
+    """
+    return list(
+        db.scalars(
+            delete(EventAssignment).where(EventAssignment.user_id == user.id).returning(EventAssignment.event_id)
+        )
+    )
+
+
+def list_members(principal: Principal, event_id: uuid.UUID, page: Page) -> tuple[list[Member], int]:
+    """A page of the event's assignees the caller may see, and how many in all."""
+    may_list, npo_only = members_scope(principal.party, principal.state.events, event_id)
+    if not may_list:
+        raise AuthorizationError("You may not list this event's team.")
+    statement = (
+        select(User, EventAssignment.assigned_by, EventAssignment.assigned_at)
+        .join(EventAssignment, EventAssignment.user_id == User.id)
+        .where(EventAssignment.event_id == event_id)
+    )
+    if npo_only is not None:
+        statement = statement.where(User.npo_id == npo_only)
+    with read_only() as db:
+        total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
+        rows = db.execute(
+            statement.order_by(EventAssignment.assigned_at, User.id).offset(page.offset).limit(page.size)
+        ).all()
+    return [Member(user, assigned_by, assigned_at) for user, assigned_by, assigned_at in rows], total
+
+
+def _record(
+    db: DbSession, event: AuditEvent, principal: Principal, target: User, client: ClientInfo, **details: str
+) -> None:
+    audit.record(
+        db, event, client, actor_id=principal.user_id, target_id=target.id, npo_id=target.npo_id, details=details
+    )
