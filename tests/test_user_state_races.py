@@ -1,0 +1,116 @@
+"""A request that reads the user's state while an admin changes it never caches the old state.
+
+Two interleavings, each forced with barriers (a row lock the test holds, and a
+pause just before the reader stores what it read), never with sleeps:
+
+1. The writer has bumped the version but not committed when the reader
+   looks: the reader's database read must wait for the commit (FOR SHARE).
+2. The reader read the database before the writer bumped the version, and
+   stores after the writer committed: the store must be refused (version).
+
+After either, the next request sees the new role, and so does the cache.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import jwt
+import pytest
+from sqlalchemy import text
+
+from shared.context import ClientInfo
+from shared.database import get_engine, unit_of_work
+from shared.models import User
+from shared.redis_client import Keys, get_redis
+from shared.services import authentication, user_state
+from shared.services.principal import Principal
+from tests.conftest import Actor
+
+CLIENT = ClientInfo(request_id="state-race", ip_address="198.51.100.78", user_agent="race-test")
+NPO = str(uuid.uuid4())
+
+
+def _cold(actor: Actor) -> uuid.UUID:
+    """The actor's user id, with their cached state dropped (as a change elsewhere would)."""
+    user_id = jwt.decode(actor.access_token, options={"verify_signature": False})["sub"]
+    get_redis().delete(Keys.user_state(user_id))
+    return uuid.UUID(user_id)
+
+
+def _promote_to_coordinator(db: Any, user_id: uuid.UUID) -> None:
+    """The writer's side of a role change: lock, change, tell Redis (the caller commits)."""
+    user = db.get(User, user_id, with_for_update=True)
+    user.role = "event_coordinator"
+    user_state.invalidate(db, [user_id])
+
+
+def _cached_role(user_id: uuid.UUID) -> str | None:
+    return get_redis().hget(Keys.user_state(str(user_id)), "role")  # type: ignore[return-value]
+
+
+def _waiting_on_a_lock() -> bool:
+    with get_engine().connect() as probe:
+        count = probe.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'augeo-platform-api' AND cardinality(pg_blocking_pids(pid)) > 0"
+            )
+        ).scalar_one()
+        probe.rollback()
+    return bool(count)
+
+
+def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the other side never got there"
+        time.sleep(0.01)
+
+
+def test_a_reader_that_looks_between_the_writers_bump_and_commit_waits_for_the_commit(
+    signed_in: Callable[..., Actor],
+) -> None:
+    staff = signed_in("staff", NPO)
+    user_id = _cold(staff)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with unit_of_work() as writer:
+            _promote_to_coordinator(writer, user_id)
+            reading = pool.submit(authentication.authenticate, staff.access_token, CLIENT)
+            _until(lambda: reading.done() or _waiting_on_a_lock())
+        principal: Principal = reading.result()
+    assert principal.role == "event_coordinator", "the read waited for the commit"
+    assert _cached_role(user_id) in (None, "event_coordinator")
+    assert authentication.authenticate(staff.access_token, CLIENT).role == "event_coordinator"
+
+
+def test_a_reader_that_read_before_the_bump_cannot_store_after_the_commit(
+    signed_in: Callable[..., Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff = signed_in("staff", NPO)
+    user_id = _cold(staff)
+    about_to_store, go = threading.Event(), threading.Event()
+    real_store = user_state.store
+
+    def store_after_the_writer(state: user_state.UserState, version: str) -> bool:
+        about_to_store.set()
+        assert go.wait(15)
+        return real_store(state, version)
+
+    monkeypatch.setattr(user_state, "store", store_after_the_writer)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(authentication.authenticate, staff.access_token, CLIENT)
+        assert about_to_store.wait(15)  # the reader has its (old) state in hand
+        with unit_of_work() as writer:
+            _promote_to_coordinator(writer, user_id)
+        go.set()
+        assert reading.result().role == "staff", "that request was decided on the state it read"
+    monkeypatch.setattr(user_state, "store", real_store)
+    assert _cached_role(user_id) is None, "the stale state was not stored"
+    assert authentication.authenticate(staff.access_token, CLIENT).role == "event_coordinator"
+    assert _cached_role(user_id) == "event_coordinator"
