@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from shared.config import get_settings
-from shared.database import get_engine, unit_of_work
+from shared.database import unit_of_work
 from shared.models import AuditLog, RefreshToken, Session
 from shared.redis_client import Keys, get_redis
 from shared.security.jwt_tokens import create_access_token
-from tests.conftest import Account
+from tests.conftest import Account, counting_round_trips
 
 
 def _sid(tokens: dict) -> str:
@@ -153,29 +153,33 @@ def test_session_check_is_one_redis_round_trip(account: Account, functions, monk
     """Count what the clients send for one authenticated request: round trips to
     Redis (packed commands written to a socket) and SQL statements."""
     import azure.functions as func
-    import redis.connection
 
     tokens = account.tokens()
     assert account.me(tokens["access_token"]).status_code == 200  # steady state: the script is cached
     request = func.HttpRequest(
         "GET", "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}, body=b""
     )
-    round_trips: list[object] = []
-    real_send = redis.connection.AbstractConnection.send_packed_command
-
-    def counting_send(self, command, check_health=True):  # type: ignore[no-untyped-def]
-        round_trips.append(command)
-        return real_send(self, command, check_health)
-
-    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
-    statements: list[str] = []
-    from sqlalchemy import event
-
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(get_engine(), "before_cursor_execute", listener)
-    try:
+    with counting_round_trips(monkeypatch) as seen:
         assert functions["users_me"](request).status_code == 200
-    finally:
-        event.remove(get_engine(), "before_cursor_execute", listener)
-    assert len(round_trips) == 1, round_trips
-    assert len(statements) == 1, statements
+    assert len(seen.redis) == 1, seen.redis
+    assert len(seen.sql) == 1, seen.sql  # GET /users/me reads the row it returns; the caller's state is cached
+
+
+def test_a_refresh_is_one_sql_statement_and_one_redis_round_trip(account: Account, functions, monkeypatch) -> None:
+    """Spend, child, lineage, session touch and the user in one statement; the idle check in one script."""
+    import json
+
+    import azure.functions as func
+
+    def refresh(token: str) -> func.HttpResponse:
+        body = json.dumps({"refresh_token": token}).encode()
+        return functions["auth_refresh"](
+            func.HttpRequest("POST", "/api/v1/auth/refresh", headers={"Content-Type": "application/json"}, body=body)
+        )
+
+    warm = refresh(account.tokens()["refresh_token"])
+    with counting_round_trips(monkeypatch) as seen:
+        response = refresh(json.loads(warm.get_body())["refresh_token"])
+    assert response.status_code == 200
+    assert len(seen.redis) == 1, seen.redis
+    assert len(seen.statements) == 1, seen.statements

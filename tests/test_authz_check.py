@@ -12,6 +12,7 @@ The expectations are written out here, independently of ``shared.services.policy
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +21,11 @@ import azure.functions as func
 import httpx
 import jwt
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
-from shared.database import get_engine, unit_of_work
+from shared.database import unit_of_work
 from shared.models import AuditLog
-from tests.conftest import Actor
+from tests.conftest import Actor, counting_round_trips
 
 PERMISSIONS = [
     "npo:manage",
@@ -220,37 +221,16 @@ def _costs(
     functions: dict[str, Any], actor: Actor, body: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[int, int, dict[str, Any]]:
     """Redis round trips and SQL statements of one in-process check."""
-    import json
-
-    import redis.connection
-
     request = func.HttpRequest(
         "POST",
         "/api/v1/authz/check",
         headers={"Authorization": f"Bearer {actor.access_token}", "Content-Type": "application/json"},
         body=json.dumps(body).encode(),
     )
-    round_trips: list[object] = []
-    real_send = redis.connection.AbstractConnection.send_packed_command
-
-    def counting_send(self: Any, command: Any, check_health: bool = True) -> None:
-        round_trips.append(command)
-        real_send(self, command, check_health)
-
-    statements: list[str] = []
-
-    def count_statement(*args: Any) -> None:
-        statements.append(args[2])
-
-    with monkeypatch.context() as patch:
-        patch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting_send)
-        event.listen(get_engine(), "before_cursor_execute", count_statement)
-        try:
-            response = functions["authz_check"](request)
-        finally:
-            event.remove(get_engine(), "before_cursor_execute", count_statement)
+    with counting_round_trips(monkeypatch) as seen:
+        response = functions["authz_check"](request)
     assert response.status_code == 200, response.get_body()
-    return len(round_trips), len(statements), json.loads(response.get_body())
+    return len(seen.redis), len(seen.sql), json.loads(response.get_body())
 
 
 def test_a_check_costs_one_redis_round_trip_and_at_most_one_sql_statement(

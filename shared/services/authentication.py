@@ -285,14 +285,10 @@ def refresh(presented: str, client: ClientInfo) -> SignedIn:
     Only failed refreshes count against the per-address limit: a venue full of
     donors refreshing every few minutes from one address never meets it.
     """
-    failures = _refresh_failures(get_settings(), client)
-    retry_after = rate_limits.exhausted(failures)
-    if retry_after is not None:
-        raise RateLimitedError(retry_after)
     try:
         return _rotate(presented, client)
     except AuthenticationError:
-        rate_limits.record_failure(failures)
+        rate_limits.record_failure(_refresh_failures(get_settings(), client))  # 429 once used up
         raise
 
 

@@ -118,12 +118,12 @@ def reserve(limit: Limit) -> None:
 
 
 def record_failure(limit: Limit) -> None:
-    """Count one failure against ``limit`` (a full limit stays full; nothing is raised).
+    """Count one failure against ``limit``; 429 instead when it is already used up.
 
-    With :func:`exhausted` checked first, this is how hot paths count only
-    their failures without paying a reservation and a refund on every success.
+    How a hot path limits only its failures: a success costs nothing (no
+    reservation to refund, not even a look), a failure one script call.
     """
-    script(_RESERVE)(keys=[limit.key], args=[limit.attempts, limit.window_seconds])
+    reserve(limit)
 
 
 def reserve_all(limits: list[Limit]) -> None:

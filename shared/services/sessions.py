@@ -19,8 +19,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
@@ -257,35 +258,73 @@ class Rotation:
     reuse_detected_session: Session | None = None
 
 
-def _child_row(db: DbSession, session_id: uuid.UUID, parent_id: uuid.UUID, child: str) -> None:
-    db.add(RefreshToken(session_id=session_id, token_hash=hash_token(child), parent_id=parent_id))
+def _rotation_statement(presented: str, sealed: bytes, child_hash: str) -> Select[Any, User, list[uuid.UUID] | None]:
+    """Spend the parent, add the child, touch the session, return the user: one statement.
+
+    The UPDATE matches only an unspent token, so of N concurrent refreshes
+    exactly one spends it (the others wait on its row lock, then find it
+    spent and take the replay path). The child is written only when the
+    session is open and unexpired and its user active; the caller rolls the
+    spend back otherwise. Data-modifying CTEs run to completion whether or
+    not the outer query reads them, so ``child`` and ``touched`` are added
+    to the statement without being selected.
+    """
+    spent = (
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == hash_token(presented), RefreshToken.rotated_at.is_(None))
+        .values(rotated_at=func.now(), child_sealed=sealed)
+        .returning(RefreshToken.id, RefreshToken.session_id)
+        .cte("spent")
+    )
+    live = (
+        select(Session.id.label("session_id"), Session.user_id)
+        .join(spent, spent.c.session_id == Session.id)
+        .join(User, User.id == Session.user_id)
+        .where(Session.revoked_at.is_(None), Session.expires_at > func.now(), User.is_active.is_(True))
+        .cte("live")
+    )
+    child = (
+        insert(RefreshToken)
+        .from_select(
+            ["session_id", "token_hash", "parent_id"],
+            select(live.c.session_id, literal(child_hash), spent.c.id).select_from(live.join(spent, true())),
+        )
+        .returning(RefreshToken.id)
+        .cte("child")
+    )
+    touched = (
+        update(Session)
+        .where(Session.id == live.c.session_id)
+        .values(last_seen_at=func.now())
+        .returning(Session.id)
+        .cte("touched")
+    )
+    return (
+        select(spent.c.session_id, User, user_state.events_of(User.id))
+        .select_from(spent)
+        .outerjoin(live, true())
+        .outerjoin(User, User.id == live.c.user_id)
+        .add_cte(child, touched)
+    )
 
 
 def rotate(db: DbSession, presented: str) -> Rotation | None:
-    """Rotate ``presented`` by one conditional UPDATE; None when it is unknown or dead.
+    """Rotate ``presented``; None when it is unknown or its session dead (the caller rolls back).
 
-    The UPDATE only matches an unspent token, so of N concurrent refreshes
-    exactly one spends it; the others wait on its row lock and then take the
-    reuse path, where within the grace period they get the same child back.
+    The normal path is one SQL statement and one Redis round trip (the
+    session script: alive, not idle, idle timeout slid).
     """
     settings = get_settings()
     child_raw = secrets.token_bytes(REFRESH_TOKEN_BYTES)
-    spent = db.execute(
-        update(RefreshToken)
-        .where(RefreshToken.token_hash == hash_token(presented), RefreshToken.rotated_at.is_(None))
-        .values(rotated_at=func.now(), child_sealed=_seal(presented, child_raw))
-        .returning(RefreshToken.id, RefreshToken.session_id)
-    ).first()
-    if spent is None:
-        return _replay_or_reuse(db, presented, settings)
-    session, user = _live_session_and_user(db, spent.session_id)
-    if session is None or user is None:
-        return None
     child = _encode(child_raw)
-    _child_row(db, session.id, spent.id, child)
-    session.last_seen_at = datetime.now(UTC)
-    state = user_state.from_user(user, user_state.assigned_events(db, user.id))
-    access, claims = issue_access_token(settings, state, session.id)
+    row = db.execute(_rotation_statement(presented, _seal(presented, child_raw), hash_token(child))).first()
+    if row is None:
+        return _replay_or_reuse(db, presented, settings)
+    session_id, user, events = row
+    if user is None or check_session(user.id, session_id, None) is None:
+        return None
+    state = user_state.from_user(user, events)
+    access, claims = issue_access_token(settings, state, session_id)
     return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
 
 

@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass
 
 from redis.client import Pipeline
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, SQLColumnExpression, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from shared.database import read_only
@@ -125,8 +125,9 @@ class UserState:
         )
 
 
-def events_of(user_id: uuid.UUID) -> ScalarSelect[list[uuid.UUID] | None]:
-    """The user's assigned event ids as one array column (NULL when there are none)."""
+def events_of(user_id: uuid.UUID | SQLColumnExpression[uuid.UUID]) -> ScalarSelect[list[uuid.UUID] | None]:
+    """The user's assigned event ids as one array column (NULL when there are none);
+    ``user_id`` may be a column, to correlate with an enclosing query."""
     return select(func.array_agg(EventAssignment.event_id)).where(EventAssignment.user_id == user_id).scalar_subquery()
 
 
