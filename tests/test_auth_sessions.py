@@ -183,3 +183,27 @@ def test_a_refresh_is_one_sql_statement_and_one_redis_round_trip(account: Accoun
     assert response.status_code == 200
     assert len(seen.redis) == 1, seen.redis
     assert len(seen.statements) == 1, seen.statements
+
+
+def test_a_route_that_needs_only_the_callers_state_costs_no_sql(account: Account, functions, monkeypatch) -> None:
+    """GET /api/v1/roles: the session script (with the caller's cached state) and nothing else."""
+    import azure.functions as func
+
+    headers = {"Authorization": f"Bearer {account.tokens()['access_token']}"}
+    assert account.http.get("/api/v1/roles", headers=headers).status_code == 200
+    request = func.HttpRequest("GET", "/api/v1/roles", headers=headers, body=b"")
+    with counting_round_trips(monkeypatch) as seen:
+        assert functions["roles_list"](request).status_code == 200
+    assert (len(seen.redis), len(seen.sql)) == (1, 0), (seen.redis, seen.sql)
+
+
+def test_a_role_change_bites_a_cached_caller_on_the_very_next_request(signed_in) -> None:
+    """The caller's state is cached; the change drops it before it commits."""
+    npo = str(uuid.uuid4())
+    root, staff = signed_in("super_admin"), signed_in("staff", npo)
+    assert staff.request("GET", "/api/v1/users").status_code == 403  # cached as staff
+    body = {"role": "npo_admin", "npo_id": npo}
+    assert root.request("PATCH", f"/api/v1/users/{staff.id}/role", json=body).status_code == 200
+    assert staff.request("GET", "/api/v1/users").status_code == 200
+    assert root.request("DELETE", f"/api/v1/users/{staff.id}").status_code == 204
+    assert staff.request("GET", "/api/v1/roles").status_code == 401

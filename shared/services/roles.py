@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import select
 
@@ -21,10 +22,17 @@ class RoleDescription:
     user_admin: list[str]
 
 
+@lru_cache(maxsize=1)
+def _seeded_roles() -> tuple[tuple[str, str, str], ...]:
+    """The roles table (name, scope, description), read once per process: migrations seed it
+    and nothing changes it at run time, so this route costs the caller's session check only."""
+    with read_only() as db:
+        return tuple((role.name, role.scope, role.description) for role in db.scalars(select(Role)))
+
+
 def list_roles() -> list[RoleDescription]:
     """Highest rank first."""
-    with read_only() as db:
-        roles = list(db.scalars(select(Role)))
+    roles = [Role(name=name, scope=scope, description=description) for name, scope, description in _seeded_roles()]
     roles.sort(key=lambda role: -RANK[RoleName(role.name)])
     described = []
     for role in roles:
