@@ -1,15 +1,20 @@
-"""Platform routes: health, the API index, the OpenAPI document, and 404/405."""
+"""Platform routes: health, the API index, the JWK Set, the OpenAPI document, and 404/405."""
 
 import azure.functions as func
 
 from shared.context import ClientInfo
 from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError, error_body
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
-from shared.schemas.platform import ApiIndexResponse, HealthResponse
+from shared.schemas.platform import ApiIndexResponse, HealthResponse, JwksResponse
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 TAGS = ("platform",)
+# Where key sets live (RFC 8615 well-known URIs; OpenID Connect's jwks_uri is
+# conventionally here). The Functions host routes a leading-dot literal
+# segment like any other: README, "Tokens", says what was checked.
+JWKS_ROUTE = ".well-known/jwks.json"
+JWKS_ROUTE_PATH = "/" + JWKS_ROUTE
 
 
 @endpoint(
@@ -51,8 +56,37 @@ def api_index() -> ApiIndexResponse:
     return ApiIndexResponse(
         name="Augeo Platform API",
         version=get_settings().app_version,
-        links={"health": "/health", "openapi": "/openapi.json", "docs": "/docs", "redoc": "/redoc", "v1": "/api/v1"},
+        links={
+            "health": "/health",
+            "openapi": "/openapi.json",
+            "docs": "/docs",
+            "redoc": "/redoc",
+            "jwks": JWKS_ROUTE_PATH,
+            "v1": "/api/v1",
+        },
     )
+
+
+@endpoint(
+    bp,
+    "GET",
+    JWKS_ROUTE,
+    name="jwks",
+    summary="The public keys that verify access tokens (JWK Set)",
+    tags=TAGS,
+    response=JwksResponse,
+)
+def jwks() -> Reply:
+    """Every configured key, the signing key first; other services pick the one a token's `kid` names.
+
+    Cached by callers for JWKS_CACHE_SECONDS: a key published for rotation must
+    be visible this long before it starts signing (README, "Rotating the signing key").
+    """
+    from shared.config import get_settings
+    from shared.security.jwt_tokens import published_keys
+
+    settings = get_settings()
+    return Reply(published_keys(settings), headers={"Cache-Control": f"public, max-age={settings.jwks_cache_seconds}"})
 
 
 @endpoint(bp, "GET", "openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document", tags=TAGS)
