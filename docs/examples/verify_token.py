@@ -1,6 +1,6 @@
-"""Verify an Augeo access token in another service: PyJWT 2.8+ with ``cryptography``.
+"""Verify an Augeo access token in another service: PyJWT 2.15+ with ``cryptography``.
 
-Copy this file into your service (``pip install "pyjwt[crypto]"``). It is the
+Copy this file into your service (``pip install "pyjwt[crypto]>=2.15"``). It is the
 example of docs/verifying-tokens.md, and the Augeo test suite runs it against
 the running app over HTTP (tests/test_verifying_tokens.py), so it stays true.
 
