@@ -216,6 +216,50 @@ def limits(bcrypt_n: int, n: int) -> dict[str, Any]:
     }
 
 
+def token_costs(n: int) -> dict[str, dict[str, list[float]]]:
+    """Sign and verify one access token, per JWT_ALGORITHM, through the app's own functions (no I/O).
+
+    RS256 uses a 3072-bit key (what `new-signing-key --algorithm RS256` makes);
+    HS256 a 48-byte secret. Each verification is of a token signed by the same settings.
+    """
+    import uuid
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from shared.config import load_settings
+    from shared.security.jwt_tokens import create_access_token, decode_access_token
+    from shared.security.signing_keys import new_private_key_pem
+
+    rsa_pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    keys: dict[str, dict[str, str]] = {
+        "HS256": {"jwt_secret_key": secrets.token_urlsafe(48)},
+        "ES256": {"jwt_signing_keys": new_private_key_pem("ES256")},
+        "EdDSA": {"jwt_signing_keys": new_private_key_pem("EdDSA")},
+        "RS256": {"jwt_signing_keys": rsa_pem},
+    }
+    user, session = str(uuid.uuid4()), str(uuid.uuid4())
+    out = {}
+    for algorithm in ("HS256", "ES256", "EdDSA", "RS256"):
+        settings = load_settings(environment="test", jwt_algorithm=algorithm, **keys[algorithm])
+        token, _ = create_access_token(settings, user_id=user, session_id=session, role="donor", npo_id=None)
+
+        def sign(settings: Any = settings) -> None:
+            create_access_token(settings, user_id=user, session_id=session, role="donor", npo_id=None)
+
+        def verify(settings: Any = settings, token: str = token) -> None:
+            decode_access_token(settings, token)
+
+        sign()  # warm: first calls build PyJWT's and cryptography's objects
+        verify()
+        out[algorithm] = {"sign_s": timed(sign, n), "verify_s": timed(verify, n)}
+    return out
+
+
 def profile(op: str, n: int, path: str, site: str) -> str:
     """pyinstrument comes from .venv-bench's site-packages, appended last so the app's pins win."""
     if site not in sys.path:
@@ -238,6 +282,7 @@ if __name__ == "__main__":
             "tokens": tokens,
             "roundtrips": roundtrips,
             "limits": limits,
+            "token_costs": token_costs,
             "profile": profile,
             "exit": lambda: None,
         }

@@ -17,6 +17,7 @@ BENCH_PROFILE=1 (pyinstrument profiles into bench/results/), BENCH_DATABASE
 e.g. a variant of ours: its import and first-request cold start are measured
 beside ours, interleaved, under the same .venv and database).
 Writes bench/results/results.json and bench/results/benchmark.png.
+`bench/run.py --tokens` prints only the access-token sign/verify table.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ N = {
     "http_register": (2, 1),
     "bcrypt": (8, 4),
     "limit_ops": (2000, 300),
+    "token_ops": (2000, 300),
     "mem_first": (1000, 1000),
     "mem_total": (10000, 3000),
 }
@@ -162,6 +164,7 @@ def ours_env(services: Services, email_dir: str) -> dict[str, str]:
         DATABASE_URL=services.database_url,
         REDIS_URL=services.redis_url,
         JWT_SECRET_KEY=SECRET,
+        JWT_SIGNING_KEYS=ours_signing_key(),
         BCRYPT_ROUNDS=str(ROUNDS),
         EMAIL_BACKEND="file",
         EMAIL_FILE_DIR=email_dir,
@@ -198,6 +201,12 @@ def variant_tree() -> Path | None:
     if not (tree / "function_app.py").is_file():
         sys.exit(f"BENCH_VARIANT={value}: no function_app.py there")
     return tree
+
+
+def ours_signing_key() -> str:
+    """An ES256 key made as operators make one: ours runs with ENVIRONMENT=production, which refuses dev keys."""
+    command = [OURS_PY, "-m", "shared.cli", "new-signing-key"]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 class Worker:
@@ -694,6 +703,9 @@ def main() -> None:
             "pk_select_held_connection": stats(raw_limits["pk_select_held_connection_s"]),
         }
 
+        log("access tokens: sign and verify per algorithm")
+        results["tokens"] = token_costs(ours("token_costs", n=n("token_ops")))
+
         log("in-process, interleaved rounds")
         samples: dict[str, dict[str, list[float]]] = {"ours": {}, "peer": {}}
         for _ in range(n("rounds")):
@@ -870,6 +882,7 @@ def render(r: dict[str, Any]) -> str:
     add(f"| PK SELECT, pool checkout (pre-ping) + rollback | p50 {lim['pk_select_pool_checkout']['p50_ms']:.3f} ms |")
     add(f"| PK SELECT on a held connection | p50 {lim['pk_select_held_connection']['p50_ms']:.3f} ms |")
     add("")
+    lines.extend(token_rows(r))
     add("| round trips per request | Redis commands | SQL statements (events) | PostgreSQL wire round trips |")
     add("|---|---:|---:|---:|")
     for op in ("me", "refresh"):
@@ -964,6 +977,53 @@ def paired(ours: list[float], variant: list[float]) -> str:
     return f"{statistics.median(differences) * 1000:+.0f} ms; {faster} of {len(differences)}"
 
 
+def token_costs(raw: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+    """Per algorithm: p50 and mean microseconds of one sign and one verify (in-process, no I/O)."""
+    out = {}
+    for algorithm, samples in raw.items():
+        sign, verify = stats(samples["sign_s"]), stats(samples["verify_s"])
+        out[algorithm] = {
+            "sign_us_p50": sign["p50_ms"] * 1000,
+            "sign_us_mean": sign["mean_ms"] * 1000,
+            "verify_us_p50": verify["p50_ms"] * 1000,
+            "verify_us_mean": verify["mean_ms"] * 1000,
+            "n": sign["n"],
+        }
+    return out
+
+
+def token_rows(r: dict[str, Any]) -> list[str]:
+    """The access-token table (absent from results saved before it existed)."""
+    if "tokens" not in r:
+        return []
+    rows = [
+        "| access token, in-process (no I/O) | sign µs p50 | sign µs mean | verify µs p50 | verify µs mean |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    notes = {"RS256": " (3072-bit)", "HS256": " (shared secret)", "ES256": " (default)"}
+    for algorithm, t in r["tokens"].items():
+        rows.append(
+            f"| {algorithm}{notes.get(algorithm, '')} | {t['sign_us_p50']:.1f} | {t['sign_us_mean']:.1f}"
+            f" | {t['verify_us_p50']:.1f} | {t['verify_us_mean']:.1f} |"
+        )
+    return [*rows, ""]
+
+
+def tokens_only() -> None:
+    """`bench/run.py --tokens`: only the access-token table; no services, no peer, any venv with SQLAlchemy."""
+    env = {
+        **os.environ,
+        "BCRYPT_ROUNDS": str(ROUNDS),
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "postgresql+pg8000://bench@127.0.0.1:5432/unused"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+    }
+    worker = Worker(OURS_PY, "ours_worker.py", env)
+    try:
+        print("\n".join(token_rows({"tokens": token_costs(worker("token_costs", n=n("token_ops")))})))
+    finally:
+        worker.close()
+
+
 def label(op: str) -> str:
     return {"login": "login", "me": "GET /users/me", "refresh": "refresh", "register": "register"}[op]
 
@@ -1045,5 +1105,7 @@ if __name__ == "__main__":
         QUICK = saved["mode"] == "quick"
         print(render(saved))
         chart(saved, RESULTS / "benchmark.png")
+    elif sys.argv[1:] == ["--tokens"]:
+        tokens_only()
     else:
         main()

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 
 from shared.errors import ErrorCode, error_body
-from shared.http.routing import RouteTemplate
+from shared.http.routing import RouteTemplate, is_reserved_path
 
 logger = logging.getLogger("augeo.local_server")
 
@@ -70,7 +70,9 @@ class Router:
         self.routes = routes
 
     def resolve(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The first route whose template and methods accept the request."""
+        """The first route whose template and methods accept the request; none under the host's own paths."""
+        if is_reserved_path(path):
+            return None
         for route in self.routes:
             if route.methods is not None and method not in route.methods:
                 continue

@@ -18,7 +18,7 @@ import os
 import secrets
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ from devtools.services import (
 
 if TYPE_CHECKING:
     from shared.config import Settings
+    from shared.security.signing_keys import AsymmetricAlgorithm
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_DEFAULTS = {"ENVIRONMENT": "development", "EMAIL_BACKEND": "file", "EMAIL_FILE_DIR": str(ROOT / ".emails")}
@@ -59,18 +60,48 @@ def configure_output(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT, handlers=[handler])
 
 
-def development_jwt_secret() -> str:
-    """A random secret kept under .data, so tokens survive a restart of `make run`."""
-    path = DATA_DIR / "jwt-secret"
+def _kept_in_data_dir(name: str, make: Callable[[], str]) -> str:
+    """A generated value kept under .data (readable by this user only), so tokens survive a restart."""
+    path = DATA_DIR / name
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(make())
+    return path.read_text()
+
+
+def development_jwt_secret() -> str:
+    """The HS* shared secret of `make run` when JWT_SECRET_KEY is not given."""
+    return _kept_in_data_dir("jwt-secret", lambda: secrets.token_urlsafe(48)).strip()
+
+
+def development_signing_key(algorithm: AsymmetricAlgorithm) -> str:
+    """One private key per algorithm, generated once, marked so that production refuses it."""
+    from shared.security.signing_keys import new_private_key_pem
+
+    name = f"jwt-signing-key-{algorithm.lower()}.pem"
+    return _kept_in_data_dir(name, lambda: new_private_key_pem(algorithm, development=True))
+
+
+def provide_token_key() -> None:
+    """A development signing key (or HS* secret) when none is configured; production must bring its own."""
+    from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS
+
+    algorithm = os.environ.get("JWT_ALGORITHM", "ES256")
+    needed = "JWT_SIGNING_KEYS" if algorithm in ASYMMETRIC_ALGORITHMS else "JWT_SECRET_KEY"
+    if os.environ.get(needed):
+        return
+    if os.environ.get("ENVIRONMENT") == "production":
+        sys.exit(f"{needed} must be set when ENVIRONMENT=production")
+    if algorithm in ASYMMETRIC_ALGORITHMS:
+        os.environ[needed] = development_signing_key(algorithm)
+    else:  # HS*, or an invalid JWT_ALGORITHM that the settings will name
+        os.environ[needed] = development_jwt_secret()
+    logger.info("%s not set: using a generated development key kept in %s", needed, DATA_DIR)
 
 
 def prepare_environment() -> list[EmbeddedService]:
-    """Fill in what is missing: services, development defaults, a JWT secret; returns the embedded services."""
+    """Fill in what is missing: services, development defaults, a token key; returns the embedded services."""
     for name, value in DEV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     services = []
@@ -80,11 +111,7 @@ def prepare_environment() -> list[EmbeddedService]:
     if not os.environ.get("REDIS_URL"):
         services.append(start_embedded_redis())
         os.environ["REDIS_URL"] = services[-1].url
-    if not os.environ.get("JWT_SECRET_KEY"):
-        if os.environ["ENVIRONMENT"] == "production":
-            sys.exit("JWT_SECRET_KEY must be set when ENVIRONMENT=production")
-        os.environ["JWT_SECRET_KEY"] = development_jwt_secret()
-        logger.info("JWT_SECRET_KEY not set: using a generated development secret")
+    provide_token_key()
     return services
 
 

@@ -1,4 +1,4 @@
-"""Platform routes: health, the API index, the OpenAPI document, and 404/405."""
+"""Platform routes: health, the API index, the JWK Set, the OpenAPI document, and 404/405."""
 
 import azure.functions as func
 
@@ -8,12 +8,18 @@ from shared.docs_assets import REDOC_PAGE, SWAGGER_PAGE, asset
 from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError, error_body
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
 from shared.openapi import build_openapi
-from shared.schemas.platform import ApiIndexResponse, HealthResponse
+from shared.schemas.platform import ApiIndexResponse, HealthResponse, JwksResponse
+from shared.security.jwt_tokens import published_keys
 from shared.services.health import check_health
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 TAGS = ("platform",)
+# Where key sets live (RFC 8615 well-known URIs; OpenID Connect's jwks_uri is
+# conventionally here). The Functions host routes a leading-dot literal
+# segment like any other: README, "Tokens", says what was checked.
+JWKS_ROUTE = ".well-known/jwks.json"
+JWKS_ROUTE_PATH = "/" + JWKS_ROUTE
 
 
 @endpoint(
@@ -51,8 +57,34 @@ def api_index() -> ApiIndexResponse:
     return ApiIndexResponse(
         name="Augeo Platform API",
         version=get_settings().app_version,
-        links={"health": "/health", "openapi": "/openapi.json", "docs": "/docs", "redoc": "/redoc", "v1": "/api/v1"},
+        links={
+            "health": "/health",
+            "openapi": "/openapi.json",
+            "docs": "/docs",
+            "redoc": "/redoc",
+            "jwks": JWKS_ROUTE_PATH,
+            "v1": "/api/v1",
+        },
     )
+
+
+@endpoint(
+    bp,
+    "GET",
+    JWKS_ROUTE,
+    name="jwks",
+    summary="The public keys that verify access tokens (JWK Set)",
+    tags=TAGS,
+    response=JwksResponse,
+)
+def jwks() -> Reply:
+    """Every configured key, the signing key first; other services pick the one a token's `kid` names.
+
+    Cached by callers for JWKS_CACHE_SECONDS: a key published for rotation must
+    be visible this long before it starts signing (README, "Rotating the signing key").
+    """
+    settings = get_settings()
+    return Reply(published_keys(settings), headers={"Cache-Control": f"public, max-age={settings.jwks_cache_seconds}"})
 
 
 @endpoint(bp, "GET", "openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document", tags=TAGS)

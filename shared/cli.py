@@ -6,6 +6,10 @@ post-provision hook and the deploy pipeline.
 ``python -m shared.cli redrive-email [--since-hours N]``: after a provider
 outage, queue failed and expired emails of the last N hours (72) again; links
 are minted fresh, with a full lifetime, when they are sent.
+
+``python -m shared.cli new-signing-key [--algorithm ES256]``: print a new
+private key for JWT_SIGNING_KEYS, and nothing else, so it can be piped
+straight into a secret store (README, "Rotating the signing key").
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sys
 from datetime import timedelta
 
 from shared.config import ConfigurationError, get_settings
+from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, AsymmetricAlgorithm, new_private_key_pem
 from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
 from shared.services.email.redrive import redrive
 
@@ -58,6 +63,12 @@ def _hours(value: str) -> int:
     return hours
 
 
+def new_signing_key(algorithm: AsymmetricAlgorithm) -> int:
+    """Write a fresh PEM private key to stdout: the one place this project prints key material, on purpose."""
+    sys.stdout.write(new_private_key_pem(algorithm))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.cli")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -69,9 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_REDRIVE_HOURS,
         help=f"only messages queued in the last N hours (default {DEFAULT_REDRIVE_HOURS})",
     )
+    key = commands.add_parser(
+        "new-signing-key", help="print a new private key for JWT_SIGNING_KEYS (PEM, unencrypted, stdout only)"
+    )
+    key.add_argument("--algorithm", choices=ASYMMETRIC_ALGORITHMS, default="ES256", help="JWT_ALGORITHM it is for")
     args = parser.parse_args(argv)
     if args.command == "redrive-email":
         return redrive_email(args.since_hours)
+    if args.command == "new-signing-key":
+        return new_signing_key(args.algorithm)
     return create_super_admin()
 
 

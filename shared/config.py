@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, KeySet, SigningKeyError, parse_signing_keys
 
 Environment = Literal["development", "test", "production"]
 EmailBackend = Literal["acs", "file", "console"]
-JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
+# Asymmetric first: other services verify with the public key and cannot mint
+# tokens. HS* (one shared secret) is for a single service that verifies its own.
+JwtAlgorithm = Literal["ES256", "EdDSA", "RS256", "HS256", "HS384", "HS512"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-MIN_JWT_SECRET_LENGTH = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
         case_sensitive=False,
         extra="ignore",
         frozen=True,
+        arbitrary_types_allowed=True,  # JWT_SIGNING_KEYS is parsed once into a KeySet
     )
 
     # Runtime
@@ -65,9 +68,14 @@ class Settings(BaseSettings):
     redis_socket_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     redis_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
 
-    # Tokens and sessions
-    jwt_secret_key: str = Field(repr=False)
-    jwt_algorithm: JwtAlgorithm = "HS256"
+    # Tokens and sessions. JWT_ALGORITHM comes first: the key settings are
+    # validated against it. JWT_SIGNING_KEYS (ES256, EdDSA, RS256) holds PEM
+    # private keys, the first signing, the rest only published; JWT_SECRET_KEY
+    # is the shared secret of HS256/384/512. Each is ignored by the other family.
+    jwt_algorithm: JwtAlgorithm = "ES256"
+    jwt_signing_keys: Annotated[KeySet | None, NoDecode] = Field(default=None, repr=False, validate_default=True)
+    jwt_secret_key: str | None = Field(default=None, repr=False, validate_default=True)
+    jwks_cache_seconds: int = Field(default=300, ge=0, le=24 * 3600)
     jwt_issuer: str = Field(default="augeo-platform-api", min_length=1)
     jwt_audience: str = Field(default="augeo-platform", min_length=1)
     access_token_expire_minutes: int = Field(default=15, ge=1, le=60)
@@ -128,11 +136,39 @@ class Settings(BaseSettings):
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
 
+    @field_validator("jwt_signing_keys", mode="before")
+    @classmethod
+    def _signing_keys_fit_the_algorithm(cls, value: object, info: ValidationInfo) -> object:
+        """Parse and check every key once, at start; a bad key stops the app naming this setting."""
+        algorithm = info.data.get("jwt_algorithm")
+        if algorithm not in ASYMMETRIC_ALGORITHMS:
+            return None  # HS* signs with JWT_SECRET_KEY (or JWT_ALGORITHM itself is invalid, and says so)
+        if isinstance(value, KeySet) and value.algorithm == algorithm:
+            return value
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ValueError(
+                f"is required for JWT_ALGORITHM={algorithm} "
+                f"(generate a key with: python -m shared.cli new-signing-key --algorithm {algorithm})"
+            )
+        if not isinstance(value, str):
+            raise ValueError("must be PEM text")
+        try:
+            return parse_signing_keys(value, algorithm)
+        except SigningKeyError as error:
+            raise ValueError(str(error)) from None
+
     @field_validator("jwt_secret_key")
     @classmethod
-    def _secret_is_long_enough(cls, value: str) -> str:
-        if len(value.encode("utf-8")) < MIN_JWT_SECRET_LENGTH:
-            raise ValueError(f"must be at least {MIN_JWT_SECRET_LENGTH} bytes long")
+    def _secret_fits_its_hash(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An HMAC key shorter than the hash output weakens it (RFC 7518 §3.2)."""
+        algorithm = info.data.get("jwt_algorithm")
+        if algorithm not in HMAC_KEY_BYTES:
+            return value
+        if not value:
+            raise ValueError(f"is required for JWT_ALGORITHM={algorithm}")
+        needed = HMAC_KEY_BYTES[algorithm]
+        if len(value.encode("utf-8")) < needed:
+            raise ValueError(f"must be at least {needed} bytes long for {algorithm}")
         return value
 
     @field_validator("database_url")
@@ -194,13 +230,6 @@ class Settings(BaseSettings):
         return origins
 
     @model_validator(mode="after")
-    def _symmetric_key_fits_its_hash(self) -> Settings:
-        needed = HMAC_KEY_BYTES[self.jwt_algorithm]
-        if len(self.jwt_secret_key.encode("utf-8")) < needed:
-            raise ValueError(f"JWT_SECRET_KEY must be at least {needed} bytes for {self.jwt_algorithm}")
-        return self
-
-    @model_validator(mode="after")
     def _production_is_locked_down(self) -> Settings:
         if self.is_production:
             problems = production_problems(self)
@@ -217,6 +246,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def jwt_is_symmetric(self) -> bool:
+        """HS256/384/512: one shared secret signs and verifies; nothing is published."""
+        return self.jwt_algorithm in HMAC_KEY_BYTES
 
 
 # An HMAC key shorter than the hash output weakens it (RFC 7518 §3.2).
@@ -251,10 +285,7 @@ def _is_local(host: str) -> bool:
 
 def production_problems(settings: Settings) -> list[str]:
     """Every setting production refuses: each would make a deployment quietly unsafe."""
-    problems = []
-    why = weak_secret(settings.jwt_secret_key)
-    if why:
-        problems.append(f"JWT_SECRET_KEY is {why}")
+    problems = _token_key_problems(settings)
     db_host = urlsplit(settings.database_url).hostname or ""
     db_local = _is_local(db_host) or "unix_sock=" in settings.database_url
     if not db_local and settings.db_ssl != "verify-full":
@@ -267,6 +298,17 @@ def production_problems(settings: Settings) -> list[str]:
     if settings.bcrypt_rounds < _MIN_BCRYPT_ROUNDS_IN_PRODUCTION:
         problems.append(f"BCRYPT_ROUNDS must be at least {_MIN_BCRYPT_ROUNDS_IN_PRODUCTION}")
     return problems
+
+
+def _token_key_problems(settings: Settings) -> list[str]:
+    """A key made on a laptop, or a guessable secret, would let anyone who has it sign in as anyone."""
+    if settings.jwt_is_symmetric:
+        why = weak_secret(settings.jwt_secret_key or "")
+        return [f"JWT_SECRET_KEY is {why}"] if why else []
+    keys = settings.jwt_signing_keys
+    if keys is not None and keys.has_development_key:
+        return ["JWT_SIGNING_KEYS holds a development key (generated by make run or the tests)"]
+    return []
 
 
 def _describe(error: ValidationError) -> str:

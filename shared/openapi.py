@@ -19,7 +19,7 @@ from shared.schemas.common import ErrorResponse
 _REF = "#/components/schemas/{model}"
 
 TAG_DESCRIPTIONS = {
-    "platform": "Health, the API index, this document and its viewers.",
+    "platform": "Health, the API index, the keys that verify access tokens, this document and its viewers.",
     "auth": "Register, verify the email address, sign in and out, refresh, reset and change the password.",
     "users": "The signed-in user, and user administration (super_admin everywhere, npo_admin in its NPO).",
     "sessions": "The signed-in user's own sessions (devices).",

@@ -31,7 +31,7 @@ EMBEDDED: list[EmbeddedService] = []
 def pytest_configure(config: pytest.Config) -> None:
     """Point the app at real services before any of its modules reads settings."""
     os.environ["ENVIRONMENT"] = "test"
-    os.environ.setdefault("JWT_SECRET_KEY", secrets.token_urlsafe(48))
+    _token_keys()
     os.environ.setdefault("BCRYPT_ROUNDS", "4")
     os.environ["EMAIL_BACKEND"] = "file"
     os.environ["EMAIL_FILE_DIR"] = str(EMAIL_DIR)
@@ -44,6 +44,14 @@ def pytest_configure(config: pytest.Config) -> None:
     alembic_config = Config(str(ROOT / "alembic.ini"))
     alembic_config.attributes["configure_logger"] = False
     command.upgrade(alembic_config, "head")
+
+
+def _token_keys() -> None:
+    """A fresh signing key per session (the default ES256), and an HS256 secret for the tests of that family."""
+    from shared.security.signing_keys import new_private_key_pem
+
+    os.environ.setdefault("JWT_SIGNING_KEYS", new_private_key_pem("ES256", development=True))
+    os.environ.setdefault("JWT_SECRET_KEY", secrets.token_urlsafe(48))
 
 
 def _start_embedded_services() -> None:

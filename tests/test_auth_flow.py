@@ -75,7 +75,10 @@ def test_access_token_claims(account: Account) -> None:
     assert set(claims) >= {"sub", "sid", "jti", "role", "npo_id", "iat", "exp", "iss", "aud", "typ"}
     assert claims["typ"] == "access" and claims["role"] == "donor"
     assert claims["exp"] - claims["iat"] == 900
-    assert jwt.get_unverified_header(tokens["access_token"])["alg"] == "HS256"
+    header = jwt.get_unverified_header(tokens["access_token"])
+    assert header["alg"] == "ES256" and header["typ"] == "at+jwt"
+    published = account.http.get("/.well-known/jwks.json").json()["keys"]
+    assert header["kid"] == published[0]["kid"], "signed by the first published key"
 
 
 def test_wrong_password_and_unknown_email_answer_the_same(client: httpx.Client, account: Account) -> None:

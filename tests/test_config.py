@@ -9,13 +9,18 @@ from typing import Any
 import pytest
 
 from shared.config import ConfigurationError, Settings, load_settings
+from shared.security.signing_keys import new_private_key_pem
 from tests.conftest import ROOT
 
+# A key made the way operators make one (not marked as a development key).
+SIGNING_KEY = new_private_key_pem("ES256")
 VALID = {
     "database_url": "postgresql+pg8000://u:p@db.example.org:5432/augeo",
     "redis_url": "rediss://cache.example.org:10000/0",
-    "jwt_secret_key": "0f8Jq2Lx-V7nRk3Zs9Wb_T4mYc6Hd1Ug5Pe2Ao8Ni0",
+    "jwt_signing_keys": SIGNING_KEY,
 }
+# The single-service family: one shared secret.
+HS256 = {"jwt_algorithm": "HS256", "jwt_secret_key": "0f8Jq2Lx-V7nRk3Zs9Wb_T4mYc6Hd1Ug5Pe2Ao8Ni0"}
 # What a production deployment looks like when every setting is as it should be.
 PRODUCTION = {**VALID, "environment": "production", "db_ssl": "verify-full", "bcrypt_rounds": 12}
 
@@ -26,7 +31,8 @@ def settings(**changes: object):
 
 def test_defaults_follow_the_design() -> None:
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
-    assert defaults["jwt_algorithm"] == "HS256"
+    assert defaults["jwt_algorithm"] == "ES256"
+    assert defaults["jwks_cache_seconds"] == 300
     assert defaults["access_token_expire_minutes"] == 15
     assert defaults["refresh_token_expire_days"] == 7
     assert defaults["refresh_token_reuse_grace_seconds"] == 10
@@ -40,7 +46,11 @@ def test_defaults_follow_the_design() -> None:
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
-        ({"jwt_secret_key": "short"}, "JWT_SECRET_KEY"),
+        ({**HS256, "jwt_secret_key": "short"}, "JWT_SECRET_KEY"),
+        ({"jwt_signing_keys": "not a key"}, "JWT_SIGNING_KEYS"),
+        ({"jwt_signing_keys": new_private_key_pem("EdDSA")}, "JWT_SIGNING_KEYS"),
+        ({"jwt_algorithm": "EdDSA"}, "JWT_SIGNING_KEYS"),
+        ({"jwks_cache_seconds": -1}, "JWKS_CACHE_SECONDS"),
         ({"database_url": "mysql://db/augeo"}, "DATABASE_URL"),
         ({"database_url": "postgresql+pg8000://"}, "DATABASE_URL"),
         ({"redis_url": "http://cache"}, "REDIS_URL"),
@@ -59,18 +69,34 @@ def test_invalid_setting_is_named(changes: dict[str, object], named: str) -> Non
 
 
 def test_missing_required_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JWT_SIGNING_KEYS", raising=False)
     monkeypatch.delenv("JWT_SECRET_KEY", raising=False)
-    with pytest.raises(ConfigurationError, match="JWT_SECRET_KEY: is required"):
-        load_settings(database_url=VALID["database_url"], redis_url=VALID["redis_url"])
+    urls = {"database_url": VALID["database_url"], "redis_url": VALID["redis_url"]}
+    with pytest.raises(ConfigurationError, match="JWT_SIGNING_KEYS: is required for JWT_ALGORITHM=ES256"):
+        load_settings(**urls)
+    with pytest.raises(ConfigurationError, match="JWT_SECRET_KEY: is required for JWT_ALGORITHM=HS256"):
+        load_settings(**urls, jwt_algorithm="HS256")
+
+
+def test_each_family_needs_only_its_own_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JWT_SECRET_KEY is for HS* only, JWT_SIGNING_KEYS for the rest; the other one is ignored."""
+    monkeypatch.delenv("JWT_SIGNING_KEYS", raising=False)
+    monkeypatch.delenv("JWT_SECRET_KEY", raising=False)
+    es256 = settings(jwt_secret_key="short")
+    assert es256.jwt_secret_key == "short" and es256.jwt_signing_keys is not None
+    hs256 = settings(**{**HS256, "jwt_signing_keys": "not even a key"})
+    assert hs256.jwt_signing_keys is None and hs256.jwt_is_symmetric
 
 
 def test_secret_never_appears_in_errors_or_repr() -> None:
     secret = "do-not-print-this-secret-value-0123456789"
-    s = settings(jwt_secret_key=secret)
+    s = settings(**{**HS256, "jwt_secret_key": secret})
     assert secret not in repr(s)
     with pytest.raises(ConfigurationError) as raised:
-        settings(jwt_secret_key="tiny-secret")
+        settings(**{**HS256, "jwt_secret_key": "tiny-secret"})
     assert "tiny-secret" not in str(raised.value)
+    key_body = SIGNING_KEY.splitlines()[1]
+    assert key_body not in repr(settings())
 
 
 def test_cors_origins_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,17 +126,19 @@ def test_production_refuses_plaintext_to_a_remote_database() -> None:
     assert settings(**{**PRODUCTION, "database_url": local, "db_ssl": "disable"}).db_ssl == "disable"
 
 
-def _example_secret() -> str:
-    values = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
-    return str(values["JWT_SECRET_KEY"])
+def _example_values() -> dict[str, str]:
+    values: dict[str, str] = json.loads((ROOT / "local.settings.json.example").read_text())["Values"]
+    return values
 
 
 @pytest.mark.parametrize(
     ("changes", "named"),
     [
-        ({"jwt_secret_key": "a" * 64}, "JWT_SECRET_KEY"),
-        ({"jwt_secret_key": "gala-night-gala-night-gala-night-2026"}, "JWT_SECRET_KEY"),
-        ({"jwt_secret_key": "replace-with-output-of-python-secrets-token-urlsafe-48"}, "JWT_SECRET_KEY"),
+        ({**HS256, "jwt_secret_key": "a" * 64}, "JWT_SECRET_KEY"),
+        ({**HS256, "jwt_secret_key": "gala-night-gala-night-gala-night-2026"}, "JWT_SECRET_KEY"),
+        ({**HS256, "jwt_secret_key": "replace-with-output-of-python-secrets-token-urlsafe-48"}, "JWT_SECRET_KEY"),
+        ({"jwt_signing_keys": new_private_key_pem("ES256", development=True)}, "JWT_SIGNING_KEYS"),
+        ({"jwt_signing_keys": SIGNING_KEY + new_private_key_pem("ES256", development=True)}, "JWT_SIGNING_KEYS"),
         ({"redis_url": "redis://cache.example.org:6379/0"}, "REDIS_URL"),
         ({"cors_origins": "*"}, "CORS_ORIGINS"),
         ({"bcrypt_rounds": 10}, "BCRYPT_ROUNDS"),
@@ -122,13 +150,20 @@ def test_production_refuses_what_would_make_it_quietly_unsafe(changes: dict[str,
     assert settings(**{**PRODUCTION, "environment": "development", **changes})
 
 
-def test_production_refuses_the_example_settings_secret() -> None:
-    with pytest.raises(ConfigurationError, match="JWT_SECRET_KEY"):
-        settings(**{**PRODUCTION, "jwt_secret_key": _example_secret()})
+def test_the_example_settings_key_is_a_placeholder_nothing_accepts() -> None:
+    example = _example_values()
+    assert example["JWT_ALGORITHM"] == "ES256"
+    with pytest.raises(ConfigurationError, match="JWT_SIGNING_KEYS"):
+        settings(environment="development", jwt_signing_keys=example["JWT_SIGNING_KEYS"])
+
+
+def test_production_accepts_an_operator_key_and_the_strong_secret_of_hs256() -> None:
+    assert settings(**PRODUCTION).jwt_signing_keys is not None
+    assert settings(**{**PRODUCTION, **HS256}).jwt_is_symmetric
 
 
 def test_a_symmetric_key_is_at_least_as_long_as_its_hash_everywhere() -> None:
-    with pytest.raises(ConfigurationError, match="64 bytes for HS512"):
+    with pytest.raises(ConfigurationError, match="64 bytes long for HS512"):
         settings(environment="development", jwt_algorithm="HS512", jwt_secret_key="k" * 32)
     assert settings(environment="development", jwt_algorithm="HS512", jwt_secret_key="k" * 64)
 
@@ -155,7 +190,7 @@ def test_hsts_on_every_production_response(functions: dict[str, Any]) -> None:
     production = {
         "ENVIRONMENT": "production",
         "BCRYPT_ROUNDS": "12",
-        "JWT_SECRET_KEY": VALID["jwt_secret_key"],
+        "JWT_SIGNING_KEYS": SIGNING_KEY,
         "CORS_ORIGINS": "https://admin.example.org",
     }
     request = func.HttpRequest("GET", "/api", body=b"")

@@ -13,6 +13,7 @@ EXPECTED_ROUTES = {
     ("health", "health", ("GET",)),
     ("api_index", "api", ("GET",)),
     ("openapi_document", "openapi.json", ("GET",)),
+    ("jwks", ".well-known/jwks.json", ("GET",)),
     ("docs_swagger_ui", "docs", ("GET",)),
     ("docs_redoc", "redoc", ("GET",)),
     ("docs_asset", "docs/assets/{name}", ("GET",)),
@@ -82,7 +83,8 @@ def test_imports_without_services_and_registers_expected_routes() -> None:
 
 def test_import_does_not_touch_services_or_settings() -> None:
     """No settings at all: the import must still succeed (settings are read on first request)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY")}
+    unset = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "JWT_SIGNING_KEYS")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     done = subprocess.run(
         [sys.executable, "-c", "import function_app"],
         cwd=ROOT,
@@ -99,5 +101,5 @@ def test_route_prefix_gives_the_designed_paths() -> None:
     host = json.loads((ROOT / "host.json").read_text())
     prefix = host["extensions"]["http"]["routePrefix"]
     paths = {"/" + "/".join(p for p in (prefix, route) if p) for _, route, _ in EXPECTED_ROUTES if route}
-    assert {"/health", "/openapi.json", "/api"} <= paths
-    assert not any(path.lstrip("/").startswith(("admin", "runtime")) for path in paths)
+    assert {"/health", "/openapi.json", "/api", "/.well-known/jwks.json"} <= paths
+    assert not any(path.lstrip("/").lower().startswith(("admin", "runtime")) for path in paths)

@@ -19,8 +19,9 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -119,7 +120,7 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "AZURE_CLIENT_ID",
 }
-SECRET_SETTINGS = {"DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "ACS_CONNECTION_STRING"}
+SECRET_SETTINGS = {"DATABASE_URL", "REDIS_URL", "JWT_SIGNING_KEYS", "JWT_SECRET_KEY", "ACS_CONNECTION_STRING"}
 
 pytestmark = pytest.mark.slow  # subprocesses: pycep, Checkov, check-jsonschema (about 15 s in all)
 
@@ -426,10 +427,17 @@ def test_app_settings_cover_every_setting_without_a_safe_default(inspected: dict
         for name, field in fields.items()
         if isinstance(field.default, str) and ("localhost" in field.default or ".local" in field.default)
     }
-    assert required == {"DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY"}, required
+    assert required == {"DATABASE_URL", "REDIS_URL"}, required
     assert {"EMAIL_SENDER", "FRONTEND_ADMIN_URL", "FRONTEND_DONOR_URL"} <= local_defaults
+    # Required for the default JWT_ALGORITHM (ES256), so without a default in effect.
+    conditionally_required = {"JWT_SIGNING_KEYS"}
     # console email and an implicit pool size are not what production runs on
-    needed = required | local_defaults | {"ENVIRONMENT", "EMAIL_BACKEND", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_SSL"}
+    needed = (
+        required
+        | conditionally_required
+        | local_defaults
+        | {"ENVIRONMENT", "EMAIL_BACKEND", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_SSL"}
+    )
     known = {name.upper() for name in fields}
     functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
     variants = _setting_variants(functionapp)
@@ -456,6 +464,117 @@ def test_secrets_are_key_vault_references(inspected: dict[str, Any]) -> None:
     app = _one(functionapp, "Microsoft.Web/sites")
     assert app["properties"]["keyVaultReferenceIdentity"] == "identityId"
     assert app["identity"]["type"] == "UserAssigned"
+
+
+def _decorators(parameter: dict[str, Any]) -> dict[str, Any]:
+    return {decorator["type"]: decorator.get("argument") for decorator in parameter["decorators"]}
+
+
+def _accessor(module: str, *names: str) -> dict[str, Any]:
+    """The pycep form of ``module.a.b``."""
+    inner: Any = names[-1]
+    for name in reversed(names[:-1]):
+        inner = {"operator": {"type": "property_accessor", "operands": {"operand_1": name, "operand_2": inner}}}
+    return {"operator": {"type": "property_accessor", "operands": {"operand_1": module, "operand_2": inner}}}
+
+
+def test_the_signing_keys_reach_the_app_only_as_a_key_vault_reference(inspected: dict[str, Any]) -> None:
+    """jwtSigningKeys: a secure parameter -> Key Vault secret jwt-signing-keys -> JWT_SIGNING_KEYS reference."""
+    asymmetric = ["ES256", "EdDSA", "RS256"]
+    main = _bicep(inspected, "infra/main.bicep")
+    assert "jwtSecretKey" not in main["parameters"], "no shared secret is deployed any more"
+    keys = _decorators(main["parameters"]["jwtSigningKeys"])
+    assert "secure" in keys and keys["min_length"] >= 100
+    assert main["parameters"]["jwtSigningKeys"].get("default") is None, "required: never a default key"
+    algorithm = main["parameters"]["jwtAlgorithm"]
+    assert _decorators(algorithm)["allowed"] == asymmetric and algorithm["default"] == "ES256"
+    assert main["outputs"]["JWT_ALGORITHM"]["value"] == "jwtAlgorithm", "postprovision loads the settings with it"
+    assert main["modules"]["secrets"]["config"]["params"]["jwtSigningKeys"] == "jwtSigningKeys"
+    app_params = main["modules"]["functionApp"]["config"]["params"]
+    assert app_params["jwtSigningKeysSecretUri"] == _accessor("secrets", "outputs", "jwtSigningKeysSecretUri")
+    assert app_params["jwtAlgorithm"] == "jwtAlgorithm"
+
+    secrets = _bicep(inspected, "infra/modules/keyvault-secrets.bicep")
+    assert "secure" in _decorators(secrets["parameters"]["jwtSigningKeys"])
+    by_name = {
+        _body(r)["name"]: (symbol, _body(r))
+        for symbol, r in _resources(secrets, "Microsoft.KeyVault/vaults/secrets").items()
+    }
+    assert "jwt-secret-key" not in by_name
+    symbol, secret = by_name["jwt-signing-keys"]
+    assert secret["properties"]["value"] == "jwtSigningKeys"
+    assert "JWT_SIGNING_KEYS" in secret["properties"]["contentType"]
+    assert secrets["outputs"]["jwtSigningKeysSecretUri"]["value"] == _accessor(symbol, "properties", "secretUri")
+
+    functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
+    assert _decorators(functionapp["parameters"]["jwtAlgorithm"])["allowed"] == asymmetric
+    for settings in _setting_variants(functionapp):
+        assert settings["JWT_SIGNING_KEYS"] == "@Microsoft.KeyVault(SecretUri=${jwtSigningKeysSecretUri})"
+        assert settings["JWT_ALGORITHM"] == "jwtAlgorithm"
+        assert "JWT_SECRET_KEY" not in settings, "the HS* secret would only confuse: nothing reads it"
+
+    assert _parameter_values("infra/main.parameters.json")["jwtSigningKeys"] == "${AUGEO_JWT_SIGNING_KEYS}"
+    workflow = (ROOT / ".github/workflows/deploy.yml").read_text()
+    assert "JWT_SIGNING_KEYS: ${{ secrets.JWT_SIGNING_KEYS }}" in workflow
+    assert 'jwtSigningKeys="$jwt_signing_keys"' in workflow and "JWT_SECRET_KEY" not in workflow
+    postprovision = (INFRA / "scripts" / "postprovision.sh").read_text()
+    assert "read_secret jwt-signing-keys" in postprovision and "JWT_SECRET_KEY" not in postprovision
+
+
+def _run_preprovision(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """The hook with a stand-in `azd` that records its arguments; returns the run and those arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    record = tmp_path / "azd-args.json"
+    fake_azd = bin_dir / "azd"
+    fake_azd.write_text(
+        f"#!{sys.executable}\nimport json, sys\nopen({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+    )
+    fake_azd.chmod(0o755)
+    base = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "AUGEO_POSTGRES_ADMIN_PASSWORD": "Pg1-" + "x" * 20,
+        "SUPER_ADMIN_EMAIL": "admin@example.org",
+        "SUPER_ADMIN_PASSWORD": "a strong password 1",
+        **env,
+    }
+    done = subprocess.run(
+        ["bash", str(INFRA / "scripts" / "preprovision.sh")],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    args = json.loads(record.read_text()) if record.exists() else []
+    return done, args
+
+
+@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA"])
+def test_preprovision_generates_a_signing_key_once_and_never_prints_it(tmp_path: Path, algorithm: str) -> None:
+    from shared.security.signing_keys import AsymmetricAlgorithm, parse_signing_keys
+
+    done, args = _run_preprovision(tmp_path, AUGEO_JWT_ALGORITHM=algorithm)
+    assert done.returncode == 0, done.stderr
+    assert args[:3] == ["env", "set", "--"] and args[3] == "AUGEO_JWT_SIGNING_KEYS", args[:4]
+    value = args[4]
+    assert "\n" not in value, "an azd value is one line"
+    keys = parse_signing_keys(value, cast("AsymmetricAlgorithm", algorithm))
+    assert len(keys.keys) == 1 and not keys.has_development_key
+    body = value.split("-----")[2].split()[0]
+    assert body not in done.stdout + done.stderr, "the key is never printed"
+    assert "AUGEO_JWT_SIGNING_KEYS" in done.stdout
+
+    again, args_again = _run_preprovision(tmp_path / "again", AUGEO_JWT_SIGNING_KEYS=value)
+    assert again.returncode == 0 and args_again == [], "an existing key is kept"
+
+
+def test_preprovision_refuses_a_value_that_holds_no_key(tmp_path: Path) -> None:
+    done, _ = _run_preprovision(tmp_path, AUGEO_JWT_SIGNING_KEYS="oops")
+    assert done.returncode == 1 and "AUGEO_JWT_SIGNING_KEYS holds no PEM private key" in done.stderr
+    done, _ = _run_preprovision(tmp_path, AUGEO_JWT_ALGORITHM="HS256")
+    assert done.returncode == 1 and "AUGEO_JWT_ALGORITHM" in done.stderr
 
 
 def test_no_setting_or_property_deprecated_on_flex(inspected: dict[str, Any]) -> None:
@@ -516,7 +635,7 @@ def test_storage_monitoring_and_key_vault_hardening(inspected: dict[str, Any]) -
     assert vault["enableRbacAuthorization"] is True
     assert vault["enableSoftDelete"] is True and vault["enablePurgeProtection"] is True
     secrets = _resources(_bicep(inspected, "infra/modules/keyvault-secrets.bicep"), "Microsoft.KeyVault/vaults/secrets")
-    assert {_body(s)["name"] for s in secrets.values()} >= {"jwt-secret-key", "database-url", "redis-url"}
+    assert {_body(s)["name"] for s in secrets.values()} >= {"jwt-signing-keys", "database-url", "redis-url"}
     for symbol, secret in secrets.items():
         assert _body(secret)["properties"].get("contentType"), f"{symbol} has no contentType"
 
@@ -605,7 +724,7 @@ def test_azure_yaml_deploys_the_function_and_runs_migrations_and_bootstrap(inspe
     assert azure["infra"] == {"provider": "bicep", "path": "infra", "module": "main"}
     assert azure["services"]["api"] == {"project": ".", "language": "python", "host": "function"}
     for hook, must_contain in (
-        ("preprovision", ("AUGEO_JWT_SECRET_KEY", "SUPER_ADMIN_PASSWORD")),
+        ("preprovision", ("AUGEO_JWT_SIGNING_KEYS", "azd env set", "SUPER_ADMIN_PASSWORD")),
         ("postprovision", ("alembic upgrade head", "shared.cli create-super-admin", "firewall-rule")),
     ):
         run = azure["hooks"][hook]["posix"]["run"]
@@ -660,5 +779,5 @@ def test_readme_deploy_section_names_every_pipeline_secret_and_variable() -> Non
     names = set(re.findall(r"\$\{\{\s*(?:secrets|vars)\.([A-Z_]+)\s*\}\}", workflow))
     assert names, "deploy.yml reads no secrets or variables"
     assert not {name for name in names if name not in section}
-    for phrase in ("azd up", "rotat", "maximumInstanceCount", "AUGEO_JWT_SECRET_KEY"):
+    for phrase in ("azd up", "rotat", "maximumInstanceCount", "AUGEO_JWT_SIGNING_KEYS", "new-signing-key"):
         assert phrase in section, phrase

@@ -63,6 +63,7 @@ def test_requirements_are_pinned_and_fit_the_platform() -> None:
         "redis",
         "bcrypt",
         "pyjwt",
+        "cryptography",
         "pydantic",
         "pydantic-settings",
         "alembic",

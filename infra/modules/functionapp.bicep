@@ -63,7 +63,14 @@ param dbPoolSize int
 @maxValue(20)
 param dbMaxOverflow int
 
-param jwtSecretUri string
+@allowed([
+  'ES256'
+  'EdDSA'
+  'RS256'
+])
+param jwtAlgorithm string = 'ES256'
+
+param jwtSigningKeysSecretUri string
 param databaseUrlSecretUri string
 param redisUrlSecretUri string
 
@@ -134,8 +141,12 @@ var applicationSettings = [
     value: '@Microsoft.KeyVault(SecretUri=${redisUrlSecretUri})'
   }
   {
-    name: 'JWT_SECRET_KEY'
-    value: '@Microsoft.KeyVault(SecretUri=${jwtSecretUri})'
+    name: 'JWT_ALGORITHM'
+    value: jwtAlgorithm
+  }
+  {
+    name: 'JWT_SIGNING_KEYS'
+    value: '@Microsoft.KeyVault(SecretUri=${jwtSigningKeysSecretUri})'
   }
   {
     name: 'CORS_ORIGINS'

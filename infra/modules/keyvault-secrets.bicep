@@ -5,8 +5,8 @@
 param vaultName string
 
 @secure()
-@minLength(32)
-param jwtSecretKey string
+@minLength(100)
+param jwtSigningKeys string
 
 param postgresHost string
 param postgresPort int
@@ -39,13 +39,13 @@ resource communicationService 'Microsoft.Communication/communicationServices@202
   name: communicationServiceName
 }
 
-resource jwtSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+resource jwtSigningKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
-  name: 'jwt-secret-key'
-  // checkov:skip=CKV_AZURE_41: an expiry date would make the Key Vault reference fail and take the API down on that date; the key is rotated by redeploying with a new value (README, "Rotating the JWT secret").
+  name: 'jwt-signing-keys'
+  // checkov:skip=CKV_AZURE_41: an expiry date would make the Key Vault reference fail and take the API down on that date; keys are rotated by redeploying a new value (README, "Rotating the signing key").
   properties: {
-    value: jwtSecretKey
-    contentType: 'text/plain; JWT_SECRET_KEY'
+    value: jwtSigningKeys
+    contentType: 'application/x-pem-file; JWT_SIGNING_KEYS'
   }
 }
 
@@ -80,7 +80,7 @@ resource acsConnectionString 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if
   }
 }
 
-output jwtSecretUri string = jwtSecret.properties.secretUri
+output jwtSigningKeysSecretUri string = jwtSigningKeysSecret.properties.secretUri
 output databaseUrlSecretUri string = databaseUrl.properties.secretUri
 output redisUrlSecretUri string = redisUrl.properties.secretUri
 output acsConnectionStringSecretUri string = storeAcsConnectionString ? acsConnectionString.properties.secretUri : ''

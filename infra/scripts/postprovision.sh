@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # After provisioning (azd postprovision hook, and the deploy pipeline):
-#   1. read DATABASE_URL, REDIS_URL and JWT_SECRET_KEY from Key Vault,
+#   1. read DATABASE_URL, REDIS_URL and JWT_SIGNING_KEYS from Key Vault,
 #   2. open the PostgreSQL firewall to this machine's public IP for the run,
 #   3. alembic upgrade head, directly on port 5432 (not through PgBouncer),
 #   4. python -m shared.cli create-super-admin (idempotent).
@@ -40,12 +40,14 @@ read_secret() {
 
 app_database_url="$(read_secret database-url)"
 REDIS_URL="$(read_secret redis-url)"
-JWT_SECRET_KEY="$(read_secret jwt-secret-key)"
+# The app's own settings load (and check) the signing keys; nothing here signs.
+JWT_SIGNING_KEYS="$(read_secret jwt-signing-keys)"
 # PgBouncer (6432) pools in transaction mode; schema migrations go straight to
 # PostgreSQL on 5432. The password is percent-encoded, so ':6432/' can only be
 # the port.
 DATABASE_URL="$(printf '%s' "$app_database_url" | sed 's#:6432/#:5432/#')"
-export DATABASE_URL REDIS_URL JWT_SECRET_KEY
+export DATABASE_URL REDIS_URL JWT_SIGNING_KEYS
+export JWT_ALGORITHM="${JWT_ALGORITHM:-ES256}"  # a deployment output: what the keys are for
 export ENVIRONMENT=production EMAIL_BACKEND=console DB_SSL=verify-full
 
 if [ "${AUGEO_SKIP_FIREWALL_RULE:-0}" != "1" ]; then

@@ -2,6 +2,11 @@
 # azd preprovision hook: refuse to start (before anything is created) when a
 # value the deployment needs is missing from the azd environment, and say how
 # to set it. azd exports the environment's values to this process.
+#
+# The token signing key is the exception: when AUGEO_JWT_SIGNING_KEYS is not
+# set, a new private key is generated (openssl, else the project's CLI) and
+# stored in the azd environment, never printed. Bicep writes it to Key Vault
+# (secret jwt-signing-keys); the app reads it as a Key Vault reference.
 set -euo pipefail
 
 missing=0
@@ -13,16 +18,54 @@ need() {
   fi
 }
 
-need AUGEO_JWT_SECRET_KEY \
-  "azd env set AUGEO_JWT_SECRET_KEY \"\$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\""
+# One PEM private key for JWT_ALGORITHM on stdout (and nowhere else).
+new_signing_key() {
+  local algorithm="$1"
+  if command -v openssl >/dev/null 2>&1; then
+    case "$algorithm" in
+      ES256) openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null && return 0 ;;
+      EdDSA) openssl genpkey -algorithm ED25519 2>/dev/null && return 0 ;;
+      RS256) openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 2>/dev/null && return 0 ;;
+    esac
+  fi
+  local root python_bin
+  root="$(cd "$(dirname "$0")/../.." && pwd)"
+  python_bin="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+  (cd "$root" && "$python_bin" -m shared.cli new-signing-key --algorithm "$algorithm")
+}
+
+algorithm="${AUGEO_JWT_ALGORITHM:-ES256}"
+case "$algorithm" in
+  ES256 | EdDSA | RS256) ;;
+  *)
+    echo "AUGEO_JWT_ALGORITHM must be ES256, EdDSA or RS256 (got $algorithm)" >&2
+    exit 1
+    ;;
+esac
+
+if [ -z "${AUGEO_JWT_SIGNING_KEYS:-}" ]; then
+  # An azd value is one line: the key's line breaks become spaces, which the app reads as such.
+  if ! key="$(new_signing_key "$algorithm" | tr '\r\n' '  ')" || [ -z "${key// /}" ]; then
+    echo "could not generate a signing key: install openssl, or run with the project's requirements installed" >&2
+    exit 1
+  fi
+  # "--": the value starts with dashes, which must not be read as an option.
+  azd env set -- AUGEO_JWT_SIGNING_KEYS "$key" >/dev/null
+  export AUGEO_JWT_SIGNING_KEYS="$key"
+  unset key
+  echo "generated a new $algorithm signing key into azd value AUGEO_JWT_SIGNING_KEYS (not shown)"
+fi
+case "$AUGEO_JWT_SIGNING_KEYS" in
+  *"-----BEGIN "*"PRIVATE KEY-----"*) ;;
+  *)
+    echo "AUGEO_JWT_SIGNING_KEYS holds no PEM private key: unset it to have one generated" >&2
+    missing=1
+    ;;
+esac
+
 need AUGEO_POSTGRES_ADMIN_PASSWORD \
   "azd env set AUGEO_POSTGRES_ADMIN_PASSWORD \"\$(python3 -c 'import secrets; print(\"Pg1-\" + secrets.token_urlsafe(24))')\""
 need SUPER_ADMIN_EMAIL "azd env set SUPER_ADMIN_EMAIL admin@your-domain.example"
 need SUPER_ADMIN_PASSWORD "azd env set SUPER_ADMIN_PASSWORD '<at least 8 characters, a letter and a digit>'"
-
-if [ -n "${AUGEO_JWT_SECRET_KEY:-}" ] && [ "$(printf '%s' "$AUGEO_JWT_SECRET_KEY" | wc -c)" -lt 32 ]; then
-  echo "AUGEO_JWT_SECRET_KEY must be at least 32 bytes" >&2
-  missing=1
-fi
 
 exit "$missing"

@@ -1,8 +1,19 @@
 """Azure Functions route templates: parsing and matching.
 
-The host routes with ASP.NET templates (``users/{user_id:guid}``,
+The host routes with ASP.NET Core templates (``users/{user_id:guid}``,
 ``{*path}``). The 404/405 function and the local dev server both need to
-match paths against the registered templates; they share this one matcher.
+match paths against the registered templates; they share this one matcher,
+which follows the host's rules:
+
+- literal segments match case-insensitively (ASP.NET Core compares them
+  ordinal-ignore-case), and a trailing slash is ignored;
+- a literal may contain dots, also a leading one (``.well-known``): to the
+  router it is just text. Only the segments ``.`` and ``..`` are special, and
+  clients resolve those before sending (RFC 3986 §5.2.4);
+- routes starting with ``admin`` or ``runtime`` belong to the host: it refuses
+  to load a function whose route starts with either (a prefix test on the
+  lower-cased route, so ``administration`` too), and answers requests under
+  those segments itself.
 """
 
 from __future__ import annotations
@@ -11,6 +22,8 @@ import re
 from dataclasses import dataclass, field
 
 _PARAM = re.compile(r"^\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?(\?)?\}$")
+# The host's own API space (keys, status, sync triggers; webhooks of extensions).
+RESERVED_ROUTE_PREFIXES = ("admin", "runtime")
 _CONSTRAINTS = {
     "guid": r"[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}",
     "int": r"-?[0-9]+",
@@ -30,6 +43,9 @@ class RouteTemplate:
 
     @classmethod
     def parse(cls, template: str) -> RouteTemplate:
+        """Compile ``template``; ValueError for one the host would refuse to load."""
+        if template.strip("/").lower().startswith(RESERVED_ROUTE_PREFIXES):
+            raise ValueError(f"route {template!r} starts with a prefix the Functions host reserves (admin, runtime)")
         segments = [s for s in template.strip("/").split("/") if s]
         parts: list[str] = []
         names: list[str] = []
@@ -56,7 +72,7 @@ class RouteTemplate:
         regex = "^" + "".join(parts) + "/?$" if parts else "^/?$"
         # Literal segments beat parameters, parameters beat a catch-all.
         precedence = (catch_all, -literals, params)
-        return cls(template, re.compile(regex), tuple(names), constraints, precedence)
+        return cls(template, re.compile(regex, re.IGNORECASE), tuple(names), constraints, precedence)
 
     def match(self, path: str) -> dict[str, str] | None:
         """The route parameters when ``path`` (starting with /) matches, else None."""
@@ -73,3 +89,9 @@ class RouteTemplate:
             match = _PARAM.match(segment)
             segments.append("{" + match.group(2) + "}" if match else segment)
         return "/" + "/".join(segments)
+
+
+def is_reserved_path(path: str) -> bool:
+    """Whether the host answers ``path`` itself (``/admin/...``, ``/runtime/...``): no function ever sees it."""
+    first = path.strip("/").split("/", 1)[0].lower()
+    return first in RESERVED_ROUTE_PREFIXES

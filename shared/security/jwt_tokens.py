@@ -1,9 +1,18 @@
-"""Access tokens: JWTs signed with a pinned HMAC algorithm.
+"""Access tokens: JWTs (RFC 9068 ``at+jwt``) signed with a pinned algorithm.
 
-PyJWT accepts a token without ``exp`` and never checks a type claim unless
-told, so decoding pins the algorithm list, requires every claim we rely on and
-checks our own type marker. The key always comes from configuration: header
-fields such as ``kid``, ``jku`` or ``jwk`` are never consulted.
+By default (ES256, EdDSA, RS256) the first key of JWT_SIGNING_KEYS signs and
+every configured key's public half verifies, so other Augeo services can check
+a token with the published JWK Set and cannot mint one. HS256/384/512 sign and
+verify with the one JWT_SECRET_KEY, for a single service that only checks its
+own tokens.
+
+Verification trusts nothing the token says about how to verify it: the
+algorithm is pinned to JWT_ALGORITHM, and the header's ``kid`` only *selects*
+one of the configured keys (its RFC 7638 thumbprint); a ``kid`` we do not
+have, an embedded ``jwk``, a ``jku`` or ``x5u`` are never followed. PyJWT
+accepts a token without ``exp`` and never checks a type unless told, so
+decoding requires every claim we rely on, the ``typ: at+jwt`` header and our
+own ``typ: access`` claim.
 """
 
 from __future__ import annotations
@@ -16,7 +25,11 @@ from typing import Any
 import jwt
 
 from shared.config import Settings
+from shared.security.signing_keys import KeySet, PrivateKey, PublicKey
 
+# RFC 9068 §2.1: the media type of an access token, so it cannot be confused
+# with an ID token or any other JWT signed by the same key.
+ACCESS_TOKEN_MEDIA_TYPE = "at+jwt"
 ACCESS_TOKEN_TYPE = "access"
 TOKEN_TYPE_CLAIM = "typ"
 REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "jti", "sid", "aud", "iss", TOKEN_TYPE_CLAIM)
@@ -24,6 +37,11 @@ REQUIRED_CLAIMS = ("exp", "iat", "nbf", "sub", "jti", "sid", "aud", "iss", TOKEN
 
 class InvalidTokenError(Exception):
     """The token is not one this service issued and still honours."""
+
+
+def published_keys(settings: Settings) -> dict[str, list[dict[str, str]]]:
+    """The JWK Set other services verify with: every configured public key; none for a shared secret."""
+    return {"keys": []} if settings.jwt_is_symmetric else _key_set(settings).jwks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +57,41 @@ class AccessClaims:
     expires_at: int
 
 
+def access_token_claims(
+    settings: Settings,
+    *,
+    user_id: str,
+    session_id: str,
+    role: str,
+    npo_id: str | None,
+    events: list[str] | None,
+    issued: datetime,
+) -> dict[str, Any]:
+    """The claims of a new access token: the one place they are put together.
+
+    Other services rely on these names (docs/verifying-tokens.md); a new claim
+    is added here, and read back in ``_claims_from_payload`` when this service needs it.
+    """
+    issued_at = int(issued.timestamp())
+    expires = issued + timedelta(minutes=settings.access_token_expire_minutes)
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "sid": session_id,
+        "jti": uuid.uuid4().hex,
+        "role": role,
+        "npo_id": npo_id,
+        "iat": issued_at,
+        "nbf": issued_at,
+        "exp": int(expires.timestamp()),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        TOKEN_TYPE_CLAIM: ACCESS_TOKEN_TYPE,
+    }
+    if events is not None:  # the assigned events; absent when there are too many to carry
+        claims["events"] = events
+    return claims
+
+
 def create_access_token(
     settings: Settings,
     *,
@@ -50,42 +103,62 @@ def create_access_token(
     now: datetime | None = None,
 ) -> tuple[str, AccessClaims]:
     """Sign a new access token; returns the token and its claims."""
-    issued = now or datetime.now(UTC)
-    expires = issued + timedelta(minutes=settings.access_token_expire_minutes)
-    claims = AccessClaims(
+    payload = access_token_claims(
+        settings,
         user_id=user_id,
         session_id=session_id,
-        jti=uuid.uuid4().hex,
         role=role,
         npo_id=npo_id,
-        issued_at=int(issued.timestamp()),
-        expires_at=int(expires.timestamp()),
+        events=events,
+        issued=now or datetime.now(UTC),
     )
-    payload: dict[str, Any] = {
-        "sub": user_id,
-        "sid": session_id,
-        "jti": claims.jti,
-        "role": role,
-        "npo_id": npo_id,
-        "iat": claims.issued_at,
-        "nbf": claims.issued_at,
-        "exp": claims.expires_at,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        TOKEN_TYPE_CLAIM: ACCESS_TOKEN_TYPE,
-    }
-    if events is not None:  # the assigned events; absent when there are too many to carry
-        payload["events"] = events
-    token = jwt.encode(payload, settings.jwt_secret_key, algorithm=settings.jwt_algorithm)
-    return token, claims
+    key, headers = _signing_key(settings)
+    token = jwt.encode(payload, key, algorithm=settings.jwt_algorithm, headers=headers)
+    return token, _claims_from_payload(payload)
+
+
+def _secret(settings: Settings) -> str:
+    if settings.jwt_secret_key is None:  # the settings refuse HS* without it
+        raise RuntimeError("JWT_SECRET_KEY is not set")
+    return settings.jwt_secret_key
+
+
+def _key_set(settings: Settings) -> KeySet:
+    if settings.jwt_signing_keys is None:  # the settings refuse ES256/EdDSA/RS256 without it
+        raise RuntimeError("JWT_SIGNING_KEYS is not set")
+    return settings.jwt_signing_keys
+
+
+def _signing_key(settings: Settings) -> tuple[PrivateKey | str, dict[str, str]]:
+    """The key that signs and the header that names it (no ``kid`` for the one shared secret)."""
+    headers = {"typ": ACCESS_TOKEN_MEDIA_TYPE}
+    if settings.jwt_is_symmetric:
+        return _secret(settings), headers
+    signing = _key_set(settings).signing
+    return signing.private_key, {**headers, "kid": signing.kid}
+
+
+def _verification_key(settings: Settings, header: dict[str, Any]) -> PublicKey | str:
+    """The configured key the header's ``kid`` names; never a key the token brings along."""
+    if header.get("typ") != ACCESS_TOKEN_MEDIA_TYPE:
+        raise InvalidTokenError("not an access token (typ header)")
+    if settings.jwt_is_symmetric:
+        if "kid" in header:
+            raise InvalidTokenError("kid on a token this service signs without one")
+        return _secret(settings)
+    key = _key_set(settings).verification_key(header.get("kid"))
+    if key is None:
+        raise InvalidTokenError("unknown kid")
+    return key
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
-    """Verify signature, algorithm, time, issuer, audience and type; or raise."""
+    """Verify header, key, signature, algorithm, time, issuer, audience and type; or raise."""
     try:
+        key = _verification_key(settings, jwt.get_unverified_header(token))
         payload = jwt.decode(
             token,
-            settings.jwt_secret_key,
+            key,
             algorithms=[settings.jwt_algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
