@@ -8,6 +8,7 @@ and gives up on checkout after a short timeout instead of queueing forever.
 
 from __future__ import annotations
 
+import logging
 import ssl
 import threading
 import time
@@ -18,9 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 import pg8000.converters as pg8000_converters
+import pg8000.exceptions as pg8000_exceptions
 import pg8000.legacy as pg8000_legacy
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings, get_settings
@@ -63,6 +65,7 @@ def build_engine(settings: Settings) -> Engine:
     )
     _begin_transactions_explicitly(engine)
     _ping_after_idle(engine, settings.db_ping_after_idle_seconds)
+    _report_lost_connections_as_warnings(engine)
     _cache_pg8000_paramstyle_conversion()
     return engine
 
@@ -93,6 +96,65 @@ def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
             cursor.close()
         except Exception as error:
             raise DisconnectionError("pre-ping failed") from error
+
+
+# -- a lost connection is one warning line ----------------------------------------
+
+_POOL_MESSAGES_ABOUT_A_CONNECTION = (
+    "Exception terminating connection",
+    "Exception closing connection",
+    "Exception during reset or similar",
+    "Error closing cursor",
+)
+
+
+def _is_connection_loss(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) says the socket to PostgreSQL is gone."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OSError | pg8000_exceptions.InterfaceError | DisconnectionError):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+class _ConnectionLossAsWarning(logging.Filter):
+    """The pool's ERROR and traceback for closing a dead connection become one WARNING line.
+
+    When PostgreSQL restarts (or PgBouncer, or a NAT, drops connections), the
+    pool closes each dead connection it finds, and pg8000's goodbye message on
+    the broken socket fails: SQLAlchemy logs that at ERROR with two chained
+    tracebacks per connection. It is expected, handled (the request gets a new
+    connection or a 503) and says nothing a line cannot. Any other error the
+    pool logs keeps its level and traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.levelno >= logging.ERROR
+            and record.exc_info
+            and str(record.msg).startswith(_POOL_MESSAGES_ABOUT_A_CONNECTION)
+            and _is_connection_loss(record.exc_info[1])
+        ):
+            error = record.exc_info[1]
+            assert error is not None
+            detail = (str(error).splitlines() or [""])[0]
+            record.msg = "PostgreSQL connection lost; discarded from the pool (%s: %s)"
+            record.args = (type(error).__name__, detail)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+def _report_lost_connections_as_warnings(engine: Engine) -> None:
+    """Attach the filter to the pool's own logger (a filter on a parent logger would not see it)."""
+    wrapped = engine.pool.logger  # a logging.Logger, or SQLAlchemy's InstanceLogger around one (echo_pool)
+    pool_logger: logging.Logger = wrapped if isinstance(wrapped, logging.Logger) else wrapped.logger
+    if not any(isinstance(existing, _ConnectionLossAsWarning) for existing in pool_logger.filters):
+        pool_logger.addFilter(_ConnectionLossAsWarning())
 
 
 # -- pg8000 hot spots, measured on the per-request user SELECT (25 columns):

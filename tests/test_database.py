@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import secrets
+import select as io_select
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -96,3 +103,67 @@ def test_hot_connection_killed_by_the_server_is_a_503_not_a_500(functions) -> No
     assert statuses[0] == 503 and b'"database":"unavailable"' in answers[0].get_body()
     assert set(statuses) <= {200, 503}, statuses
     assert statuses[-1] == 200, statuses
+
+
+# -- a restart: one warning line per lost connection ------------------------------------
+
+
+def _wait_for_the_servers_reset(sockets: list[socket.socket]) -> None:
+    """Let each terminated backend's hang-up arrive, and its reset (RST) too.
+
+    A remote server's reset is long there when the pool next touches the
+    connection; on loopback it may follow the pool's first write by a moment,
+    and the pool's goodbye would then still succeed. One byte on a socket the
+    server has closed draws the reset now, so every write after it fails.
+    """
+    for sock in sockets:
+        io_select.select([sock], [], [], 5)  # the server's FIN
+        with contextlib.suppress(OSError):
+            sock.send(b"\0")
+    time.sleep(0.1)
+
+
+@pytest.mark.parametrize("ping_after_idle", ["0", "3600"], ids=["idle-connections-pinged", "hot-connections"])
+def test_connections_a_restart_dropped_are_one_warning_line_each(
+    functions: dict[str, Callable[..., Any]], caplog: pytest.LogCaptureFixture, ping_after_idle: str
+) -> None:
+    """SQLAlchemy logged each dead connection it closed at ERROR with two tracebacks;
+    it is expected and handled, so it is a WARNING line, and any other pool error stays ERROR."""
+    import azure.functions as func
+
+    from shared.database import get_engine
+    from tests.conftest import settings_changed
+
+    caplog.set_level(logging.WARNING, logger="sqlalchemy")
+    with settings_changed(DB_PING_AFTER_IDLE_SECONDS=ping_after_idle):
+        with get_engine().connect() as first, get_engine().connect() as second:  # two pooled connections
+            first.execute(text("SELECT 1"))
+            second.execute(text("SELECT 1"))
+            sockets = [connection.connection.dbapi_connection._usock for connection in (first, second)]  # type: ignore[union-attr]
+        _terminate_our_backends()
+        _wait_for_the_servers_reset(sockets)
+        caplog.clear()
+        statuses = [functions["health"](func.HttpRequest("GET", "/health", body=b"")).status_code for _ in range(4)]
+    assert statuses[-1] == 200, statuses
+    pool_records = [record for record in caplog.records if record.name.startswith("sqlalchemy")]
+    assert len(pool_records) == 2, "one line for each lost connection"
+    for record in pool_records:
+        assert record.levelno == logging.WARNING, (record.levelname, record.getMessage())
+        assert record.exc_info is None and not record.exc_text, "no traceback"
+        message = record.getMessage()
+        assert "\n" not in message and message.startswith("PostgreSQL connection lost"), message
+        assert "password" not in message.lower()
+
+
+def test_other_pool_errors_keep_their_level_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    from shared.database import get_engine
+
+    logger = logging.getLogger("sqlalchemy.pool.impl.QueuePool")
+    assert get_engine().pool.logger in (logger, getattr(get_engine().pool.logger, "logger", None))
+    caplog.set_level(logging.WARNING, logger="sqlalchemy")
+    try:
+        raise ValueError("a bug in a reset handler")
+    except ValueError:
+        logger.error("Exception during reset or similar", exc_info=True)
+    (record,) = [record for record in caplog.records if record.name == logger.name]
+    assert record.levelno == logging.ERROR and record.exc_info is not None
