@@ -1,6 +1,7 @@
-"""Operator commands: ``python -m shared.cli create-super-admin``.
+"""Operator commands: ``python -m shared.cli create-super-admin | create-app-role``.
 
-Used by ``make run``, the azd post-provision hook and the deploy pipeline.
+Used by ``make run``, the test suite, the azd post-provision hook and the
+deploy pipeline (create-super-admin).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from shared.config import ConfigurationError, get_settings
 
 
-def create_super_admin() -> int:
+def create_super_admin(_args: argparse.Namespace | None = None) -> int:
     """Idempotently create the SUPER_ADMIN_* account; exit 1 when refused."""
     from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
 
@@ -27,14 +28,44 @@ def create_super_admin() -> int:
     return 0
 
 
-COMMANDS = {"create-super-admin": create_super_admin}
+def create_app_role(_args: argparse.Namespace | None = None) -> int:
+    """Idempotently create the runtime role DB_APP_ROLE and set its limits (an administrator's step).
+
+    Run before ``alembic upgrade head``, which grants the role its rights.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.database_roles import ensure_app_role
+
+    try:
+        settings = get_settings()
+        created = ensure_app_role(settings)
+    except (ConfigurationError, ValueError) as error:
+        print(f"create-app-role: {error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:  # the server's message; it names no password
+        print(f"create-app-role: {type(error).__name__}: {getattr(error, 'orig', error)}", file=sys.stderr)
+        return 1
+    limits = (
+        f"statement_timeout {settings.db_statement_timeout_seconds:g} s, "
+        f"idle_in_transaction_session_timeout {settings.db_idle_in_transaction_timeout_seconds:g} s"
+    )
+    print(f"create-app-role: {settings.db_app_role} {'created' if created else 'exists'}; {limits}")
+    return 0
+
+
+COMMANDS = {"create-super-admin": create_super_admin, "create-app-role": create_app_role}
+
+
+def parser() -> argparse.ArgumentParser:
+    commands = argparse.ArgumentParser(prog="python -m shared.cli")
+    commands.add_argument("command", choices=sorted(COMMANDS))
+    return commands
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m shared.cli")
-    parser.add_argument("command", choices=sorted(COMMANDS))
-    args = parser.parse_args(argv)
-    return COMMANDS[args.command]()
+    args = parser().parse_args(argv)
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Nothing else in the project reads ``os.environ`` for configuration; it asks
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,6 +24,7 @@ JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_JWT_SECRET_LENGTH = 32
+_ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
 
 
 class ConfigurationError(RuntimeError):
@@ -45,14 +47,22 @@ class Settings(BaseSettings):
     app_version: str = "0.1.0"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    # PostgreSQL (through PgBouncer on port 6432 in Azure)
+    # PostgreSQL (through PgBouncer on port 6432 in Azure). DATABASE_URL is the
+    # app's own connection: the runtime role, which owns nothing. Migrations run
+    # as the owner (MIGRATION_DATABASE_URL) and grant the runtime role its rights.
     database_url: str
+    migration_database_url: str | None = Field(default=None, repr=False)
+    db_app_role: str = Field(default="augeo_app", min_length=1, max_length=63)
     db_pool_size: int = Field(default=2, ge=1, le=20)
     db_max_overflow: int = Field(default=2, ge=0, le=20)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_pool_recycle_seconds: int = Field(default=300, ge=30)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_ping_after_idle_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Limits of the runtime role, set on the role in the server (ALTER ROLE ...
+    # SET; never per connection, PgBouncer pools in transaction mode).
+    db_statement_timeout_seconds: float = Field(default=5.0, ge=0.1, le=600)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     # TLS to PostgreSQL: "verify-full" checks the certificate and host name
     # (Azure); "disable" is for local servers and sockets only.
     db_ssl: Literal["disable", "require", "verify-full"] = "disable"
@@ -130,13 +140,24 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_JWT_SECRET_LENGTH} bytes long")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _database_url_is_pg8000(cls, value: str) -> str:
+    def _database_url_is_pg8000(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         parts = urlsplit(value)
         has_host = bool(parts.hostname) or "unix_sock=" in parts.query
         if parts.scheme != "postgresql+pg8000" or not has_host or not parts.path.strip("/"):
             raise ValueError("must look like postgresql+pg8000://user:password@host:port/database")
+        return value
+
+    @field_validator("db_app_role")
+    @classmethod
+    def _role_name_is_plain(cls, value: str) -> str:
+        # Quoted as an identifier in GRANT and ALTER ROLE; managed identity names
+        # carry hyphens, Entra user names '@' and '.'.
+        if not _ROLE_NAME.fullmatch(value):
+            raise ValueError("must be a role name of letters, digits and _ . @ - only")
         return value
 
     @field_validator("redis_url")
@@ -205,6 +226,11 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where migrations run: MIGRATION_DATABASE_URL, else DATABASE_URL (one role for both)."""
+        return self.migration_database_url or self.database_url
 
 
 def _describe(error: ValidationError) -> str:

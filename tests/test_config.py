@@ -101,3 +101,20 @@ def test_tls_modes_build_the_right_context() -> None:
     assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
     loose = ssl_context("require")
     assert loose.verify_mode == ssl.CERT_NONE
+
+
+def test_migrations_run_as_the_owner_and_fall_back_to_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MIGRATION_DATABASE_URL", raising=False)  # the suite's own
+    owner = "postgresql+pg8000://owner:pw@db.example.org:5432/augeo"
+    assert settings(migration_database_url=owner).owner_database_url == owner
+    assert settings().owner_database_url == VALID["database_url"]
+    assert "pw@" not in repr(settings(migration_database_url=owner))
+    with pytest.raises(ConfigurationError, match="MIGRATION_DATABASE_URL"):
+        settings(migration_database_url="mysql://db/augeo")
+
+
+@pytest.mark.parametrize("name", ['augeo"; DROP TABLE users; --', "has space", "x" * 64, "1starts_with_digit"])
+def test_the_runtime_role_name_is_a_plain_identifier(name: str) -> None:
+    with pytest.raises(ConfigurationError, match="DB_APP_ROLE"):
+        settings(db_app_role=name)
+    assert settings(db_app_role="id-augeo-abc123").db_app_role == "id-augeo-abc123"

@@ -58,17 +58,16 @@ def test_unit_of_work_runs_in_a_transaction_and_read_only_in_none() -> None:
 
 
 def _terminate_our_backends() -> None:
-    """What a server restart or PgBouncer does to pooled connections."""
-    import os
+    """What a server restart or PgBouncer does to pooled connections (this suite's database only)."""
+    from tests.conftest import owner_engine
 
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(os.environ["DATABASE_URL"])
+    admin = owner_engine()
     with admin.begin() as connection:
         connection.execute(
             text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = 'augeo-platform-api' AND pid <> pg_backend_pid()"
+                "WHERE application_name = 'augeo-platform-api' AND datname = current_database() "
+                "AND pid <> pg_backend_pid()"
             )
         )
     admin.dispose()
