@@ -57,7 +57,10 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=2, ge=0, le=20)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_pool_recycle_seconds: int = Field(default=300, ge=30)
-    db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A hung server (accepts TCP, never answers) costs at most one ping and one
+    # connect: DB_PING_TIMEOUT_SECONDS + DB_CONNECT_TIMEOUT_SECONDS (2.5 s).
+    db_connect_timeout_seconds: float = Field(default=1.5, gt=0, le=60)
+    db_ping_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     db_ping_after_idle_seconds: float = Field(default=10.0, ge=0, le=3600)
     # Limits of the runtime role, set on the role in the server (ALTER ROLE ...
     # SET; never per connection, PgBouncer pools in transaction mode).

@@ -4,6 +4,12 @@ A function app may run on hundreds of instances while a small PostgreSQL
 allows a few dozen connections, so the pool is small and bounded, pre-pings
 connections (PgBouncer or the server may have dropped them), recycles them,
 and gives up on checkout after a short timeout instead of queueing forever.
+
+Every wait on the server is bounded on the client too: connecting
+(DB_CONNECT_TIMEOUT_SECONDS), the pre-ping (DB_PING_TIMEOUT_SECONDS) and each
+statement (the server's own statement_timeout plus a second). A server that
+accepts connections and never answers costs a request one ping and one
+connect attempt, then 503.
 """
 
 from __future__ import annotations
@@ -22,10 +28,15 @@ import pg8000.converters as pg8000_converters
 import pg8000.exceptions as pg8000_exceptions
 import pg8000.legacy as pg8000_legacy
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import Settings, get_settings
+
+# A statement the server is still working on is the server's to cancel
+# (statement_timeout, a clean 57014); the client gives up this much later, when
+# the server itself has stopped answering.
+STATEMENT_TIMEOUT_MARGIN_SECONDS = 1.0
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -47,8 +58,9 @@ def build_engine(settings: Settings) -> Engine:
     """Create an engine with the pool limits and timeouts of ``settings``.
 
     No per-connection ``SET`` here: behind PgBouncer in transaction mode a
-    session setting lands on whichever server connection is current. Server
-    defaults such as ``statement_timeout`` belong to the server's parameters.
+    session setting lands on whichever server connection is current. The
+    runtime role's limits (``statement_timeout``, ...) are set on the role in
+    the server (``shared.database_roles``).
     """
     engine = create_engine(
         settings.database_url,
@@ -58,44 +70,75 @@ def build_engine(settings: Settings) -> Engine:
         pool_recycle=settings.db_pool_recycle_seconds,
         pool_pre_ping=False,  # replaced by _ping_after_idle: the same check, not on hot connections
         connect_args={
+            # pg8000's socket timeout while connecting (each read of the handshake)
             "timeout": settings.db_connect_timeout_seconds,
             "application_name": "augeo-platform-api",
             "ssl_context": ssl_context(settings.db_ssl),
         },
     )
+    read_timeout = settings.db_statement_timeout_seconds + STATEMENT_TIMEOUT_MARGIN_SECONDS
     _begin_transactions_explicitly(engine)
-    _ping_after_idle(engine, settings.db_ping_after_idle_seconds)
+    _bound_reads_once_connected(engine, read_timeout)
+    _ping_after_idle(engine, settings.db_ping_after_idle_seconds, settings.db_ping_timeout_seconds, read_timeout)
     _report_lost_connections_as_warnings(engine)
     _cache_pg8000_paramstyle_conversion()
     return engine
 
 
-def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+def _set_read_timeout(dbapi_connection: Any, seconds: float) -> None:
+    """Bound every wait for the server on this connection to ``seconds``.
+
+    pg8000 takes a single ``timeout`` and applies it to its socket for the
+    connection's whole life; its socket (``_usock``, pinned pg8000 1.31) is the
+    one place to give connecting, pinging and statements different bounds.
+    """
+    dbapi_connection._usock.settimeout(seconds)
+
+
+def _bound_reads_once_connected(engine: Engine, read_timeout: float) -> None:
+    """After the handshake, a statement may wait for the server's statement_timeout and a margin."""
+
+    @event.listens_for(engine, "connect")
+    def _statement_reads(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        _set_read_timeout(dbapi_connection, read_timeout)
+
+
+def _ping_after_idle(engine: Engine, idle_seconds: float, ping_timeout: float, read_timeout: float) -> None:
     """Pre-ping a pooled connection that sat idle for ``idle_seconds`` or more.
 
     A server, PgBouncer or a NAT drops idle connections after minutes, never
     within seconds of their last use; pinging every checkout (SQLAlchemy's
-    ``pool_pre_ping``) would add a round trip to every request. A failed ping
-    raises DisconnectionError, so the pool discards the connection and hands
-    out a fresh one, exactly as ``pool_pre_ping`` does. 0 pings every checkout.
+    ``pool_pre_ping``) would add a round trip to every request. 0 pings every
+    checkout of a used connection; a connection just made is never pinged.
+
+    The ping waits ``ping_timeout`` at most. When it fails the server has most
+    likely restarted or hung, so every pooled connection made before now is
+    discarded (InvalidatePoolError) and the pool tries one new connection: a
+    request pays at most one ping and one connect timeout before its 503.
     """
 
-    def _mark_idle_from_now(_dbapi_connection, record, *_args):  # type: ignore[no-untyped-def]
+    def _used_and_idle_from_now(_dbapi_connection, record, *_args):  # type: ignore[no-untyped-def]
         record.info["idle_since"] = time.monotonic()
 
-    event.listen(engine, "connect", _mark_idle_from_now)
-    event.listen(engine, "checkin", _mark_idle_from_now)
+    def _fresh(_dbapi_connection, record):  # type: ignore[no-untyped-def]
+        record.info["idle_since"] = None
+
+    event.listen(engine, "connect", _fresh)
+    event.listen(engine, "checkin", _used_and_idle_from_now)
 
     @event.listens_for(engine, "checkout")
     def _ping(dbapi_connection, record, _proxy):  # type: ignore[no-untyped-def]
-        if time.monotonic() - record.info.get("idle_since", 0.0) < idle_seconds:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
             return
         try:
+            _set_read_timeout(dbapi_connection, ping_timeout)
             cursor = dbapi_connection.cursor()
             cursor.execute(";")
             cursor.close()
+            _set_read_timeout(dbapi_connection, read_timeout)
         except Exception as error:
-            raise DisconnectionError("pre-ping failed") from error
+            raise InvalidatePoolError("pre-ping failed") from error
 
 
 # -- a lost connection is one warning line ----------------------------------------

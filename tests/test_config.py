@@ -103,6 +103,13 @@ def test_tls_modes_build_the_right_context() -> None:
     assert loose.verify_mode == ssl.CERT_NONE
 
 
+def test_a_hung_database_costs_at_most_one_ping_and_one_connect_under_3_seconds() -> None:
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    assert defaults["db_ping_timeout_seconds"] + defaults["db_connect_timeout_seconds"] < 3
+    assert defaults["db_statement_timeout_seconds"] == 5
+    assert defaults["db_idle_in_transaction_timeout_seconds"] == 10
+
+
 def test_migrations_run_as_the_owner_and_fall_back_to_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MIGRATION_DATABASE_URL", raising=False)  # the suite's own
     owner = "postgresql+pg8000://owner:pw@db.example.org:5432/augeo"

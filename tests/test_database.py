@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import secrets
 import select as io_select
@@ -166,3 +167,41 @@ def test_other_pool_errors_keep_their_level_and_traceback(caplog: pytest.LogCapt
         logger.error("Exception during reset or similar", exc_info=True)
     (record,) = [record for record in caplog.records if record.name == logger.name]
     assert record.levelno == logging.ERROR and record.exc_info is not None
+
+
+# -- a hung server: 503 within 3 seconds --------------------------------------------------
+
+
+def test_a_hung_server_is_a_503_within_3_seconds_after_a_ping_and_a_reconnect(
+    functions: dict[str, Callable[..., Any]],
+) -> None:
+    """The worst case: a pooled connection is idle, so it is pinged (no answer), and the pool
+    tries one new connection (accepted, never answered). Both waits are bounded with the
+    default settings (DB_PING_TIMEOUT_SECONDS + DB_CONNECT_TIMEOUT_SECONDS); it used to take
+    DB_CONNECT_TIMEOUT_SECONDS twice, 10 s."""
+    import os
+
+    import azure.functions as func
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import settings_changed
+    from tests.hung_server import HangingProxy, upstream_address
+
+    app_url = make_url(os.environ["DATABASE_URL"])
+    with HangingProxy(upstream_address(os.environ["DATABASE_URL"])) as proxy:
+        through_proxy = app_url.set(host="127.0.0.1", port=proxy.port, query={})
+        with settings_changed(
+            DATABASE_URL=through_proxy.render_as_string(hide_password=False), DB_PING_AFTER_IDLE_SECONDS="0"
+        ):
+            assert functions["health"](func.HttpRequest("GET", "/health", body=b"")).status_code == 200
+            proxy.hang()
+            body = json.dumps({"email": "nobody@example.org", "password": "Whatever-123"}).encode()
+            request = func.HttpRequest(
+                "POST", "/api/v1/auth/login", headers={"Content-Type": "application/json"}, body=body
+            )
+            started = time.monotonic()
+            response = functions["auth_login"](request)
+            elapsed = time.monotonic() - started
+    assert response.status_code == 503, response.get_body()
+    assert proxy.accepted_while_hung == 1, "the idle connection was pinged, then one new connection tried"
+    assert elapsed < 3.0, f"a hung PostgreSQL took {elapsed:.1f} s to answer 503"
