@@ -1,7 +1,7 @@
 """Operator commands: ``python -m shared.cli create-super-admin | create-app-role``.
 
 Used by ``make run``, the test suite, the azd post-provision hook and the
-deploy pipeline (create-super-admin).
+deploy pipeline.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def create_super_admin(_args: argparse.Namespace | None = None) -> int:
     return 0
 
 
-def create_app_role(_args: argparse.Namespace | None = None) -> int:
+def create_app_role(args: argparse.Namespace | None = None) -> int:
     """Idempotently create the runtime role DB_APP_ROLE and set its limits (an administrator's step).
 
     Run before ``alembic upgrade head``, which grants the role its rights.
@@ -37,9 +37,10 @@ def create_app_role(_args: argparse.Namespace | None = None) -> int:
 
     from shared.database_roles import ensure_app_role
 
+    entra_admin, entra_object_id = (args.entra_admin, args.entra_object_id) if args else (None, None)
     try:
         settings = get_settings()
-        created = ensure_app_role(settings)
+        created = ensure_app_role(settings, entra_admin=entra_admin, entra_object_id=entra_object_id)
     except (ConfigurationError, ValueError) as error:
         print(f"create-app-role: {error}", file=sys.stderr)
         return 1
@@ -60,6 +61,13 @@ COMMANDS = {"create-super-admin": create_super_admin, "create-app-role": create_
 def parser() -> argparse.ArgumentParser:
     commands = argparse.ArgumentParser(prog="python -m shared.cli")
     commands.add_argument("command", choices=sorted(COMMANDS))
+    commands.add_argument(
+        "--entra-admin",
+        help="create-app-role in Azure: sign in as this Microsoft Entra administrator of the server (az login)",
+    )
+    commands.add_argument(
+        "--entra-object-id", help="create-app-role in Azure: object (principal) id of the app's managed identity"
+    )
     return commands
 
 

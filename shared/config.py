@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 Environment = Literal["development", "test", "production"]
 EmailBackend = Literal["acs", "file", "console"]
 JwtAlgorithm = Literal["HS256", "HS384", "HS512"]
+DatabaseAuth = Literal["password", "entra"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_JWT_SECRET_LENGTH = 32
@@ -53,6 +54,10 @@ class Settings(BaseSettings):
     database_url: str
     migration_database_url: str | None = Field(default=None, repr=False)
     db_app_role: str = Field(default="augeo_app", min_length=1, max_length=63)
+    # "entra": the password is a Microsoft Entra token of the app's managed
+    # identity, fetched for every new connection (DATABASE_URL has no password).
+    db_auth: DatabaseAuth = "password"
+    db_entra_client_id: str | None = None
     db_pool_size: int = Field(default=2, ge=1, le=20)
     db_max_overflow: int = Field(default=2, ge=0, le=20)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
@@ -214,10 +219,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_database_uses_tls(self) -> Settings:
-        host = urlsplit(self.database_url).hostname or ""
-        local = host in ("localhost", "127.0.0.1", "::1") or "unix_sock=" in self.database_url
-        if self.environment == "production" and self.db_ssl == "disable" and not local:
+        if self.environment == "production" and self.db_ssl == "disable" and not _is_local(self.database_url):
             raise ValueError("DB_SSL must be require or verify-full for a remote database in production")
+        return self
+
+    @model_validator(mode="after")
+    def _entra_sign_in_is_a_token_over_tls(self) -> Settings:
+        """The token is the password: DATABASE_URL carries none, and it never travels in clear."""
+        if self.db_auth != "entra":
+            return self
+        if urlsplit(self.database_url).password is not None:
+            raise ValueError("DATABASE_URL must carry no password with DB_AUTH=entra (the password is a token)")
+        if self.db_ssl == "disable" and not _is_local(self.database_url):
+            raise ValueError("DB_AUTH=entra needs DB_SSL require or verify-full: a token never travels in clear")
         return self
 
     @model_validator(mode="after")
@@ -234,6 +248,11 @@ class Settings(BaseSettings):
     def owner_database_url(self) -> str:
         """Where migrations run: MIGRATION_DATABASE_URL, else DATABASE_URL (one role for both)."""
         return self.migration_database_url or self.database_url
+
+
+def _is_local(database_url: str) -> bool:
+    host = urlsplit(database_url).hostname or ""
+    return host in ("localhost", "127.0.0.1", "::1") or "unix_sock=" in database_url
 
 
 def _describe(error: ValidationError) -> str:

@@ -37,6 +37,8 @@ from shared.config import Settings, get_settings
 # (statement_timeout, a clean 57014); the client gives up this much later, when
 # the server itself has stopped answering.
 STATEMENT_TIMEOUT_MARGIN_SECONDS = 1.0
+# Scope of Microsoft Entra tokens for Azure Database for PostgreSQL.
+ENTRA_TOKEN_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -80,6 +82,8 @@ def build_engine(settings: Settings) -> Engine:
     _begin_transactions_explicitly(engine)
     _bound_reads_once_connected(engine, read_timeout)
     _ping_after_idle(engine, settings.db_ping_after_idle_seconds, settings.db_ping_timeout_seconds, read_timeout)
+    if settings.db_auth == "entra":
+        _sign_in_with_entra_tokens(engine, settings.db_entra_client_id)
     _report_lost_connections_as_warnings(engine)
     _cache_pg8000_paramstyle_conversion()
     return engine
@@ -139,6 +143,42 @@ def _ping_after_idle(engine: Engine, idle_seconds: float, ping_timeout: float, r
             _set_read_timeout(dbapi_connection, read_timeout)
         except Exception as error:
             raise InvalidatePoolError("pre-ping failed") from error
+
+
+# -- Microsoft Entra sign-in (DB_AUTH=entra) --------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _entra_credential(client_id: str | None) -> Any:
+    """One credential per identity and process: it caches its token until shortly before expiry."""
+    from azure.identity import DefaultAzureCredential
+
+    if client_id:
+        return DefaultAzureCredential(managed_identity_client_id=client_id)
+    return DefaultAzureCredential()
+
+
+def entra_token(client_id: str | None) -> str:
+    """A Microsoft Entra access token for PostgreSQL: the password of a new connection.
+
+    ``client_id`` names the user-assigned managed identity (the app in Azure);
+    None lets DefaultAzureCredential choose (``az login`` for an operator).
+    A failure is a DisconnectionError (503), and names no token.
+    """
+    try:
+        token: str = _entra_credential(client_id).get_token(ENTRA_TOKEN_SCOPE).token
+    except Exception as error:
+        raise DisconnectionError(f"no Microsoft Entra token for PostgreSQL ({type(error).__name__})") from error
+    return token
+
+
+def _sign_in_with_entra_tokens(engine: Engine, client_id: str | None) -> None:
+    """Every new connection signs in with a current token (tokens live about an hour;
+    pooled connections stay signed in, and the credential caches the token)."""
+
+    @event.listens_for(engine, "do_connect")
+    def _token_as_password(_dialect, _record, _cargs, cparams):  # type: ignore[no-untyped-def]
+        cparams["password"] = entra_token(client_id)
 
 
 # -- a lost connection is one warning line ----------------------------------------

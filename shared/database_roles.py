@@ -10,9 +10,9 @@ neither disable a trigger nor drop, alter or truncate a table.
 Who does what:
 
 - an administrator creates the runtime role and sets its limits
-  (:func:`ensure_password_role`, then :func:`set_role_limits`):
-  ``python -m shared.cli create-app-role``, which ``make run`` and the test
-  suite run for you;
+  (:func:`ensure_password_role` or :func:`ensure_entra_role`, then
+  :func:`set_role_limits`): ``python -m shared.cli create-app-role``, which
+  ``make run``, the test suite and the deployment hook run for you;
 - every ``alembic upgrade`` (and downgrade or stamp) ends by applying
   :func:`runtime_grants_sql` as the owner, so a table a new migration creates
   is granted in the same run, and a privilege granted by hand is taken back.
@@ -34,7 +34,7 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, event, text
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -134,6 +134,22 @@ def scram_sha256_verifier(password: str, *, salt: bytes | None = None, iteration
     )
 
 
+def ensure_entra_role(connection: Connection, role: str, object_id: str) -> bool:
+    """Create ``role`` for a Microsoft Entra principal (the app's managed identity) unless it exists.
+
+    Azure Database for PostgreSQL only: ``pgaadauth_create_principal_with_oid``
+    maps the role to the identity's object id, so its tokens sign in as it.
+    Must run as an Entra administrator of the server, in the ``postgres`` database.
+    """
+    if role_exists(connection, role):
+        return False
+    connection.execute(
+        text("SELECT * FROM pgaadauth_create_principal_with_oid(:role, :object_id, 'service', false, false)"),
+        {"role": role, "object_id": object_id},
+    )
+    return True
+
+
 def set_role_limits(
     connection: Connection, role: str, *, statement_timeout_seconds: float, idle_in_transaction_timeout_seconds: float
 ) -> None:
@@ -146,26 +162,29 @@ def set_role_limits(
         connection.execute(text(f"ALTER ROLE {quote_identifier(role)} SET {name} = {_literal(f'{milliseconds}ms')}"))
 
 
-def ensure_app_role(settings: Settings) -> bool:
+def ensure_app_role(settings: Settings, *, entra_admin: str | None = None, entra_object_id: str | None = None) -> bool:
     """Create the runtime role DB_APP_ROLE unless it exists, and (re)apply its limits. Idempotent.
 
-    Signs in with MIGRATION_DATABASE_URL (which needs CREATEROLE) and makes a
-    login role whose password is DATABASE_URL's (when DATABASE_URL signs in
-    as that role). Returns whether the role was created.
+    Without ``entra_admin``: signs in with MIGRATION_DATABASE_URL (which needs
+    CREATEROLE) and makes a login role whose password is DATABASE_URL's (when
+    DATABASE_URL signs in as that role). With ``entra_admin`` and
+    ``entra_object_id`` (Azure): signs in to the same server's ``postgres``
+    database as that Entra administrator, with its token (``az login``), and
+    maps the role to the managed identity. Returns whether the role was created.
     """
-    from sqlalchemy import create_engine, pool
     from sqlalchemy.engine import make_url
 
-    from shared.database import ssl_context
-
     role = settings.db_app_role
-    engine = create_engine(
-        settings.owner_database_url, poolclass=pool.NullPool, connect_args={"ssl_context": ssl_context(settings.db_ssl)}
-    )
+    if entra_admin and not entra_object_id:
+        raise ValueError("a role for a Microsoft Entra identity needs the identity's object id")
+    engine = _administrator_engine(settings, entra_admin)
     try:
         with engine.begin() as connection:
-            app_url = make_url(settings.database_url)
-            created = ensure_password_role(connection, role, app_url.password if app_url.username == role else None)
+            if entra_admin and entra_object_id:
+                created = ensure_entra_role(connection, role, entra_object_id)
+            else:
+                app_url = make_url(settings.database_url)
+                created = ensure_password_role(connection, role, app_url.password if app_url.username == role else None)
             set_role_limits(
                 connection,
                 role,
@@ -175,3 +194,23 @@ def ensure_app_role(settings: Settings) -> bool:
     finally:
         engine.dispose()
     return created
+
+
+def _administrator_engine(settings: Settings, entra_admin: str | None) -> Engine:
+    """The owner's connection, or the server's ``postgres`` database as an Entra administrator (its token)."""
+    from sqlalchemy import create_engine, pool
+    from sqlalchemy.engine import make_url
+
+    from shared.database import entra_token, ssl_context
+
+    url = make_url(settings.owner_database_url)
+    if entra_admin:
+        url = url.set(username=entra_admin, password=None, database="postgres")
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args={"ssl_context": ssl_context(settings.db_ssl)})
+    if entra_admin:
+
+        @event.listens_for(engine, "do_connect")
+        def _administrator_token(_dialect, _record, _cargs, cparams):  # type: ignore[no-untyped-def]
+            cparams["password"] = entra_token(None)
+
+    return engine

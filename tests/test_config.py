@@ -125,3 +125,15 @@ def test_the_runtime_role_name_is_a_plain_identifier(name: str) -> None:
     with pytest.raises(ConfigurationError, match="DB_APP_ROLE"):
         settings(db_app_role=name)
     assert settings(db_app_role="id-augeo-abc123").db_app_role == "id-augeo-abc123"
+
+
+def test_entra_sign_in_takes_no_password_and_never_sends_a_token_in_clear() -> None:
+    with pytest.raises(ConfigurationError, match="no password with DB_AUTH=entra"):
+        settings(db_auth="entra", db_ssl="verify-full")  # VALID's URL carries a password
+    remote = "postgresql+pg8000://id-augeo-abc@db.example.org:6432/augeo"
+    with pytest.raises(ConfigurationError, match="a token never travels in clear"):
+        settings(db_auth="entra", database_url=remote, db_ssl="disable")
+    entra = settings(db_auth="entra", database_url=remote, db_ssl="verify-full", db_entra_client_id="client-id")
+    assert entra.db_auth == "entra" and entra.db_entra_client_id == "client-id"
+    local = "postgresql+pg8000://augeo_app@127.0.0.1:5432/augeo"
+    assert settings(db_auth="entra", database_url=local).db_ssl == "disable"  # tests, on loopback

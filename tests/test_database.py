@@ -205,3 +205,78 @@ def test_a_hung_server_is_a_503_within_3_seconds_after_a_ping_and_a_reconnect(
     assert response.status_code == 503, response.get_body()
     assert proxy.accepted_while_hung == 1, "the idle connection was pinged, then one new connection tried"
     assert elapsed < 3.0, f"a hung PostgreSQL took {elapsed:.1f} s to answer 503"
+
+
+# -- Microsoft Entra sign-in ----------------------------------------------------------------
+
+
+class _FakeCredential:
+    """Stands in for DefaultAzureCredential (no Azure here); PostgreSQL stays real."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **_options: object) -> object:
+        from azure.core.credentials import AccessToken
+        from azure.core.exceptions import ClientAuthenticationError
+
+        self.scopes.append(scopes)
+        if self.token is None:
+            raise ClientAuthenticationError("managed identity endpoint unreachable")
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+def test_entra_sign_in_sends_a_token_as_the_password_of_each_new_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+
+    from shared import database
+    from tests.conftest import settings_changed
+
+    app_url = make_url(os.environ["DATABASE_URL"])
+    # The real password where the server checks one; a trusting server ignores it.
+    credential = _FakeCredential(app_url.password or "eyJ0eXAi.not-a-real-token")
+    identities: list[str | None] = []
+
+    def credential_of(client_id: str | None) -> _FakeCredential:
+        identities.append(client_id)
+        return credential
+
+    monkeypatch.setattr(database, "_entra_credential", credential_of)
+    sent: list[str] = []
+    without_password = app_url.set(password=None).render_as_string(hide_password=False)
+    with settings_changed(DATABASE_URL=without_password, DB_AUTH="entra", DB_ENTRA_CLIENT_ID="client-id-of-app"):
+        engine = database.get_engine()
+        event.listen(engine, "do_connect", lambda _d, _r, _a, cparams: sent.append(cparams["password"]))
+        with engine.connect() as first, engine.connect() as second:
+            users = {first.scalar(text("SELECT current_user")), second.scalar(text("SELECT current_user"))}
+        with engine.connect() as pooled:  # no new connection, no new token
+            pooled.scalar(text("SELECT 1"))
+    assert users == {os.environ["DB_APP_ROLE"]}
+    assert sent == [credential.token] * 2
+    assert credential.scopes == [("https://ossrdbms-aad.database.windows.net/.default",)] * 2
+    assert set(identities) == {"client-id-of-app"}
+
+
+def test_entra_sign_in_without_a_token_is_a_503(
+    functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import azure.functions as func
+    from sqlalchemy.engine import make_url
+
+    from shared import database
+    from tests.conftest import settings_changed
+
+    monkeypatch.setattr(database, "_entra_credential", lambda client_id: _FakeCredential(None))
+    without_password = make_url(os.environ["DATABASE_URL"]).set(password=None).render_as_string(hide_password=False)
+    with settings_changed(DATABASE_URL=without_password, DB_AUTH="entra"):
+        response = functions["health"](func.HttpRequest("GET", "/health", body=b""))
+    assert response.status_code == 503
+    assert b'"database":"unavailable"' in response.get_body()
