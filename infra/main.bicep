@@ -23,6 +23,9 @@ param deployerPrincipalId string = ''
 ])
 param deployerPrincipalType string = 'User'
 
+@description('Name of the deployer in Microsoft Entra ID (azd: AUGEO_DEPLOYER_PRINCIPAL_NAME): user principal name of a user, display name of a service principal. With deployerPrincipalId it becomes the PostgreSQL Entra administrator, so the post-provision step can create the database role of the app identity.')
+param deployerPrincipalName string = ''
+
 @secure()
 @minLength(32)
 @description('JWT_SECRET_KEY: at least 32 bytes, e.g. python3 -c "import secrets; print(secrets.token_urlsafe(48))".')
@@ -217,6 +220,9 @@ module postgres 'modules/postgres.bicep' = {
     backupRetentionDays: postgresBackupRetentionDays
     allowAzureServices: postgresAllowAzureServices
     firewallRules: postgresFirewallRules
+    entraAdministratorObjectId: empty(deployerPrincipalName) ? '' : deployerPrincipalId
+    entraAdministratorName: deployerPrincipalName
+    entraAdministratorType: deployerPrincipalType
   }
 }
 
@@ -251,7 +257,6 @@ module secrets 'modules/keyvault-secrets.bicep' = {
     vaultName: keyVault.outputs.name
     jwtSecretKey: jwtSecretKey
     postgresHost: postgres.outputs.fqdn
-    postgresPort: postgres.outputs.port
     postgresDatabase: postgres.outputs.databaseName
     postgresLogin: postgresAdminLogin
     postgresPassword: postgresAdminPassword
@@ -268,6 +273,9 @@ module roles 'modules/roles.bicep' = {
     appPrincipalId: identity.outputs.principalId
     storageAccountName: storage.outputs.name
     vaultName: keyVault.outputs.name
+    jwtSecretName: secrets.outputs.jwtSecretName
+    redisUrlSecretName: secrets.outputs.redisUrlSecretName
+    acsConnectionStringSecretName: secrets.outputs.acsConnectionStringSecretName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     communicationServiceName: email.outputs.communicationServiceName
     grantEmailRole: (emailAuth == 'managedIdentity')
@@ -300,8 +308,11 @@ module functionApp 'modules/functionapp.bicep' = {
     logLevel: logLevel
     dbPoolSize: dbPoolSize
     dbMaxOverflow: dbMaxOverflow
+    postgresHost: postgres.outputs.fqdn
+    postgresPort: postgres.outputs.port
+    postgresDatabase: postgres.outputs.databaseName
+    databaseRole: identity.outputs.name
     jwtSecretUri: secrets.outputs.jwtSecretUri
-    databaseUrlSecretUri: secrets.outputs.databaseUrlSecretUri
     redisUrlSecretUri: secrets.outputs.redisUrlSecretUri
     emailAuth: emailAuth
     acsEndpoint: email.outputs.endpoint
@@ -332,3 +343,7 @@ output ACS_ENDPOINT string = email.outputs.endpoint
 output EMAIL_SENDER string = email.outputs.senderAddress
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
+// The post-provision step makes the identity's database role as the Entra administrator.
+output AZURE_MANAGED_IDENTITY_NAME string = identity.outputs.name
+output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+output POSTGRES_ENTRA_ADMIN_NAME string = postgres.outputs.entraAdministratorName
