@@ -434,6 +434,19 @@ def test_redis_is_azure_managed_redis_over_tls(inspected: dict[str, Any]) -> Non
     assert url.startswith("rediss://:") and url.endswith(":10000/0")
 
 
+def test_redis_keeps_sessions_across_a_restart(inspected: dict[str, Any]) -> None:
+    """Sessions live only in Redis: its data is persisted (AOF every second) in every environment,
+    and prod adds high availability (a replica that takes over)."""
+    redis = _bicep(inspected, "infra/modules/redis.bicep")
+    persistence = _one(redis, "Microsoft.Cache/redisEnterprise/databases")["properties"]["persistence"]
+    assert persistence == {"aofEnabled": True, "aofFrequency": "1s", "rdbEnabled": False}
+    cluster = _one(redis, "Microsoft.Cache/redisEnterprise")
+    assert _evaluate(cluster["properties"]["highAvailability"], {"highAvailability": True}) == "Enabled"
+    main = _bicep(inspected, "infra/main.bicep")
+    assert main["modules"]["redis"]["config"]["params"]["highAvailability"] == "redisHighAvailability"
+    assert _parameter_values("infra/main.prod.parameters.json")["redisHighAvailability"] is True
+
+
 def test_email_domain_is_azure_managed_and_linked(inspected: dict[str, Any]) -> None:
     email = _bicep(inspected, "infra/modules/email.bicep")
     domains = _resources(email, "Microsoft.Communication/emailServices/domains")
