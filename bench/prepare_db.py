@@ -3,7 +3,8 @@
 
 argv: <ours pg8000 URL> <peer database name>. Drops and recreates both databases on
 the server of the URL, then runs ``alembic upgrade head`` (the app's alembic.ini)
-on ours. The peer creates its own tables (bench/peer_app.py).
+on ours as the owner, after creating the runtime role it grants to. The peer
+creates its own tables (bench/peer_app.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ def main() -> None:
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = sys.argv[1]
+    # Migrations grant the runtime role its rights, so it must exist first (README, "Database roles").
+    from devtools.database_roles import derive_roles
+    from shared.config import load_settings
+    from shared.database_roles import ensure_app_role
+
+    roles = derive_roles(sys.argv[1])
+    ensure_app_role(load_settings(migration_database_url=roles.owner_url, db_app_role=roles.app_role))
+    os.environ["DB_APP_ROLE"] = roles.app_role
     from alembic import command
     from alembic.config import Config
 

@@ -1,9 +1,17 @@
 """``make run``: everything a fresh machine needs to answer on http://localhost:7071.
 
 Starts embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are not
-set, migrates, creates the super admin when SUPER_ADMIN_* are set, and serves
-the FunctionApp through the local server. Every setting can still be given
-in the environment (or .env); these are only development defaults.
+set, creates the app's runtime role, migrates as the owner, creates the super
+admin when SUPER_ADMIN_* are set, and serves the FunctionApp through the local
+server, signed in to PostgreSQL as the runtime role. Every setting can still
+be given in the environment (or .env); these are only development defaults.
+
+The database roles: with one URL (embedded, or DATABASE_URL alone) that URL
+becomes the owner's (MIGRATION_DATABASE_URL) and the app signs in as
+``<database>_app`` made from it, as the test suite does
+(devtools/database_roles.py). With MIGRATION_DATABASE_URL set too, both URLs
+are used as they are and the role is the operator's business
+(``python -m shared.cli create-app-role``).
 
 It says a few lines (where the API and its docs are, where emails go, whether
 a super admin exists); ``-v`` or LOG_LEVEL=DEBUG shows the full log. Ctrl-C,
@@ -22,6 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from devtools.database_roles import derive_roles
 from devtools.services import (
     DATA_DIR,
     EmbeddedService,
@@ -100,19 +109,26 @@ def provide_token_key() -> None:
     logger.info("%s not set: using a generated development key kept in %s", needed, DATA_DIR)
 
 
-def prepare_environment() -> list[EmbeddedService]:
-    """Fill in what is missing: services, development defaults, a token key; returns the embedded services."""
+def prepare_environment() -> tuple[list[EmbeddedService], bool]:
+    """Fill in what is missing: services, database roles, development defaults, a token key.
+
+    Returns the embedded services, and whether the runtime role is ours to create.
+    """
     for name, value in DEV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     services = []
     if not os.environ.get("DATABASE_URL"):
         services.append(start_embedded_postgres())
         os.environ["DATABASE_URL"] = services[-1].url
+    make_app_role = not os.environ.get("MIGRATION_DATABASE_URL")
+    if make_app_role:
+        roles = derive_roles(os.environ["DATABASE_URL"], os.environ.get("DB_APP_ROLE"))
+        os.environ.update(roles.environment())
     if not os.environ.get("REDIS_URL"):
         services.append(start_embedded_redis())
         os.environ["REDIS_URL"] = services[-1].url
     provide_token_key()
-    return services
+    return services, make_app_role
 
 
 def checked_settings() -> Settings:
@@ -212,8 +228,12 @@ def _release_clients() -> None:
 
 def serve() -> None:
     """Prepare, greet, and serve until interrupted."""
-    services = prepare_environment()
+    services, make_app_role = prepare_environment()
     settings = checked_settings()
+    if make_app_role:
+        from shared.database_roles import ensure_app_role
+
+        ensure_app_role(settings)
     migrate()
     if settings.super_admin_email:
         from shared.cli import create_super_admin

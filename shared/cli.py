@@ -10,6 +10,10 @@ are minted fresh, with a full lifetime, when they are sent.
 ``python -m shared.cli new-signing-key [--algorithm ES256]``: print a new
 private key for JWT_SIGNING_KEYS, and nothing else, so it can be piped
 straight into a secret store (README, "Rotating the signing key").
+
+``python -m shared.cli create-app-role [--entra-admin NAME --entra-object-id ID]``:
+create the runtime database role DB_APP_ROLE and set its server-side limits
+(an administrator's step, before ``alembic upgrade head`` grants its rights).
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ import argparse
 import sys
 from datetime import timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from shared.config import ConfigurationError, get_settings
+from shared.database_roles import ensure_app_role
 from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, AsymmetricAlgorithm, new_private_key_pem
 from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
 from shared.services.email.redrive import redrive
 
 
-def create_super_admin() -> int:
+def create_super_admin(_args: argparse.Namespace | None = None) -> int:
     """Idempotently create the SUPER_ADMIN_* account; exit 1 when refused."""
     try:
         result = ensure_super_admin(get_settings())
@@ -69,6 +76,29 @@ def new_signing_key(algorithm: AsymmetricAlgorithm) -> int:
     return 0
 
 
+def create_app_role(args: argparse.Namespace | None = None) -> int:
+    """Idempotently create the runtime role DB_APP_ROLE and set its limits (an administrator's step).
+
+    Run before ``alembic upgrade head``, which grants the role its rights.
+    """
+    entra_admin, entra_object_id = (args.entra_admin, args.entra_object_id) if args else (None, None)
+    try:
+        settings = get_settings()
+        created = ensure_app_role(settings, entra_admin=entra_admin, entra_object_id=entra_object_id)
+    except (ConfigurationError, ValueError) as error:
+        print(f"create-app-role: {error}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as error:  # the server's message; it names no password
+        print(f"create-app-role: {type(error).__name__}: {getattr(error, 'orig', error)}", file=sys.stderr)
+        return 1
+    limits = (
+        f"statement_timeout {settings.db_statement_timeout_seconds:g} s, "
+        f"idle_in_transaction_session_timeout {settings.db_idle_in_transaction_timeout_seconds:g} s"
+    )
+    print(f"create-app-role: {settings.db_app_role} {'created' if created else 'exists'}; {limits}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.cli")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -84,11 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         "new-signing-key", help="print a new private key for JWT_SIGNING_KEYS (PEM, unencrypted, stdout only)"
     )
     key.add_argument("--algorithm", choices=ASYMMETRIC_ALGORITHMS, default="ES256", help="JWT_ALGORITHM it is for")
+    role = commands.add_parser("create-app-role", help="create the runtime database role and set its limits")
+    role.add_argument(
+        "--entra-admin", help="in Azure: sign in as this Microsoft Entra administrator of the server (az login)"
+    )
+    role.add_argument("--entra-object-id", help="in Azure: object (principal) id of the app's managed identity")
     args = parser.parse_args(argv)
     if args.command == "redrive-email":
         return redrive_email(args.since_hours)
     if args.command == "new-signing-key":
         return new_signing_key(args.algorithm)
+    if args.command == "create-app-role":
+        return create_app_role(args)
     return create_super_admin()
 
 

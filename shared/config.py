@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -27,6 +28,8 @@ EmailBackend = Literal["acs", "file", "console"]
 # tokens. HS* (one shared secret) is for a single service that verifies its own.
 JwtAlgorithm = Literal["ES256", "EdDSA", "RS256", "HS256", "HS384", "HS512"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+DatabaseAuth = Literal["password", "entra"]
+_ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
 
 
 class ConfigurationError(RuntimeError):
@@ -50,14 +53,29 @@ class Settings(BaseSettings):
     app_version: str = "0.1.0"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    # PostgreSQL (through PgBouncer on port 6432 in Azure)
+    # PostgreSQL (through PgBouncer on port 6432 in Azure). DATABASE_URL is the
+    # app's own connection: the runtime role, which owns nothing. Migrations run
+    # as the owner (MIGRATION_DATABASE_URL) and grant the runtime role its rights.
     database_url: str
+    migration_database_url: str | None = Field(default=None, repr=False)
+    db_app_role: str = Field(default="augeo_app", min_length=1, max_length=63)
+    # "entra": the password is a Microsoft Entra token of the app's managed
+    # identity, fetched for every new connection (DATABASE_URL has no password).
+    db_auth: DatabaseAuth = "password"
+    db_entra_client_id: str | None = None
     db_pool_size: int = Field(default=2, ge=1, le=20)
     db_max_overflow: int = Field(default=2, ge=0, le=20)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_pool_recycle_seconds: int = Field(default=300, ge=30)
-    db_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A hung server (accepts TCP, never answers) costs at most one ping and one
+    # connect: DB_PING_TIMEOUT_SECONDS + DB_CONNECT_TIMEOUT_SECONDS (2.5 s).
+    db_connect_timeout_seconds: float = Field(default=1.5, gt=0, le=60)
+    db_ping_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     db_ping_after_idle_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # Limits of the runtime role, set on the role in the server (ALTER ROLE ...
+    # SET; never per connection, PgBouncer pools in transaction mode).
+    db_statement_timeout_seconds: float = Field(default=5.0, ge=0.1, le=600)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=10.0, ge=0.1, le=3600)
     # TLS to PostgreSQL: "verify-full" checks the certificate and host name
     # (Azure); "disable" is for local servers and sockets only.
     db_ssl: Literal["disable", "require", "verify-full"] = "disable"
@@ -171,13 +189,24 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {needed} bytes long for {algorithm}")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "migration_database_url")
     @classmethod
-    def _database_url_is_pg8000(cls, value: str) -> str:
+    def _database_url_is_pg8000(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         parts = urlsplit(value)
         has_host = bool(parts.hostname) or "unix_sock=" in parts.query
         if parts.scheme != "postgresql+pg8000" or not has_host or not parts.path.strip("/"):
             raise ValueError("must look like postgresql+pg8000://user:password@host:port/database")
+        return value
+
+    @field_validator("db_app_role")
+    @classmethod
+    def _role_name_is_plain(cls, value: str) -> str:
+        # Quoted as an identifier in GRANT and ALTER ROLE; managed identity names
+        # carry hyphens, Entra user names '@' and '.'.
+        if not _ROLE_NAME.fullmatch(value):
+            raise ValueError("must be a role name of letters, digits and _ . @ - only")
         return value
 
     @field_validator("redis_url")
@@ -238,6 +267,17 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _entra_sign_in_is_a_token_over_tls(self) -> Settings:
+        """The token is the password: DATABASE_URL carries none, and it never travels in clear."""
+        if self.db_auth != "entra":
+            return self
+        if urlsplit(self.database_url).password is not None:
+            raise ValueError("DATABASE_URL must carry no password with DB_AUTH=entra (the password is a token)")
+        if self.db_ssl == "disable" and not _is_local_database(self.database_url):
+            raise ValueError("DB_AUTH=entra needs DB_SSL require or verify-full: a token never travels in clear")
+        return self
+
+    @model_validator(mode="after")
     def _acs_backend_has_credentials(self) -> Settings:
         if self.email_backend == "acs" and not (self.acs_connection_string or self.acs_endpoint):
             raise ValueError("EMAIL_BACKEND=acs needs ACS_CONNECTION_STRING or ACS_ENDPOINT")
@@ -251,6 +291,11 @@ class Settings(BaseSettings):
     def jwt_is_symmetric(self) -> bool:
         """HS256/384/512: one shared secret signs and verifies; nothing is published."""
         return self.jwt_algorithm in HMAC_KEY_BYTES
+
+    @property
+    def owner_database_url(self) -> str:
+        """Where migrations run: MIGRATION_DATABASE_URL, else DATABASE_URL (one role for both)."""
+        return self.migration_database_url or self.database_url
 
 
 # An HMAC key shorter than the hash output weakens it (RFC 7518 §3.2).
@@ -286,9 +331,7 @@ def _is_local(host: str) -> bool:
 def production_problems(settings: Settings) -> list[str]:
     """Every setting production refuses: each would make a deployment quietly unsafe."""
     problems = _token_key_problems(settings)
-    db_host = urlsplit(settings.database_url).hostname or ""
-    db_local = _is_local(db_host) or "unix_sock=" in settings.database_url
-    if not db_local and settings.db_ssl != "verify-full":
+    if not _is_local_database(settings.database_url) and settings.db_ssl != "verify-full":
         problems.append("DB_SSL must be verify-full for a remote database")
     redis = urlsplit(settings.redis_url)
     if redis.scheme == "redis" and not _is_local(redis.hostname or ""):
@@ -309,6 +352,10 @@ def _token_key_problems(settings: Settings) -> list[str]:
     if keys is not None and keys.has_development_key:
         return ["JWT_SIGNING_KEYS holds a development key (generated by make run or the tests)"]
     return []
+
+
+def _is_local_database(database_url: str) -> bool:
+    return _is_local(urlsplit(database_url).hostname or "") or "unix_sock=" in database_url
 
 
 def _describe(error: ValidationError) -> str:

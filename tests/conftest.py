@@ -1,8 +1,15 @@
 """Test set-up: real PostgreSQL and Redis, the local server over real HTTP.
 
-DATABASE_URL / REDIS_URL from the environment are used as they are (CI points
-them at a fresh database); when unset, embedded servers start under .data/
-(or AUGEO_DATA_DIR) and the session stops those it started when it ends.
+DATABASE_URL / REDIS_URL from the environment are used (CI points them at a
+fresh database, as superuser ``postgres``); when unset, embedded servers start
+under .data/ (or AUGEO_DATA_DIR) and the session stops those it started when
+it ends.
+
+The database URL (MIGRATION_DATABASE_URL if set, else DATABASE_URL) must be
+allowed to create a role. It becomes the owner's: migrations run with it, and
+so does the little test set-up only an owner may do (:func:`owner_engine`).
+The app, everywhere in the suite, signs in as the runtime role made from it
+(``<database>_app``, devtools/database_roles.py): DATABASE_URL is rewritten to it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from devtools.services import EmbeddedService
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("CORS_ORIGINS", "http://localhost:3000")
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         _start_embedded_services()
+    _use_two_database_roles()
     from alembic import command
     from alembic.config import Config
 
@@ -68,6 +78,24 @@ def _start_embedded_services() -> None:
         import redis
 
         redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # the suite's own, embedded Redis
+
+
+def _use_two_database_roles() -> None:
+    """Owner for migrations, runtime role for the app, as in Azure (before any setting is read)."""
+    from devtools.database_roles import derive_roles
+    from shared.config import load_settings
+    from shared.database_roles import ensure_app_role
+
+    administrator_url = os.environ.get("MIGRATION_DATABASE_URL") or os.environ["DATABASE_URL"]
+    os.environ.update(derive_roles(administrator_url, os.environ.get("DB_APP_ROLE")).environment())
+    ensure_app_role(load_settings())
+
+
+def owner_engine(**options: Any) -> Engine:
+    """The owner's connection: for what only the owner may do (migrate, terminate sessions, test triggers)."""
+    import sqlalchemy as sa
+
+    return sa.create_engine(os.environ["MIGRATION_DATABASE_URL"], **options)
 
 
 def pytest_report_header() -> list[str]:

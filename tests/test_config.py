@@ -210,3 +210,39 @@ def test_tls_modes_build_the_right_context() -> None:
     assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
     loose = ssl_context("require")
     assert loose.verify_mode == ssl.CERT_NONE
+
+
+def test_a_hung_database_costs_at_most_one_ping_and_one_connect_under_3_seconds() -> None:
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    assert defaults["db_ping_timeout_seconds"] + defaults["db_connect_timeout_seconds"] < 3
+    assert defaults["db_statement_timeout_seconds"] == 5
+    assert defaults["db_idle_in_transaction_timeout_seconds"] == 10
+
+
+def test_migrations_run_as_the_owner_and_fall_back_to_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MIGRATION_DATABASE_URL", raising=False)  # the suite's own
+    owner = "postgresql+pg8000://owner:pw@db.example.org:5432/augeo"
+    assert settings(migration_database_url=owner).owner_database_url == owner
+    assert settings().owner_database_url == VALID["database_url"]
+    assert "pw@" not in repr(settings(migration_database_url=owner))
+    with pytest.raises(ConfigurationError, match="MIGRATION_DATABASE_URL"):
+        settings(migration_database_url="mysql://db/augeo")
+
+
+@pytest.mark.parametrize("name", ['augeo"; DROP TABLE users; --', "has space", "x" * 64, "1starts_with_digit"])
+def test_the_runtime_role_name_is_a_plain_identifier(name: str) -> None:
+    with pytest.raises(ConfigurationError, match="DB_APP_ROLE"):
+        settings(db_app_role=name)
+    assert settings(db_app_role="id-augeo-abc123").db_app_role == "id-augeo-abc123"
+
+
+def test_entra_sign_in_takes_no_password_and_never_sends_a_token_in_clear() -> None:
+    with pytest.raises(ConfigurationError, match="no password with DB_AUTH=entra"):
+        settings(db_auth="entra", db_ssl="verify-full")  # VALID's URL carries a password
+    remote = "postgresql+pg8000://id-augeo-abc@db.example.org:6432/augeo"
+    with pytest.raises(ConfigurationError, match="a token never travels in clear"):
+        settings(db_auth="entra", database_url=remote, db_ssl="disable")
+    entra = settings(db_auth="entra", database_url=remote, db_ssl="verify-full", db_entra_client_id="client-id")
+    assert entra.db_auth == "entra" and entra.db_entra_client_id == "client-id"
+    local = "postgresql+pg8000://augeo_app@127.0.0.1:5432/augeo"
+    assert settings(db_auth="entra", database_url=local).db_ssl == "disable"  # tests, on loopback

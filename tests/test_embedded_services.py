@@ -33,7 +33,10 @@ pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 90.0  # initdb on a busy two-core machine
 STOP_TIMEOUT = 30.0
-_CLEARED = ("DATABASE_URL", "REDIS_URL", "SUPER_ADMIN_EMAIL", "SUPER_ADMIN_PASSWORD", "LOG_LEVEL", "PORT", "HOST")
+_CLEARED = (
+    *("DATABASE_URL", "MIGRATION_DATABASE_URL", "DB_APP_ROLE", "REDIS_URL"),
+    *("SUPER_ADMIN_EMAIL", "SUPER_ADMIN_PASSWORD", "LOG_LEVEL", "PORT", "HOST"),
+)
 
 
 # -- processes of a data folder ---------------------------------------------------

@@ -120,7 +120,8 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "AZURE_CLIENT_ID",
 }
-SECRET_SETTINGS = {"DATABASE_URL", "REDIS_URL", "JWT_SIGNING_KEYS", "JWT_SECRET_KEY", "ACS_CONNECTION_STRING"}
+SECRET_SETTINGS = {"REDIS_URL", "JWT_SIGNING_KEYS", "JWT_SECRET_KEY", "ACS_CONNECTION_STRING"}
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 pytestmark = pytest.mark.slow  # subprocesses: pycep, Checkov, check-jsonschema (about 15 s in all)
 
@@ -337,7 +338,7 @@ def test_postgres_is_16_with_tls_required_and_the_application_database(inspected
     postgres = _bicep(inspected, "infra/modules/postgres.bicep")
     server = _one(postgres, "Microsoft.DBforPostgreSQL/flexibleServers")
     assert server["properties"]["version"] == "16"
-    assert server["properties"]["authConfig"]["passwordAuth"] == "Enabled"
+    assert server["properties"]["authConfig"]["passwordAuth"] == "Enabled", "the owner (migrations) signs in with it"
     settings = {
         _body(resource)["name"]: _body(resource)["properties"]["value"]
         for resource in _resources(postgres, "Microsoft.DBforPostgreSQL/flexibleServers/configurations").values()
@@ -369,13 +370,48 @@ def test_pgbouncer_is_on_where_the_tier_allows_and_the_app_uses_its_port(
     assert _body(pgbouncer)["properties"]["value"] == "true"
     port = _evaluate(postgres["outputs"]["port"]["value"], env)
     assert port == (6432 if deployed else 5432)
-    # DATABASE_URL is built from that port output, not from a literal.
+    # The app's DATABASE_URL is built from that port output, not from a literal.
     main = _bicep(inspected, "infra/main.bicep")
-    port_param = main["modules"]["secrets"]["config"]["params"]["postgresPort"]
+    port_param = main["modules"]["functionApp"]["config"]["params"]["postgresPort"]
     assert json.dumps(port_param).count('"port"') == 1 and '"postgres"' in json.dumps(port_param)
+    for settings in _setting_variants(_bicep(inspected, "infra/modules/functionapp.bicep")):
+        url = settings["DATABASE_URL"]
+        assert url.startswith("postgresql+pg8000://") and "${postgresPort}" in url
+
+
+def test_postgres_signs_the_app_in_with_microsoft_entra_and_no_password(inspected: dict[str, Any]) -> None:
+    """Entra authentication on; the deployer is an Entra administrator (it creates the identity's role);
+    the app's DATABASE_URL names the identity's role and carries no password; DB_AUTH=entra with
+    the identity's client id; the owner's URL is a secret the app cannot read."""
+    postgres = _bicep(inspected, "infra/modules/postgres.bicep")
+    auth = _one(postgres, "Microsoft.DBforPostgreSQL/flexibleServers")["properties"]["authConfig"]
+    assert auth["activeDirectoryAuth"] == "Enabled"
+    assert "tenantId" in json.dumps(auth["tenantId"])
+    (admin,) = _resources(postgres, "Microsoft.DBforPostgreSQL/flexibleServers/administrators").values()
+    assert _body(admin)["name"] == "entraAdministratorObjectId"
+    assert _body(admin)["properties"]["principalName"] == "entraAdministratorName"
+    assert _body(admin)["properties"]["principalType"] == "entraAdministratorType"
+    params = _bicep(inspected, "infra/main.bicep")["modules"]["postgres"]["config"]["params"]
+    assert "deployerPrincipalId" in json.dumps(params["entraAdministratorObjectId"])
+    assert params["entraAdministratorName"] == "deployerPrincipalName"
+    functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
+    for settings in _setting_variants(functionapp):
+        url = settings["DATABASE_URL"]
+        assert (
+            url
+            == "postgresql+pg8000://${uriComponent(databaseRole)}@${postgresHost}:${postgresPort}/${postgresDatabase}"
+        )
+        assert settings["DB_AUTH"] == "entra" and settings["DB_ENTRA_CLIENT_ID"] == "identityClientId"
+        assert "MIGRATION_DATABASE_URL" not in settings and "DB_PASSWORD" not in settings
+    main = _bicep(inspected, "infra/main.bicep")
+    assert "identity" in json.dumps(main["modules"]["functionApp"]["config"]["params"]["databaseRole"])
     secrets = _bicep(inspected, "infra/modules/keyvault-secrets.bicep")
-    url = _body(_resources(secrets, "Microsoft.KeyVault/vaults/secrets")["databaseUrl"])["properties"]["value"]
-    assert json.dumps(url).startswith('"postgresql+pg8000://') and "${postgresPort}" in json.dumps(url)
+    names = {_body(secret)["name"] for secret in _resources(secrets, "Microsoft.KeyVault/vaults/secrets").values()}
+    assert "database-url" not in names and "migration-database-url" in names
+    owner_url = _body(_resources(secrets, "Microsoft.KeyVault/vaults/secrets")["migrationDatabaseUrl"])["properties"]
+    assert ":5432/" in owner_url["value"], "migrations go straight to PostgreSQL, not through PgBouncer"
+    for output in ("AZURE_MANAGED_IDENTITY_NAME", "AZURE_MANAGED_IDENTITY_PRINCIPAL_ID", "POSTGRES_ENTRA_ADMIN_NAME"):
+        assert output in main["outputs"], output
 
 
 def test_production_uses_pgbouncer() -> None:
@@ -397,6 +433,19 @@ def test_redis_is_azure_managed_redis_over_tls(inspected: dict[str, Any]) -> Non
     secrets = _bicep(inspected, "infra/modules/keyvault-secrets.bicep")
     url = _body(_resources(secrets, "Microsoft.KeyVault/vaults/secrets")["redisUrl"])["properties"]["value"]
     assert url.startswith("rediss://:") and url.endswith(":10000/0")
+
+
+def test_redis_keeps_sessions_across_a_restart(inspected: dict[str, Any]) -> None:
+    """Sessions live only in Redis: its data is persisted (AOF every second) in every environment,
+    and prod adds high availability (a replica that takes over)."""
+    redis = _bicep(inspected, "infra/modules/redis.bicep")
+    persistence = _one(redis, "Microsoft.Cache/redisEnterprise/databases")["properties"]["persistence"]
+    assert persistence == {"aofEnabled": True, "aofFrequency": "1s", "rdbEnabled": False}
+    cluster = _one(redis, "Microsoft.Cache/redisEnterprise")
+    assert _evaluate(cluster["properties"]["highAvailability"], {"highAvailability": True}) == "Enabled"
+    main = _bicep(inspected, "infra/main.bicep")
+    assert main["modules"]["redis"]["config"]["params"]["highAvailability"] == "redisHighAvailability"
+    assert _parameter_values("infra/main.prod.parameters.json")["redisHighAvailability"] is True
 
 
 def test_email_domain_is_azure_managed_and_linked(inspected: dict[str, Any]) -> None:
@@ -438,6 +487,7 @@ def test_app_settings_cover_every_setting_without_a_safe_default(inspected: dict
         | local_defaults
         | {"ENVIRONMENT", "EMAIL_BACKEND", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_SSL"}
     )
+    needed |= {"DB_AUTH", "DB_ENTRA_CLIENT_ID"}  # the app signs in to PostgreSQL as its managed identity
     known = {name.upper() for name in fields}
     functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
     variants = _setting_variants(functionapp)
@@ -449,6 +499,7 @@ def test_app_settings_cover_every_setting_without_a_safe_default(inspected: dict
         assert settings["ENVIRONMENT"] == "production"
         assert settings["EMAIL_BACKEND"] == "acs"
         assert settings["DB_SSL"] == "verify-full", "the server certificate is checked"
+        assert settings["DB_AUTH"] == "entra", "no database password for the app"
         assert ("ACS_ENDPOINT" in names) != ("ACS_CONNECTION_STRING" in names)
         assert "SUPER_ADMIN_PASSWORD" not in names, "the bootstrap password never sits in app settings"
 
@@ -534,6 +585,7 @@ def _run_preprovision(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedP
     base = {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "AUGEO_POSTGRES_ADMIN_PASSWORD": "Pg1-" + "x" * 20,
+        "AUGEO_DEPLOYER_PRINCIPAL_NAME": "deployer@example.org",
         "SUPER_ADMIN_EMAIL": "admin@example.org",
         "SUPER_ADMIN_PASSWORD": "a strong password 1",
         **env,
@@ -635,7 +687,7 @@ def test_storage_monitoring_and_key_vault_hardening(inspected: dict[str, Any]) -
     assert vault["enableRbacAuthorization"] is True
     assert vault["enableSoftDelete"] is True and vault["enablePurgeProtection"] is True
     secrets = _resources(_bicep(inspected, "infra/modules/keyvault-secrets.bicep"), "Microsoft.KeyVault/vaults/secrets")
-    assert {_body(s)["name"] for s in secrets.values()} >= {"jwt-signing-keys", "database-url", "redis-url"}
+    assert {_body(s)["name"] for s in secrets.values()} >= {"jwt-signing-keys", "migration-database-url", "redis-url"}
     for symbol, secret in secrets.items():
         assert _body(secret)["properties"].get("contentType"), f"{symbol} has no contentType"
 
@@ -650,10 +702,22 @@ def test_the_app_identity_gets_the_roles_it_needs(inspected: dict[str, Any]) -> 
         granted[(body["scope"], body["properties"]["principalId"])] = role
     app = "appPrincipalId"
     assert granted[("storage", app)] == "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"  # Storage Blob Data Owner
-    assert granted[("vault", app)] == "4633458b-17de-408a-b874-0445c86b69e6"  # Key Vault Secrets User
     assert granted[("applicationInsights", app)] == "3913510d-42f4-4e42-8a64-420c390055eb"  # Metrics Publisher
     assert granted[("communicationService", app)] == "09976791-48a7-449e-bb21-39d1a415f350"  # Email Service Owner
-    assert granted[("vault", "deployerPrincipalId")] == "4633458b-17de-408a-b874-0445c86b69e6"
+    # The app reads its own secrets, each granted on its own; never the vault, which also
+    # holds the database owner's URL (for the deployment).
+    assert ("vault", app) not in granted
+    secret_scopes = {
+        scope for (scope, principal), role in granted.items() if principal == app and role == KEY_VAULT_SECRETS_USER
+    }
+    assert secret_scopes == {"jwtSecret", "redisUrlSecret", "acsConnectionStringSecret"}
+    existing = {symbol: r for symbol, r in roles["resources"].items() if r.get("existing")}
+    assert {_body(existing[scope])["name"] for scope in secret_scopes} == {
+        "jwtSigningKeysSecretName",
+        "redisUrlSecretName",
+        "acsConnectionStringSecretName",
+    }
+    assert granted[("vault", "deployerPrincipalId")] == KEY_VAULT_SECRETS_USER
     main = _bicep(inspected, "infra/main.bicep")
     assert main["modules"]["functionApp"]["config"]["dependsOn"] == ["roles"], "roles must exist before the app"
 
@@ -725,7 +789,10 @@ def test_azure_yaml_deploys_the_function_and_runs_migrations_and_bootstrap(inspe
     assert azure["services"]["api"] == {"project": ".", "language": "python", "host": "function"}
     for hook, must_contain in (
         ("preprovision", ("AUGEO_JWT_SIGNING_KEYS", "azd env set", "SUPER_ADMIN_PASSWORD")),
-        ("postprovision", ("alembic upgrade head", "shared.cli create-super-admin", "firewall-rule")),
+        (
+            "postprovision",
+            ("shared.cli create-app-role", "alembic upgrade head", "shared.cli create-super-admin", "firewall-rule"),
+        ),
     ):
         run = azure["hooks"][hook]["posix"]["run"]
         script = ROOT / run.split()[-1]

@@ -15,7 +15,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from shared.models import Base
-from tests.conftest import ROOT
+from tests.conftest import ROOT, owner_engine
 
 
 def _with_database(url: str, name: str) -> str:
@@ -26,7 +26,7 @@ def _with_database(url: str, name: str) -> str:
 @pytest.fixture
 def scratch_database() -> Iterator[str]:
     """A new, empty database on the same server, dropped afterwards."""
-    server_url = os.environ["DATABASE_URL"]
+    server_url = os.environ["MIGRATION_DATABASE_URL"]  # the owner's: it may create databases
     name = f"augeo_migrations_{secrets.token_hex(4)}"
     admin = sa.create_engine(_with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -63,8 +63,50 @@ def test_upgrade_downgrade_upgrade(scratch_database: str) -> None:
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         assert diff == [], f"models and migrations disagree: {diff}"
+        assert _privileges(scratch_database, "sessions") == {"SELECT", "INSERT", "UPDATE"}
     finally:
         engine.dispose()
+
+
+def _privileges(url: str, table: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                privilege
+                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+                if connection.scalar(
+                    sa.text("SELECT has_table_privilege(:role, :table, :privilege)"),
+                    {"role": os.environ["DB_APP_ROLE"], "table": table, "privilege": privilege},
+                )
+            }
+    finally:
+        engine.dispose()
+
+
+def test_every_migration_run_grants_the_runtime_role_exactly_its_rights(scratch_database: str) -> None:
+    """A table a later migration creates is granted in the same run; a right granted by hand is taken back."""
+    config = _alembic(scratch_database)
+    command.upgrade(config, "head")
+    assert _privileges(scratch_database, "audit_logs") == {"SELECT", "INSERT"}
+    assert _privileges(scratch_database, "users") == {"SELECT", "INSERT", "UPDATE"}
+    assert _privileges(scratch_database, "alembic_version") == set()
+    engine = sa.create_engine(scratch_database)
+    with engine.begin() as owner:
+        owner.execute(sa.text("CREATE TABLE later_table (id int)"))  # as a later migration would
+        owner.execute(sa.text(f'GRANT DELETE, TRUNCATE ON audit_logs TO "{os.environ["DB_APP_ROLE"]}"'))
+    engine.dispose()
+    command.upgrade(config, "head")  # nothing to migrate: the grants are set all the same
+    assert _privileges(scratch_database, "later_table") == {"SELECT", "INSERT", "UPDATE"}
+    assert _privileges(scratch_database, "audit_logs") == {"SELECT", "INSERT"}
+
+
+def test_migrations_refuse_a_runtime_role_that_does_not_exist(scratch_database: str) -> None:
+    config = _alembic(scratch_database)
+    config.attributes["app_role"] = "augeo_no_such_role"
+    with pytest.raises(sa.exc.DBAPIError, match="augeo_no_such_role does not exist"):
+        command.upgrade(config, "head")
+    assert _tables(sa.create_engine(scratch_database, poolclass=sa.pool.NullPool)) == set(), "rolled back"
 
 
 def test_roles_are_seeded_as_designed() -> None:
@@ -90,7 +132,8 @@ def test_roles_are_seeded_as_designed() -> None:
     ],
 )
 def test_audit_log_refuses_changes(statement: str) -> None:
-    engine = sa.create_engine(os.environ["DATABASE_URL"])
+    """The trigger holds even for the owner (the runtime role is refused earlier, by its privileges)."""
+    engine = owner_engine()
     try:
         with engine.begin() as connection:
             event_id = connection.execute(

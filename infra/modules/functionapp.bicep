@@ -4,7 +4,9 @@
 // FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENTSHARE,
 // SCM_DO_BUILD_DURING_DEPLOYMENT, ... must not be set (tests/test_infra.py
 // keeps the list). Secrets are Key Vault references resolved with the
-// user-assigned identity (keyVaultReferenceIdentity). CORS is the platform's.
+// user-assigned identity (keyVaultReferenceIdentity). PostgreSQL takes no
+// secret at all: the app signs in as its identity's database role with a
+// Microsoft Entra token (DB_AUTH=entra). CORS is the platform's.
 
 param planName string
 param appName string
@@ -70,8 +72,14 @@ param dbMaxOverflow int
 ])
 param jwtAlgorithm string = 'ES256'
 
+param postgresHost string
+@description('PgBouncer (6432) where the tier has it, else 5432.')
+param postgresPort int
+param postgresDatabase string
+@description('The database role of the app: its managed identity, made by the post-provision step.')
+param databaseRole string
+
 param jwtSigningKeysSecretUri string
-param databaseUrlSecretUri string
 param redisUrlSecretUri string
 
 @allowed([
@@ -122,7 +130,15 @@ var applicationSettings = [
   }
   {
     name: 'DATABASE_URL'
-    value: '@Microsoft.KeyVault(SecretUri=${databaseUrlSecretUri})'
+    value: 'postgresql+pg8000://${uriComponent(databaseRole)}@${postgresHost}:${postgresPort}/${postgresDatabase}'
+  }
+  {
+    name: 'DB_AUTH'
+    value: 'entra'
+  }
+  {
+    name: 'DB_ENTRA_CLIENT_ID'
+    value: identityClientId
   }
   {
     name: 'DB_SSL'

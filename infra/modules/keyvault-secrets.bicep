@@ -1,4 +1,8 @@
-// The secrets the app reads through Key Vault references. Connection URLs are
+// The secrets: those the app reads through Key Vault references (the JWT key,
+// REDIS_URL, the ACS connection string when used), and the owner's database
+// URL, which only the deployment reads for the migrations (the app signs in to
+// PostgreSQL with its managed identity, and may read only its own secrets:
+// roles.bicep grants it each of them, never the vault). Connection URLs are
 // assembled here so a password or key never appears in an app setting or a
 // deployment output; credentials are percent-encoded with uriComponent().
 
@@ -9,7 +13,6 @@ param vaultName string
 param jwtSigningKeys string
 
 param postgresHost string
-param postgresPort int
 param postgresDatabase string
 param postgresLogin string
 
@@ -49,13 +52,14 @@ resource jwtSigningKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
-resource databaseUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+// Straight to PostgreSQL on 5432: schema migrations do not go through PgBouncer.
+resource migrationDatabaseUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
-  name: 'database-url'
-  // checkov:skip=CKV_AZURE_41: rotated with the PostgreSQL password by redeploying; an expiry date would break the Key Vault reference, not force a rotation.
+  name: 'migration-database-url'
+  // checkov:skip=CKV_AZURE_41: rotated with the PostgreSQL password by redeploying; the deployment reads it at once, so an expiry date would only break the next deployment.
   properties: {
-    value: 'postgresql+pg8000://${uriComponent(postgresLogin)}:${uriComponent(postgresPassword)}@${postgresHost}:${postgresPort}/${postgresDatabase}'
-    contentType: 'text/plain; DATABASE_URL'
+    value: 'postgresql+pg8000://${uriComponent(postgresLogin)}:${uriComponent(postgresPassword)}@${postgresHost}:5432/${postgresDatabase}'
+    contentType: 'text/plain; MIGRATION_DATABASE_URL'
   }
 }
 
@@ -81,6 +85,8 @@ resource acsConnectionString 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if
 }
 
 output jwtSigningKeysSecretUri string = jwtSigningKeysSecret.properties.secretUri
-output databaseUrlSecretUri string = databaseUrl.properties.secretUri
 output redisUrlSecretUri string = redisUrl.properties.secretUri
 output acsConnectionStringSecretUri string = storeAcsConnectionString ? acsConnectionString.properties.secretUri : ''
+output jwtSigningKeysSecretName string = jwtSigningKeysSecret.name
+output redisUrlSecretName string = redisUrl.name
+output acsConnectionStringSecretName string = storeAcsConnectionString ? acsConnectionString.name : ''

@@ -2,9 +2,13 @@
 // TLS is required (require_secure_transport=on, TLS 1.2 minimum). The built-in
 // PgBouncer (port 6432) is enabled where the tier supports it: General Purpose
 // and Memory Optimized; Burstable has no PgBouncer, so the app connects to 5432.
+// Sign-in: Microsoft Entra ID for the app (its managed identity, no password)
+// and password for the administrator, who owns the schema and runs the
+// migrations. The deployer is an Entra administrator, so the post-provision
+// step can create the app identity's role (pgaadauth_create_principal_with_oid).
 // Server operations on one flexible server must not overlap (the service
-// answers "ServerBusy"), so configurations, database and firewall rules are
-// chained with dependsOn and @batchSize(1).
+// answers "ServerBusy"), so configurations, database, administrator and
+// firewall rules are chained with dependsOn and @batchSize(1).
 
 param name string
 param location string
@@ -43,6 +47,19 @@ param allowAzureServices bool = true
 @description('Extra firewall rules: [{ name, startIpAddress, endIpAddress }].')
 param firewallRules array = []
 
+@description('Object id of the Microsoft Entra administrator (the deployer); empty for none.')
+param entraAdministratorObjectId string = ''
+
+@description('Its name as a database role: user principal name of a user, display name of a service principal.')
+param entraAdministratorName string = ''
+
+@allowed([
+  'User'
+  'ServicePrincipal'
+  'Group'
+])
+param entraAdministratorType string = 'User'
+
 var pgBouncerEnabled = (skuTier == 'GeneralPurpose') || (skuTier == 'MemoryOptimized')
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
@@ -58,8 +75,9 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     administratorLogin: administratorLogin
     administratorLoginPassword: administratorLoginPassword
     authConfig: {
-      activeDirectoryAuth: 'Disabled'
+      activeDirectoryAuth: 'Enabled'
       passwordAuth: 'Enabled'
+      tenantId: tenant().tenantId
     }
     storage: {
       storageSizeGB: storageSizeGB
@@ -125,6 +143,19 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
   ]
 }
 
+resource entraAdministrator 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(entraAdministratorObjectId)) {
+  parent: server
+  name: entraAdministratorObjectId
+  properties: {
+    principalName: entraAdministratorName
+    principalType: entraAdministratorType
+    tenantId: tenant().tenantId
+  }
+  dependsOn: [
+    database
+  ]
+}
+
 resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = if (allowAzureServices) {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
@@ -134,6 +165,7 @@ resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@202
   }
   dependsOn: [
     database
+    entraAdministrator
   ]
 }
 
@@ -156,3 +188,4 @@ output fqdn string = server.properties.fullyQualifiedDomainName
 output databaseName string = database.name
 output pgBouncerEnabled bool = pgBouncerEnabled
 output port int = pgBouncerEnabled ? 6432 : 5432
+output entraAdministratorName string = entraAdministratorName

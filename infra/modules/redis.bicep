@@ -5,6 +5,9 @@
 // the app authenticates with the key in REDIS_URL (kept in Key Vault).
 // NoEviction: sessions and rate-limit counters must not be evicted silently;
 // every key the app writes carries a TTL.
+// Sessions live only here, so losing the data signs everyone out: the
+// database is persisted (append-only file, written every second) and survives
+// a restart or the loss of its nodes; prod adds high availability (a replica).
 
 param name string
 param location string
@@ -37,6 +40,11 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2025-04-01' = {
     clusteringPolicy: 'EnterpriseCluster'
     evictionPolicy: 'NoEviction'
     accessKeysAuthentication: 'Enabled'
+    persistence: {
+      aofEnabled: true
+      aofFrequency: '1s'
+      rdbEnabled: false
+    }
   }
 }
 

@@ -1,16 +1,26 @@
 // Role assignments, each scoped to the one resource it is about:
 // - app identity: Storage Blob Data Owner on the storage account (host storage
 //   and the deployment container, identity-based AzureWebJobsStorage),
-//   Key Vault Secrets User on the vault (Key Vault references),
+//   Key Vault Secrets User on each secret it references (jwt-signing-keys,
+//   redis-url, acs-connection-string when used), never on the vault: the
+//   vault also holds the database owner's URL, for the deployment only,
 //   Monitoring Metrics Publisher on Application Insights (local auth is off),
 //   Communication and Email Service Owner on Communication Services (sending
 //   email with Entra ID; there is no narrower built-in role for it).
-// - deployer (azd user or pipeline principal): Key Vault Secrets User, so the
-//   post-provision step can read DATABASE_URL for the migrations.
+// - deployer (azd user or pipeline principal): Key Vault Secrets User on the
+//   vault, so the post-provision step can read the owner's database URL for
+//   the migrations.
 
 param appPrincipalId string
 param storageAccountName string
 param vaultName string
+
+@description('The secrets the app reads through Key Vault references, each granted on its own.')
+param jwtSigningKeysSecretName string
+param redisUrlSecretName string
+
+@description('Empty when the app sends email with its managed identity (no ACS connection string).')
+param acsConnectionStringSecretName string = ''
 param applicationInsightsName string
 param communicationServiceName string
 param grantEmailRole bool = true
@@ -38,6 +48,21 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: vaultName
 }
 
+resource jwtSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: jwtSigningKeysSecretName
+}
+
+resource redisUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: redisUrlSecretName
+}
+
+resource acsConnectionStringSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = if (!empty(acsConnectionStringSecretName)) {
+  parent: vault
+  name: acsConnectionStringSecretName
+}
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -56,9 +81,29 @@ resource appStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource appSecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, appPrincipalId, keyVaultSecretsUser)
-  scope: vault
+resource appJwtSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(jwtSecret.id, appPrincipalId, keyVaultSecretsUser)
+  scope: jwtSecret
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+  }
+}
+
+resource appRedisUrlSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(redisUrlSecret.id, appPrincipalId, keyVaultSecretsUser)
+  scope: redisUrlSecret
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+  }
+}
+
+resource appAcsConnectionStringSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(acsConnectionStringSecretName)) {
+  name: guid(acsConnectionStringSecret.id, appPrincipalId, keyVaultSecretsUser)
+  scope: acsConnectionStringSecret
   properties: {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'

@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # After provisioning (azd postprovision hook, and the deploy pipeline):
-#   1. read DATABASE_URL, REDIS_URL and JWT_SIGNING_KEYS from Key Vault,
+#   1. read the owner's database URL, REDIS_URL and JWT_SIGNING_KEYS from Key Vault,
 #   2. open the PostgreSQL firewall to this machine's public IP for the run,
-#   3. alembic upgrade head, directly on port 5432 (not through PgBouncer),
-#   4. python -m shared.cli create-super-admin (idempotent).
+#   3. python -m shared.cli create-app-role: as the PostgreSQL Entra
+#      administrator (the deployer, with its az login token), create the
+#      database role of the app's managed identity and set its limits,
+#   4. alembic upgrade head as the owner, directly on port 5432 (not through
+#      PgBouncer); it grants the app's role its rights,
+#   5. python -m shared.cli create-super-admin (idempotent).
+# Every step is idempotent, so re-running `azd up` is safe.
 # Needs: az (signed in), python3.11 (or PYTHON), curl, and the deployment
-# outputs AZURE_RESOURCE_GROUP, AZURE_KEY_VAULT_NAME, POSTGRES_SERVER_NAME
-# (azd exports them; the pipeline writes them to $GITHUB_ENV), plus
-# SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD. AUGEO_CLIENT_IP overrides the
-# detected public IP; AUGEO_SKIP_FIREWALL_RULE=1 skips the temporary rule
-# (a machine that already reaches the server, e.g. through postgresFirewallRules).
+# outputs AZURE_RESOURCE_GROUP, AZURE_KEY_VAULT_NAME, POSTGRES_SERVER_NAME,
+# AZURE_MANAGED_IDENTITY_NAME, AZURE_MANAGED_IDENTITY_PRINCIPAL_ID and
+# POSTGRES_ENTRA_ADMIN_NAME (azd exports them; the pipeline writes them to
+# $GITHUB_ENV), plus SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD.
+# AUGEO_CLIENT_IP overrides the detected public IP; AUGEO_SKIP_FIREWALL_RULE=1
+# skips the temporary rule (a machine that already reaches the server, e.g.
+# through postgresFirewallRules).
 set -euo pipefail
 
 : "${AZURE_RESOURCE_GROUP:?AZURE_RESOURCE_GROUP is not set (a deployment output)}"
 : "${AZURE_KEY_VAULT_NAME:?AZURE_KEY_VAULT_NAME is not set (a deployment output)}"
 : "${POSTGRES_SERVER_NAME:?POSTGRES_SERVER_NAME is not set (a deployment output)}"
+: "${AZURE_MANAGED_IDENTITY_NAME:?AZURE_MANAGED_IDENTITY_NAME is not set (a deployment output)}"
+: "${AZURE_MANAGED_IDENTITY_PRINCIPAL_ID:?AZURE_MANAGED_IDENTITY_PRINCIPAL_ID is not set (a deployment output)}"
+: "${POSTGRES_ENTRA_ADMIN_NAME:?POSTGRES_ENTRA_ADMIN_NAME is empty: deploy with deployerPrincipalId and deployerPrincipalName (azd: AUGEO_DEPLOYER_PRINCIPAL_NAME) so the deployer is the PostgreSQL Entra administrator}"
 : "${SUPER_ADMIN_EMAIL:?SUPER_ADMIN_EMAIL is not set}"
 : "${SUPER_ADMIN_PASSWORD:?SUPER_ADMIN_PASSWORD is not set}"
 
@@ -38,15 +48,16 @@ read_secret() {
   return 1
 }
 
-app_database_url="$(read_secret database-url)"
+# The owner's URL (port 5432: schema migrations do not go through PgBouncer).
+# This script's own commands sign in as the owner; the app signs in as its
+# managed identity (DB_APP_ROLE), with a token and no password.
+MIGRATION_DATABASE_URL="$(read_secret migration-database-url)"
+DATABASE_URL="$MIGRATION_DATABASE_URL"
 REDIS_URL="$(read_secret redis-url)"
 # The app's own settings load (and check) the signing keys; nothing here signs.
 JWT_SIGNING_KEYS="$(read_secret jwt-signing-keys)"
-# PgBouncer (6432) pools in transaction mode; schema migrations go straight to
-# PostgreSQL on 5432. The password is percent-encoded, so ':6432/' can only be
-# the port.
-DATABASE_URL="$(printf '%s' "$app_database_url" | sed 's#:6432/#:5432/#')"
-export DATABASE_URL REDIS_URL JWT_SIGNING_KEYS
+DB_APP_ROLE="$AZURE_MANAGED_IDENTITY_NAME"
+export MIGRATION_DATABASE_URL DATABASE_URL REDIS_URL JWT_SIGNING_KEYS DB_APP_ROLE
 export JWT_ALGORITHM="${JWT_ALGORITHM:-ES256}"  # a deployment output: what the keys are for
 export ENVIRONMENT=production EMAIL_BACKEND=console DB_SSL=verify-full
 
@@ -71,6 +82,10 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python_bin" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+echo "create-app-role $DB_APP_ROLE (as the Entra administrator $POSTGRES_ENTRA_ADMIN_NAME)"
+"$venv/bin/python" -m shared.cli create-app-role \
+  --entra-admin "$POSTGRES_ENTRA_ADMIN_NAME" --entra-object-id "$AZURE_MANAGED_IDENTITY_PRINCIPAL_ID"
 
 echo "alembic upgrade head"
 "$venv/bin/python" -m alembic upgrade head

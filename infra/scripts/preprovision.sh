@@ -65,6 +65,8 @@ esac
 
 need AUGEO_POSTGRES_ADMIN_PASSWORD \
   "azd env set AUGEO_POSTGRES_ADMIN_PASSWORD \"\$(python3 -c 'import secrets; print(\"Pg1-\" + secrets.token_urlsafe(24))')\""
+need AUGEO_DEPLOYER_PRINCIPAL_NAME \
+  "azd env set AUGEO_DEPLOYER_PRINCIPAL_NAME \"\$(az ad signed-in-user show --query userPrincipalName -o tsv)\" (you become the PostgreSQL Entra administrator that creates the app's database role)"
 need SUPER_ADMIN_EMAIL "azd env set SUPER_ADMIN_EMAIL admin@your-domain.example"
 need SUPER_ADMIN_PASSWORD "azd env set SUPER_ADMIN_PASSWORD '<at least 8 characters, a letter and a digit>'"
 
