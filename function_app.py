@@ -9,12 +9,13 @@ a new instance's first login or first /users/me sooner (BENCHMARKS.md).
 
 import azure.functions as func
 
-from functions import audit_logs, auth, authz, email_outbox, events, platform, roles, users
+from functions import audit_logs, auth, authz, email_outbox, events, mfa, platform, roles, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 app.register_functions(platform.bp)
 app.register_functions(auth.bp)
+app.register_functions(mfa.bp)
 app.register_functions(users.bp)
 app.register_functions(roles.bp)
 app.register_functions(audit_logs.bp)

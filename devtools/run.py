@@ -92,6 +92,18 @@ def development_signing_key(algorithm: AsymmetricAlgorithm) -> str:
     return _kept_in_data_dir(name, lambda: new_private_key_pem(algorithm, development=True))
 
 
+def provide_encryption_key() -> None:
+    """A development DATA_ENCRYPTION_KEYS when none is configured, kept so stored secrets stay readable."""
+    from shared.security.encryption import new_key
+
+    if os.environ.get("DATA_ENCRYPTION_KEYS"):
+        return
+    if os.environ.get("ENVIRONMENT") == "production":
+        sys.exit("DATA_ENCRYPTION_KEYS must be set when ENVIRONMENT=production")
+    os.environ["DATA_ENCRYPTION_KEYS"] = _kept_in_data_dir("data-encryption-key", new_key).strip()
+    logger.info("DATA_ENCRYPTION_KEYS not set: using a generated development key kept in %s", DATA_DIR)
+
+
 def provide_token_key() -> None:
     """A development signing key (or HS* secret) when none is configured; production must bring its own."""
     from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS
@@ -128,6 +140,7 @@ def prepare_environment() -> tuple[list[EmbeddedService], bool]:
         services.append(start_embedded_redis())
         os.environ["REDIS_URL"] = services[-1].url
     provide_token_key()
+    provide_encryption_key()
     return services, make_app_role
 
 

@@ -9,6 +9,7 @@ from shared.http.endpoint import endpoint
 from shared.schemas.auth import (
     EmailRequest,
     LoginRequest,
+    LoginResponse,
     LogoutRequest,
     PasswordChangeRequest,
     PasswordResetConfirmRequest,
@@ -20,6 +21,7 @@ from shared.schemas.auth import (
     UserMessageResponse,
 )
 from shared.schemas.common import MessageResponse
+from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVerifyRequest, ReauthenticateRequest
 from shared.schemas.users import UserOut
 from shared.services import accounts, authentication, passwords
 from shared.services.authentication import SignedIn
@@ -104,12 +106,55 @@ def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageRespon
     name="auth_login",
     summary="Sign in with email and password",
     tags=TAGS,
+    response=LoginResponse,
+    errors=(401, 403, 429, 503),
+)
+def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
+    """Opens a session (one per device) and returns an access and a refresh token; when the
+    account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead."""
+    outcome = authentication.login(body.email, body.password, client)
+    if isinstance(outcome, authentication.MfaChallenge):
+        challenge = MfaChallengeResponse(
+            mfa_token=outcome.mfa_token, expires_in=outcome.expires_in, methods=list(outcome.methods)
+        )
+        return LoginResponse(challenge)
+    return LoginResponse(_token_response(outcome))
+
+
+@endpoint(
+    bp,
+    "POST",
+    f"{PREFIX}/mfa/verify",
+    name="auth_mfa_verify",
+    summary="Second step of a sign-in: the code",
+    tags=TAGS,
     response=TokenResponse,
     errors=(401, 403, 429, 503),
 )
-def login(body: LoginRequest, client: ClientInfo) -> TokenResponse:
-    """Opens a session (one per device) and returns an access and a refresh token."""
-    return _token_response(authentication.login(body.email, body.password, client))
+def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenResponse:
+    """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
+    The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit."""
+    signed_in = authentication.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
+    return _token_response(signed_in)
+
+
+@endpoint(
+    bp,
+    "POST",
+    f"{PREFIX}/reauthenticate",
+    name="auth_reauthenticate",
+    summary="Confirm the password (and code) again",
+    tags=TAGS,
+    response=AccessTokenResponse,
+    auth=True,
+    errors=(400, 429),
+    while_pending=(PendingStep.MFA_ENROLLMENT,),
+)
+def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
+    """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
+    this renews it for every token of the session at once, and answers a new access token."""
+    done = authentication.reauthenticate(caller, body.password, body.code, body.recovery_code, client)
+    return AccessTokenResponse(access_token=done.access_token, expires_in=done.expires_in)
 
 
 @endpoint(
@@ -137,7 +182,7 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     status=204,
     auth=True,
     body_optional=True,
-    while_pending=(PendingStep.PASSWORD_CHANGE,),
+    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
 )
 def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
@@ -187,7 +232,8 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     response=MessageResponse,
     auth=True,
     errors=(429,),
-    while_pending=(PendingStep.PASSWORD_CHANGE,),
+    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    recent_auth=True,
 )
 def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:
     """Needs the current password; every other session ends, this one stays."""

@@ -49,6 +49,7 @@ def list_user_events(user_id: uuid.UUID, caller: Principal) -> EventAssignmentLi
     also_succeeds_with=(200,),
     auth=True,
     errors=(403, 404, 409),
+    recent_auth=True,
 )
 def assign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: ClientInfo) -> Reply:
     """201 when new, 200 when it already was. Only event coordinators and staff are assigned
@@ -67,6 +68,7 @@ def assign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: C
     status=204,
     auth=True,
     errors=(403, 404),
+    recent_auth=True,
 )
 def unassign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """The same callers as assigning; removing what is not there answers the same."""

@@ -45,7 +45,7 @@ def _out(user: object) -> UserOut:
     tags=TAGS,
     response=UserOut,
     auth=True,
-    while_pending=(PendingStep.PASSWORD_CHANGE,),
+    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
@@ -76,6 +76,7 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     tags=SESSION_TAGS,
     response=SessionList,
     auth=True,
+    while_pending=(PendingStep.MFA_ENROLLMENT,),
 )
 def my_sessions(caller: Principal) -> SessionList:
     return SessionList(items=own_sessions.list_sessions(caller))
@@ -91,6 +92,7 @@ def my_sessions(caller: Principal) -> SessionList:
     status=204,
     auth=True,
     errors=(404,),
+    while_pending=(PendingStep.MFA_ENROLLMENT,),
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
@@ -106,6 +108,7 @@ def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo)
     tags=SESSION_TAGS,
     status=204,
     auth=True,
+    while_pending=(PendingStep.MFA_ENROLLMENT,),
 )
 def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)
@@ -150,6 +153,7 @@ def list_users(query: UserListQuery, caller: Principal) -> UserPage:
     status=201,
     auth=True,
     errors=(403, 409),
+    recent_auth=True,
 )
 def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> UserOut:
     """Without a password the invitation email carries a set-password link."""
@@ -182,6 +186,7 @@ def get_user(user_id: uuid.UUID, caller: Principal) -> UserOut:
     response=UserOut,
     auth=True,
     errors=(403, 404),
+    recent_auth=True,
 )
 def update_user(user_id: uuid.UUID, body: ProfileUpdate, caller: Principal, client: ClientInfo) -> UserOut:
     return _out(users.update_profile(caller, user_id, body.model_dump(exclude_unset=True), client))
@@ -197,6 +202,7 @@ def update_user(user_id: uuid.UUID, body: ProfileUpdate, caller: Principal, clie
     status=204,
     auth=True,
     errors=(403, 404, 409),
+    recent_auth=True,
 )
 def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """Soft: the account stays, every session ends at once, sign-in answers 403 ACCOUNT_DEACTIVATED."""
@@ -213,6 +219,7 @@ def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -
     response=UserOut,
     auth=True,
     errors=(403, 404),
+    recent_auth=True,
 )
 def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
     return _out(users.activate(caller, user_id, client))
@@ -228,6 +235,7 @@ def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> 
     response=UserOut,
     auth=True,
     errors=(403, 404, 409),
+    recent_auth=True,
 )
 def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, client: ClientInfo) -> UserOut:
     """Takes effect on the target user's very next request."""
@@ -244,6 +252,7 @@ def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, 
     response=UserOut,
     auth=True,
     errors=(403, 404),
+    recent_auth=True,
 )
 def verify_user_email(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
     """Also activates the account unless an admin deactivated it."""

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared.config import ConfigurationError, get_settings
 from shared.database_roles import ensure_app_role
+from shared.security.encryption import new_key
 from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, AsymmetricAlgorithm, new_private_key_pem
 from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
 from shared.services.email.redrive import redrive
@@ -76,6 +77,12 @@ def new_signing_key(algorithm: AsymmetricAlgorithm) -> int:
     return 0
 
 
+def new_encryption_key() -> int:
+    """Write a fresh key for DATA_ENCRYPTION_KEYS to stdout (only the key)."""
+    print(new_key())
+    return 0
+
+
 def create_app_role(args: argparse.Namespace | None = None) -> int:
     """Idempotently create the runtime role DB_APP_ROLE and set its limits (an administrator's step).
 
@@ -114,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "new-signing-key", help="print a new private key for JWT_SIGNING_KEYS (PEM, unencrypted, stdout only)"
     )
     key.add_argument("--algorithm", choices=ASYMMETRIC_ALGORITHMS, default="ES256", help="JWT_ALGORITHM it is for")
+    commands.add_parser("new-encryption-key", help="print a new key for DATA_ENCRYPTION_KEYS (stdout only)")
     role = commands.add_parser("create-app-role", help="create the runtime database role and set its limits")
     role.add_argument(
         "--entra-admin", help="in Azure: sign in as this Microsoft Entra administrator of the server (az login)"
@@ -124,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return redrive_email(args.since_hours)
     if args.command == "new-signing-key":
         return new_signing_key(args.algorithm)
+    if args.command == "new-encryption-key":
+        return new_encryption_key()
     if args.command == "create-app-role":
         return create_app_role(args)
     return create_super_admin()

@@ -8,6 +8,7 @@ Nothing else in the project reads ``os.environ`` for configuration; it asks
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import math
 import os
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.roles import RoleName
 from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, KeySet, SigningKeyError, parse_signing_keys
 
 Environment = Literal["development", "test", "production"]
@@ -30,6 +32,7 @@ JwtAlgorithm = Literal["ES256", "EdDSA", "RS256", "HS256", "HS384", "HS512"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DatabaseAuth = Literal["password", "entra"]
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
+FERNET_KEY_BYTES = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -154,6 +157,17 @@ class Settings(BaseSettings):
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
 
+    # Second factor and recent authentication. MFA_REQUIRED_ROLES: users of
+    # these roles must enrol a second factor before using the API (empty: off).
+    mfa_required_roles: Annotated[list[RoleName], NoDecode] = Field(
+        default_factory=lambda: [RoleName.SUPER_ADMIN, RoleName.NPO_ADMIN]
+    )
+    mfa_issuer: str = Field(default="Augeo", min_length=1, max_length=64)
+    reauth_max_age_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # Fernet keys (comma list): the first encrypts secrets kept at rest (TOTP
+    # secrets), every one decrypts. `python -m shared.cli new-encryption-key`.
+    data_encryption_keys: Annotated[list[str], NoDecode] = Field(repr=False)
+
     @field_validator("jwt_signing_keys", mode="before")
     @classmethod
     def _signing_keys_fit_the_algorithm(cls, value: object, info: ValidationInfo) -> object:
@@ -241,6 +255,27 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{part!r} is not a network like 10.20.0.0/16 (no host bits set)") from None
         return networks
+
+    @field_validator("mfa_required_roles", "data_encryption_keys", mode="before")
+    @classmethod
+    def _split_comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("data_encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, keys: list[str]) -> list[str]:
+        if not keys:
+            raise ValueError("needs at least one key (python -m shared.cli new-encryption-key)")
+        for position, key in enumerate(keys, start=1):
+            try:
+                raw = base64.urlsafe_b64decode(key.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raw = b""
+            if len(raw) != FERNET_KEY_BYTES:
+                raise ValueError(f"key {position} is not a Fernet key (32 url-safe base64 bytes)")
+        return keys
 
     @field_validator("cors_origins", mode="before")
     @classmethod

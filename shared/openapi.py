@@ -21,6 +21,7 @@ _REF = "#/components/schemas/{model}"
 TAG_DESCRIPTIONS = {
     "platform": "Health, the API index, the keys that verify access tokens, this document and its viewers.",
     "auth": "Register, verify the email address, sign in and out, refresh, reset and change the password.",
+    "mfa": "The signed-in user's second factor: an authenticator app (TOTP) and recovery codes.",
     "users": "The signed-in user, and user administration (super_admin everywhere, npo_admin in its NPO).",
     "sessions": "The signed-in user's own sessions (devices).",
     "roles": "The five roles and what each may do.",

@@ -92,6 +92,10 @@ class Keys:
         return f"user:{{{user_id}}}:version"
 
     @staticmethod
+    def mfa_challenge(token_digest: str) -> str:
+        return f"mfa:challenge:{token_digest}"
+
+    @staticmethod
     def email_verify(email_digest: str) -> str:
         return f"email:verify:{email_digest}"
 

@@ -62,6 +62,11 @@ def _token_keys() -> None:
 
     os.environ.setdefault("JWT_SIGNING_KEYS", new_private_key_pem("ES256", development=True))
     os.environ.setdefault("JWT_SECRET_KEY", secrets.token_urlsafe(48))
+    from shared.security.encryption import new_key
+
+    os.environ.setdefault("DATA_ENCRYPTION_KEYS", new_key())
+    # Most tests sign admins in and act at once; tests/test_mfa.py turns the requirement on.
+    os.environ.setdefault("MFA_REQUIRED_ROLES", "")
 
 
 def _start_embedded_services() -> None:

@@ -120,7 +120,7 @@ PLATFORM_SETTINGS = {
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
     "AZURE_CLIENT_ID",
 }
-SECRET_SETTINGS = {"REDIS_URL", "JWT_SIGNING_KEYS", "JWT_SECRET_KEY", "ACS_CONNECTION_STRING"}
+SECRET_SETTINGS = {"REDIS_URL", "JWT_SIGNING_KEYS", "JWT_SECRET_KEY", "DATA_ENCRYPTION_KEYS", "ACS_CONNECTION_STRING"}
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
 pytestmark = pytest.mark.slow  # subprocesses: pycep, Checkov, check-jsonschema (about 15 s in all)
@@ -476,7 +476,7 @@ def test_app_settings_cover_every_setting_without_a_safe_default(inspected: dict
         for name, field in fields.items()
         if isinstance(field.default, str) and ("localhost" in field.default or ".local" in field.default)
     }
-    assert required == {"DATABASE_URL", "REDIS_URL"}, required
+    assert required == {"DATABASE_URL", "REDIS_URL", "DATA_ENCRYPTION_KEYS"}, required
     assert {"EMAIL_SENDER", "FRONTEND_ADMIN_URL", "FRONTEND_DONOR_URL"} <= local_defaults
     # Required for the default JWT_ALGORITHM (ES256), so without a default in effect.
     conditionally_required = {"JWT_SIGNING_KEYS"}
@@ -573,13 +573,14 @@ def test_the_signing_keys_reach_the_app_only_as_a_key_vault_reference(inspected:
 
 
 def _run_preprovision(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """The hook with a stand-in `azd` that records its arguments; returns the run and those arguments."""
+    """The hook with a stand-in `azd` that records its calls; returns the run and the arguments of
+    its call that set AUGEO_JWT_SIGNING_KEYS (empty when there was none)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
     record = tmp_path / "azd-args.json"
     fake_azd = bin_dir / "azd"
     fake_azd.write_text(
-        f"#!{sys.executable}\nimport json, sys\nopen({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+        f"#!{sys.executable}\nimport json, sys\nopen({str(record)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
     )
     fake_azd.chmod(0o755)
     base = {
@@ -599,8 +600,9 @@ def _run_preprovision(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedP
         timeout=120,
         check=False,
     )
-    args = json.loads(record.read_text()) if record.exists() else []
-    return done, args
+    calls = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
+    signing = [call for call in calls if "AUGEO_JWT_SIGNING_KEYS" in call]
+    return done, signing[0] if signing else []
 
 
 @pytest.mark.parametrize("algorithm", ["ES256", "EdDSA"])
@@ -710,10 +712,11 @@ def test_the_app_identity_gets_the_roles_it_needs(inspected: dict[str, Any]) -> 
     secret_scopes = {
         scope for (scope, principal), role in granted.items() if principal == app and role == KEY_VAULT_SECRETS_USER
     }
-    assert secret_scopes == {"jwtSecret", "redisUrlSecret", "acsConnectionStringSecret"}
+    assert secret_scopes == {"jwtSecret", "dataEncryptionKeysSecret", "redisUrlSecret", "acsConnectionStringSecret"}
     existing = {symbol: r for symbol, r in roles["resources"].items() if r.get("existing")}
     assert {_body(existing[scope])["name"] for scope in secret_scopes} == {
         "jwtSigningKeysSecretName",
+        "dataEncryptionKeysSecretName",
         "redisUrlSecretName",
         "acsConnectionStringSecretName",
     }

@@ -177,10 +177,26 @@ def test_claims_are_built_in_one_place() -> None:
     settings = FAMILIES["HS256"]()
     issued = datetime.now(UTC)
     built = access_token_claims(
-        settings.settings, user_id=USER, session_id=SESSION, role="staff", npo_id=None, events=[USER], issued=issued
+        settings.settings,
+        user_id=USER,
+        session_id=SESSION,
+        role="staff",
+        npo_id=None,
+        events=[USER],
+        auth_time=1,
+        amr=["pwd"],
+        issued=issued,
     )
     token, _ = create_access_token(
-        settings.settings, user_id=USER, session_id=SESSION, role="staff", npo_id=None, events=[USER], now=issued
+        settings.settings,
+        user_id=USER,
+        session_id=SESSION,
+        role="staff",
+        npo_id=None,
+        events=[USER],
+        auth_time=1,
+        amr=["pwd"],
+        now=issued,
     )
     signed = jwt.decode(token, options={"verify_signature": False})
     assert set(signed) == set(built) and {k: v for k, v in signed.items() if k != "jti"} == {

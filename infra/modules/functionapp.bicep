@@ -80,6 +80,7 @@ param postgresDatabase string
 param databaseRole string
 
 param jwtSigningKeysSecretUri string
+param dataEncryptionKeysSecretUri string
 param redisUrlSecretUri string
 
 @allowed([
@@ -163,6 +164,10 @@ var applicationSettings = [
   {
     name: 'JWT_SIGNING_KEYS'
     value: '@Microsoft.KeyVault(SecretUri=${jwtSigningKeysSecretUri})'
+  }
+  {
+    name: 'DATA_ENCRYPTION_KEYS'
+    value: '@Microsoft.KeyVault(SecretUri=${dataEncryptionKeysSecretUri})'
   }
   {
     name: 'CORS_ORIGINS'

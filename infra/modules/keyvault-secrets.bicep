@@ -12,6 +12,10 @@ param vaultName string
 @minLength(100)
 param jwtSigningKeys string
 
+@secure()
+@minLength(44)
+param dataEncryptionKeys string
+
 param postgresHost string
 param postgresDatabase string
 param postgresLogin string
@@ -53,6 +57,16 @@ resource jwtSigningKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 }
 
 // Straight to PostgreSQL on 5432: schema migrations do not go through PgBouncer.
+resource dataEncryptionKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'data-encryption-keys'
+  // checkov:skip=CKV_AZURE_41: an expiry date would make the Key Vault reference fail and take the API down on that date; keys are rotated by redeploying a new list (README, "Rotating the data encryption key").
+  properties: {
+    value: dataEncryptionKeys
+    contentType: 'text/plain; DATA_ENCRYPTION_KEYS'
+  }
+}
+
 resource migrationDatabaseUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'migration-database-url'
@@ -88,5 +102,7 @@ output jwtSigningKeysSecretUri string = jwtSigningKeysSecret.properties.secretUr
 output redisUrlSecretUri string = redisUrl.properties.secretUri
 output acsConnectionStringSecretUri string = storeAcsConnectionString ? acsConnectionString.properties.secretUri : ''
 output jwtSigningKeysSecretName string = jwtSigningKeysSecret.name
+output dataEncryptionKeysSecretUri string = dataEncryptionKeysSecret.properties.secretUri
+output dataEncryptionKeysSecretName string = dataEncryptionKeysSecret.name
 output redisUrlSecretName string = redisUrl.name
 output acsConnectionStringSecretName string = storeAcsConnectionString ? acsConnectionString.name : ''

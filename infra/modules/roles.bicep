@@ -1,7 +1,7 @@
 // Role assignments, each scoped to the one resource it is about:
 // - app identity: Storage Blob Data Owner on the storage account (host storage
 //   and the deployment container, identity-based AzureWebJobsStorage),
-//   Key Vault Secrets User on each secret it references (jwt-signing-keys,
+//   Key Vault Secrets User on each secret it references (jwt-signing-keys, data-encryption-keys,
 //   redis-url, acs-connection-string when used), never on the vault: the
 //   vault also holds the database owner's URL, for the deployment only,
 //   Monitoring Metrics Publisher on Application Insights (local auth is off),
@@ -17,6 +17,7 @@ param vaultName string
 
 @description('The secrets the app reads through Key Vault references, each granted on its own.')
 param jwtSigningKeysSecretName string
+param dataEncryptionKeysSecretName string
 param redisUrlSecretName string
 
 @description('Empty when the app sends email with its managed identity (no ACS connection string).')
@@ -53,6 +54,11 @@ resource jwtSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
   name: jwtSigningKeysSecretName
 }
 
+resource dataEncryptionKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
+  parent: vault
+  name: dataEncryptionKeysSecretName
+}
+
 resource redisUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
   parent: vault
   name: redisUrlSecretName
@@ -78,6 +84,16 @@ resource appStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: appPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwner)
+  }
+}
+
+resource appDataEncryptionKeysSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(dataEncryptionKeysSecret.id, appPrincipalId, keyVaultSecretsUser)
+  scope: dataEncryptionKeysSecret
+  properties: {
+    principalId: appPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
   }
 }
 

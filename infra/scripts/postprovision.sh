@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # After provisioning (azd postprovision hook, and the deploy pipeline):
-#   1. read the owner's database URL, REDIS_URL and JWT_SIGNING_KEYS from Key Vault,
+#   1. read the owner's database URL, REDIS_URL, JWT_SIGNING_KEYS and DATA_ENCRYPTION_KEYS from Key Vault,
 #   2. open the PostgreSQL firewall to this machine's public IP for the run,
 #   3. python -m shared.cli create-app-role: as the PostgreSQL Entra
 #      administrator (the deployer, with its az login token), create the
@@ -56,8 +56,9 @@ DATABASE_URL="$MIGRATION_DATABASE_URL"
 REDIS_URL="$(read_secret redis-url)"
 # The app's own settings load (and check) the signing keys; nothing here signs.
 JWT_SIGNING_KEYS="$(read_secret jwt-signing-keys)"
+DATA_ENCRYPTION_KEYS="$(read_secret data-encryption-keys)"
 DB_APP_ROLE="$AZURE_MANAGED_IDENTITY_NAME"
-export MIGRATION_DATABASE_URL DATABASE_URL REDIS_URL JWT_SIGNING_KEYS DB_APP_ROLE
+export MIGRATION_DATABASE_URL DATABASE_URL REDIS_URL JWT_SIGNING_KEYS DATA_ENCRYPTION_KEYS DB_APP_ROLE
 export JWT_ALGORITHM="${JWT_ALGORITHM:-ES256}"  # a deployment output: what the keys are for
 export ENVIRONMENT=production EMAIL_BACKEND=console DB_SSL=verify-full
 

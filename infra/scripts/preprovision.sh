@@ -63,6 +63,18 @@ case "$AUGEO_JWT_SIGNING_KEYS" in
     ;;
 esac
 
+if [ -z "${AUGEO_DATA_ENCRYPTION_KEYS:-}" ]; then
+  # A Fernet key: 32 random bytes, url-safe base64 (what `python -m shared.cli new-encryption-key` prints).
+  if ! key="$(head -c 32 /dev/urandom | base64 | tr '+/' '-_')" || [ "${#key}" -ne 44 ]; then
+    echo "could not generate a data encryption key" >&2
+    exit 1
+  fi
+  azd env set AUGEO_DATA_ENCRYPTION_KEYS "$key" >/dev/null
+  export AUGEO_DATA_ENCRYPTION_KEYS="$key"
+  unset key
+  echo "generated a new data encryption key into azd value AUGEO_DATA_ENCRYPTION_KEYS (not shown)"
+fi
+
 need AUGEO_POSTGRES_ADMIN_PASSWORD \
   "azd env set AUGEO_POSTGRES_ADMIN_PASSWORD \"\$(python3 -c 'import secrets; print(\"Pg1-\" + secrets.token_urlsafe(24))')\""
 need AUGEO_DEPLOYER_PRINCIPAL_NAME \

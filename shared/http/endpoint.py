@@ -21,6 +21,7 @@ from typing import Any
 import azure.functions as func
 from pydantic import BaseModel
 
+from shared import clock
 from shared.config import ConfigurationError, get_settings
 from shared.context import ClientInfo
 from shared.errors import AppError, ErrorCode, ServiceUnavailableError
@@ -39,7 +40,7 @@ from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
 from shared.services.audit import record_refusal
 from shared.services.authentication import authenticate, verify_bearer
-from shared.services.policy import PendingStep, refuse_pending_steps
+from shared.services.policy import PendingStep, refuse_pending_steps, refuse_unless_recent
 from shared.services.principal import LiveSession, Principal
 
 logger = logging.getLogger("augeo.http")
@@ -72,13 +73,14 @@ class EndpointSpec:
     body_optional: bool = False
     media_type: str = "application/json"
     while_pending: frozenset[PendingStep] = frozenset()
+    recent_auth: bool = False
     template: RouteTemplate = field(init=False, repr=False)
     binding: HandlerBinding = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
-        if (binding.wants_caller or binding.wants_session) and not self.auth:
+        if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
             raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
         object.__setattr__(self, "template", template)
         object.__setattr__(self, "binding", binding)
@@ -131,6 +133,7 @@ def endpoint(
     body_optional: bool = False,
     media_type: str = "application/json",
     while_pending: tuple[PendingStep, ...] = (),
+    recent_auth: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare an endpoint and register its Functions trigger on ``blueprint``."""
 
@@ -152,6 +155,7 @@ def endpoint(
             body_optional=body_optional,
             media_type=media_type,
             while_pending=frozenset(while_pending),
+            recent_auth=recent_auth,
         )
         ENDPOINTS.append(spec)
 
@@ -249,6 +253,8 @@ def _authenticated(
     principal = authenticate(token, client)
     user_id_var.set(str(principal.user_id))
     refuse_pending_steps(principal.pending_steps, spec.while_pending)
+    if spec.recent_auth:
+        refuse_unless_recent(principal.auth_time, clock.now(), get_settings().reauth_max_age_minutes * 60)
     return principal, None
 
 

@@ -4,6 +4,7 @@ from shared.models.audit_log import AuditLog
 from shared.models.base import Base
 from shared.models.email_outbox import DUE_STATUSES, EmailOutbox, OutboxStatus
 from shared.models.event_assignment import EventAssignment
+from shared.models.mfa import RecoveryCode, TotpFactor
 from shared.models.role import NPO_SCOPED_ROLES, Role, RoleName, RoleScope
 from shared.models.session import RefreshToken, Session
 from shared.models.user import User
@@ -17,12 +18,14 @@ __all__ = [
     "EmailOutbox",
     "EventAssignment",
     "OutboxStatus",
+    "RecoveryCode",
     "RefreshToken",
     "Role",
     "RoleName",
     "RoleScope",
     "Session",
     "TokenPurpose",
+    "TotpFactor",
     "User",
     "UserToken",
 ]

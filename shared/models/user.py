@@ -63,3 +63,5 @@ class User(TimestampMixin, Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # An administrator chose the password: it must be changed before anything else.
     password_change_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # A confirmed second factor (shared.models.mfa): sign-in takes a code too.
+    mfa_enabled: Mapped[bool] = mapped_column(Boolean, server_default=false())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, RootModel
 
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import (
@@ -14,6 +14,7 @@ from shared.schemas.fields import (
     NewPassword,
     OpaqueToken,
 )
+from shared.schemas.mfa import MfaChallengeResponse
 from shared.schemas.users import ContactFields, UserOut
 
 
@@ -76,3 +77,9 @@ class TokenResponse(ResponseModel):
 class UserMessageResponse(ResponseModel):
     message: str
     user: UserOut
+
+
+class LoginResponse(RootModel[TokenResponse | MfaChallengeResponse]):
+    """The tokens, or (when the account has a second factor) a challenge for the code."""
+
+    model_config = ConfigDict(defer_build=True)

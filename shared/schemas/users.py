@@ -34,6 +34,7 @@ class UserOut(ResponseModel):
     npo_id: uuid.UUID | None = None
     email_verified: bool
     is_active: bool
+    mfa_enabled: bool = False
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None = None

@@ -65,6 +65,8 @@ def access_token_claims(
     role: str,
     npo_id: str | None,
     events: list[str] | None,
+    auth_time: int | None,
+    amr: list[str],
     issued: datetime,
 ) -> dict[str, Any]:
     """The claims of a new access token: the one place they are put together.
@@ -89,6 +91,9 @@ def access_token_claims(
     }
     if events is not None:  # the assigned events; absent when there are too many to carry
         claims["events"] = events
+    if auth_time is not None:  # when the session last proved who it is (RFC 9068 §2.2.1), and how
+        claims["auth_time"] = auth_time
+        claims["amr"] = amr
     return claims
 
 
@@ -100,6 +105,8 @@ def create_access_token(
     role: str,
     npo_id: str | None,
     events: list[str] | None = None,
+    auth_time: int | None = None,
+    amr: list[str] | None = None,
     now: datetime | None = None,
 ) -> tuple[str, AccessClaims]:
     """Sign a new access token; returns the token and its claims."""
@@ -110,6 +117,8 @@ def create_access_token(
         role=role,
         npo_id=npo_id,
         events=events,
+        auth_time=auth_time,
+        amr=amr or [],
         issued=now or datetime.now(UTC),
     )
     key, headers = _signing_key(settings)

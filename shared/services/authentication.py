@@ -10,25 +10,33 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 
+from shared import clock
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import read_only, unit_of_work
 from shared.errors import AuthenticationError, AuthorizationError, ErrorCode, RateLimitedError
 from shared.models import Session, User
+from shared.redis_client import Keys, get_redis, script
 from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
 from shared.security.passwords import burn_equal_time, hash_password, needs_rehash, verify_password
-from shared.services import audit, rate_limits, user_state
+from shared.security.tokens import hash_token, new_token
+from shared.services import audit, mfa, rate_limits, user_state
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
+from shared.services.mfa import SecondFactor
+from shared.services.policy import PendingStep, pending_steps
 from shared.services.principal import LiveSession, Principal
 from shared.services.rate_limits import Limit
 from shared.services.sessions import (
     IssuedTokens,
+    Method,
     SessionEndReason,
     check_session,
+    issue_access_token,
     make_room,
     open_session,
+    record_authentication,
     revoke_session,
     rotate,
 )
@@ -74,7 +82,20 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
     current it is read from the database and cached for the next request.
     """
     claims, live = verify_bearer(token)
-    return Principal(state=live.state or current_state(live), claims=claims)
+    state = live.state or current_state(live)
+    return Principal(
+        state=state,
+        claims=claims,
+        auth_time=live.auth_time,
+        amr=live.amr,
+        pending_steps=steps_owed(state),
+    )
+
+
+def steps_owed(state: UserState) -> frozenset[PendingStep]:
+    """What this user must do before the rest of the API is theirs (a temporary password, a second factor)."""
+    required = frozenset(get_settings().mfa_required_roles)
+    return pending_steps(state.role, state.password_change_required, state.mfa_enabled, required)
 
 
 def current_state(live: LiveSession) -> UserState:
@@ -156,12 +177,38 @@ class _VerifiedPassword:
     """What the password check saw, to be compared once the user row is locked."""
 
     user_id: uuid.UUID
-    password_hash: str
+    password_hash: str | None  # None after a second-factor step: only the change time travels
     password_changed_at: datetime | None
 
 
-def login(email: str, password: str, client: ClientInfo) -> SignedIn:
-    """Check the password (same cost for unknown emails), then open a session."""
+@dataclass(frozen=True)
+class MfaChallenge:
+    """The password was right and the account has a second factor: a code must follow."""
+
+    mfa_token: str
+    expires_in: int
+    methods: tuple[str, ...] = (SecondFactor.TOTP.value, SecondFactor.RECOVERY_CODE.value)
+
+
+# A sign-in waiting for its second factor lives this long, and allows this many codes.
+MFA_TOKEN_TTL_SECONDS = 300
+MFA_MAX_ATTEMPTS = 5
+
+# KEYS[1] the challenge. ARGV[1] attempts allowed. Counts this attempt; nil when
+# the challenge is unknown, expired or used up (then it is deleted); else its facts.
+_CHALLENGE_ATTEMPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+if redis.call('HINCRBY', KEYS[1], 'attempts', 1) > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return nil
+end
+return redis.call('HMGET', KEYS[1], 'user_id', 'email', 'changed_at')
+"""
+
+
+def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChallenge:
+    """Check the password (same cost for unknown emails), then open a session,
+    or, when the account has a second factor, ask for a code first."""
     settings = get_settings()
     success = _success_limit(settings, email)
     retry_after = rate_limits.exhausted(success)
@@ -175,9 +222,73 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn:
         reservation.give_back()  # the right password is not a failure
     _refuse_if_cannot_sign_in(user, client)
     verified = _VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
+    if user.mfa_enabled:
+        return _challenge(verified, email)
     _reserve("login-success", email, client, [success])
     with rate_limits.held([success]):
-        return _open_signed_in_session(settings, verified, password, client)
+        return _open_signed_in_session(settings, verified, client, (Method.PASSWORD,), password=password)
+
+
+def _challenge(verified: _VerifiedPassword, email: str) -> MfaChallenge:
+    """Remember, for a few minutes, that this password was right: who, and when the password was
+    last set (never the password or its hash), to check it is still the current one at the end."""
+    token = new_token()
+    key = Keys.mfa_challenge(hash_token(token))
+    changed_at = verified.password_changed_at.isoformat() if verified.password_changed_at else ""
+    facts: dict[str, str | int] = {
+        "user_id": str(verified.user_id),
+        "email": email,
+        "changed_at": changed_at,
+        "attempts": 0,
+    }
+    pipe = get_redis().pipeline(transaction=True)
+    pipe.hset(key, mapping=facts)  # type: ignore[arg-type]  # redis-py's mapping type is invariant
+    pipe.expire(key, MFA_TOKEN_TTL_SECONDS)
+    pipe.execute()
+    return MfaChallenge(mfa_token=token, expires_in=MFA_TOKEN_TTL_SECONDS)
+
+
+def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | None, client: ClientInfo) -> SignedIn:
+    """The second step of a sign-in: a code (or a recovery code) for the challenge; the usual tokens.
+
+    The challenge is spent by its success and dies after MFA_MAX_ATTEMPTS
+    codes; a wrong code also counts against the account's failed-sign-in
+    limit, like a wrong password.
+    """
+    settings = get_settings()
+    key = Keys.mfa_challenge(hash_token(mfa_token))
+    facts = script(_CHALLENGE_ATTEMPT)(keys=[key], args=[MFA_MAX_ATTEMPTS])
+    if not facts or facts[0] is None:
+        raise AuthenticationError("The sign-in has expired; start again.", code=ErrorCode.INVALID_MFA_TOKEN)
+    user_id, email, changed_at = uuid.UUID(facts[0]), facts[1], facts[2]
+    account = _login_limits(settings, email, client)[1]
+    _reserve("login", email, client, [account])
+    with rate_limits.held([account]) as reservation:
+        used = _check_second_factor(user_id, code, recovery_code, client)
+        reservation.give_back()
+    get_redis().delete(key)  # spent: the same challenge never signs in twice
+    verified = _VerifiedPassword(user_id, None, datetime.fromisoformat(changed_at) if changed_at else None)
+    success = _success_limit(settings, email)
+    _reserve("login-success", email, client, [success])
+    with rate_limits.held([success]):
+        amr = (Method.PASSWORD, Method.ONE_TIME_PASSWORD)
+        return _open_signed_in_session(settings, verified, client, amr, second_factor=used)
+
+
+def _check_second_factor(
+    user_id: uuid.UUID, code: str | None, recovery_code: str | None, client: ClientInfo
+) -> SecondFactor:
+    """Spend a code of the user's; a wrong one is audited and answered 401."""
+    with unit_of_work() as db:
+        used = mfa.check(db, user_id, code, recovery_code)
+        user = db.get(User, user_id)
+        if user is not None and used is None:
+            audit.record_own(db, AuditEvent.MFA_WRONG_CODE, client, user, during="sign_in")
+        elif user is not None and used is SecondFactor.RECOVERY_CODE:
+            audit.record_own(db, AuditEvent.MFA_RECOVERY_CODE_USED, client, user, during="sign_in")
+    if used is None:
+        raise AuthenticationError("The code is not valid, or was already used.", code=ErrorCode.INVALID_MFA_CODE)
+    return used
 
 
 def _check_password(settings: Settings, email: str, password: str, client: ClientInfo) -> User:
@@ -224,11 +335,18 @@ def _password_still_current(user: User, verified: _VerifiedPassword) -> bool:
     locked read sets a new hash and a new ``password_changed_at``; a rehash
     at a new cost (by a concurrent sign-in) changes only the hash.
     """
-    return user.password_hash == verified.password_hash or user.password_changed_at == verified.password_changed_at
+    same_hash = verified.password_hash is not None and user.password_hash == verified.password_hash
+    return same_hash or user.password_changed_at == verified.password_changed_at
 
 
 def _open_signed_in_session(
-    settings: Settings, verified: _VerifiedPassword, password: str, client: ClientInfo
+    settings: Settings,
+    verified: _VerifiedPassword,
+    client: ClientInfo,
+    amr: tuple[str, ...],
+    *,
+    password: str | None = None,
+    second_factor: SecondFactor | None = None,
 ) -> SignedIn:
     with unit_of_work() as db:
         user = db.get(User, verified.user_id, with_for_update=True)
@@ -239,16 +357,22 @@ def _open_signed_in_session(
         new_device = _is_new_device(db, user, client)
         for evicted in make_room(db, user.id, settings.max_sessions_per_user):
             audit.record_own(db, AuditEvent.SESSION_EVICTED, client, user, session_id=str(evicted))
-        tokens = open_session(db, user, client)
+        tokens = open_session(db, user, client, amr)
         now = datetime.now(UTC)
         user.last_login_at = now
-        if user.password_hash and needs_rehash(user.password_hash, settings.bcrypt_rounds):
+        if password and user.password_hash and needs_rehash(user.password_hash, settings.bcrypt_rounds):
             user.password_hash = hash_password(password, settings.bcrypt_rounds)
         if new_device:
             when = now.strftime("%Y-%m-%d %H:%M UTC")
             enqueue(db, user.email, templates.new_device(user.first_name, client.ip_address, client.user_agent, when))
         audit.record_own(
-            db, AuditEvent.LOGIN_SUCCEEDED, client, user, session_id=tokens.claims.session_id, new_device=new_device
+            db,
+            AuditEvent.LOGIN_SUCCEEDED,
+            client,
+            user,
+            session_id=tokens.claims.session_id,
+            new_device=new_device,
+            second_factor=second_factor.value if second_factor else None,
         )
     rate_limits.mark(_known_ip_key(user.email, client.ip_address or "unknown"), days=NEW_DEVICE_LOOKBACK_DAYS)
     return SignedIn(tokens, user)
@@ -316,3 +440,51 @@ def logout(principal: Principal, client: ClientInfo) -> None:
     with unit_of_work() as db:
         revoke_session(db, principal.user_id, principal.session_id, SessionEndReason.LOGOUT, access=principal.claims)
         audit.record_by_caller(db, AuditEvent.LOGOUT, client, principal, session_id=str(principal.session_id))
+
+
+@dataclass(frozen=True)
+class Reauthenticated:
+    access_token: str
+    expires_in: int
+
+
+def reauthenticate(
+    principal: Principal, password: str, code: str | None, recovery_code: str | None, client: ClientInfo
+) -> Reauthenticated:
+    """The caller proves who they are again (password, and a code where a second factor is on).
+
+    Recorded on the session, server-side, so the sensitive actions that need
+    a recent proof accept every access token of this session at once; a new
+    access token carries the new ``auth_time`` and ``amr``. Wrong passwords
+    count against the same per-user limit as password changes.
+    """
+    settings = get_settings()
+    limit = signed_in_password_limit(settings, principal.user_id)
+    rate_limits.reserve(limit)
+    with rate_limits.held([limit]) as reservation:
+        with read_only() as db:
+            stored = db.scalar(select(User.password_hash).where(User.id == principal.user_id))
+        if not verify_password(password, stored):
+            raise AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
+        amr: tuple[str, ...] = (Method.PASSWORD,)
+        if principal.state.mfa_enabled:
+            _check_second_factor(principal.user_id, code, recovery_code, client)
+            amr = (Method.PASSWORD, Method.ONE_TIME_PASSWORD)
+        reservation.give_back()
+    now = int(clock.now())
+    if not record_authentication(principal.user_id, principal.session_id, now, amr):
+        raise AuthenticationError(_SESSION_ENDED, code=ErrorCode.INVALID_TOKEN)
+    with unit_of_work() as db:
+        audit.record_by_caller(db, AuditEvent.REAUTHENTICATED, client, principal, amr=list(amr))
+    access, _ = issue_access_token(settings, principal.state, principal.session_id, now, amr)
+    return Reauthenticated(access, settings.access_token_expire_minutes * 60)
+
+
+def signed_in_password_limit(settings: Settings, user_id: uuid.UUID) -> Limit:
+    """Wrong passwords given by a signed-in user (password change, re-authentication), per user."""
+    return Limit(
+        "signed-in-password",
+        str(user_id),
+        settings.rate_limit_password_change_per_user,
+        settings.rate_limit_password_change_per_user_window_seconds,
+    )

@@ -24,10 +24,12 @@ from shared.errors import AuthenticationError, ErrorCode
 from shared.models import AuditLog, EventAssignment, User
 from shared.services import user_state
 from shared.services.audit import AuditEvent
+from shared.services.authentication import steps_owed
 from shared.services.policy import (
     CheckReason,
     CheckResult,
     Party,
+    PendingStep,
     Permission,
     Where,
     check_permission,
@@ -49,8 +51,11 @@ def check(
     if state is None or needs_event_npo(state.role, where):
         state, event_npo = _read(live.user_id, where, state)
         where = Where(npo_id=npo_id, event_id=event_id, event_npo_id=event_npo)
-    if state.password_change_required:
+    owed = steps_owed(state)
+    if PendingStep.PASSWORD_CHANGE in owed:
         result = CheckResult(False, CheckReason.PASSWORD_CHANGE_REQUIRED)
+    elif PendingStep.MFA_ENROLLMENT in owed:
+        result = CheckResult(False, CheckReason.MFA_ENROLLMENT_REQUIRED)
     else:
         party = Party(id=state.user_id, role=state.role, npo_id=state.npo_id)
         result = check_permission(party, state.events, permission, where)

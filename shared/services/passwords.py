@@ -17,10 +17,10 @@ from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
 from shared.services.accounts import mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
+from shared.services.authentication import signed_in_password_limit
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
-from shared.services.rate_limits import Limit
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
 
 
@@ -69,12 +69,7 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     """Check the current password (rate-limited like sign-in), set the new one,
     end every other session; this one stays."""
     settings = get_settings()
-    limit = Limit(
-        "password-change",
-        str(principal.user_id),
-        settings.rate_limit_password_change_per_user,
-        settings.rate_limit_password_change_per_user_window_seconds,
-    )
+    limit = signed_in_password_limit(settings, principal.user_id)
     rate_limits.reserve(limit)
     with read_only() as db:
         stored = db.scalar(select(User.password_hash).where(User.id == principal.user_id))

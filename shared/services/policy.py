@@ -113,6 +113,7 @@ class CheckReason(StrEnum):
     EVENT_REQUIRED = "event_id_required"
     NOT_ASSIGNED = "event_not_assigned"
     PASSWORD_CHANGE_REQUIRED = "password_change_required"
+    MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required"
 
 
 @dataclass(frozen=True)
@@ -316,6 +317,8 @@ class PendingStep(StrEnum):
 
     # An administrator chose the password: only its holder should know the next one.
     PASSWORD_CHANGE = "password_change"
+    # The role requires a second factor and none is on yet.
+    MFA_ENROLLMENT = "mfa_enrollment"
 
 
 _PENDING_REFUSALS = {
@@ -323,7 +326,33 @@ _PENDING_REFUSALS = {
         ErrorCode.PASSWORD_CHANGE_REQUIRED,
         "Change the temporary password an administrator set before doing anything else.",
     ),
+    PendingStep.MFA_ENROLLMENT: (
+        ErrorCode.MFA_ENROLLMENT_REQUIRED,
+        "Your role requires a second factor: enrol an authenticator app first.",
+    ),
 }
+
+
+def pending_steps(
+    role: RoleName, password_change_required: bool, mfa_enabled: bool, mfa_required_roles: frozenset[RoleName]
+) -> frozenset[PendingStep]:
+    """What a signed-in user must do before the rest of the API is theirs."""
+    steps = set()
+    if password_change_required:
+        steps.add(PendingStep.PASSWORD_CHANGE)
+    if role in mfa_required_roles and not mfa_enabled:
+        steps.add(PendingStep.MFA_ENROLLMENT)
+    return frozenset(steps)
+
+
+def refuse_unless_recent(auth_time: int, now: float, max_age_seconds: int) -> None:
+    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions)."""
+    if now - auth_time > max_age_seconds:
+        raise AuthorizationError(
+            "Confirm your password (and code) again: POST /api/v1/auth/reauthenticate.",
+            code=ErrorCode.REAUTHENTICATION_REQUIRED,
+            details={"max_age_seconds": max_age_seconds},
+        )
 
 
 def refuse_pending_steps(pending: frozenset[PendingStep], allowed: frozenset[PendingStep]) -> None:

@@ -30,6 +30,10 @@ class LiveSession:
     session_id: uuid.UUID
     version: str
     state: UserState | None
+    # When this session last proved who it is (password, and a code where on), and how:
+    # recorded server-side, so every access token of the session sees a renewal at once.
+    auth_time: int = 0
+    amr: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,11 @@ class Principal:
 
     state: UserState
     claims: AccessClaims
+    # When the session last proved who it is, and how (server-side: see LiveSession).
+    auth_time: int = 0
+    amr: tuple[str, ...] = ()
+    # What the caller must do before the rest of the API is theirs.
+    pending_steps: frozenset[PendingStep] = frozenset()
 
     @property
     def user_id(self) -> uuid.UUID:
@@ -60,10 +69,3 @@ class Principal:
     def party(self) -> Party:
         """The caller as the policy sees them."""
         return Party(id=self.state.user_id, role=self.state.role, npo_id=self.state.npo_id)
-
-    @property
-    def pending_steps(self) -> frozenset[PendingStep]:
-        """What the caller must do before the rest of the API is theirs."""
-        if self.state.password_change_required:
-            return frozenset({PendingStep.PASSWORD_CHANGE})
-        return frozenset()

@@ -38,21 +38,21 @@ REFRESH_TOKEN_BYTES = 32
 _SEAL_CONTEXT = b"augeo/refresh-child/v1"
 
 # KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version.
-# ARGV[1] idle timeout (s), ARGV[2] now (epoch s).
+# ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3..] the state's field names.
 # {0} when the session has ended or the token is revoked. Otherwise slides
-# the idle timeout and returns {1, version, state fields...}, the state
-# fields only when the cached state is current (its ``v`` equals the version).
+# the idle timeout and returns {1, version, auth_time, amr, state fields...},
+# the state fields only when the cached state is current (``v`` equals the version).
 _CHECK_SESSION = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
-local expires_at = redis.call('HGET', KEYS[1], 'expires_at')
-if not expires_at then return {0} end
-local ttl = math.min(tonumber(ARGV[1]), tonumber(expires_at) - tonumber(ARGV[2]))
+local session = redis.call('HMGET', KEYS[1], 'expires_at', 'auth_time', 'amr')
+if not session[1] then return {0} end
+local ttl = math.min(tonumber(ARGV[1]), tonumber(session[1]) - tonumber(ARGV[2]))
 if ttl <= 0 then redis.call('DEL', KEYS[1]); return {0} end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
 local version = redis.call('GET', KEYS[4]) or '0'
-local reply = {1, version}
-local state = redis.call('HMGET', KEYS[3], 'v', 'role', 'npo', 'active', 'verified', 'pcr', 'events')
+local reply = {1, version, session[2] or '0', session[3] or ''}
+local state = redis.call('HMGET', KEYS[3], 'v', unpack(ARGV, 3))
 if state[1] ~= version then return reply end
 for i = 2, #state do reply[#reply + 1] = state[i] end
 return reply
@@ -68,6 +68,7 @@ class SessionEndReason:
     REFRESH_REUSE = "refresh_token_reuse"
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_LIMIT = "session_limit"
+    MFA_CLEARED = "second_factor_cleared"
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,16 @@ def _idle_seconds(settings: Settings) -> int:
     return settings.session_idle_timeout_minutes * 60
 
 
-def issue_access_token(settings: Settings, state: UserState, session_id: uuid.UUID) -> tuple[str, AccessClaims]:
+class Method:
+    """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
+
+    PASSWORD = "pwd"
+    ONE_TIME_PASSWORD = "otp"
+
+
+def issue_access_token(
+    settings: Settings, state: UserState, session_id: uuid.UUID, auth_time: int, amr: tuple[str, ...]
+) -> tuple[str, AccessClaims]:
     return create_access_token(
         settings,
         user_id=str(state.user_id),
@@ -104,15 +114,18 @@ def issue_access_token(settings: Settings, state: UserState, session_id: uuid.UU
         role=state.role.value,
         npo_id=str(state.npo_id) if state.npo_id else None,
         events=state.events_claim,
+        auth_time=auth_time,
+        amr=list(amr),
     )
 
 
-def open_session(db: DbSession, user: User, client: ClientInfo) -> IssuedTokens:
+def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, ...]) -> IssuedTokens:
     """A new session (one per sign-in) with its first refresh token.
 
     The caller holds the user's row lock, so the state read here is current
     and no writer can move the version before this transaction commits: the
-    state is cached with the session, in the same Redis round trip.
+    state is cached with the session, in the same Redis round trip. The
+    session records, server-side, when and how it proved who it is (``amr``).
     """
     settings = get_settings()
     now = datetime.now(UTC)
@@ -131,11 +144,18 @@ def open_session(db: DbSession, user: User, client: ClientInfo) -> IssuedTokens:
     state = user_state.from_user(user, user_state.assigned_events(db, user.id))
     key = Keys.session(str(user.id), str(session.id))
     pipe = get_redis().pipeline(transaction=True)  # one user's keys: one cluster slot
-    pipe.hset(key, mapping={"expires_at": int(expires_at.timestamp()), "last_seen": int(now.timestamp())})
+    auth_time = int(now.timestamp())
+    fields: dict[str, str | int] = {
+        "expires_at": int(expires_at.timestamp()),
+        "last_seen": auth_time,
+        "auth_time": auth_time,
+        "amr": ",".join(amr),
+    }
+    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]  # redis-py's mapping type is invariant
     pipe.expire(key, _idle_seconds(settings))
     user_state.store_current(state, pipe)
     pipe.execute()
-    access, claims = issue_access_token(settings, state, session.id)
+    access, claims = issue_access_token(settings, state, session.id, auth_time, amr)
     return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
 
 
@@ -149,12 +169,27 @@ def check_session(user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) ->
         Keys.user_state(user),
         Keys.user_version(user),
     ]
-    reply = script(_CHECK_SESSION)(keys=keys, args=[_idle_seconds(get_settings()), int(time.time())])
+    args: list[str | int] = [_idle_seconds(get_settings()), int(time.time()), *user_state.CACHED_FIELDS]
+    reply = script(_CHECK_SESSION)(keys=keys, args=args)
     if not reply or reply[0] != 1:
         return None
-    version, fields = str(reply[1]), reply[2:]
+    version, auth_time, amr, fields = str(reply[1]), int(reply[2]), str(reply[3]), reply[4:]
     state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if fields else None
-    return LiveSession(user_id, session_id, version, state)
+    return LiveSession(user_id, session_id, version, state, auth_time, tuple(amr.split(",")) if amr else ())
+
+
+# KEYS[1] session. ARGV[1] auth_time, ARGV[2] amr. 1 when the session is still alive.
+_RECORD_AUTHENTICATION = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'auth_time', ARGV[1], 'amr', ARGV[2])
+return 1
+"""
+
+
+def record_authentication(user_id: uuid.UUID, session_id: uuid.UUID, auth_time: int, amr: tuple[str, ...]) -> bool:
+    """The session proved who it is again, now: every access token of it sees this at once."""
+    key = Keys.session(str(user_id), str(session_id))
+    return bool(script(_RECORD_AUTHENTICATION)(keys=[key], args=[auth_time, ",".join(amr)]))
 
 
 def last_seen(user_id: uuid.UUID, session_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
@@ -321,26 +356,25 @@ def rotate(db: DbSession, presented: str) -> Rotation | None:
     if row is None:
         return _replay_or_reuse(db, presented, settings)
     session_id, user, events = row
-    if user is None or check_session(user.id, session_id, None) is None:
+    live = check_session(user.id, session_id, None) if user is not None else None
+    if user is None or live is None:
         return None
     state = user_state.from_user(user, events)
-    access, claims = issue_access_token(settings, state, session_id)
+    access, claims = issue_access_token(settings, state, session_id, live.auth_time, live.amr)
     return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
 
 
-def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[Session | None, User | None]:
-    """The session and its user when the session is open, unexpired, not idle, and the user active."""
+def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
+    """The live session and its user when it is open, unexpired, not idle, and the user active."""
     row = db.execute(
         select(Session, User)
         .join(User, User.id == Session.user_id)
         .where(Session.id == session_id, Session.revoked_at.is_(None), Session.expires_at > func.now())
     ).first()
-    if row is None:
-        return None, None
-    session, user = row
-    if not user.is_active or check_session(user.id, session.id, None) is None:
-        return None, None
-    return session, user
+    if row is None or not row[1].is_active:
+        return None
+    live = check_session(row[1].id, row[0].id, None)
+    return (live, row[1]) if live is not None else None
 
 
 def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotation | None:
@@ -352,12 +386,13 @@ def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotat
         return None
     token, seconds_since_rotation = row
     if token.child_sealed is not None and float(seconds_since_rotation) <= settings.refresh_token_reuse_grace_seconds:
-        session, user = _live_session_and_user(db, token.session_id)
-        if session is None or user is None:
+        found = _live_session_and_user(db, token.session_id)
+        if found is None:
             return None
+        live, user = found
         child = _unseal(presented, token.child_sealed)
         state = user_state.from_user(user, user_state.assigned_events(db, user.id))
-        access, claims = issue_access_token(settings, state, session.id)
+        access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
         return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
     session = db.get(Session, token.session_id)
     if session is None or session.revoked_at is not None:

@@ -47,7 +47,7 @@ STATE_TTL_SECONDS = 8 * 24 * 3600
 EVENTS_CLAIM_LIMIT = 100
 
 # The cached fields, in the order the session script returns them (after ``v``).
-CACHED_FIELDS = ("role", "npo", "active", "verified", "pcr", "events")
+CACHED_FIELDS = ("role", "npo", "active", "verified", "pcr", "mfa", "events")
 
 # KEYS[1] state, KEYS[2] version. ARGV[1] ttl, ARGV[2..] field/value pairs.
 # Stores at whatever the version is now: only for a caller that holds the
@@ -93,6 +93,7 @@ class UserState:
     is_active: bool
     email_verified: bool
     password_change_required: bool
+    mfa_enabled: bool
     events: frozenset[uuid.UUID]
 
     @property
@@ -109,6 +110,7 @@ class UserState:
             "active": "1" if self.is_active else "0",
             "verified": "1" if self.email_verified else "0",
             "pcr": "1" if self.password_change_required else "0",
+            "mfa": "1" if self.mfa_enabled else "0",
             "events": ",".join(sorted(str(event) for event in self.events)),
         }
 
@@ -121,6 +123,7 @@ class UserState:
             is_active=fields["active"] == "1",
             email_verified=fields["verified"] == "1",
             password_change_required=fields["pcr"] == "1",
+            mfa_enabled=fields["mfa"] == "1",
             events=frozenset(uuid.UUID(event) for event in fields["events"].split(",") if event),
         )
 
@@ -145,6 +148,7 @@ def from_user(user: User, events: list[uuid.UUID] | None) -> UserState:
         is_active=user.is_active,
         email_verified=user.email_verified,
         password_change_required=user.password_change_required,
+        mfa_enabled=user.mfa_enabled,
         events=frozenset(events or ()),
     )
 

@@ -1,0 +1,80 @@
+"""Bodies of the second-factor routes and of the second step of a sign-in."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from shared.schemas.common import RequestModel, ResponseModel
+from shared.schemas.fields import GivenPassword, OpaqueToken
+
+TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$"), Field(examples=["492039"])]
+RecoveryCodeText = Annotated[
+    str,
+    StringConstraints(min_length=16, max_length=24, pattern=r"^[A-Za-z0-9 -]+$"),
+    Field(examples=["7KQM-2XVA-RT9P-HC4W"]),
+]
+Method = Literal["totp", "recovery_code"]
+
+
+def _exactly_one_rule(schema: dict[str, Any]) -> None:
+    """Publish the either-or rule, so the contract states what the validator enforces."""
+    schema["oneOf"] = [
+        {"required": [given], "properties": {given: {"type": "string"}, other: {"type": "null"}}}
+        for given, other in (("code", "recovery_code"), ("recovery_code", "code"))
+    ]
+
+
+class CodeOrRecoveryCode(RequestModel):
+    """A six-digit code from the authenticator app, or one of the recovery codes: exactly one."""
+
+    model_config = ConfigDict(json_schema_extra=_exactly_one_rule)
+
+    code: TotpCode | None = None
+    recovery_code: RecoveryCodeText | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CodeOrRecoveryCode:
+        if (self.code is None) == (self.recovery_code is None):
+            raise ValueError("give either code or recovery_code")
+        return self
+
+
+class TotpEnrolmentResponse(ResponseModel):
+    secret: str = Field(description="The base32 secret, for typing into an authenticator app.")
+    otpauth_uri: str = Field(description="The otpauth:// URI the QR code holds.")
+    qr_svg: str = Field(description="The URI as an SVG QR code to show inline.")
+
+
+class TotpCodeRequest(RequestModel):
+    code: TotpCode
+
+
+class RecoveryCodesResponse(ResponseModel):
+    recovery_codes: list[str] = Field(description="Each works once; they are shown this one time.")
+
+
+class MfaChallengeResponse(ResponseModel):
+    """The password was right; the account has a second factor: send a code to /api/v1/auth/mfa/verify."""
+
+    mfa_required: Literal[True] = True
+    mfa_token: str
+    expires_in: int = Field(examples=[300], description="Seconds the mfa_token stays valid.")
+    methods: list[Method]
+
+
+class MfaVerifyRequest(CodeOrRecoveryCode):
+    mfa_token: OpaqueToken
+
+
+class ReauthenticateRequest(RequestModel):
+    password: GivenPassword
+    code: TotpCode | None = Field(default=None, description="Needed when a second factor is on (or recovery_code).")
+    recovery_code: RecoveryCodeText | None = None
+
+
+class AccessTokenResponse(ResponseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(examples=[900], description="Seconds until the access token expires.")

@@ -1,0 +1,207 @@
+"""The second factor: TOTP enrolment and removal, recovery codes, checking a code.
+
+Enrolment is two steps: ``start_enrolment`` stores a new secret (encrypted)
+that signs nobody in, ``confirm_enrolment`` turns it on with a first code
+and hands out the recovery codes, once. Every code is accepted once: a TOTP
+code by the time step it matched (stored, and required to grow), a recovery
+code by being marked used in the same statement that accepts it. Every
+change drops the user's cached state before it commits (``mfa_enabled`` is
+part of it) and is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session as DbSession
+
+from shared import clock
+from shared.config import get_settings
+from shared.context import ClientInfo
+from shared.database import unit_of_work
+from shared.errors import BadRequestError, ConflictError, ErrorCode
+from shared.models import RecoveryCode, TotpFactor, User
+from shared.security import totp
+from shared.security.encryption import decrypt, encrypt
+from shared.services import audit, user_state
+from shared.services.audit import AuditEvent
+from shared.services.principal import Principal
+from shared.services.sessions import SessionEndReason, revoke_user_sessions
+
+
+class SecondFactor(StrEnum):
+    """What a user proved possession of, besides the password."""
+
+    TOTP = "totp"
+    RECOVERY_CODE = "recovery_code"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+def start_enrolment(principal: Principal, client: ClientInfo) -> Enrolment:
+    """A new secret for the caller's authenticator; nothing is on until it is confirmed.
+
+    Starting again replaces an unconfirmed secret; with a factor already on,
+    it is a 409 (remove it first).
+    """
+    settings = get_settings()
+    secret = totp.new_secret()
+    with unit_of_work() as db:
+        user = db.get(User, principal.user_id, with_for_update=True)
+        assert user is not None  # an authenticated caller's row
+        if user.mfa_enabled:
+            raise ConflictError("A second factor is already on; remove it first.", code=ErrorCode.MFA_ALREADY_ENABLED)
+        values = {"user_id": user.id, "secret_encrypted": encrypt(settings, secret), "confirmed_at": None}
+        db.execute(
+            insert(TotpFactor)
+            .values(**values, last_used_step=None)
+            .on_conflict_do_update(index_elements=["user_id"], set_={**values, "last_used_step": None})
+        )
+        audit.record_by_caller(db, AuditEvent.MFA_ENROLMENT_STARTED, client, principal)
+        email = user.email
+    uri = totp.provisioning_uri(secret, email, settings.mfa_issuer)
+    return Enrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
+
+
+def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> list[str]:
+    """Turn the second factor on with a first code from the authenticator; the recovery codes, shown once."""
+    with unit_of_work() as db:
+        user = db.get(User, principal.user_id, with_for_update=True)
+        factor = db.get(TotpFactor, principal.user_id, with_for_update=True)
+        assert user is not None
+        if user.mfa_enabled:
+            raise ConflictError("A second factor is already on.", code=ErrorCode.MFA_ALREADY_ENABLED)
+        if factor is None:
+            raise ConflictError("Start the enrolment first.", code=ErrorCode.MFA_NOT_ENROLLING)
+        step = totp.matching_step(_secret(factor), code, clock.now(), factor.last_used_step)
+        if step is None:
+            audit.record_by_caller(db, AuditEvent.MFA_WRONG_CODE, client, principal, during="enrolment")
+            db.commit()  # the audit row stays; the enrolment does not change
+            raise _wrong_code()
+        factor.confirmed_at = func.now()
+        factor.last_used_step = step
+        user.mfa_enabled = True
+        codes = _new_recovery_codes(db, user.id)
+        user_state.invalidate(db, [user.id])
+        audit.record_by_caller(db, AuditEvent.MFA_ENROLLED, client, principal)
+    return codes
+
+
+def remove(principal: Principal, code: str | None, recovery_code: str | None, client: ClientInfo) -> None:
+    """Turn the second factor off, proven with a current code or a recovery code."""
+    with unit_of_work() as db:
+        user = db.get(User, principal.user_id, with_for_update=True)
+        assert user is not None
+        if not user.mfa_enabled:
+            raise ConflictError("No second factor is on.", code=ErrorCode.MFA_NOT_ENABLED)
+        used = check(db, user.id, code, recovery_code)
+        if used is None:
+            audit.record_by_caller(db, AuditEvent.MFA_WRONG_CODE, client, principal, during="removal")
+            db.commit()
+            raise _wrong_code()
+        _turn_off(db, user)
+        audit.record_by_caller(db, AuditEvent.MFA_REMOVED, client, principal, proven_with=used.value)
+
+
+def regenerate_recovery_codes(principal: Principal, client: ClientInfo) -> list[str]:
+    """A new set of recovery codes; every code of the old set stops working."""
+    with unit_of_work() as db:
+        user = db.get(User, principal.user_id, with_for_update=True)
+        assert user is not None
+        if not user.mfa_enabled:
+            raise ConflictError("No second factor is on.", code=ErrorCode.MFA_NOT_ENABLED)
+        codes = _new_recovery_codes(db, user.id)
+        audit.record_by_caller(db, AuditEvent.MFA_RECOVERY_CODES_REGENERATED, client, principal)
+    return codes
+
+
+def clear_by_operator(email: str) -> bool:
+    """Break glass: an operator with database access turns a user's second factor off.
+
+    Every session of the user ends (whoever holds them proved a factor that
+    no longer exists). Audited with no actor: it did not come through the API.
+    """
+    with unit_of_work() as db:
+        user = db.scalars(select(User).where(User.email == email.lower()).with_for_update()).one_or_none()
+        if user is None:
+            return False
+        _turn_off(db, user)
+        ended = revoke_user_sessions(db, user.id, SessionEndReason.MFA_CLEARED)
+        audit.record(
+            db,
+            AuditEvent.MFA_CLEARED_BY_OPERATOR,
+            None,
+            target_id=user.id,
+            npo_id=user.npo_id,
+            details={"sessions_ended": len(ended)},
+        )
+    return True
+
+
+def check(db: DbSession, user_id: uuid.UUID, code: str | None, recovery_code: str | None) -> SecondFactor | None:
+    """Accept a TOTP code or a recovery code, once; which one it was, or None.
+
+    Both are spent by a conditional UPDATE: two requests racing with the same
+    code cannot both pass.
+    """
+    if code:
+        factor = db.get(TotpFactor, user_id)
+        if factor is None or factor.confirmed_at is None:
+            return None
+        step = totp.matching_step(_secret(factor), code, clock.now(), factor.last_used_step)
+        if step is None:
+            return None
+        spent = db.execute(
+            update(TotpFactor)
+            .where(
+                TotpFactor.user_id == user_id,
+                or_(TotpFactor.last_used_step.is_(None), TotpFactor.last_used_step < step),
+            )
+            .values(last_used_step=step)
+            .returning(TotpFactor.user_id)
+        ).first()
+        return SecondFactor.TOTP if spent else None
+    if recovery_code:
+        spent = db.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == totp.recovery_code_hash(user_id, recovery_code),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=func.now())
+            .returning(RecoveryCode.id)
+        ).first()
+        return SecondFactor.RECOVERY_CODE if spent else None
+    return None
+
+
+def _secret(factor: TotpFactor) -> str:
+    return decrypt(get_settings(), factor.secret_encrypted)
+
+
+def _new_recovery_codes(db: DbSession, user_id: uuid.UUID) -> list[str]:
+    codes = totp.new_recovery_codes()
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    db.add_all(RecoveryCode(user_id=user_id, code_hash=totp.recovery_code_hash(user_id, code)) for code in codes)
+    return codes
+
+
+def _turn_off(db: DbSession, user: User) -> None:
+    db.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    user.mfa_enabled = False
+    user_state.invalidate(db, [user.id])
+
+
+def _wrong_code() -> BadRequestError:
+    return BadRequestError("The code is not valid, or was already used.", code=ErrorCode.INVALID_MFA_CODE)
