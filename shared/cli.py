@@ -30,6 +30,7 @@ from shared.security.encryption import new_key
 from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, AsymmetricAlgorithm, new_private_key_pem
 from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
 from shared.services.email.redrive import redrive
+from shared.services.mfa import clear_by_operator
 
 
 def create_super_admin(_args: argparse.Namespace | None = None) -> int:
@@ -77,6 +78,15 @@ def new_signing_key(algorithm: AsymmetricAlgorithm) -> int:
     return 0
 
 
+def clear_mfa(email: str) -> int:
+    """Break glass: turn a user's second factor off (an operator with database access); audited."""
+    if not clear_by_operator(email):
+        print(f"clear-mfa: no account with the address {email}", file=sys.stderr)
+        return 1
+    print(f"clear-mfa: second factor of {email} cleared, its sessions ended")
+    return 0
+
+
 def new_encryption_key() -> int:
     """Write a fresh key for DATA_ENCRYPTION_KEYS to stdout (only the key)."""
     print(new_key())
@@ -121,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "new-signing-key", help="print a new private key for JWT_SIGNING_KEYS (PEM, unencrypted, stdout only)"
     )
     key.add_argument("--algorithm", choices=ASYMMETRIC_ALGORITHMS, default="ES256", help="JWT_ALGORITHM it is for")
+    clear = commands.add_parser("clear-mfa", help="break glass: turn a user's second factor off (audited)")
+    clear.add_argument("--email", required=True, help="the account's address")
     commands.add_parser("new-encryption-key", help="print a new key for DATA_ENCRYPTION_KEYS (stdout only)")
     role = commands.add_parser("create-app-role", help="create the runtime database role and set its limits")
     role.add_argument(
@@ -132,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return redrive_email(args.since_hours)
     if args.command == "new-signing-key":
         return new_signing_key(args.algorithm)
+    if args.command == "clear-mfa":
+        return clear_mfa(args.email)
     if args.command == "new-encryption-key":
         return new_encryption_key()
     if args.command == "create-app-role":

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Select, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session as DbSession
 
+from shared import clock
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.models import RefreshToken, Session, User
@@ -144,10 +145,10 @@ def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, 
     state = user_state.from_user(user, user_state.assigned_events(db, user.id))
     key = Keys.session(str(user.id), str(session.id))
     pipe = get_redis().pipeline(transaction=True)  # one user's keys: one cluster slot
-    auth_time = int(now.timestamp())
+    auth_time = int(clock.now())
     fields: dict[str, str | int] = {
         "expires_at": int(expires_at.timestamp()),
-        "last_seen": auth_time,
+        "last_seen": int(now.timestamp()),
         "auth_time": auth_time,
         "amr": ",".join(amr),
     }
