@@ -175,6 +175,7 @@ def test_removal_needs_a_code_and_turns_it_off(signed_in: Callable[..., Actor], 
     enrolled = Enrolled(actor, clock)
     refused = actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": "123456"})
     assert refused.status_code == 400 and refused.json()["error"]["code"] == "INVALID_MFA_CODE"
+    assert actor.request("DELETE", "/api/v1/auth/mfa/totp", json={}).status_code == 400, "neither is a wrong code"
     removed = actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": _code(enrolled.secret, clock.value)})
     assert removed.status_code == 204
     assert "access_token" in _login(actor.account), "signing in is one step again"

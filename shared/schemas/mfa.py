@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints
 
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import GivenPassword, OpaqueToken
@@ -18,27 +18,15 @@ RecoveryCodeText = Annotated[
 Method = Literal["totp", "recovery_code"]
 
 
-def _exactly_one_rule(schema: dict[str, Any]) -> None:
-    """Publish the either-or rule, so the contract states what the validator enforces."""
-    schema["oneOf"] = [
-        {"required": [given], "properties": {given: {"type": "string"}, other: {"type": "null"}}}
-        for given, other in (("code", "recovery_code"), ("recovery_code", "code"))
-    ]
-
-
 class CodeOrRecoveryCode(RequestModel):
-    """A six-digit code from the authenticator app, or one of the recovery codes: exactly one."""
+    """A six-digit code from the authenticator app, or one of the recovery codes.
 
-    model_config = ConfigDict(json_schema_extra=_exactly_one_rule)
+    Both are optional in the schema; the code is checked when given, else the
+    recovery code. Giving neither is a wrong code, answered like one.
+    """
 
     code: TotpCode | None = None
     recovery_code: RecoveryCodeText | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> CodeOrRecoveryCode:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("give either code or recovery_code")
-        return self
 
 
 class TotpEnrolmentResponse(ResponseModel):

@@ -5,17 +5,39 @@ package ``augeo_client`` on PYTHONPATH. Two steps, because the verification
 token arrives by email in between:
 
     client_flow.py register              register FLOW_EMAIL
-    client_flow.py verify-and-sign-in    verify FLOW_TOKEN, login, /users/me, refresh, logout
+    client_flow.py verify-and-sign-in    verify FLOW_TOKEN, login, /users/me, refresh, turn a
+                                         second factor on, sign in in two steps, logout
 """
 
+import base64
+import hashlib
+import hmac
 import os
+import struct
 import sys
+import time
 
 import httpx
 from augeo_client import AuthenticatedClient, Client
-from augeo_client.api.auth import auth_login, auth_logout, auth_refresh, auth_register, auth_verify_email
+from augeo_client.api.auth import (
+    auth_login,
+    auth_logout,
+    auth_mfa_verify,
+    auth_refresh,
+    auth_register,
+    auth_verify_email,
+)
+from augeo_client.api.mfa import mfa_totp_confirm, mfa_totp_start
 from augeo_client.api.users import users_me
-from augeo_client.models import LoginRequest, RefreshRequest, RegisterRequest, TokenRequest
+from augeo_client.models import (
+    LoginRequest,
+    MfaChallengeResponse,
+    MfaVerifyRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenRequest,
+    TotpCodeRequest,
+)
 
 BASE_URL = os.environ["AUGEO_URL"]
 EMAIL = os.environ["FLOW_EMAIL"]
@@ -29,6 +51,14 @@ def expect(response, status: int, step: str):
     if response.status_code != status:
         sys.exit(f"{step}: expected {status}, got {response.status_code}: {response.content[:300]!r}")
     return response.parsed
+
+
+def totp_now(secret: str) -> str:
+    """RFC 6238, as an authenticator app computes it (SHA-1, 30 s, 6 digits)."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
 
 
 def register() -> None:
@@ -57,8 +87,28 @@ def verify_and_sign_in() -> None:
     )
     assert fresh.refresh_token != tokens.refresh_token
     signed_in = AuthenticatedClient(base_url=BASE_URL, token=fresh.access_token, httpx_args=HTTPX_ARGS)
+    recovery_codes = turn_on_a_second_factor(signed_in)
     expect(auth_logout.sync_detailed(client=signed_in), 204, "logout")
     expect(users_me.sync_detailed(client=signed_in), 401, "me after logout")
+    sign_in_in_two_steps(client, recovery_codes[0])
+
+
+def turn_on_a_second_factor(signed_in: AuthenticatedClient) -> list[str]:
+    enrolment = expect(mfa_totp_start.sync_detailed(client=signed_in), 200, "mfa enrolment")
+    body = TotpCodeRequest(code=totp_now(enrolment.secret))
+    confirmed = expect(mfa_totp_confirm.sync_detailed(client=signed_in, body=body), 200, "mfa confirm")
+    assert len(confirmed.recovery_codes) == 10
+    return list(confirmed.recovery_codes)
+
+
+def sign_in_in_two_steps(client: Client, recovery_code: str) -> None:
+    login = LoginRequest(email=EMAIL, password=PASSWORD)
+    challenge = expect(auth_login.sync_detailed(client=client, body=login), 200, "login, first step")
+    assert isinstance(challenge, MfaChallengeResponse) and challenge.mfa_required is True
+    second = MfaVerifyRequest(mfa_token=challenge.mfa_token, recovery_code=recovery_code)
+    tokens = expect(auth_mfa_verify.sync_detailed(client=client, body=second), 200, "login, second step")
+    signed_in = AuthenticatedClient(base_url=BASE_URL, token=tokens.access_token, httpx_args=HTTPX_ARGS)
+    expect(users_me.sync_detailed(client=signed_in), 200, "me after two steps")
 
 
 if __name__ == "__main__":
