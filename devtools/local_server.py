@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
+from azure.functions.decorators.http import HttpTrigger
 
 from shared.errors import ErrorCode, error_body
 from shared.http.routing import RouteTemplate, is_reserved_path
@@ -51,13 +52,14 @@ def load_routes(app: func.FunctionApp) -> list[Route]:
     routes = []
     for function in app.get_functions():
         trigger = function.get_trigger()
-        if getattr(trigger, "type", None) != "httpTrigger":
+        if not isinstance(trigger, HttpTrigger):
             continue
+        name = function.get_function_name() or ""
         methods = trigger.methods
         routes.append(
             Route(
-                name=function.get_function_name(),
-                template=RouteTemplate.parse(trigger.route or function.get_function_name()),
+                name=name,
+                template=RouteTemplate.parse(trigger.route or name),
                 methods=frozenset(str(getattr(m, "value", m)).upper() for m in methods) if methods else None,
                 call=function.get_user_function(),
             )

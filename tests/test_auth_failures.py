@@ -6,7 +6,9 @@ import json
 import secrets
 import socket
 import uuid
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 import azure.functions as func
 import jwt
@@ -38,7 +40,13 @@ def database_down():
         yield
 
 
-def call(functions, name: str, body: dict | None = None, token: str | None = None, ip: str = "203.0.113.50"):
+def call(
+    functions: dict[str, Callable[..., Any]],
+    name: str,
+    body: dict | None = None,
+    token: str | None = None,
+    ip: str = "203.0.113.50",
+):
     headers = {"Content-Type": "application/json", "X-Forwarded-For": ip}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -59,7 +67,11 @@ def _users_with(email: str) -> int:
 
 
 @pytest.mark.parametrize("outage", [redis_down, database_down])
-def test_register_during_an_outage_writes_nothing(functions, unique_email, outage) -> None:
+def test_register_during_an_outage_writes_nothing(
+    functions: dict[str, Callable[..., Any]],
+    unique_email: Callable[[str], str],
+    outage: Callable[[], AbstractContextManager[None]],
+) -> None:
     email = unique_email("outage")
     body = {"email": email, "password": PASSWORD, "first_name": "O", "last_name": "O"}
     with outage():
@@ -70,7 +82,9 @@ def test_register_during_an_outage_writes_nothing(functions, unique_email, outag
 
 
 @pytest.mark.parametrize("outage", [redis_down, database_down])
-def test_login_during_an_outage_is_503_and_opens_no_session(functions, account: Account, outage) -> None:
+def test_login_during_an_outage_is_503_and_opens_no_session(
+    functions: dict[str, Callable[..., Any]], account: Account, outage: Callable[[], AbstractContextManager[None]]
+) -> None:
     with unit_of_work() as db:
         user_id = db.scalars(select(User.id).where(User.email == account.email)).one()
         before = db.scalar(select(sql_func.count()).select_from(Session).where(Session.user_id == user_id))
@@ -82,7 +96,9 @@ def test_login_during_an_outage_is_503_and_opens_no_session(functions, account: 
 
 
 @pytest.mark.parametrize("outage", [redis_down, database_down])
-def test_authenticated_request_is_refused_not_let_through(functions, account: Account, outage) -> None:
+def test_authenticated_request_is_refused_not_let_through(
+    functions: dict[str, Callable[..., Any]], account: Account, outage: Callable[[], AbstractContextManager[None]]
+) -> None:
     tokens = account.tokens()
     request = func.HttpRequest(
         "GET", "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}, body=b""
@@ -93,7 +109,7 @@ def test_authenticated_request_is_refused_not_let_through(functions, account: Ac
     assert account.me(tokens["access_token"]).status_code == 200
 
 
-def test_refresh_with_redis_down_rotates_nothing(functions, account: Account) -> None:
+def test_refresh_with_redis_down_rotates_nothing(functions: dict[str, Callable[..., Any]], account: Account) -> None:
     tokens = account.tokens()
     with redis_down():
         _assert_unavailable(call(functions, "auth_refresh", {"refresh_token": tokens["refresh_token"]}))
@@ -105,7 +121,9 @@ def test_refresh_with_redis_down_rotates_nothing(functions, account: Account) ->
     assert after.status_code == 200
 
 
-def test_logout_when_redis_fails_keeps_the_session_consistent(functions, account: Account) -> None:
+def test_logout_when_redis_fails_keeps_the_session_consistent(
+    functions: dict[str, Callable[..., Any]], account: Account
+) -> None:
     tokens = account.tokens()
     with redis_down():
         _assert_unavailable(call(functions, "auth_logout", token=tokens["access_token"]))
@@ -115,7 +133,9 @@ def test_logout_when_redis_fails_keeps_the_session_consistent(functions, account
     assert account.me(tokens["access_token"]).status_code == 200
 
 
-def test_requests_answered_503_give_back_every_limit_slot_they_reserved(functions, account: Account, unique_email):
+def test_requests_answered_503_give_back_every_limit_slot_they_reserved(
+    functions: dict[str, Callable[..., Any]], account: Account, unique_email: Callable[[str], str]
+) -> None:
     """A ten-second database outage must not leave a venue's address locked out afterwards."""
     ip = f"203.0.113.{secrets.randbelow(200) + 20}"
     wrong = {"email": account.email, "password": "Wrong-password-1"}

