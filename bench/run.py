@@ -1063,9 +1063,9 @@ def hot_path_targets(r: dict[str, Any]) -> list[str]:
     out = []
     for op, limit in HOT_TARGETS:
         p50 = ours[op]["p50_ms"]
-        line = f"{label(op)} p50 <= {limit:.1f} ms in-process: {p50:.2f} ms ({counts(op)}): {'MET' if p50 <= limit else 'MISSED'}"
+        line = f"{label(op)} p50 <= {limit:.1f} ms in-process: {p50:.3f} ms ({counts(op)}): {'MET' if p50 <= limit else 'MISSED'}"
         if op == "check" and "check_uncached" in ours:
-            line += f"; state not cached: {ours['check_uncached']['p50_ms']:.2f} ms ({counts('check_uncached')})"
+            line += f"; state not cached: {ours['check_uncached']['p50_ms']:.3f} ms ({counts('check_uncached')})"
         out.append(line)
         if op == "refresh":
             out.append(refresh_against_peer(r))
