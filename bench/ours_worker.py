@@ -13,6 +13,8 @@ import secrets
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +123,15 @@ def tokens() -> dict[str, Any]:
 
 def roundtrips() -> dict[str, dict[str, Any]]:
     """Per request: commands sent to Redis (packed commands written to a socket, as
-    tests/test_auth_sessions.py counts them), SQL statements (SQLAlchemy
-    before_cursor_execute on shared.database.get_engine()), and PostgreSQL wire round
-    trips (pg8000 waits for the server: CoreConnection.handle_messages), which include
-    what the events do not see: the pool's pre-ping, BEGIN and ROLLBACK/COMMIT, and
-    pg8000's extended-protocol steps (parse, describe/bind, execute) of each statement."""
+    tests/conftest.py's counting_round_trips counts them), SQL statements (SQLAlchemy
+    before_cursor_execute on shared.database.get_engine(); "sql" counts every event,
+    "statements" all but the transaction's BEGIN, as the tests pin them), and
+    PostgreSQL wire round trips (pg8000 waits for the server:
+    CoreConnection.handle_messages), which include what the events do not see: the
+    pool's pre-ping, COMMIT/ROLLBACK, and pg8000's extended-protocol steps (parse,
+    describe/bind, execute) of each statement; "transaction" counts the BEGIN, COMMIT and
+    ROLLBACK statements that reached the server (their wire round trips are in
+    "pg_round_trips": pg8000 sends BEGIN as a simple query, COMMIT in three steps)."""
     import pg8000.core
     import redis.connection
     from sqlalchemy import event
@@ -142,7 +148,11 @@ def roundtrips() -> dict[str, dict[str, Any]]:
 
     def counting_handle(self: Any, context: Any) -> Any:
         counts["pg_round_trips"] += 1
-        counts["pg_wire"].append(" ".join(str(getattr(context, "statement", "")).split())[:50])
+        statement = " ".join(str(getattr(context, "statement", "")).split())[:50]
+        counts["pg_wire"].append(statement)
+        if context is not counts["last_context"] and statement.upper() in ("BEGIN", "COMMIT", "ROLLBACK"):
+            counts["transaction"] += 1  # one statement, however many round trips it takes
+        counts["last_context"] = context
         return real_handle(self, context)
 
     def on_statement(*args: Any) -> None:
@@ -150,19 +160,122 @@ def roundtrips() -> dict[str, dict[str, Any]]:
         counts["statements"].append(" ".join(str(args[2]).split())[:80])
 
     out = {}
-    for op in ("me", "refresh"):
-        OPS[op]()  # warm
-        counts.update(redis=0, sql=0, pg_round_trips=0, statements=[], pg_wire=[])
+    for op in ROUND_TRIP_OPS:
+        call, before, after = _round_trip_op(op)
+        if before:
+            before()
+        call()  # warm
+        if before:
+            before()
+        counts.update(redis=0, sql=0, pg_round_trips=0, transaction=0, last_context=None, statements=[], pg_wire=[])
         redis.connection.AbstractConnection.send_packed_command = counting_send  # type: ignore[method-assign]
         pg8000.core.CoreConnection.handle_messages = counting_handle  # type: ignore[method-assign]
         event.listen(get_engine(), "before_cursor_execute", on_statement)
         try:
-            OPS[op]()
+            call()
         finally:
             event.remove(get_engine(), "before_cursor_execute", on_statement)
             redis.connection.AbstractConnection.send_packed_command = real_send  # type: ignore[method-assign]
             pg8000.core.CoreConnection.handle_messages = real_handle  # type: ignore[method-assign]
+        if after:
+            after()
+        counts.pop("last_context")
         out[op] = {k: (list(v) if isinstance(v, list) else v) for k, v in counts.items()}
+        out[op]["statements"] = [sql for sql in out[op]["statements"] if sql.upper() != "BEGIN"]
+    return out
+
+
+# -- hot paths: the permission check and a route that needs only the caller's state ----------
+
+STAFF_EMAIL = os.environ.get("BENCH_STAFF_EMAIL", "bench-staff@example.org")
+# The order of the round-trip table.
+ROUND_TRIP_OPS = ("me", "roles", "check", "check_uncached", "refresh", "login")
+hot: dict[str, Any] = {}
+
+
+def setup_hot_paths() -> dict[str, Any]:
+    """A staff user of one NPO assigned to one event, written straight to the database
+    (as setup() writes its user) before signing in, so the sign-in caches that state."""
+    from sqlalchemy import delete
+
+    from shared.database import unit_of_work
+    from shared.models import EventAssignment, User
+    from shared.security.passwords import hash_password
+
+    npo_id, event_id = uuid.uuid4(), uuid.uuid4()
+    with unit_of_work() as db:
+        db.execute(delete(User).where(User.email == STAFF_EMAIL))  # its assignments go with it (cascade)
+    with unit_of_work() as db:
+        staff = User(
+            email=STAFF_EMAIL,
+            password_hash=hash_password(PASSWORD, ROUNDS),
+            first_name="Bench",
+            last_name="Staff",
+            role="staff",
+            npo_id=npo_id,
+            email_verified=True,
+            is_active=True,
+        )
+        db.add(staff)
+        db.flush()
+        db.add(EventAssignment(user_id=staff.id, event_id=event_id))
+    body = {"email": STAFF_EMAIL, "password": PASSWORD}
+    tokens = json.loads(_call("auth_login", _request("POST", "/api/v1/auth/login", body), 200).get_body())
+    hot["access"], hot["user_id"] = tokens["access_token"], tokens["user"]["id"]
+    hot["check_body"] = {"permission": "checkin:perform", "event_id": str(event_id)}
+    answer = json.loads(_check().get_body())
+    if answer != {"allowed": True, "reason": "assigned_event"}:
+        raise RuntimeError(f"the staff user's check answered {answer}")
+    return {"check_body": hot["check_body"], "staff_user_id": hot["user_id"], "npo_id": str(npo_id)}
+
+
+def _roles() -> None:
+    """GET /api/v1/roles as the benchmark user: the session script, nothing else."""
+    _call("roles_list", _request("GET", "/api/v1/roles", token=state["access"]), 200)
+
+
+def _check() -> Any:
+    """POST /api/v1/authz/check as the staff user: checkin:perform at their event."""
+    return _call("authz_check", _request("POST", "/api/v1/authz/check", hot["check_body"], token=hot["access"]), 200)
+
+
+def _drop_staff_state() -> None:
+    """What a role or assignment change does: the cached state goes (the check never caches it back)."""
+    from shared.redis_client import Keys, get_redis
+
+    get_redis().delete(Keys.user_state(hot["user_id"]))
+
+
+def _recache_staff_state() -> None:
+    """An ordinary authenticated request of the staff user caches the state again."""
+    _call("roles_list", _request("GET", "/api/v1/roles", token=hot["access"]), 200)
+
+
+Hook = Callable[[], Any] | None
+# op: (the timed call, untimed before each call, untimed after the last)
+HOT_OPS: dict[str, tuple[Callable[[], Any], Hook, Hook]] = {
+    "roles": (_roles, None, None),
+    "check": (_check, None, None),
+    "check_uncached": (_check, _drop_staff_state, _recache_staff_state),
+}
+
+
+def _round_trip_op(op: str) -> tuple[Callable[[], Any], Hook, Hook]:
+    return HOT_OPS[op] if op in HOT_OPS else (OPS[op], None, None)
+
+
+def inproc_hot(op: str, n: int) -> list[float]:
+    """Latency in seconds of ``n`` sequential calls; the hooks are not timed."""
+    call, before, after = HOT_OPS[op]
+    out = []
+    for _ in range(n):
+        if before:
+            before()
+        started = time.perf_counter()
+        call()
+        out.append(time.perf_counter() - started)
+    if after:
+        after()
     return out
 
 
@@ -268,7 +381,10 @@ def profile(op: str, n: int, path: str, site: str) -> str:
 
     profiler = Profiler(interval=0.0002)
     profiler.start()
-    timed(OPS[op], n)
+    if op in HOT_OPS:
+        inproc_hot(op, n)
+    else:
+        timed(OPS[op], n)
     profiler.stop()
     Path(path).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
     return path
@@ -281,6 +397,8 @@ if __name__ == "__main__":
             "inproc": inproc,
             "tokens": tokens,
             "roundtrips": roundtrips,
+            "setup_hot_paths": setup_hot_paths,
+            "inproc_hot": inproc_hot,
             "limits": limits,
             "token_costs": token_costs,
             "profile": profile,
