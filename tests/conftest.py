@@ -359,7 +359,8 @@ def counting_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[RoundTrips
     from shared.database import get_engine
 
     seen = RoundTrips()
-    real_send = redis.connection.AbstractConnection.send_packed_command
+    # redis-py leaves send_packed_command unannotated: this is its signature.
+    real_send: Callable[[Any, Any, bool], None] = redis.connection.AbstractConnection.send_packed_command
 
     def counting_send(self: Any, command: Any, check_health: bool = True) -> None:
         seen.redis.append(command)
