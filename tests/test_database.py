@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from shared.database import read_only, unit_of_work
@@ -113,6 +113,13 @@ def test_hot_connection_killed_by_the_server_is_a_503_not_a_500(functions: dict[
 # -- a restart: one warning line per lost connection ------------------------------------
 
 
+def _driver_socket(connection: Connection) -> socket.socket:
+    """The socket pg8000 talks to the server on, under a pooled connection."""
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None, "the connection is live"
+    return cast(socket.socket, dbapi_connection._usock)  # pg8000's own attribute: untyped
+
+
 def _wait_for_the_servers_reset(sockets: list[socket.socket]) -> None:
     """Let each terminated backend's hang-up arrive, and its reset (RST) too.
 
@@ -144,7 +151,7 @@ def test_connections_a_restart_dropped_are_one_warning_line_each(
         with get_engine().connect() as first, get_engine().connect() as second:  # two pooled connections
             first.execute(text("SELECT 1"))
             second.execute(text("SELECT 1"))
-            sockets = [connection.connection.dbapi_connection._usock for connection in (first, second)]  # type: ignore[union-attr]
+            sockets = [_driver_socket(connection) for connection in (first, second)]
         _terminate_our_backends()
         _wait_for_the_servers_reset(sockets)
         caplog.clear()
