@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import azure.functions as func
 import httpx
 import pytest
 
@@ -146,8 +147,12 @@ def client(base_url: str) -> Iterator[httpx.Client]:
         yield http
 
 
+# What the `functions` fixture gives: each registered function by name, as the host calls it.
+FunctionsByName = dict[str, Callable[[func.HttpRequest], func.HttpResponse]]
+
+
 @pytest.fixture(scope="session")
-def functions(local_server: Any) -> dict[str, Callable[..., Any]]:
+def functions(local_server: Any) -> FunctionsByName:
     """Each registered function by name, for in-process calls."""
     return {route.name: route.call for route in local_server.router.routes}
 
@@ -359,7 +364,8 @@ def counting_round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[RoundTrips
     from shared.database import get_engine
 
     seen = RoundTrips()
-    real_send = redis.connection.AbstractConnection.send_packed_command
+    # redis-py leaves send_packed_command unannotated: this is its signature.
+    real_send: Callable[[Any, Any, bool], None] = redis.connection.AbstractConnection.send_packed_command
 
     def counting_send(self: Any, command: Any, check_health: bool = True) -> None:
         seen.redis.append(command)

@@ -6,9 +6,9 @@ import json
 import secrets
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, cast
 
 import azure.functions as func
 import jwt
@@ -18,44 +18,44 @@ from sqlalchemy import select
 
 from shared.database import unit_of_work
 from shared.models import EmailOutbox, RefreshToken, Session, User
-from tests.conftest import PASSWORD, Account, settings_changed, token_from_last_email
+from tests.conftest import PASSWORD, Account, FunctionsByName, settings_changed, token_from_last_email
 
 
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return cast(int, probe.getsockname()[1])  # typeshed's Any; for AF_INET it is (host, port)
 
 
 @contextmanager
-def redis_down():
+def redis_down() -> Iterator[None]:
     with settings_changed(REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0", REDIS_CONNECT_TIMEOUT_SECONDS="0.5"):
         yield
 
 
 @contextmanager
-def database_down():
+def database_down() -> Iterator[None]:
     url = f"postgresql+pg8000://postgres@127.0.0.1:{_closed_port()}/augeo"
     with settings_changed(DATABASE_URL=url, DB_CONNECT_TIMEOUT_SECONDS="0.5"):
         yield
 
 
 def call(
-    functions: dict[str, Callable[..., Any]],
+    functions: FunctionsByName,
     name: str,
-    body: dict | None = None,
+    body: dict[str, str] | None = None,
     token: str | None = None,
     ip: str = "203.0.113.50",
-):
+) -> tuple[int, dict[str, Any]]:
     headers = {"Content-Type": "application/json", "X-Forwarded-For": ip}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = func.HttpRequest("POST", "/x", headers=headers, body=json.dumps(body or {}).encode())
     response = functions[name](request)
-    return response.status_code, json.loads(response.get_body() or b"{}")
+    return response.status_code, cast(dict[str, Any], json.loads(response.get_body() or b"{}"))
 
 
-def _assert_unavailable(result) -> None:
+def _assert_unavailable(result: tuple[int, dict[str, Any]]) -> None:
     status, body = result
     assert status == 503, body
     assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
@@ -63,12 +63,14 @@ def _assert_unavailable(result) -> None:
 
 def _users_with(email: str) -> int:
     with unit_of_work() as db:
-        return db.scalar(select(sql_func.count()).select_from(User).where(User.email == email))
+        count = db.scalar(select(sql_func.count()).select_from(User).where(User.email == email))
+    assert count is not None, "COUNT(*) returns a row"
+    return count
 
 
 @pytest.mark.parametrize("outage", [redis_down, database_down])
 def test_register_during_an_outage_writes_nothing(
-    functions: dict[str, Callable[..., Any]],
+    functions: FunctionsByName,
     unique_email: Callable[[str], str],
     outage: Callable[[], AbstractContextManager[None]],
 ) -> None:
@@ -83,7 +85,7 @@ def test_register_during_an_outage_writes_nothing(
 
 @pytest.mark.parametrize("outage", [redis_down, database_down])
 def test_login_during_an_outage_is_503_and_opens_no_session(
-    functions: dict[str, Callable[..., Any]], account: Account, outage: Callable[[], AbstractContextManager[None]]
+    functions: FunctionsByName, account: Account, outage: Callable[[], AbstractContextManager[None]]
 ) -> None:
     with unit_of_work() as db:
         user_id = db.scalars(select(User.id).where(User.email == account.email)).one()
@@ -97,7 +99,7 @@ def test_login_during_an_outage_is_503_and_opens_no_session(
 
 @pytest.mark.parametrize("outage", [redis_down, database_down])
 def test_authenticated_request_is_refused_not_let_through(
-    functions: dict[str, Callable[..., Any]], account: Account, outage: Callable[[], AbstractContextManager[None]]
+    functions: FunctionsByName, account: Account, outage: Callable[[], AbstractContextManager[None]]
 ) -> None:
     tokens = account.tokens()
     request = func.HttpRequest(
@@ -109,7 +111,7 @@ def test_authenticated_request_is_refused_not_let_through(
     assert account.me(tokens["access_token"]).status_code == 200
 
 
-def test_refresh_with_redis_down_rotates_nothing(functions: dict[str, Callable[..., Any]], account: Account) -> None:
+def test_refresh_with_redis_down_rotates_nothing(functions: FunctionsByName, account: Account) -> None:
     tokens = account.tokens()
     with redis_down():
         _assert_unavailable(call(functions, "auth_refresh", {"refresh_token": tokens["refresh_token"]}))
@@ -121,20 +123,20 @@ def test_refresh_with_redis_down_rotates_nothing(functions: dict[str, Callable[.
     assert after.status_code == 200
 
 
-def test_logout_when_redis_fails_keeps_the_session_consistent(
-    functions: dict[str, Callable[..., Any]], account: Account
-) -> None:
+def test_logout_when_redis_fails_keeps_the_session_consistent(functions: FunctionsByName, account: Account) -> None:
     tokens = account.tokens()
     with redis_down():
         _assert_unavailable(call(functions, "auth_logout", token=tokens["access_token"]))
     sid = uuid.UUID(jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"])
     with unit_of_work() as db:
-        assert db.get(Session, sid).revoked_at is None
+        session = db.get(Session, sid)
+        assert session is not None
+        assert session.revoked_at is None
     assert account.me(tokens["access_token"]).status_code == 200
 
 
 def test_requests_answered_503_give_back_every_limit_slot_they_reserved(
-    functions: dict[str, Callable[..., Any]], account: Account, unique_email: Callable[[str], str]
+    functions: FunctionsByName, account: Account, unique_email: Callable[[str], str]
 ) -> None:
     """A ten-second database outage must not leave a venue's address locked out afterwards."""
     ip = f"203.0.113.{secrets.randbelow(200) + 20}"

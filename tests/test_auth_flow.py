@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import jwt
@@ -87,7 +88,10 @@ def test_wrong_password_and_unknown_email_answer_the_same(client: httpx.Client, 
     wrong = account.login(password="Wrong-password-1")
     unknown = Account(client, "nobody-" + account.email).login(password="Wrong-password-1")
     assert wrong.status_code == unknown.status_code == 401
-    strip = lambda r: {k: v for k, v in r.json()["error"].items() if k != "request_id"}  # noqa: E731
+
+    def strip(r: httpx.Response) -> dict[str, Any]:
+        return {k: v for k, v in r.json()["error"].items() if k != "request_id"}
+
     assert strip(wrong) == strip(unknown)
     assert wrong.headers["www-authenticate"].startswith("Bearer")
 

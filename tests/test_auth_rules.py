@@ -73,6 +73,7 @@ def test_unknown_email_costs_one_bcrypt_check_at_the_same_cost(
     Account(client, "nobody-" + account.email).login(password="Wrong-password-1")
     with unit_of_work() as db:
         stored = db.scalars(select(User.password_hash).where(User.email == account.email)).one()
+    assert stored is not None, "the account has a password"
     assert costs == [int(stored.split("$")[2])] * 2
 
 
@@ -129,6 +130,7 @@ def test_verification_token_lives_24_hours(client: httpx.Client, unique_email: C
                 UserToken.token_hash == hash_token(token)
             )
         )
+    assert hours is not None, "the token was stored"
     assert round(float(hours)) == 24
 
 
@@ -189,7 +191,7 @@ def test_reset_request_answers_the_same_for_unknown_emails(client: httpx.Client,
 # -- password change -------------------------------------------------------------
 
 
-def _change(account: Account, access: str, current: str, new: str):
+def _change(account: Account, access: str, current: str, new: str) -> httpx.Response:
     return account.http.post(
         "/api/v1/auth/password/change",
         json={"current_password": current, "new_password": new},

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import jwt
 import pytest
 from sqlalchemy import func, select, text, update
@@ -16,19 +17,19 @@ from shared.database import unit_of_work
 from shared.models import AuditLog, RefreshToken, Session
 from shared.redis_client import Keys, get_redis
 from shared.security.jwt_tokens import create_access_token
-from tests.conftest import Account, Actor, counting_round_trips
+from tests.conftest import Account, Actor, FunctionsByName, counting_round_trips
 
 
-def _sid(tokens: dict) -> str:
-    return jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"]
+def _sid(tokens: dict[str, Any]) -> str:
+    return cast(str, jwt.decode(tokens["access_token"], options={"verify_signature": False})["sid"])
 
 
-def _session_key(tokens: dict) -> str:
+def _session_key(tokens: dict[str, Any]) -> str:
     claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
     return Keys.session(claims["sub"], claims["sid"])
 
 
-def _refresh(account: Account, token: str):
+def _refresh(account: Account, token: str) -> httpx.Response:
     return account.http.post("/api/v1/auth/refresh", json={"refresh_token": token})
 
 
@@ -70,6 +71,7 @@ def test_rotated_token_after_grace_ends_the_whole_session(account: Account) -> N
                 AuditLog.details["session_id"].astext == _sid(tokens),
             )
         )
+    assert session is not None
     assert session.revoked_at is not None and session.revoked_reason == "refresh_token_reuse"
     assert events == 1
 
@@ -148,13 +150,14 @@ def test_one_session_per_login_records_ip_and_user_agent(account: Account) -> No
     tokens = account.tokens()
     with unit_of_work() as db:
         session = db.get(Session, uuid.UUID(_sid(tokens)))
+    assert session is not None
     assert session.ip_address == account.ip
     assert session.user_agent == "pytest-browser/1.0"
     assert session.revoked_at is None
 
 
 def test_session_check_is_one_redis_round_trip(
-    account: Account, functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+    account: Account, functions: FunctionsByName, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Count what the clients send for one authenticated request: round trips to
     Redis (packed commands written to a socket) and SQL statements."""
@@ -172,7 +175,7 @@ def test_session_check_is_one_redis_round_trip(
 
 
 def test_a_refresh_is_one_sql_statement_and_one_redis_round_trip(
-    account: Account, functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+    account: Account, functions: FunctionsByName, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Spend, child, lineage, session touch and the user in one statement; the idle check in one script."""
     import json
@@ -194,7 +197,7 @@ def test_a_refresh_is_one_sql_statement_and_one_redis_round_trip(
 
 
 def test_a_route_that_needs_only_the_callers_state_costs_no_sql(
-    account: Account, functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
+    account: Account, functions: FunctionsByName, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """GET /api/v1/roles: the session script (with the caller's cached state) and nothing else."""
     import azure.functions as func

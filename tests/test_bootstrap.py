@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.database import unit_of_work
 from shared.models import User
 from shared.security.passwords import verify_password
@@ -23,7 +23,7 @@ from shared.services.bootstrap import (
 from tests.conftest import ROOT
 
 
-def _settings(email: str, password: str = "Bootstrap-pass-2026"):
+def _settings(email: str, password: str = "Bootstrap-pass-2026") -> Settings:
     return load_settings(super_admin_email=email, super_admin_password=password)
 
 
@@ -68,7 +68,7 @@ def test_refuses_an_existing_non_admin_account(unique_email: Callable[[str], str
         ("ok@example.org", "password1", "too common"),
     ],
 )
-def test_refuses_bad_settings(email, password, message) -> None:
+def test_refuses_bad_settings(email: str | None, password: str, message: str) -> None:
     with pytest.raises(BootstrapRefusedError, match=message):
         ensure_super_admin(load_settings(super_admin_email=email, super_admin_password=password))
 

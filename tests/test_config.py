@@ -25,7 +25,7 @@ HS256 = {"jwt_algorithm": "HS256", "jwt_secret_key": "0f8Jq2Lx-V7nRk3Zs9Wb_T4mYc
 PRODUCTION = {**VALID, "environment": "production", "db_ssl": "verify-full", "bcrypt_rounds": 12}
 
 
-def settings(**changes: object):
+def settings(**changes: object) -> Settings:
     return load_settings(**{**VALID, **changes})
 
 
@@ -207,8 +207,10 @@ def test_tls_modes_build_the_right_context() -> None:
 
     assert ssl_context("disable") is False
     strict = ssl_context("verify-full")
+    assert isinstance(strict, ssl.SSLContext)
     assert strict.verify_mode == ssl.CERT_REQUIRED and strict.check_hostname
     loose = ssl_context("require")
+    assert isinstance(loose, ssl.SSLContext)
     assert loose.verify_mode == ssl.CERT_NONE
 
 

@@ -12,7 +12,7 @@ import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -36,7 +36,7 @@ def _tool(name: str) -> Path:
 def document(base_url: str) -> dict[str, Any]:
     response = httpx.get(f"{base_url}/openapi.json")
     assert response.status_code == 200
-    return response.json()
+    return cast(dict[str, Any], response.json())
 
 
 def test_document_lists_exactly_the_registered_routes(
@@ -139,7 +139,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
             "MAX_SESSIONS_PER_USER",
         )
     }
-    command = [
+    command: list[str | Path] = [
         _tool("schemathesis"),
         "run",
         f"{base_url}/openapi.json",

@@ -10,10 +10,11 @@ import select as io_select
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.orm import Session
 
 from shared.database import read_only, unit_of_work
 from shared.models import EmailOutbox
@@ -21,7 +22,9 @@ from shared.models import EmailOutbox
 
 def _count(address: str) -> int:
     with read_only() as db:
-        return db.scalar(select(func.count()).select_from(EmailOutbox).where(EmailOutbox.to_address == address))
+        count = db.scalar(select(func.count()).select_from(EmailOutbox).where(EmailOutbox.to_address == address))
+    assert count is not None, "COUNT(*) returns a row"
+    return count
 
 
 def _outbox_row(address: str) -> EmailOutbox:
@@ -44,9 +47,11 @@ def test_unit_of_work_commits() -> None:
     assert _count(address) == 1
 
 
-def _driver_status(db) -> bytes:
+def _driver_status(db: Session) -> bytes:
     """pg8000's view of the server's transaction status: b"I" idle, b"T" in a transaction."""
-    return db.connection().connection.dbapi_connection._transaction_status
+    dbapi_connection = db.connection().connection.dbapi_connection
+    assert dbapi_connection is not None, "the session holds a live connection"
+    return cast(bytes, dbapi_connection._transaction_status)  # pg8000's own attribute: untyped
 
 
 def test_unit_of_work_runs_in_a_transaction_and_read_only_in_none() -> None:
@@ -108,6 +113,13 @@ def test_hot_connection_killed_by_the_server_is_a_503_not_a_500(functions: dict[
 # -- a restart: one warning line per lost connection ------------------------------------
 
 
+def _driver_socket(connection: Connection) -> socket.socket:
+    """The socket pg8000 talks to the server on, under a pooled connection."""
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None, "the connection is live"
+    return cast(socket.socket, dbapi_connection._usock)  # pg8000's own attribute: untyped
+
+
 def _wait_for_the_servers_reset(sockets: list[socket.socket]) -> None:
     """Let each terminated backend's hang-up arrive, and its reset (RST) too.
 
@@ -139,7 +151,7 @@ def test_connections_a_restart_dropped_are_one_warning_line_each(
         with get_engine().connect() as first, get_engine().connect() as second:  # two pooled connections
             first.execute(text("SELECT 1"))
             second.execute(text("SELECT 1"))
-            sockets = [connection.connection.dbapi_connection._usock for connection in (first, second)]  # type: ignore[union-attr]
+            sockets = [_driver_socket(connection) for connection in (first, second)]
         _terminate_our_backends()
         _wait_for_the_servers_reset(sockets)
         caplog.clear()

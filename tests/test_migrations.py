@@ -112,7 +112,7 @@ def test_migrations_refuse_a_runtime_role_that_does_not_exist(scratch_database: 
 def test_roles_are_seeded_as_designed() -> None:
     engine = sa.create_engine(os.environ["DATABASE_URL"])
     with engine.connect() as connection:
-        rows = dict(connection.execute(sa.text("SELECT name, scope FROM roles")).all())
+        rows: dict[str, str] = dict(connection.execute(sa.text("SELECT name, scope FROM roles")).all())
     engine.dispose()
     assert rows == {
         "super_admin": "platform",
@@ -168,6 +168,7 @@ def test_database_enforces_email_case_and_npo_scope() -> None:
         ):
             with pytest.raises(sa.exc.DBAPIError) as raised, engine.begin() as connection:
                 connection.execute(insert, params)
+            assert raised.value.orig is not None, raised.value  # the driver's own error
             assert raised.value.orig.args[0]["C"].startswith("23"), raised.value  # integrity violation class
     finally:
         engine.dispose()

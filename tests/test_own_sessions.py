@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Any, cast
 
 from tests.conftest import Account, Actor
 
 
-def _sessions(actor: Actor) -> list[dict]:
+def _sessions(actor: Actor) -> list[dict[str, Any]]:
     response = actor.request("GET", "/api/v1/users/me/sessions")
     assert response.status_code == 200, response.text
-    return response.json()["items"]
+    return cast(list[dict[str, Any]], response.json()["items"])
 
 
 def test_list_marks_the_current_session(account: Account) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any, cast
 
 import jsonschema
 
@@ -13,9 +14,9 @@ from tests.conftest import ROOT
 SCHEMAS = ROOT / "tests" / "schemastore"  # copies with their licence; see README there
 
 
-def _validate(document_path: Path, schema_name: str) -> dict:
+def _validate(document_path: Path, schema_name: str) -> dict[str, Any]:
     schema = json.loads((SCHEMAS / schema_name).read_text())
-    document = json.loads(document_path.read_text())
+    document = cast(dict[str, Any], json.loads(document_path.read_text()))
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import azure.functions as func
 import httpx
 import pytest
 
@@ -11,17 +12,29 @@ from devtools.local_server import Route, Router
 from shared.http.routing import RouteTemplate, is_reserved_path
 
 
+def _handler(req: func.HttpRequest) -> func.HttpResponse:
+    """A function body for the routes; these tests only resolve, they never call it."""
+    return func.HttpResponse()
+
+
 def _router(*templates: str) -> Router:
-    routes = [Route(t, RouteTemplate.parse(t), None, lambda req: None) for t in templates]
+    routes = [Route(t, RouteTemplate.parse(t), None, _handler) for t in templates]
     return Router(sorted(routes, key=lambda r: r.template.precedence))
+
+
+def _resolved(router: Router, method: str, path: str) -> tuple[Route, dict[str, str]]:
+    """The route and parameters ``router`` picks for a request it must accept."""
+    resolved = router.resolve(method, path)
+    assert resolved is not None, f"no route for {method} {path}"
+    return resolved
 
 
 def test_literal_segment_beats_parameter_and_catch_all() -> None:
     router = _router("{*path}", "api/v1/users/{user_id}", "api/v1/users/me")
-    assert router.resolve("GET", "/api/v1/users/me")[0].name == "api/v1/users/me"
-    route, params = router.resolve("GET", "/api/v1/users/123")
+    assert _resolved(router, "GET", "/api/v1/users/me")[0].name == "api/v1/users/me"
+    route, params = _resolved(router, "GET", "/api/v1/users/123")
     assert route.name == "api/v1/users/{user_id}" and params == {"user_id": "123"}
-    route, params = router.resolve("GET", "/nothing/here")
+    route, params = _resolved(router, "GET", "/nothing/here")
     assert route.name == "{*path}" and params == {"path": "nothing/here"}
 
 
@@ -36,12 +49,12 @@ def test_constraints_and_trailing_slash() -> None:
 
 def test_methods_filter_routes() -> None:
     routes = [
-        Route("get", RouteTemplate.parse("health"), frozenset({"GET"}), lambda req: None),
-        Route("any", RouteTemplate.parse("{*path}"), None, lambda req: None),
+        Route("get", RouteTemplate.parse("health"), frozenset({"GET"}), _handler),
+        Route("any", RouteTemplate.parse("{*path}"), None, _handler),
     ]
     router = Router(sorted(routes, key=lambda r: r.template.precedence))
-    assert router.resolve("GET", "/health")[0].name == "get"
-    assert router.resolve("POST", "/health")[0].name == "any"
+    assert _resolved(router, "GET", "/health")[0].name == "get"
+    assert _resolved(router, "POST", "/health")[0].name == "any"
 
 
 # -- the host's rules that matter for /.well-known/jwks.json -----------------------------
@@ -86,7 +99,7 @@ def test_paths_the_host_answers_itself_never_reach_a_function() -> None:
     assert router.resolve("GET", "/admin/host/status") is None
     assert router.resolve("GET", "/RUNTIME/webhooks/x") is None
     assert router.resolve("GET", "/admin") is None
-    assert router.resolve("GET", "/administration")[0].name == "{*path}", "reserved by segment, not by prefix"
+    assert _resolved(router, "GET", "/administration")[0].name == "{*path}", "reserved by segment, not by prefix"
     assert is_reserved_path("/admin/") and not is_reserved_path("/.well-known/jwks.json")
 
 

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from shared.config import ConfigurationError, load_settings
 from shared.security.signing_keys import (
@@ -32,7 +33,7 @@ BASE: dict[str, Any] = {
 }
 
 
-def pem(key: Any, label_format: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> str:
+def pem(key: PrivateKeyTypes, label_format: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8) -> str:
     return key.private_bytes(serialization.Encoding.PEM, label_format, serialization.NoEncryption()).decode()
 
 

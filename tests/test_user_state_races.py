@@ -51,7 +51,9 @@ def _promote_to_coordinator(db: Any, user_id: uuid.UUID) -> None:
 
 
 def _cached_role(user_id: uuid.UUID) -> str | None:
-    return get_redis().hget(Keys.user_state(str(user_id)), "role")  # type: ignore[return-value]
+    role = get_redis().hget(Keys.user_state(str(user_id)), "role")
+    assert not isinstance(role, bytes), "the client decodes responses"
+    return role
 
 
 def _waiting_on_a_lock() -> bool:

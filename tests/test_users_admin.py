@@ -20,7 +20,9 @@ NPO_B = str(uuid.uuid4())
 
 def _user(user_id: str) -> User:
     with unit_of_work() as db:
-        return db.get(User, uuid.UUID(user_id))
+        user = db.get(User, uuid.UUID(user_id))
+    assert user is not None, f"user {user_id} exists"
+    return user
 
 
 # -- visibility over HTTP -------------------------------------------------------------
@@ -87,7 +89,7 @@ def test_role_change_applies_on_the_very_next_request(signed_in: Callable[..., A
         ({"role": "staff", "npo_id": "nope"}, "npo_id"),
     ],
 )
-def test_role_change_validates_npo_id(signed_in: Callable[..., Actor], body: dict, field_hint: str) -> None:
+def test_role_change_validates_npo_id(signed_in: Callable[..., Actor], body: dict[str, str], field_hint: str) -> None:
     root = signed_in("super_admin")
     target = signed_in("donor")
     response = root.request("PATCH", f"/api/v1/users/{target.id}/role", json=body)
@@ -348,7 +350,7 @@ def test_list_paging_filters_search_and_sort(signed_in: Callable[..., Actor]) ->
         {"sort": "-"},
     ],
 )
-def test_list_rejects_invalid_parameters(signed_in: Callable[..., Actor], params: dict) -> None:
+def test_list_rejects_invalid_parameters(signed_in: Callable[..., Actor], params: dict[str, str | int]) -> None:
     root = signed_in("super_admin")
     response = root.request("GET", "/api/v1/users", params=params)
     assert response.status_code == 422, params
