@@ -54,6 +54,7 @@ EXPECTED_ROUTES = {
     ("event_members_list", "api/v1/events/{event_id:guid}/members", ("GET",)),
     ("authz_check", "api/v1/authz/check", ("POST",)),
     ("email_outbox_drain", None, ()),
+    ("retention_purge", None, ()),
 }
 
 _PROBE = """
