@@ -26,7 +26,7 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from shared.cli import main as cli
-from shared.config import get_settings, load_settings
+from shared.config import ConfigurationError, get_settings, load_settings
 from shared.database import get_engine
 from shared.database_roles import PURGE_FUNCTION, SCRUB_FUNCTION
 from shared.services.retention import RetentionNotConfiguredError, run_retention
@@ -221,6 +221,29 @@ def test_the_command_runs_it_and_the_job_needs_its_own_role(capsys: pytest.Captu
     assert "run-retention: " in capsys.readouterr().out
     with pytest.raises(RetentionNotConfiguredError, match="RETENTION_DATABASE_URL"):
         run_retention(load_settings(retention_database_url=None))
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"db_retention_role": "augeo_app", "db_app_role": "augeo_app"}, "DB_RETENTION_ROLE must differ"),
+        ({"retention_database_url": "postgresql+pg8000://x@127.0.0.1:5432/"}, "RETENTION_DATABASE_URL"),
+        ({"retention_database_url": "mysql://x@db/augeo"}, "RETENTION_DATABASE_URL"),
+        (
+            {
+                "db_auth": "entra",
+                "database_url": "postgresql+pg8000://app@127.0.0.1:5432/augeo",
+                "retention_database_url": "postgresql+pg8000://keep:secret@127.0.0.1:5432/augeo",
+            },
+            "RETENTION_DATABASE_URL must carry no password",
+        ),
+        ({"audit_log_retention_days": 89}, "AUDIT_LOG_RETENTION_DAYS"),
+        ({"session_retention_days": 0}, "SESSION_RETENTION_DAYS"),
+    ],
+)
+def test_settings_refuse_a_retention_set_up_that_would_not_hold(changes: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load_settings(**changes)
 
 
 def test_the_local_server_runs_the_job(caplog: pytest.LogCaptureFixture) -> None:
