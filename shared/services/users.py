@@ -376,22 +376,28 @@ def erase_self(principal: Principal, password: str, client: ClientInfo) -> None:
     """The caller erases their own account, proven with their password (counted like a password change).
 
     The password checked must still be the account's when its row is locked:
-    a change that committed in between wins, as at sign-in.
+    a change that committed in between wins, as at sign-in (a rehash at a new
+    cost changes only the hash, a change or reset also the time it was set).
     """
+    wrong = AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
     limit = signed_in_password_limit(get_settings(), principal.user_id)
     rate_limits.reserve(limit)
     with rate_limits.held([limit]) as reservation:
         with read_only() as db:
-            checked = db.scalar(select(User.password_hash).where(User.id == principal.user_id))
-        if not verify_password(password, checked):
-            raise AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
+            checked = db.execute(
+                select(User.password_hash, User.password_changed_at).where(User.id == principal.user_id)
+            ).first()
+        if checked is None or not verify_password(password, checked.password_hash):
+            raise wrong
         reservation.give_back()
     with unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)
         user = db.get(User, principal.user_id, with_for_update=True)
-        if user is None or user.erased_at is not None or user.password_hash != checked:
-            raise AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
+        if user is None or user.erased_at is not None:
+            raise wrong
+        if user.password_hash != checked.password_hash and user.password_changed_at != checked.password_changed_at:
+            raise wrong
         _erase(db, principal, user, client, own=True)
 
 
