@@ -9,7 +9,7 @@ a new instance's first login or first /users/me sooner (BENCHMARKS.md).
 
 import azure.functions as func
 
-from functions import audit_logs, auth, authz, email_outbox, events, mfa, platform, roles, users
+from functions import audit_logs, auth, authz, email_outbox, events, mfa, platform, retention, roles, users
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -22,3 +22,4 @@ app.register_functions(audit_logs.bp)
 app.register_functions(events.bp)
 app.register_functions(authz.bp)
 app.register_functions(email_outbox.bp)
+app.register_functions(retention.bp)

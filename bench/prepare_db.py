@@ -3,7 +3,7 @@
 
 argv: <ours pg8000 URL> <peer database name>. Drops and recreates both databases on
 the server of the URL, then runs ``alembic upgrade head`` (the app's alembic.ini)
-on ours as the owner, after creating the runtime role it grants to. The peer
+on ours as the owner, after creating the runtime and retention roles it grants to. The peer
 creates its own tables (bench/peer_app.py).
 """
 
@@ -38,8 +38,16 @@ def main() -> None:
     from shared.database_roles import ensure_app_role
 
     roles = derive_roles(sys.argv[1])
-    ensure_app_role(load_settings(migration_database_url=roles.owner_url, db_app_role=roles.app_role))
+    ensure_app_role(
+        load_settings(
+            migration_database_url=roles.owner_url,
+            db_app_role=roles.app_role,
+            retention_database_url=roles.retention_url,
+            db_retention_role=roles.retention_role,
+        )
+    )
     os.environ["DB_APP_ROLE"] = roles.app_role
+    os.environ["DB_RETENTION_ROLE"] = roles.retention_role
     from alembic import command
     from alembic.config import Config
 

@@ -1,15 +1,16 @@
 """``make run``: everything a fresh machine needs to answer on http://localhost:7071.
 
 Starts embedded PostgreSQL and Redis when DATABASE_URL / REDIS_URL are not
-set, creates the app's runtime role, migrates as the owner, creates the super
-admin when SUPER_ADMIN_* are set, and serves the FunctionApp through the local
-server, signed in to PostgreSQL as the runtime role. Every setting can still
+set, creates the app's runtime role and the retention job's role, migrates as
+the owner, creates the super admin when SUPER_ADMIN_* are set, and serves the
+FunctionApp through the local server, signed in to PostgreSQL as the runtime
+role, with the email drain and the retention job running beside it. Every setting can still
 be given in the environment (or .env); these are only development defaults.
 
 The database roles: with one URL (embedded, or DATABASE_URL alone) that URL
-becomes the owner's (MIGRATION_DATABASE_URL) and the app signs in as
-``<database>_app`` made from it, as the test suite does
-(devtools/database_roles.py). With MIGRATION_DATABASE_URL set too, both URLs
+becomes the owner's (MIGRATION_DATABASE_URL), the app signs in as
+``<database>_app`` and the retention job as ``<database>_retention`` made
+from it, as the test suite does (devtools/database_roles.py). With MIGRATION_DATABASE_URL set too, both URLs
 are used as they are and the role is the operator's business
 (``python -m shared.cli create-app-role``).
 
@@ -134,7 +135,9 @@ def prepare_environment() -> tuple[list[EmbeddedService], bool]:
         os.environ["DATABASE_URL"] = services[-1].url
     make_app_role = not os.environ.get("MIGRATION_DATABASE_URL")
     if make_app_role:
-        roles = derive_roles(os.environ["DATABASE_URL"], os.environ.get("DB_APP_ROLE"))
+        roles = derive_roles(
+            os.environ["DATABASE_URL"], os.environ.get("DB_APP_ROLE"), os.environ.get("DB_RETENTION_ROLE")
+        )
         os.environ.update(roles.environment())
     if not os.environ.get("REDIS_URL"):
         services.append(start_embedded_redis())
@@ -188,6 +191,43 @@ class EmailDrain:
                     pass
             except Exception:
                 logger.exception("email drain failed; retrying")
+            self._stopping.wait(self.interval_seconds)
+
+
+class RetentionJob:
+    """What the retention timer does in Azure: delete what is past its age, at start and then hourly.
+
+    As the retention role (RETENTION_DATABASE_URL), never the app's: `make run`
+    makes that role with the app's when it makes the roles itself; with
+    MIGRATION_DATABASE_URL given, setting RETENTION_DATABASE_URL is the
+    operator's business, and without it the job says so once and stops.
+    """
+
+    def __init__(self, interval_seconds: float = 3600.0) -> None:
+        self.interval_seconds = interval_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
+
+    def start(self) -> RetentionJob:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Finish the batch in hand, so the database is not stopped under a delete."""
+        self._stopping.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        from shared.services.retention import RetentionNotConfiguredError, run_retention
+
+        while not self._stopping.is_set():
+            try:
+                logger.info("retention: %s", run_retention().describe())
+            except RetentionNotConfiguredError as error:
+                logger.warning("retention will not run: %s", error)
+                return
+            except Exception:
+                logger.exception("retention failed; trying again in an hour")
             self._stopping.wait(self.interval_seconds)
 
 
@@ -259,10 +299,12 @@ def serve() -> None:
     host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "7071"))
     server = create_server(host, port)
     drain = EmailDrain().start()
+    retention = RetentionJob().start()
     print("\n".join(greeting(f"http://{host}:{port}", settings, services, super_admin_exists())), flush=True)
     try:
         server.serve_forever()
     finally:
+        retention.stop()
         drain.stop()
         server.server_close()
         _release_clients()

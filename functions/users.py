@@ -8,6 +8,7 @@ import azure.functions as func
 
 from shared.context import ClientInfo
 from shared.http.endpoint import endpoint
+from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
     ProfileUpdate,
     RoleChangeRequest,
@@ -17,7 +18,7 @@ from shared.schemas.users import (
     UserOut,
     UserPage,
 )
-from shared.services import own_sessions, users
+from shared.services import own_sessions, personal_data, users
 from shared.services.paging import Page
 from shared.services.policy import PendingStep
 from shared.services.principal import Principal
@@ -27,6 +28,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 PREFIX = "api/v1/users"
 TAGS = ("users",)
 SESSION_TAGS = ("sessions",)
+PRIVACY_TAGS = ("privacy",)
 
 
 def _out(user: object) -> UserOut:
@@ -114,6 +116,62 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)
 
 
+# -- personal data ----------------------------------------------------------------------------
+
+
+@endpoint(
+    bp,
+    "GET",
+    f"{PREFIX}/me/export",
+    name="users_export_me",
+    summary="Everything held about me",
+    tags=PRIVACY_TAGS,
+    response=PersonalDataExport,
+    auth=True,
+)
+def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
+    """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
+    the audit events about me and the emails sent to me; never a password hash, token, secret or email body."""
+    return personal_data.export(caller, client)
+
+
+@endpoint(
+    bp,
+    "DELETE",
+    f"{PREFIX}/me",
+    name="users_erase_me",
+    summary="Erase my account and my personal data",
+    tags=PRIVACY_TAGS,
+    status=204,
+    auth=True,
+    errors=(409, 429),
+    recent_auth=True,
+)
+def erase_me(body: EraseAccountRequest, caller: Principal, client: ClientInfo) -> None:
+    """Needs the password (wrong ones count like a password change's). Every session ends at once; the
+    account never signs in again and keeps only its id; the address may register again. The last active
+    super admin cannot (409 LAST_SUPER_ADMIN)."""
+    users.erase_self(caller, body.password, client)
+
+
+@endpoint(
+    bp,
+    "POST",
+    f"{PREFIX}/{{user_id:guid}}/erase",
+    name="users_erase",
+    summary="Erase a user's account and personal data",
+    tags=PRIVACY_TAGS,
+    status=204,
+    auth=True,
+    errors=(403, 404, 409),
+    recent_auth=True,
+)
+def erase_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
+    """super_admin only, never themselves (DELETE /users/me is theirs). The account keeps its id and nothing
+    else; 409 ACCOUNT_ERASED when it already was, LAST_SUPER_ADMIN for the last active super admin."""
+    users.erase_user(caller, user_id, client)
+
+
 # -- administration -------------------------------------------------------------------------
 
 
@@ -185,7 +243,7 @@ def get_user(user_id: uuid.UUID, caller: Principal) -> UserOut:
     tags=TAGS,
     response=UserOut,
     auth=True,
-    errors=(403, 404),
+    errors=(403, 404, 409),
     recent_auth=True,
 )
 def update_user(user_id: uuid.UUID, body: ProfileUpdate, caller: Principal, client: ClientInfo) -> UserOut:
@@ -218,7 +276,7 @@ def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -
     tags=TAGS,
     response=UserOut,
     auth=True,
-    errors=(403, 404),
+    errors=(403, 404, 409),
     recent_auth=True,
 )
 def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
@@ -251,7 +309,7 @@ def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, 
     tags=TAGS,
     response=UserOut,
     auth=True,
-    errors=(403, 404),
+    errors=(403, 404, 409),
     recent_auth=True,
 )
 def verify_user_email(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:

@@ -181,6 +181,19 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
+// The retention job's own identity: the hourly timer signs in to PostgreSQL as its
+// role, which alone may purge the audit log (README, "Personal data"). It holds no
+// Azure role; the app's requests never use it.
+module retentionIdentity 'modules/identity.bicep' = {
+  name: 'retention-identity'
+  scope: rg
+  params: {
+    name: 'id-augeo-retention-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
@@ -327,6 +340,9 @@ module functionApp 'modules/functionapp.bicep' = {
     postgresPort: postgres.outputs.port
     postgresDatabase: postgres.outputs.databaseName
     databaseRole: identity.outputs.name
+    retentionIdentityId: retentionIdentity.outputs.id
+    retentionIdentityClientId: retentionIdentity.outputs.clientId
+    retentionDatabaseRole: retentionIdentity.outputs.name
     jwtAlgorithm: jwtAlgorithm
     jwtSigningKeysSecretUri: secrets.outputs.jwtSigningKeysSecretUri
     dataEncryptionKeysSecretUri: secrets.outputs.dataEncryptionKeysSecretUri
@@ -364,4 +380,7 @@ output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 // The post-provision step makes the identity's database role as the Entra administrator.
 output AZURE_MANAGED_IDENTITY_NAME string = identity.outputs.name
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
+// ... and the retention job's identity's role, likewise.
+output AZURE_RETENTION_IDENTITY_NAME string = retentionIdentity.outputs.name
+output AZURE_RETENTION_IDENTITY_PRINCIPAL_ID string = retentionIdentity.outputs.principalId
 output POSTGRES_ENTRA_ADMIN_NAME string = postgres.outputs.entraAdministratorName

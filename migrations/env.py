@@ -1,10 +1,11 @@
-"""Alembic environment: migrations run as the owner, then grant the runtime role its rights.
+"""Alembic environment: migrations run as the owner, then grant the runtime and retention roles their rights.
 
 The URL is MIGRATION_DATABASE_URL (the owner's), else DATABASE_URL, through
 the settings. Every run that moves the schema (upgrade, downgrade, stamp)
 ends, in the same transaction, by setting the privileges of the runtime role
-(DB_APP_ROLE) on every table: see shared/database_roles.py. Tests pass
-``database_url`` and ``app_role`` as config attributes instead.
+(DB_APP_ROLE) and of the retention role (DB_RETENTION_ROLE) on every table:
+see shared/database_roles.py. Tests pass ``database_url``, ``app_role`` and
+``retention_role`` as config attributes instead.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def _app_role() -> str:
     return config.attributes.get("app_role") or get_settings().db_app_role
 
 
+def _retention_role() -> str:
+    return config.attributes.get("retention_role") or get_settings().db_retention_role
+
+
 def _connect_args() -> dict[str, object]:
     """The app's TLS rule (DB_SSL) applies to migrations too."""
     if config.attributes.get("database_url"):
@@ -51,7 +56,7 @@ def _run() -> None:
     with context.begin_transaction():
         context.run_migrations()
         if _moves_the_schema():
-            context.execute(runtime_grants_sql(_app_role()))
+            context.execute(runtime_grants_sql(_app_role(), _retention_role()))
 
 
 def run_migrations_offline() -> None:

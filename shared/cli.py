@@ -11,15 +11,21 @@ are minted fresh, with a full lifetime, when they are sent.
 private key for JWT_SIGNING_KEYS, and nothing else, so it can be piped
 straight into a secret store (README, "Rotating the signing key").
 
-``python -m shared.cli create-app-role [--entra-admin NAME --entra-object-id ID]``:
-create the runtime database role DB_APP_ROLE and set its server-side limits
-(an administrator's step, before ``alembic upgrade head`` grants its rights).
+``python -m shared.cli create-app-role [--entra-admin NAME --entra-object-id ID
+--retention-entra-object-id ID]``: create the runtime database role DB_APP_ROLE
+and the retention job's role DB_RETENTION_ROLE and set their server-side
+limits (an administrator's step, before ``alembic upgrade head`` grants their
+rights).
+
+``python -m shared.cli run-retention``: delete what is past its age now, as the
+retention role (RETENTION_DATABASE_URL), what the hourly timer does.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +37,7 @@ from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, AsymmetricAlgori
 from shared.services.bootstrap import BootstrapOutcome, BootstrapRefusedError, ensure_super_admin
 from shared.services.email.redrive import redrive
 from shared.services.mfa import clear_by_operator
+from shared.services.retention import RetentionNotConfiguredError, run_retention
 
 
 def create_super_admin(_args: argparse.Namespace | None = None) -> int:
@@ -94,14 +101,21 @@ def new_encryption_key() -> int:
 
 
 def create_app_role(args: argparse.Namespace | None = None) -> int:
-    """Idempotently create the runtime role DB_APP_ROLE and set its limits (an administrator's step).
+    """Idempotently create the runtime and retention roles and set their limits (an administrator's step).
 
-    Run before ``alembic upgrade head``, which grants the role its rights.
+    Run before ``alembic upgrade head``, which grants the roles their rights.
     """
-    entra_admin, entra_object_id = (args.entra_admin, args.entra_object_id) if args else (None, None)
+    entra_admin = args.entra_admin if args else None
+    entra_object_id = args.entra_object_id if args else None
+    retention_object_id = args.retention_entra_object_id if args else None
     try:
         settings = get_settings()
-        created = ensure_app_role(settings, entra_admin=entra_admin, entra_object_id=entra_object_id)
+        created = ensure_app_role(
+            settings,
+            entra_admin=entra_admin,
+            entra_object_id=entra_object_id,
+            retention_entra_object_id=retention_object_id,
+        )
     except (ConfigurationError, ValueError) as error:
         print(f"create-app-role: {error}", file=sys.stderr)
         return 1
@@ -112,7 +126,19 @@ def create_app_role(args: argparse.Namespace | None = None) -> int:
         f"statement_timeout {settings.db_statement_timeout_seconds:g} s, "
         f"idle_in_transaction_session_timeout {settings.db_idle_in_transaction_timeout_seconds:g} s"
     )
-    print(f"create-app-role: {settings.db_app_role} {'created' if created else 'exists'}; {limits}")
+    roles = ", ".join(f"{role} {'created' if made else 'exists'}" for role, made in created.items())
+    print(f"create-app-role: {roles}; {limits}")
+    return 0
+
+
+def run_retention_now() -> int:
+    """Delete what is past its age now (what the hourly timer does); prints how much."""
+    try:
+        report = run_retention()
+    except (ConfigurationError, RetentionNotConfiguredError) as error:
+        print(f"run-retention: {error}", file=sys.stderr)
+        return 1
+    print(f"run-retention: {report.describe()}")
     return 0
 
 
@@ -139,18 +165,20 @@ def main(argv: list[str] | None = None) -> int:
         "--entra-admin", help="in Azure: sign in as this Microsoft Entra administrator of the server (az login)"
     )
     role.add_argument("--entra-object-id", help="in Azure: object (principal) id of the app's managed identity")
+    role.add_argument(
+        "--retention-entra-object-id", help="in Azure: object (principal) id of the retention job's managed identity"
+    )
+    commands.add_parser("run-retention", help="delete what is past its age now (what the hourly timer does)")
     args = parser.parse_args(argv)
-    if args.command == "redrive-email":
-        return redrive_email(args.since_hours)
-    if args.command == "new-signing-key":
-        return new_signing_key(args.algorithm)
-    if args.command == "clear-mfa":
-        return clear_mfa(args.email)
-    if args.command == "new-encryption-key":
-        return new_encryption_key()
-    if args.command == "create-app-role":
-        return create_app_role(args)
-    return create_super_admin()
+    commands_by_name: dict[str, Callable[[], int]] = {
+        "redrive-email": lambda: redrive_email(args.since_hours),
+        "new-signing-key": lambda: new_signing_key(args.algorithm),
+        "clear-mfa": lambda: clear_mfa(args.email),
+        "new-encryption-key": new_encryption_key,
+        "create-app-role": lambda: create_app_role(args),
+        "run-retention": run_retention_now,
+    }
+    return commands_by_name.get(args.command, create_super_admin)()
 
 
 if __name__ == "__main__":

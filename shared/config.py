@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     # TLS to PostgreSQL: "verify-full" checks the certificate and host name
     # (Azure); "disable" is for local servers and sockets only.
     db_ssl: Literal["disable", "require", "verify-full"] = "disable"
+    # The retention job's own connection, as a role of that job only
+    # (DB_RETENTION_ROLE): it may delete what is past its age, and purge the
+    # audit log through the one function that may. The app never uses it.
+    retention_database_url: str | None = Field(default=None, repr=False)
+    db_retention_role: str = Field(default="augeo_retention", min_length=1, max_length=63)
+    db_retention_entra_client_id: str | None = None
 
     # Redis
     redis_url: str
@@ -157,6 +163,14 @@ class Settings(BaseSettings):
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
 
+    # Retention: the job deletes what is older than this, each age counted from
+    # when the thing ended (a session revoked or expired, a token spent or expired).
+    session_retention_days: int = Field(default=90, ge=1, le=3650)
+    email_token_retention_days: int = Field(default=7, ge=1, le=3650)
+    email_outbox_retention_days: int = Field(default=30, ge=1, le=3650)
+    # The database function refuses to purge anything younger than 90 days.
+    audit_log_retention_days: int = Field(default=400, ge=90, le=3650)
+
     # Second factor and recent authentication. MFA_REQUIRED_ROLES: users of
     # these roles must enrol a second factor before using the API (empty: off).
     mfa_required_roles: Annotated[list[RoleName], NoDecode] = Field(
@@ -203,7 +217,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {needed} bytes long for {algorithm}")
         return value
 
-    @field_validator("database_url", "migration_database_url")
+    @field_validator("database_url", "migration_database_url", "retention_database_url")
     @classmethod
     def _database_url_is_pg8000(cls, value: str | None) -> str | None:
         if value is None:
@@ -214,7 +228,7 @@ class Settings(BaseSettings):
             raise ValueError("must look like postgresql+pg8000://user:password@host:port/database")
         return value
 
-    @field_validator("db_app_role")
+    @field_validator("db_app_role", "db_retention_role")
     @classmethod
     def _role_name_is_plain(cls, value: str) -> str:
         # Quoted as an identifier in GRANT and ALTER ROLE; managed identity names
@@ -306,10 +320,20 @@ class Settings(BaseSettings):
         """The token is the password: DATABASE_URL carries none, and it never travels in clear."""
         if self.db_auth != "entra":
             return self
-        if urlsplit(self.database_url).password is not None:
-            raise ValueError("DATABASE_URL must carry no password with DB_AUTH=entra (the password is a token)")
-        if self.db_ssl == "disable" and not _is_local_database(self.database_url):
-            raise ValueError("DB_AUTH=entra needs DB_SSL require or verify-full: a token never travels in clear")
+        for name, url in (("DATABASE_URL", self.database_url), ("RETENTION_DATABASE_URL", self.retention_database_url)):
+            if url is None:
+                continue
+            if urlsplit(url).password is not None:
+                raise ValueError(f"{name} must carry no password with DB_AUTH=entra (the password is a token)")
+            if self.db_ssl == "disable" and not _is_local_database(url):
+                raise ValueError("DB_AUTH=entra needs DB_SSL require or verify-full: a token never travels in clear")
+        return self
+
+    @model_validator(mode="after")
+    def _retention_role_is_not_the_app(self) -> Settings:
+        """The app must never hold the retention job's rights (the audit log's purge)."""
+        if self.db_retention_role == self.db_app_role:
+            raise ValueError("DB_RETENTION_ROLE must differ from DB_APP_ROLE")
         return self
 
     @model_validator(mode="after")
@@ -366,7 +390,8 @@ def _is_local(host: str) -> bool:
 def production_problems(settings: Settings) -> list[str]:
     """Every setting production refuses: each would make a deployment quietly unsafe."""
     problems = _token_key_problems(settings)
-    if not _is_local_database(settings.database_url) and settings.db_ssl != "verify-full":
+    remote = [url for url in (settings.database_url, settings.retention_database_url) if url]
+    if any(not _is_local_database(url) for url in remote) and settings.db_ssl != "verify-full":
         problems.append("DB_SSL must be verify-full for a remote database")
     redis = urlsplit(settings.redis_url)
     if redis.scheme == "redis" and not _is_local(redis.hostname or ""):

@@ -30,6 +30,7 @@ import pg8000.legacy as pg8000_legacy
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from shared.config import Settings, get_settings
 
@@ -86,6 +87,30 @@ def build_engine(settings: Settings) -> Engine:
         _sign_in_with_entra_tokens(engine, settings.db_entra_client_id)
     _report_lost_connections_as_warnings(engine)
     _cache_pg8000_paramstyle_conversion()
+    return engine
+
+
+def build_retention_engine(settings: Settings, url: str) -> Engine:
+    """The retention job's connection (RETENTION_DATABASE_URL, as DB_RETENTION_ROLE).
+
+    No pool: the job runs once an hour on an instance of its own and must hold
+    nothing between runs, so it costs the server one connection while it runs.
+    The waits are bounded as the app's are (connecting, each statement); with
+    DB_AUTH=entra it signs in as its own managed identity
+    (DB_RETENTION_ENTRA_CLIENT_ID), never the app's.
+    """
+    engine = create_engine(
+        url,
+        poolclass=NullPool,
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "application_name": "augeo-retention",
+            "ssl_context": ssl_context(settings.db_ssl),
+        },
+    )
+    _bound_reads_once_connected(engine, settings.db_statement_timeout_seconds + STATEMENT_TIMEOUT_MARGIN_SECONDS)
+    if settings.db_auth == "entra":
+        _sign_in_with_entra_tokens(engine, settings.db_retention_entra_client_id)
     return engine
 
 

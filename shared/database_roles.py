@@ -1,11 +1,24 @@
-"""The two database roles: the owner that migrates, and the runtime role the app signs in as.
+"""The database roles: the owner that migrates, the runtime role the app signs in as, and
+the retention role of the job that deletes what is past its age.
 
 The owner (MIGRATION_DATABASE_URL) owns every table, function and trigger.
 The runtime role (DB_APP_ROLE; the app's managed identity in Azure) owns
 nothing. It reads, inserts and updates the app's tables, may only SELECT and
-INSERT ``audit_logs``, and deletes nothing: the app never deletes a row (users
-are deactivated, sessions revoked, tokens marked used). Owning nothing, it can
-neither disable a trigger nor drop, alter or truncate a table.
+INSERT ``audit_logs``, and deletes only what the app removes on purpose
+(:data:`DELETABLE_TABLES`: an assignment ended, a second factor removed, an
+erased user's email tokens and outbox rows). Owning nothing, it can neither
+disable a trigger nor drop, alter or truncate a table. It may blank the IP
+address and user agent of an erased user's audit rows, through
+``scrub_erased_user_audit_logs`` only.
+
+The retention role (DB_RETENTION_ROLE, RETENTION_DATABASE_URL; a second
+managed identity in Azure) is the retention job's and nobody else's: the
+runtime role is not a member of it. It may read and delete the tables the job
+empties (:data:`RETENTION_TABLES`; refresh tokens go with their session, by
+the foreign key's cascade) and purge the audit log through
+``purge_audit_logs`` only, which keeps at least 90 days. It holds no DELETE
+on ``audit_logs``: the append-only trigger lets only that function's deletes
+through (migration 0007).
 
 Who does what:
 
@@ -21,9 +34,8 @@ The limits are role settings (``ALTER ROLE ... SET``), applied by the server
 when a session starts, never per connection: in Azure the app reaches the
 server through PgBouncer in transaction mode.
 
-Deleting audit rows (a retention job) is meant to go through a function owned
-by the owner, ``SECURITY DEFINER``, EXECUTE revoked from PUBLIC and granted
-to a role of that job only; the runtime role keeps no DELETE on ``audit_logs``.
+EXECUTE on both functions is revoked from PUBLIC by their migration and set
+again, exactly, by every migration run.
 """
 
 from __future__ import annotations
@@ -47,10 +59,18 @@ APPEND_ONLY_TABLES = ("audit_logs",)
 # Tables that are none of the app's business.
 PRIVATE_TABLES = ("alembic_version",)
 # Tables whose rows the app itself removes: an assignment ended, a second factor
-# removed or its recovery codes replaced. Nothing else is ever deleted by the app.
-DELETABLE_TABLES = ("event_assignments", "mfa_totp", "mfa_recovery_codes")
+# removed or its recovery codes replaced, an erased user's email tokens and the
+# messages addressed to them. Nothing else is ever deleted by the app.
+DELETABLE_TABLES = ("event_assignments", "mfa_totp", "mfa_recovery_codes", "user_tokens", "email_outbox")
 APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE"
 APPEND_ONLY_PRIVILEGES = "SELECT, INSERT"
+# Tables the retention job empties of what is past its age (refresh tokens go with
+# their session: ON DELETE CASCADE, which runs as the owner).
+RETENTION_TABLES = ("sessions", "user_tokens", "email_outbox")
+RETENTION_TABLE_PRIVILEGES = "SELECT, DELETE"
+# The SECURITY DEFINER functions (migration 0007) and the one role each may call.
+PURGE_FUNCTION = "public.purge_audit_logs(interval, integer)"
+SCRUB_FUNCTION = "public.scrub_erased_user_audit_logs(uuid)"
 
 
 def quote_identifier(name: str) -> str:
@@ -66,20 +86,23 @@ def _array(values: tuple[str, ...]) -> str:
     return "ARRAY[" + ", ".join(_literal(value) for value in values) + "]::text[]"
 
 
-def runtime_grants_sql(role: str) -> str:
-    """One idempotent statement: exactly the runtime role's privileges on every table of ``public``.
+def runtime_grants_sql(role: str, retention_role: str) -> str:
+    """One idempotent statement: exactly the runtime and retention roles' privileges in ``public``.
 
     Plain SQL with no round trip to read first, so ``alembic upgrade --sql``
-    prints it too. Run by the owner; refuses (naming the fix) when the role is missing.
-    The role name is a validated setting, and written as a quoted literal.
+    prints it too. Run by the owner; refuses (naming the fix) when a role is
+    missing, or when the runtime role could act as the retention role. The
+    role names are validated settings, written as quoted literals.
     """
     return f"""
 DO $grants$
 DECLARE
     app_role text := {_literal(role)};
+    retention_role text := {_literal(retention_role)};
     append_only text[] := {_array(APPEND_ONLY_TABLES)};
     private text[] := {_array(PRIVATE_TABLES)};
     deletable text[] := {_array(DELETABLE_TABLES)};
+    retention_tables text[] := {_array(RETENTION_TABLES)};
     relation record;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = app_role) THEN
@@ -87,8 +110,18 @@ BEGIN
             USING HINT = 'create it first: python -m shared.cli create-app-role (as an administrator), '
                          'or set DB_APP_ROLE to the role DATABASE_URL signs in as';
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = retention_role) THEN
+        RAISE EXCEPTION 'the retention role % does not exist', retention_role
+            USING HINT = 'create it first: python -m shared.cli create-app-role (as an administrator), '
+                         'or set DB_RETENTION_ROLE to the role RETENTION_DATABASE_URL signs in as';
+    END IF;
+    IF retention_role = app_role OR pg_catalog.pg_has_role(app_role, retention_role, 'MEMBER') THEN
+        RAISE EXCEPTION 'the runtime role % must not be able to act as the retention role %', app_role, retention_role
+            USING HINT = 'REVOKE the membership; only the retention job may purge the audit log';
+    END IF;
     FOR relation IN SELECT tablename AS name FROM pg_catalog.pg_tables WHERE schemaname = 'public' LOOP
         EXECUTE format('REVOKE ALL ON TABLE public.%I FROM %I', relation.name, app_role);
+        EXECUTE format('REVOKE ALL ON TABLE public.%I FROM %I', relation.name, retention_role);
         IF relation.name = ANY (append_only) THEN
             EXECUTE format('GRANT {APPEND_ONLY_PRIVILEGES} ON TABLE public.%I TO %I', relation.name, app_role);
         ELSIF NOT relation.name = ANY (private) THEN
@@ -97,13 +130,25 @@ BEGIN
         IF relation.name = ANY (deletable) THEN
             EXECUTE format('GRANT DELETE ON TABLE public.%I TO %I', relation.name, app_role);
         END IF;
+        IF relation.name = ANY (retention_tables) THEN
+            EXECUTE format('GRANT {RETENTION_TABLE_PRIVILEGES} ON TABLE public.%I TO %I',
+                           relation.name, retention_role);
+        END IF;
     END LOOP;
     FOR relation IN SELECT sequencename AS name FROM pg_catalog.pg_sequences WHERE schemaname = 'public' LOOP
         EXECUTE format('GRANT USAGE, SELECT ON SEQUENCE public.%I TO %I', relation.name, app_role);
     END LOOP;
+    IF to_regprocedure({_literal(PURGE_FUNCTION)}) IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON FUNCTION {PURGE_FUNCTION} FROM PUBLIC, %I', app_role);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION {PURGE_FUNCTION} TO %I', retention_role);
+    END IF;
+    IF to_regprocedure({_literal(SCRUB_FUNCTION)}) IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON FUNCTION {SCRUB_FUNCTION} FROM PUBLIC, %I', retention_role);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION {SCRUB_FUNCTION} TO %I', app_role);
+    END IF;
 END
 $grants$
-"""  # noqa: S608 (no input but the validated role name, written as a quoted literal)
+"""  # noqa: S608 (no input but the validated role names, written as quoted literals)
 
 
 def role_exists(connection: Connection, role: str) -> bool:
@@ -172,36 +217,56 @@ def set_role_limits(
         connection.execute(text(f"ALTER ROLE {quote_identifier(role)} SET {name} = {_literal(f'{milliseconds}ms')}"))
 
 
-def ensure_app_role(settings: Settings, *, entra_admin: str | None = None, entra_object_id: str | None = None) -> bool:
-    """Create the runtime role DB_APP_ROLE unless it exists, and (re)apply its limits. Idempotent.
+def ensure_app_role(
+    settings: Settings,
+    *,
+    entra_admin: str | None = None,
+    entra_object_id: str | None = None,
+    retention_entra_object_id: str | None = None,
+) -> dict[str, bool]:
+    """Create the runtime role DB_APP_ROLE and the retention role DB_RETENTION_ROLE unless
+    they exist, and (re)apply their limits. Idempotent.
 
     Without ``entra_admin``: signs in with MIGRATION_DATABASE_URL (which needs
-    CREATEROLE) and makes a login role whose password is DATABASE_URL's (when
-    DATABASE_URL signs in as that role). With ``entra_admin`` and
-    ``entra_object_id`` (Azure): signs in to the same server's ``postgres``
-    database as that Entra administrator, with its token (``az login``), and
-    maps the role to the managed identity. Returns whether the role was created.
+    CREATEROLE) and makes login roles whose passwords are DATABASE_URL's and
+    RETENTION_DATABASE_URL's (when those URLs sign in as the role). With
+    ``entra_admin`` and the identities' object ids (Azure): signs in to the
+    same server's ``postgres`` database as that Entra administrator, with its
+    token (``az login``), and maps each role to its managed identity. Returns
+    each role's name and whether it was created.
     """
-    role = settings.db_app_role
-    if entra_admin and not entra_object_id:
-        raise ValueError("a role for a Microsoft Entra identity needs the identity's object id")
+    if entra_admin and not (entra_object_id and retention_entra_object_id):
+        raise ValueError("roles for Microsoft Entra identities need both identities' object ids")
+    wanted = (
+        (settings.db_app_role, settings.database_url, entra_object_id),
+        (settings.db_retention_role, settings.retention_database_url, retention_entra_object_id),
+    )
+    created: dict[str, bool] = {}
     engine = _administrator_engine(settings, entra_admin)
     try:
         with engine.begin() as connection:
-            if entra_admin and entra_object_id:
-                created = ensure_entra_role(connection, role, entra_object_id)
-            else:
-                app_url = make_url(settings.database_url)
-                created = ensure_password_role(connection, role, app_url.password if app_url.username == role else None)
-            set_role_limits(
-                connection,
-                role,
-                statement_timeout_seconds=settings.db_statement_timeout_seconds,
-                idle_in_transaction_timeout_seconds=settings.db_idle_in_transaction_timeout_seconds,
-            )
+            for role, url, object_id in wanted:
+                if entra_admin and object_id:
+                    created[role] = ensure_entra_role(connection, role, object_id)
+                else:
+                    created[role] = ensure_password_role(connection, role, _password_for(url, role))
+                set_role_limits(
+                    connection,
+                    role,
+                    statement_timeout_seconds=settings.db_statement_timeout_seconds,
+                    idle_in_transaction_timeout_seconds=settings.db_idle_in_transaction_timeout_seconds,
+                )
     finally:
         engine.dispose()
     return created
+
+
+def _password_for(url: str | None, role: str) -> str | None:
+    """The password ``url`` signs in with, when it signs in as ``role``."""
+    if url is None:
+        return None
+    parsed = make_url(url)
+    return parsed.password if parsed.username == role else None
 
 
 def _administrator_engine(settings: Settings, entra_admin: str | None) -> Engine:

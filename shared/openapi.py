@@ -24,6 +24,7 @@ TAG_DESCRIPTIONS = {
     "mfa": "The signed-in user's second factor: an authenticator app (TOTP) and recovery codes.",
     "users": "The signed-in user, and user administration (super_admin everywhere, npo_admin in its NPO).",
     "sessions": "The signed-in user's own sessions (devices).",
+    "privacy": "Personal data: everything held about the signed-in user, and erasing an account for good.",
     "roles": "The five roles and what each may do.",
     "audit": "The append-only audit log.",
     "events": "Event assignments: which events each event coordinator and staff user works.",

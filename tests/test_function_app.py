@@ -38,6 +38,9 @@ EXPECTED_ROUTES = {
     ("users_my_sessions", "api/v1/users/me/sessions", ("GET",)),
     ("users_end_my_session", "api/v1/users/me/sessions/{session_id:guid}", ("DELETE",)),
     ("users_end_my_other_sessions", "api/v1/users/me/sessions", ("DELETE",)),
+    ("users_export_me", "api/v1/users/me/export", ("GET",)),
+    ("users_erase_me", "api/v1/users/me", ("DELETE",)),
+    ("users_erase", "api/v1/users/{user_id:guid}/erase", ("POST",)),
     ("users_list", "api/v1/users", ("GET",)),
     ("users_create", "api/v1/users", ("POST",)),
     ("users_get", "api/v1/users/{user_id:guid}", ("GET",)),
@@ -54,6 +57,7 @@ EXPECTED_ROUTES = {
     ("event_members_list", "api/v1/events/{event_id:guid}/members", ("GET",)),
     ("authz_check", "api/v1/authz/check", ("POST",)),
     ("email_outbox_drain", None, ()),
+    ("retention_purge", None, ()),
 }
 
 _PROBE = """

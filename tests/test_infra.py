@@ -69,6 +69,9 @@ CONNECTION_BUDGET_SHARE = 0.8
 # instances do not count toward maximumInstanceCount either. One Python worker
 # process per instance (FUNCTIONS_WORKER_PROCESS_COUNT is not available on Flex).
 NON_HTTP_INSTANCE_GROUPS = 1
+# The retention timer runs in an instance group of its own too, but holds one
+# connection at most (no pool: shared.database.build_retention_engine).
+RETENTION_JOB_CONNECTIONS = 1
 
 # App settings and site properties deprecated or rejected on Flex Consumption.
 # Source: Microsoft Learn, "App settings reference for Azure Functions",
@@ -406,14 +409,29 @@ def test_postgres_signs_the_app_in_with_microsoft_entra_and_no_password(inspecte
         )
         assert settings["DB_AUTH"] == "entra" and settings["DB_ENTRA_CLIENT_ID"] == "identityClientId"
         assert "MIGRATION_DATABASE_URL" not in settings and "DB_PASSWORD" not in settings
+        assert settings["RETENTION_DATABASE_URL"] == (
+            "postgresql+pg8000://${uriComponent(retentionDatabaseRole)}@${postgresHost}:${postgresPort}/${postgresDatabase}"
+        )
+        assert settings["DB_RETENTION_ROLE"] == "retentionDatabaseRole"
+        assert settings["DB_RETENTION_ENTRA_CLIENT_ID"] == "retentionIdentityClientId"
+    identities = _one(functionapp, "Microsoft.Web/sites")["identity"]["userAssignedIdentities"]
+    assert set(identities) == {"'${identityId}'", "'${retentionIdentityId}'"}, identities
     main = _bicep(inspected, "infra/main.bicep")
     assert "identity" in json.dumps(main["modules"]["functionApp"]["config"]["params"]["databaseRole"])
+    retention_role = json.dumps(main["modules"]["functionApp"]["config"]["params"]["retentionDatabaseRole"])
+    assert "retentionIdentity" in retention_role
     secrets = _bicep(inspected, "infra/modules/keyvault-secrets.bicep")
     names = {_body(secret)["name"] for secret in _resources(secrets, "Microsoft.KeyVault/vaults/secrets").values()}
     assert "database-url" not in names and "migration-database-url" in names
     owner_url = _body(_resources(secrets, "Microsoft.KeyVault/vaults/secrets")["migrationDatabaseUrl"])["properties"]
     assert ":5432/" in owner_url["value"], "migrations go straight to PostgreSQL, not through PgBouncer"
-    for output in ("AZURE_MANAGED_IDENTITY_NAME", "AZURE_MANAGED_IDENTITY_PRINCIPAL_ID", "POSTGRES_ENTRA_ADMIN_NAME"):
+    for output in (
+        "AZURE_MANAGED_IDENTITY_NAME",
+        "AZURE_MANAGED_IDENTITY_PRINCIPAL_ID",
+        "AZURE_RETENTION_IDENTITY_NAME",
+        "AZURE_RETENTION_IDENTITY_PRINCIPAL_ID",
+        "POSTGRES_ENTRA_ADMIN_NAME",
+    ):
         assert output in main["outputs"], output
 
 
@@ -491,6 +509,8 @@ def test_app_settings_cover_every_setting_without_a_safe_default(inspected: dict
         | {"ENVIRONMENT", "EMAIL_BACKEND", "DB_POOL_SIZE", "DB_MAX_OVERFLOW", "DB_SSL"}
     )
     needed |= {"DB_AUTH", "DB_ENTRA_CLIENT_ID"}  # the app signs in to PostgreSQL as its managed identity
+    # ... and the retention timer as its own (the role that alone may purge the audit log)
+    needed |= {"RETENTION_DATABASE_URL", "DB_RETENTION_ROLE", "DB_RETENTION_ENTRA_CLIENT_ID"}
     known = {name.upper() for name in fields}
     functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
     variants = _setting_variants(functionapp)
@@ -755,7 +775,7 @@ def test_connection_budget_fits_the_postgres_sku(inspected: dict[str, Any], para
     budget = CONNECTION_BUDGET_SHARE * user_connections
     assert maximum * pool_maximum <= budget, f"{maximum} x {pool_maximum} > {budget:.0f} ({sku})"
     # Every instance that can exist at once: on-demand HTTP, always ready, the timer's group.
-    worst_case = (maximum + always_ready + NON_HTTP_INSTANCE_GROUPS) * pool_maximum
+    worst_case = (maximum + always_ready + NON_HTTP_INSTANCE_GROUPS) * pool_maximum + RETENTION_JOB_CONNECTIONS
     assert worst_case <= budget, f"{worst_case} connections > {budget:.0f} ({sku})"
     # No request waits for a pooled connection on its own instance.
     assert values["httpPerInstanceConcurrency"] <= pool_maximum

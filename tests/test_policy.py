@@ -1,11 +1,12 @@
 """The policy table: every (actor role x target role x NPO relation x action) cell.
 
 The expectations below are written out independently of ``shared.services.policy``:
-super_admin may do anything to anyone but deactivate or re-role themselves;
+super_admin may do anything to anyone but deactivate, re-role or erase themselves;
 npo_admin may see the npo_admin, event_coordinator and staff users of its own
 NPO and change those of strictly lower rank (never a fellow npo_admin, never
-another NPO, never a donor), and never vouches for an email address; every
-other role sees only itself and changes nothing through the admin routes.
+another NPO, never a donor), and never vouches for an email address or erases
+an account; every other role sees only itself and changes nothing through the
+admin routes.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def expected(actor: RoleName, target: RoleName, relation: str, action: Action) -
     if actor is RoleName.SUPER_ADMIN:
         return Decision.ALLOW
     if actor is RoleName.NPO_ADMIN and relation == "same" and target in NPO_ROLES:
-        if action is Action.VERIFY_EMAIL:
-            return Decision.FORBIDDEN  # only a super admin vouches for an address
+        if action in (Action.VERIFY_EMAIL, Action.ERASE):
+            return Decision.FORBIDDEN  # only a super admin vouches for an address or erases an account
         if action in CHANGES and target is RoleName.NPO_ADMIN:
             return Decision.FORBIDDEN  # a peer: visible, not theirs to change
         return Decision.ALLOW
@@ -61,7 +62,7 @@ def test_policy_cell(actor: RoleName, target: RoleName, relation: str, action: A
 
 
 SELF_EXPECTED = {
-    # actor role: actions allowed on oneself (VIEW always; DEACTIVATE and CHANGE_ROLE never)
+    # actor role: actions allowed on oneself (VIEW always; DEACTIVATE, CHANGE_ROLE and ERASE never)
     RoleName.SUPER_ADMIN: {
         Action.VIEW,
         Action.LIST,
@@ -114,4 +115,4 @@ def test_who_may_assign_which_role(actor: RoleName, role: RoleName, npo: uuid.UU
 
 
 def test_table_covers_every_cell() -> None:
-    assert len(CELLS) == len(RoleName) * len(TARGETS) * len(Action) == 5 * 8 * 9
+    assert len(CELLS) == len(RoleName) * len(TARGETS) * len(Action) == 5 * 8 * 10

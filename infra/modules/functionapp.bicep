@@ -6,7 +6,8 @@
 // keeps the list). Secrets are Key Vault references resolved with the
 // user-assigned identity (keyVaultReferenceIdentity). PostgreSQL takes no
 // secret at all: the app signs in as its identity's database role with a
-// Microsoft Entra token (DB_AUTH=entra). CORS is the platform's.
+// Microsoft Entra token (DB_AUTH=entra), and the retention timer as the
+// retention identity's role (RETENTION_DATABASE_URL). CORS is the platform's.
 
 param planName string
 param appName string
@@ -79,6 +80,12 @@ param postgresDatabase string
 @description('The database role of the app: its managed identity, made by the post-provision step.')
 param databaseRole string
 
+@description('The retention job\'s managed identity; its database role alone may purge the audit log.')
+param retentionIdentityId string
+param retentionIdentityClientId string
+@description('The database role of the retention job: its managed identity, made by the post-provision step.')
+param retentionDatabaseRole string
+
 param jwtSigningKeysSecretUri string
 param dataEncryptionKeysSecretUri string
 param redisUrlSecretUri string
@@ -144,6 +151,18 @@ var applicationSettings = [
   {
     name: 'DB_SSL'
     value: 'verify-full'
+  }
+  {
+    name: 'RETENTION_DATABASE_URL'
+    value: 'postgresql+pg8000://${uriComponent(retentionDatabaseRole)}@${postgresHost}:${postgresPort}/${postgresDatabase}'
+  }
+  {
+    name: 'DB_RETENTION_ROLE'
+    value: retentionDatabaseRole
+  }
+  {
+    name: 'DB_RETENTION_ENTRA_CLIENT_ID'
+    value: retentionIdentityClientId
   }
   {
     name: 'DB_POOL_SIZE'
@@ -230,6 +249,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${retentionIdentityId}': {}
     }
   }
   // checkov:skip=CKV_AZURE_222: the API is public by design (the admin and donor web apps call it from browsers); there is no private network in front of it.

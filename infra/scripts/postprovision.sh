@@ -4,14 +4,16 @@
 #   2. open the PostgreSQL firewall to this machine's public IP for the run,
 #   3. python -m shared.cli create-app-role: as the PostgreSQL Entra
 #      administrator (the deployer, with its az login token), create the
-#      database role of the app's managed identity and set its limits,
+#      database roles of the app's managed identity and of the retention
+#      job's identity, and set their limits,
 #   4. alembic upgrade head as the owner, directly on port 5432 (not through
-#      PgBouncer); it grants the app's role its rights,
+#      PgBouncer); it grants both roles their rights,
 #   5. python -m shared.cli create-super-admin (idempotent).
 # Every step is idempotent, so re-running `azd up` is safe.
 # Needs: az (signed in), python3.11 (or PYTHON), curl, and the deployment
 # outputs AZURE_RESOURCE_GROUP, AZURE_KEY_VAULT_NAME, POSTGRES_SERVER_NAME,
-# AZURE_MANAGED_IDENTITY_NAME, AZURE_MANAGED_IDENTITY_PRINCIPAL_ID and
+# AZURE_MANAGED_IDENTITY_NAME, AZURE_MANAGED_IDENTITY_PRINCIPAL_ID,
+# AZURE_RETENTION_IDENTITY_NAME, AZURE_RETENTION_IDENTITY_PRINCIPAL_ID and
 # POSTGRES_ENTRA_ADMIN_NAME (azd exports them; the pipeline writes them to
 # $GITHUB_ENV), plus SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD.
 # AUGEO_CLIENT_IP overrides the detected public IP; AUGEO_SKIP_FIREWALL_RULE=1
@@ -24,6 +26,8 @@ set -euo pipefail
 : "${POSTGRES_SERVER_NAME:?POSTGRES_SERVER_NAME is not set (a deployment output)}"
 : "${AZURE_MANAGED_IDENTITY_NAME:?AZURE_MANAGED_IDENTITY_NAME is not set (a deployment output)}"
 : "${AZURE_MANAGED_IDENTITY_PRINCIPAL_ID:?AZURE_MANAGED_IDENTITY_PRINCIPAL_ID is not set (a deployment output)}"
+: "${AZURE_RETENTION_IDENTITY_NAME:?AZURE_RETENTION_IDENTITY_NAME is not set (a deployment output)}"
+: "${AZURE_RETENTION_IDENTITY_PRINCIPAL_ID:?AZURE_RETENTION_IDENTITY_PRINCIPAL_ID is not set (a deployment output)}"
 : "${POSTGRES_ENTRA_ADMIN_NAME:?POSTGRES_ENTRA_ADMIN_NAME is empty: deploy with deployerPrincipalId and deployerPrincipalName (azd: AUGEO_DEPLOYER_PRINCIPAL_NAME) so the deployer is the PostgreSQL Entra administrator}"
 : "${SUPER_ADMIN_EMAIL:?SUPER_ADMIN_EMAIL is not set}"
 : "${SUPER_ADMIN_PASSWORD:?SUPER_ADMIN_PASSWORD is not set}"
@@ -58,7 +62,8 @@ REDIS_URL="$(read_secret redis-url)"
 JWT_SIGNING_KEYS="$(read_secret jwt-signing-keys)"
 DATA_ENCRYPTION_KEYS="$(read_secret data-encryption-keys)"
 DB_APP_ROLE="$AZURE_MANAGED_IDENTITY_NAME"
-export MIGRATION_DATABASE_URL DATABASE_URL REDIS_URL JWT_SIGNING_KEYS DATA_ENCRYPTION_KEYS DB_APP_ROLE
+DB_RETENTION_ROLE="$AZURE_RETENTION_IDENTITY_NAME"
+export MIGRATION_DATABASE_URL DATABASE_URL REDIS_URL JWT_SIGNING_KEYS DATA_ENCRYPTION_KEYS DB_APP_ROLE DB_RETENTION_ROLE
 export JWT_ALGORITHM="${JWT_ALGORITHM:-ES256}"  # a deployment output: what the keys are for
 export ENVIRONMENT=production EMAIL_BACKEND=console DB_SSL=verify-full
 
@@ -84,9 +89,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
 
-echo "create-app-role $DB_APP_ROLE (as the Entra administrator $POSTGRES_ENTRA_ADMIN_NAME)"
+echo "create-app-role $DB_APP_ROLE and $DB_RETENTION_ROLE (as the Entra administrator $POSTGRES_ENTRA_ADMIN_NAME)"
 "$venv/bin/python" -m shared.cli create-app-role \
-  --entra-admin "$POSTGRES_ENTRA_ADMIN_NAME" --entra-object-id "$AZURE_MANAGED_IDENTITY_PRINCIPAL_ID"
+  --entra-admin "$POSTGRES_ENTRA_ADMIN_NAME" --entra-object-id "$AZURE_MANAGED_IDENTITY_PRINCIPAL_ID" \
+  --retention-entra-object-id "$AZURE_RETENTION_IDENTITY_PRINCIPAL_ID"
 
 echo "alembic upgrade head"
 "$venv/bin/python" -m alembic upgrade head

@@ -4,7 +4,8 @@ A message that carries a link (verification, invitation, password reset)
 never holds its token: the row keeps the body with placeholders plus what the
 drain needs to mint the token when it sends (user, purpose, link target and
 the link's expiry), so a reader of this table cannot use what it finds. Bodies
-are blanked once a message is sent or cancelled; the row itself stays.
+are blanked once a message is sent or cancelled; the row stays until the retention
+job deletes it (EMAIL_OUTBOX_RETENTION_DAYS).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class EmailOutbox(TimestampMixin, Base):
         Index("ix_email_outbox_due", "next_attempt_at", postgresql_where=text(_DUE_SQL)),
         # The drain asks "is there a newer link of this purpose for this user?".
         Index("ix_email_outbox_user_id_token_purpose_created_at", "user_id", "token_purpose", "created_at"),
+        # The retention job deletes rows by age.
+        Index("ix_email_outbox_created_at", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

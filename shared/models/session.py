@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, String, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +22,8 @@ class Session(TimestampMixin, Base):
     __table_args__ = (
         Index("ix_sessions_user_id_created_at", "user_id", "created_at"),
         Index("ix_sessions_user_id_active", "user_id", postgresql_where=text("revoked_at IS NULL")),
+        # The retention job asks for sessions that ended (revoked or expired) long ago.
+        Index("ix_sessions_ended_at", func.least(text("revoked_at"), text("expires_at"))),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

@@ -1,4 +1,4 @@
-"""Users: one row per person, one role each, soft-deactivated, never deleted."""
+"""Users: one row per person, one role each, soft-deactivated, never deleted (erased: see ``erased_at``)."""
 
 from __future__ import annotations
 
@@ -65,3 +65,6 @@ class User(TimestampMixin, Base):
     password_change_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # A confirmed second factor (shared.models.mfa): sign-in takes a code too.
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # The person's data was erased (shared.services.erasure): the row keeps its id,
+    # which the audit log names, and nothing that identifies anyone; it never signs in.
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

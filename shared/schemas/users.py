@@ -38,6 +38,7 @@ class UserOut(ResponseModel):
     created_at: datetime
     updated_at: datetime
     last_login_at: datetime | None = None
+    erased_at: datetime | None = Field(default=None, description="Set when the account's personal data was erased.")
 
 
 class ContactFields(RequestModel):

@@ -34,6 +34,8 @@ class AuditEvent(StrEnum):
     USER_ACTIVATED = "user.activated"
     USER_ROLE_CHANGED = "user.role_changed"
     USER_EMAIL_VERIFIED_BY_ADMIN = "user.email_verified_by_admin"
+    USER_ERASED = "user.erased"
+    USER_DATA_EXPORTED = "user.data_exported"
     ACCESS_REFUSED = "authz.refused"
     MFA_ENROLMENT_STARTED = "mfa.enrolment_started"
     MFA_ENROLLED = "mfa.enrolled"

@@ -146,6 +146,12 @@ def _known_ip_key(email: str, ip: str) -> str:
     return f"known:{rate_limits.subject_digest(email)}:{rate_limits.subject_digest(ip)}"
 
 
+def forget_known_addresses(email: str, ips: list[str | None]) -> None:
+    """Forget that these addresses ever signed in to ``email`` (an erased account: the
+    markers hold a digest of the address, and would favour whoever registers it next)."""
+    rate_limits.forget([_known_ip_key(email, ip or "unknown") for ip in ips])
+
+
 def _failure_limits(settings: Settings, email: str, client: ClientInfo) -> list[Limit]:
     """The per-address limit, and the per-account limit unless this address has
     signed in to this account before (so guessing from fresh addresses cannot

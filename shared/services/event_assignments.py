@@ -95,6 +95,8 @@ def assign(
     with unit_of_work() as db:
         target = _target(db, user_id, lock=True)
         _allowed(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id))
+        if target.erased_at is not None:
+            raise ConflictError("This account was erased.", code=ErrorCode.ACCOUNT_ERASED)
         if RoleName(target.role) not in EVENT_SCOPED_ROLES:
             raise ConflictError(
                 "Only event coordinators and staff are assigned to events.", code=ErrorCode.ROLE_NOT_EVENT_SCOPED

@@ -38,6 +38,8 @@ class Action(StrEnum):
     VERIFY_EMAIL = "users:verify_email"
     CHANGE_ROLE = "users:change_role"
     VIEW_AUDIT = "audit:view"
+    # Erase another user's personal data (their own: DELETE /api/v1/users/me, with their password).
+    ERASE = "users:erase"
 
 
 class Permission(StrEnum):
@@ -197,12 +199,15 @@ RANK = {
     RoleName.DONOR: 0,
 }
 
-# Actions nobody may take on themselves, whatever their role.
-NEVER_ON_SELF = frozenset({Action.DEACTIVATE, Action.CHANGE_ROLE})
+# Actions nobody may take on themselves, whatever their role (erasing oneself
+# goes through DELETE /api/v1/users/me, which asks for the password).
+NEVER_ON_SELF = frozenset({Action.DEACTIVATE, Action.CHANGE_ROLE, Action.ERASE})
 # Actions that change another user: within an NPO the actor's rank must be
 # strictly higher than the target's (an NPO admin manages coordinators and
 # staff, never a fellow NPO admin). Seeing a peer is fine.
-CHANGES_ANOTHER = frozenset({Action.CREATE, Action.UPDATE, Action.DEACTIVATE, Action.ACTIVATE, Action.CHANGE_ROLE})
+CHANGES_ANOTHER = frozenset(
+    {Action.CREATE, Action.UPDATE, Action.DEACTIVATE, Action.ACTIVATE, Action.CHANGE_ROLE, Action.ERASE}
+)
 
 
 @dataclass(frozen=True)
@@ -221,14 +226,17 @@ _ADMIN_ACTIONS = (
     Action.VERIFY_EMAIL,
     Action.CHANGE_ROLE,
     Action.VIEW_AUDIT,
+    Action.ERASE,
 )
+# What only the platform does: vouching for an address (an NPO admin could
+# otherwise create an account for anyone's address and sign in as them), and
+# erasing someone's personal data for good (a donor of one NPO bids at others).
+_PLATFORM_ONLY = frozenset({Action.VERIFY_EMAIL, Action.ERASE})
 
 GRANTS: dict[RoleName, tuple[Grant, ...]] = {
     RoleName.SUPER_ADMIN: tuple(Grant(action, Reach.ANY) for action in _ADMIN_ACTIONS),
-    # Vouching for an address is the platform's to do: an NPO admin could
-    # otherwise create an account for anyone's address and sign in as them.
     RoleName.NPO_ADMIN: (
-        *(Grant(action, Reach.OWN_NPO) for action in _ADMIN_ACTIONS if action is not Action.VERIFY_EMAIL),
+        *(Grant(action, Reach.OWN_NPO) for action in _ADMIN_ACTIONS if action not in _PLATFORM_ONLY),
         Grant(Action.VIEW, Reach.SELF),
     ),
     RoleName.EVENT_COORDINATOR: (Grant(Action.VIEW, Reach.SELF),),

@@ -210,6 +210,16 @@ def is_marked(name: str) -> bool:
     return bool(get_redis().exists(Keys.rate_limit("mark", name)))
 
 
+def forget(names: Sequence[str]) -> None:
+    """Drop remembered facts at once (one DEL per key: on a cluster they live in different slots)."""
+    if not names:
+        return
+    pipe = get_redis().pipeline(transaction=False)
+    for name in names:
+        pipe.delete(Keys.rate_limit("mark", name))
+    pipe.execute()
+
+
 def first_refusal(name: str, window_seconds: int = 900) -> bool:
     """True once per window for ``name``: limits audit writes during an attack."""
     return bool(get_redis().set(Keys.rate_limit("refused", name), "1", nx=True, ex=window_seconds))

@@ -67,6 +67,7 @@ class SessionEndReason:
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     DEACTIVATED = "deactivated"
+    ERASED = "erased"
     REFRESH_REUSE = "refresh_token_reuse"
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_LIMIT = "session_limit"

@@ -1,9 +1,10 @@
-"""User administration: list, view, create, update, deactivate, activate, verify, re-role.
+"""User administration: list, view, create, update, deactivate, activate, verify, re-role, erase.
 
 Every operation asks ``policy.decide`` first (404 when the target is not
 visible to the caller, 403 when visible but not theirs to change), locks the
 target row for the change, and writes an audit event with before/after in
-the same transaction.
+the same transaction. An erased account stays visible (the audit log names
+its id) and takes no change at all (409 ACCOUNT_ERASED).
 """
 
 from __future__ import annotations
@@ -20,13 +21,21 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import is_unique_violation, read_only, unit_of_work
-from shared.errors import AuthorizationError, ConflictError, DuplicateEmailError, ErrorCode, NotFoundError
+from shared.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConflictError,
+    DuplicateEmailError,
+    ErrorCode,
+    NotFoundError,
+)
 from shared.models import NPO_SCOPED_ROLES, RoleName, User
 from shared.schemas.users import UserSortField
-from shared.security.passwords import hash_password
-from shared.services import audit, user_state
+from shared.security.passwords import hash_password, verify_password
+from shared.services import audit, erasure, rate_limits, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
+from shared.services.authentication import signed_in_password_limit
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
 from shared.services.event_assignments import end_assignments
@@ -69,7 +78,15 @@ def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: A
         raise NotFoundError("User not found.")
     if decision is Decision.FORBIDDEN:
         raise AuthorizationError()
+    if action is not Action.VIEW:
+        refuse_if_erased(target)
     return target
+
+
+def refuse_if_erased(target: User) -> None:
+    """An erased account takes no change: nothing may bring personal data back to it, or let it sign in."""
+    if target.erased_at is not None:
+        raise ConflictError("This account was erased.", code=ErrorCode.ACCOUNT_ERASED)
 
 
 def _record(
@@ -341,3 +358,64 @@ def change_role(
             _record(db, AuditEvent.EVENT_UNASSIGNED, principal, target, client, events=left, reason="role_changed")
         _record(db, AuditEvent.USER_ROLE_CHANGED, principal, target, client, before=before, after=_snapshot(target))
     return target
+
+
+# -- erasing -------------------------------------------------------------------------
+
+
+def erase_user(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> None:
+    """A super admin erases another user's personal data; every session of theirs ends at once."""
+    with unit_of_work() as db:
+        if principal.role == RoleName.SUPER_ADMIN.value:
+            _active_super_admins(db)
+        target = _load_for(db, principal, user_id, Action.ERASE, lock=True)
+        _erase(db, principal, target, client, own=False)
+
+
+def erase_self(principal: Principal, password: str, client: ClientInfo) -> None:
+    """The caller erases their own account, proven with their password (counted like a password change).
+
+    The password checked must still be the account's when its row is locked:
+    a change that committed in between wins, as at sign-in (a rehash at a new
+    cost changes only the hash, a change or reset also the time it was set).
+    """
+    wrong = AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
+    limit = signed_in_password_limit(get_settings(), principal.user_id)
+    rate_limits.reserve(limit)
+    with rate_limits.held([limit]) as reservation:
+        with read_only() as db:
+            checked = db.execute(
+                select(User.password_hash, User.password_changed_at).where(User.id == principal.user_id)
+            ).first()
+        if checked is None or not verify_password(password, checked.password_hash):
+            raise wrong
+        reservation.give_back()
+    with unit_of_work() as db:
+        if principal.role == RoleName.SUPER_ADMIN.value:
+            _active_super_admins(db)
+        user = db.get(User, principal.user_id, with_for_update=True)
+        if user is None or user.erased_at is not None:
+            raise wrong
+        if user.password_hash != checked.password_hash and user.password_changed_at != checked.password_changed_at:
+            raise wrong
+        _erase(db, principal, user, client, own=True)
+
+
+def _erase(db: DbSession, principal: Principal, target: User, client: ClientInfo, *, own: bool) -> None:
+    """Wipe, drop the cached state, audit, then scrub the trail: all before the one commit."""
+    _guard_last_super_admin(db, target)
+    wiped = erasure.wipe(db, target, principal.role)
+    user_state.invalidate(db, [target.id])
+    _record(
+        db,
+        AuditEvent.USER_ERASED,
+        principal,
+        target,
+        client,
+        own=own,
+        sessions_ended=wiped.sessions_ended,
+        events_left=wiped.events_left,
+        emails_deleted=wiped.emails_deleted,
+    )
+    db.flush()
+    erasure.scrub_audit_trail(db, target.id)

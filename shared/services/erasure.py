@@ -1,0 +1,124 @@
+"""Where a person's data lives, and how it goes: erasure of an account (right to erasure).
+
+:func:`wipe` runs inside the caller's transaction, on a user row the caller
+has locked, and leaves nothing that identifies the person:
+
+- ``users``: the row keeps its id (the audit log names it), role, NPO and
+  timestamps; the email becomes ``erased-<id>@erased.invalid`` (unique, lower
+  case, undeliverable: the ``.invalid`` top-level domain never resolves, and
+  the real address is free to register again), names become empty, phone,
+  organisation and address NULL, the password hash NULL, the second factor
+  off; it is inactive, deactivated and ``erased_at`` is set, so it never
+  signs in again;
+- ``sessions``: every open one ends now, Redis first (an access token from
+  before answers 401 on its next request); every session keeps its times but
+  loses its IP address and user agent. Their refresh tokens hold only hashes
+  of random values, die with the sessions and go with them when the
+  retention job deletes them;
+- ``mfa_totp``, ``mfa_recovery_codes``, ``user_tokens``, ``event_assignments``
+  and the ``email_outbox`` rows addressed to the person (by user or address):
+  deleted. A message a drain had already claimed may still go out;
+- ``audit_logs``: rows stay (ids, event types, times, details: which never
+  hold personal data, only ids, roles, flags and field names); the IP address
+  and user agent of the requests the person made (or nobody signed in made
+  about their account) are blanked through ``scrub_erased_user_audit_logs``,
+  the one way the runtime role may touch an audit row;
+- Redis: the cached authorization state is dropped (the caller invalidates),
+  the sessions are gone, and the "this address signed in here before"
+  markers (a digest of the email) are forgotten. Rate-limit counters keyed by
+  a digest of the address expire with their windows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session as DbSession
+
+from shared.models import EmailOutbox, RecoveryCode, Session, TotpFactor, User, UserToken
+from shared.services.authentication import forget_known_addresses
+from shared.services.event_assignments import end_assignments
+from shared.services.sessions import SessionEndReason, revoke_user_sessions
+
+ERASED_DOMAIN = "erased.invalid"
+# The profile fields that hold nothing but personal data, cleared to NULL.
+_CONTACT_FIELDS = (
+    "phone",
+    "organization_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+)
+
+
+def erased_email(user_id: uuid.UUID) -> str:
+    """The address an erased account keeps: unique (its id), lower case, undeliverable."""
+    return f"erased-{user_id}@{ERASED_DOMAIN}"
+
+
+@dataclass(frozen=True)
+class Wiped:
+    """What an erasure removed, for the audit row (counts only: nothing about the person)."""
+
+    sessions_ended: int
+    events_left: int
+    emails_deleted: int
+
+
+def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
+    """Erase ``user``'s personal data in the caller's transaction (the row locked by the caller).
+
+    The caller drops the cached state (``user_state.invalidate``) and records
+    the audit event before committing; Redis is told about the sessions here,
+    before the commit, as everywhere.
+    """
+    email = user.email
+    addresses = list(db.scalars(select(Session.ip_address).where(Session.user_id == user.id).distinct()))
+    ended = revoke_user_sessions(db, user.id, SessionEndReason.ERASED)
+    forget_known_addresses(email, addresses)
+    db.execute(update(Session).where(Session.user_id == user.id).values(ip_address=None, user_agent=None))
+    left = end_assignments(db, user)
+    db.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    db.execute(delete(UserToken).where(UserToken.user_id == user.id))
+    emails = db.scalars(
+        delete(EmailOutbox)
+        .where(or_(EmailOutbox.user_id == user.id, EmailOutbox.to_address == email))
+        .returning(EmailOutbox.id)
+    ).all()
+    _clear_profile(user, erased_by_role)
+    db.flush()  # the scrub function checks erased_at, in this transaction
+    return Wiped(len(ended), len(left), len(emails))
+
+
+def scrub_audit_trail(db: DbSession, user_id: uuid.UUID) -> int:
+    """Blank the IP address and user agent of the audit rows the erased user caused; how many.
+
+    Run after the erasure's own audit row is written, so that row (the
+    person's last request) is scrubbed too when they erased themselves.
+    """
+    return int(db.scalar(select(func.scrub_erased_user_audit_logs(user_id))) or 0)
+
+
+def _clear_profile(user: User, erased_by_role: str) -> None:
+    now = datetime.now(UTC)
+    user.email = erased_email(user.id)
+    user.first_name = ""
+    user.last_name = ""
+    for field in _CONTACT_FIELDS:
+        setattr(user, field, None)
+    user.password_hash = None
+    user.password_changed_at = now  # a sign-in whose password check came before this one fails
+    user.password_change_required = False
+    user.mfa_enabled = False
+    user.is_active = False
+    if user.deactivated_at is None:
+        user.deactivated_at = now
+    user.deactivated_by_role = erased_by_role
+    user.erased_at = now
