@@ -155,6 +155,8 @@ def test_the_example_settings_key_is_a_placeholder_nothing_accepts() -> None:
     assert example["JWT_ALGORITHM"] == "ES256"
     with pytest.raises(ConfigurationError, match="JWT_SIGNING_KEYS"):
         settings(environment="development", jwt_signing_keys=example["JWT_SIGNING_KEYS"])
+    with pytest.raises(ConfigurationError, match="DATA_ENCRYPTION_KEYS"):
+        settings(environment="development", data_encryption_keys=example["DATA_ENCRYPTION_KEYS"])
 
 
 def test_production_accepts_an_operator_key_and_the_strong_secret_of_hs256() -> None:
