@@ -18,7 +18,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
@@ -335,6 +335,23 @@ def _begin_transactions_explicitly(engine: Engine) -> None:
     def _begin(connection: Connection) -> None:
         if not connection.get_execution_options().get(_READ_ONLY):
             connection.exec_driver_sql("BEGIN")
+
+    # pg8000's commit() and rollback() send their word as an extended-protocol
+    # statement (Parse, Describe/Bind, Execute: three waits on the server);
+    # a statement without parameters goes out as one simple query, as BEGIN does.
+    engine.dialect.do_commit = _end_transaction_in_one_round_trip("COMMIT")  # type: ignore[method-assign, assignment]
+    engine.dialect.do_rollback = _end_transaction_in_one_round_trip("ROLLBACK")  # type: ignore[method-assign, assignment]
+
+
+def _end_transaction_in_one_round_trip(word: str) -> Callable[[Any], None]:
+    """The dialect's commit or rollback, sent only when the server holds a transaction open."""
+
+    def end_transaction(dbapi_connection: Any) -> None:
+        # pg8000 tracks the server's ReadyForQuery status; a read_only() session never began one.
+        if dbapi_connection._in_transaction:
+            dbapi_connection.cursor().execute(word)
+
+    return end_transaction
 
 
 def get_engine() -> Engine:

@@ -63,6 +63,37 @@ def test_unit_of_work_runs_in_a_transaction_and_read_only_in_none() -> None:
         assert _driver_status(db) == b"I", "read_only() never opens a transaction"
 
 
+def _waits_on_the_server(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each time pg8000 flushes its socket it then waits for the server's answer: count those."""
+    import pg8000.core
+
+    flushes: list[int] = []
+    real_flush: Callable[[Any], None] = pg8000.core._flush
+
+    def counting_flush(sock: Any) -> None:
+        flushes.append(1)
+        real_flush(sock)
+
+    monkeypatch.setattr(pg8000.core, "_flush", counting_flush)
+    return flushes
+
+
+def test_a_transaction_is_begin_its_statements_and_commit_one_round_trip_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    with unit_of_work() as db:
+        db.scalar(text("SELECT 1"))  # a warm pooled connection, so no ping below
+    waits = _waits_on_the_server(monkeypatch)
+    with unit_of_work() as db:
+        db.scalar(text("SELECT 1"))
+    assert len(waits) == 3, "BEGIN, the statement, COMMIT"
+    with contextlib.suppress(RuntimeError), unit_of_work() as db:
+        db.scalar(text("SELECT 1"))
+        raise RuntimeError
+    assert len(waits) == 6, "BEGIN, the statement, ROLLBACK"
+    with read_only() as db:
+        db.scalar(text("SELECT 1"))
+    assert len(waits) == 7, "read_only(): the statement alone, no COMMIT or ROLLBACK"
+
+
 def _terminate_our_backends() -> None:
     """What a server restart or PgBouncer does to pooled connections (this suite's database only)."""
     from tests.conftest import owner_engine
