@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import ColumnElement, Uuid, exists, func, insert, literal, select
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, exists, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.context import ClientInfo
@@ -64,26 +65,39 @@ def check(
     return result
 
 
-def _event_npo(event_id: uuid.UUID) -> ColumnElement[uuid.UUID | None]:
+def _event_npo() -> ColumnElement[uuid.UUID | None]:
     """The NPO of the event's assignees (all of one NPO), or NULL when nobody is assigned."""
     return (
         select(User.npo_id)
         .join(EventAssignment, EventAssignment.user_id == User.id)
-        .where(EventAssignment.event_id == event_id)
+        .where(EventAssignment.event_id == bindparam("event_id", type_=Uuid()))
         .limit(1)
         .scalar_subquery()
     )
 
 
+@cache
+def _event_npo_statement() -> Select[uuid.UUID | None]:
+    """Built once, values bound per call: SQLAlchemy then skips rebuilding its cache key."""
+    return select(_event_npo())
+
+
+@cache
+def _state_statement(with_event_npo: bool) -> Select[User, list[uuid.UUID] | None, uuid.UUID | None]:
+    """The user's row and events, and the event's NPO when asked; built once per shape."""
+    user_id = bindparam("user_id", type_=Uuid())
+    event_npo = _event_npo() if with_event_npo else literal(None, Uuid())
+    return select(User, user_state.events_of(user_id), event_npo).where(User.id == user_id)
+
+
 def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[UserState, uuid.UUID | None]:
     """In one statement: the state when it was not cached, and the event's NPO when asked about an event."""
-    event_npo: ColumnElement[uuid.UUID | None] = literal(None, Uuid())
-    if where.event_id is not None and where.npo_id is None:
-        event_npo = _event_npo(where.event_id)
+    with_event_npo = where.event_id is not None and where.npo_id is None
+    values = {"user_id": user_id, "event_id": where.event_id}
     with read_only() as db:
         if cached is not None:
-            return cached, db.scalar(select(event_npo))
-        row = db.execute(select(User, user_state.events_of(user_id), event_npo).where(User.id == user_id)).first()
+            return cached, db.scalar(_event_npo_statement(), values) if with_event_npo else None
+        row = db.execute(_state_statement(with_event_npo), values).first()
     if row is None or not row[0].is_active:
         raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
     return user_state.from_user(row[0], row[1]), row[2]
