@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from devtools.database_roles import derive_roles
 from devtools.services import (
@@ -165,37 +165,57 @@ def migrate() -> None:
     command.upgrade(config, "head")
 
 
-class EmailDrain:
-    """What the timer trigger does in Azure: send the outbox, every few seconds, until stopped."""
+class TimerJob:
+    """What a timer trigger does in Azure, on a thread: run now, then every ``interval_seconds`` until stopped."""
 
-    def __init__(self, interval_seconds: float = 5.0) -> None:
+    name = "timer"
+
+    def __init__(self, interval_seconds: float) -> None:
         self.interval_seconds = interval_seconds
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="email-outbox-drain", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
 
-    def start(self) -> EmailDrain:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Finish the message in hand, so the database is not stopped under a send."""
+        """Finish the step in hand, so the database is not stopped under it."""
         self._stopping.set()
         self._thread.join(timeout=10)
 
-    def _loop(self) -> None:
-        from shared.services.email.drain import drain_outbox
+    def run_once(self) -> bool:
+        """One run of the job; False when it should never run again."""
+        raise NotImplementedError
 
+    def _loop(self) -> None:
         while not self._stopping.is_set():
-            try:
-                while drain_outbox().handled and not self._stopping.is_set():
-                    pass
-            except Exception:
-                logger.exception("email drain failed; retrying")
+            if not self.run_once():
+                return
             self._stopping.wait(self.interval_seconds)
 
 
-class RetentionJob:
-    """What the retention timer does in Azure: delete what is past its age, at start and then hourly.
+class EmailDrain(TimerJob):
+    """The outbox timer: send what is due, every few seconds."""
+
+    name = "email-outbox-drain"
+
+    def __init__(self, interval_seconds: float = 5.0) -> None:
+        super().__init__(interval_seconds)
+
+    def run_once(self) -> bool:
+        from shared.services.email.drain import drain_outbox
+
+        try:
+            while drain_outbox().handled and not self._stopping.is_set():
+                pass
+        except Exception:
+            logger.exception("email drain failed; retrying")
+        return True
+
+
+class RetentionJob(TimerJob):
+    """The retention timer: delete what is past its age, at start and then hourly.
 
     As the retention role (RETENTION_DATABASE_URL), never the app's: `make run`
     makes that role with the app's when it makes the roles itself; with
@@ -203,32 +223,22 @@ class RetentionJob:
     operator's business, and without it the job says so once and stops.
     """
 
+    name = "retention"
+
     def __init__(self, interval_seconds: float = 3600.0) -> None:
-        self.interval_seconds = interval_seconds
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
+        super().__init__(interval_seconds)
 
-    def start(self) -> RetentionJob:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Finish the batch in hand, so the database is not stopped under a delete."""
-        self._stopping.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
+    def run_once(self) -> bool:
         from shared.services.retention import RetentionNotConfiguredError, run_retention
 
-        while not self._stopping.is_set():
-            try:
-                logger.info("retention: %s", run_retention().describe())
-            except RetentionNotConfiguredError as error:
-                logger.warning("retention will not run: %s", error)
-                return
-            except Exception:
-                logger.exception("retention failed; trying again in an hour")
-            self._stopping.wait(self.interval_seconds)
+        try:
+            logger.info("retention: %s", run_retention().describe())
+        except RetentionNotConfiguredError as error:
+            logger.warning("retention will not run: %s", error)
+            return False
+        except Exception:
+            logger.exception("retention failed; trying again in an hour")
+        return True
 
 
 def greeting(base_url: str, settings: Settings, services: list[EmbeddedService], has_super_admin: bool) -> list[str]:
