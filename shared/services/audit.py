@@ -70,6 +70,13 @@ def record_by_caller(
     )
 
 
+def record_on(
+    db: DbSession, event: AuditEvent, client: ClientInfo, principal: Principal, target: Any, **details: Any
+) -> None:
+    """An event the signed-in caller caused to another user's account (``target``, a user row)."""
+    record(db, event, client, actor_id=principal.user_id, target_id=target.id, npo_id=target.npo_id, details=details)
+
+
 def record(
     db: DbSession,
     event: AuditEvent,

@@ -29,13 +29,16 @@ from shared.services.paging import Page
 from shared.services.policy import (
     EVENT_SCOPED_ROLES,
     Action,
-    Decision,
     Party,
     decide,
     decide_assignment,
+    enforce,
     members_scope,
+    refuse_if_erased,
 )
 from shared.services.principal import Principal
+
+_NOT_YOURS = "You may not manage this user's event assignments."
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +57,11 @@ def _target(db: DbSession, user_id: uuid.UUID, *, lock: bool) -> User:
     return user
 
 
-def _allowed(decision: Decision) -> None:
-    if decision is Decision.INVISIBLE:
-        raise NotFoundError("User not found.")
-    if decision is Decision.FORBIDDEN:
-        raise AuthorizationError("You may not manage this user's event assignments.")
-
-
 def list_user_events(principal: Principal, user_id: uuid.UUID) -> list[EventAssignment]:
     """A user's assignments: for the user, a super admin, or an NPO admin of the user's NPO."""
     with read_only() as db:
         target = _target(db, user_id, lock=False)
-        _allowed(decide(principal.party, Action.VIEW, Party.of(target)))
+        enforce(decide(principal.party, Action.VIEW, Party.of(target)), _NOT_YOURS)
         return list(
             db.scalars(
                 select(EventAssignment)
@@ -94,9 +90,8 @@ def assign(
     """Assign a user to an event; the assignment and whether it is new (201) or was there (200)."""
     with unit_of_work() as db:
         target = _target(db, user_id, lock=True)
-        _allowed(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id))
-        if target.erased_at is not None:
-            raise ConflictError("This account was erased.", code=ErrorCode.ACCOUNT_ERASED)
+        enforce(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id), _NOT_YOURS)
+        refuse_if_erased(target)
         if RoleName(target.role) not in EVENT_SCOPED_ROLES:
             raise ConflictError(
                 "Only event coordinators and staff are assigned to events.", code=ErrorCode.ROLE_NOT_EVENT_SCOPED
@@ -113,7 +108,7 @@ def assign(
         ).one()
         if created is not None:
             user_state.invalidate(db, [user_id])
-            _record(db, AuditEvent.EVENT_ASSIGNED, principal, target, client, event_id=str(event_id))
+            audit.record_on(db, AuditEvent.EVENT_ASSIGNED, client, principal, target, event_id=str(event_id))
     return assignment, created is not None
 
 
@@ -121,7 +116,7 @@ def unassign(principal: Principal, user_id: uuid.UUID, event_id: uuid.UUID, clie
     """Remove a user from an event (nothing to remove is fine: the answer is the same)."""
     with unit_of_work() as db:
         target = _target(db, user_id, lock=True)
-        _allowed(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id))
+        enforce(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id), _NOT_YOURS)
         removed = db.scalar(
             delete(EventAssignment)
             .where(EventAssignment.user_id == user_id, EventAssignment.event_id == event_id)
@@ -129,7 +124,7 @@ def unassign(principal: Principal, user_id: uuid.UUID, event_id: uuid.UUID, clie
         )
         if removed is not None:
             user_state.invalidate(db, [user_id])
-            _record(db, AuditEvent.EVENT_UNASSIGNED, principal, target, client, event_id=str(event_id))
+            audit.record_on(db, AuditEvent.EVENT_UNASSIGNED, client, principal, target, event_id=str(event_id))
 
 
 def end_assignments(db: DbSession, user: User) -> list[uuid.UUID]:
@@ -163,11 +158,3 @@ def list_members(principal: Principal, event_id: uuid.UUID, page: Page) -> tuple
             statement.order_by(EventAssignment.assigned_at, User.id).offset(page.offset).limit(page.size)
         ).all()
     return [Member(user, assigned_by, assigned_at) for user, assigned_by, assigned_at in rows], total
-
-
-def _record(
-    db: DbSession, event: AuditEvent, principal: Principal, target: User, client: ClientInfo, **details: str
-) -> None:
-    audit.record(
-        db, event, client, actor_id=principal.user_id, target_id=target.id, npo_id=target.npo_id, details=details
-    )

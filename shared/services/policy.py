@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from shared.errors import AuthorizationError, ErrorCode
+from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
 from shared.roles import NPO_SCOPED_ROLES, RoleName
 
 
@@ -296,6 +297,25 @@ def decide(actor: Party, action: Action, target: Party) -> Decision:
     if action in NEVER_ON_SELF and actor.id == target.id:
         return Decision.FORBIDDEN
     return Decision.ALLOW if _granted(actor, action, target) else Decision.FORBIDDEN
+
+
+def enforce(decision: Decision, forbidden_message: str | None = None) -> None:
+    """What a decision on a user means to the caller: 404 when the target is invisible
+    to them, 403 (``forbidden_message``, else the usual one) when visible but not theirs."""
+    if decision is Decision.INVISIBLE:
+        raise NotFoundError("User not found.")
+    if decision is Decision.FORBIDDEN:
+        raise AuthorizationError(forbidden_message)
+
+
+class _Erasable(Protocol):
+    erased_at: datetime | None
+
+
+def refuse_if_erased(target: _Erasable) -> None:
+    """An erased account takes no change: nothing may bring personal data back to it, or let it sign in."""
+    if target.erased_at is not None:
+        raise ConflictError("This account was erased.", code=ErrorCode.ACCOUNT_ERASED)
 
 
 def may_act_at_all(actor_role: RoleName, action: Action) -> bool:

@@ -43,12 +43,13 @@ from shared.services.paging import Page
 from shared.services.policy import (
     EVENT_SCOPED_ROLES,
     Action,
-    Decision,
     Party,
     decide,
+    enforce,
     list_scope,
     may_act_at_all,
     may_assign,
+    refuse_if_erased,
 )
 from shared.services.principal import Principal
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
@@ -73,28 +74,10 @@ def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: A
     target = db.get(User, user_id, with_for_update=lock)
     if target is None:
         raise NotFoundError("User not found.")
-    decision = decide(principal.party, action, Party.of(target))
-    if decision is Decision.INVISIBLE:
-        raise NotFoundError("User not found.")
-    if decision is Decision.FORBIDDEN:
-        raise AuthorizationError()
+    enforce(decide(principal.party, action, Party.of(target)))
     if action is not Action.VIEW:
         refuse_if_erased(target)
     return target
-
-
-def refuse_if_erased(target: User) -> None:
-    """An erased account takes no change: nothing may bring personal data back to it, or let it sign in."""
-    if target.erased_at is not None:
-        raise ConflictError("This account was erased.", code=ErrorCode.ACCOUNT_ERASED)
-
-
-def _record(
-    db: DbSession, event: AuditEvent, principal: Principal, target: User, client: ClientInfo, **details: Any
-) -> None:
-    audit.record(
-        db, event, client, actor_id=principal.user_id, target_id=target.id, npo_id=target.npo_id, details=details
-    )
 
 
 # -- reading -------------------------------------------------------------------------
@@ -201,7 +184,9 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
                 queue_verification_email(db, settings, user)
             else:
                 _queue_invitation(db, user)
-            _record(db, AuditEvent.USER_CREATED, principal, user, client, after=_snapshot(user), invited=not password)
+            audit.record_on(
+                db, AuditEvent.USER_CREATED, client, principal, user, after=_snapshot(user), invited=not password
+            )
     except IntegrityError as error:
         if is_unique_violation(error):
             raise DuplicateEmailError() from None
@@ -229,12 +214,12 @@ def update_profile(principal: Principal, user_id: uuid.UUID, changes: dict[str, 
         before = {name: getattr(target, name) for name in changes}
         for name, value in changes.items():
             setattr(target, name, value)
-        _record(
+        audit.record_on(
             db,
             AuditEvent.USER_UPDATED,
+            client,
             principal,
             target,
-            client,
             fields=sorted(changes),
             changed=[n for n in changes if before[n] != changes[n]],
         )
@@ -284,12 +269,12 @@ def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> 
             target.deactivated_by_role = principal.role
         user_state.invalidate(db, [target.id])
         ended = revoke_user_sessions(db, target.id, SessionEndReason.DEACTIVATED)
-        _record(
+        audit.record_on(
             db,
             AuditEvent.USER_DEACTIVATED,
+            client,
             principal,
             target,
-            client,
             before=before,
             after=_snapshot(target),
             sessions_ended=len(ended),
@@ -307,7 +292,9 @@ def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> Us
         target.deactivated_by_role = None
         target.is_active = target.email_verified
         user_state.invalidate(db, [target.id])
-        _record(db, AuditEvent.USER_ACTIVATED, principal, target, client, before=before, after=_snapshot(target))
+        audit.record_on(
+            db, AuditEvent.USER_ACTIVATED, client, principal, target, before=before, after=_snapshot(target)
+        )
     return target
 
 
@@ -317,12 +304,12 @@ def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: Clie
         before = _snapshot(target)
         mark_verified(target)
         user_state.invalidate(db, [target.id])
-        _record(
+        audit.record_on(
             db,
             AuditEvent.USER_EMAIL_VERIFIED_BY_ADMIN,
+            client,
             principal,
             target,
-            client,
             before=before,
             after=_snapshot(target),
         )
@@ -355,8 +342,12 @@ def change_role(
         target.npo_id = npo_id
         user_state.invalidate(db, [target.id])
         if left:
-            _record(db, AuditEvent.EVENT_UNASSIGNED, principal, target, client, events=left, reason="role_changed")
-        _record(db, AuditEvent.USER_ROLE_CHANGED, principal, target, client, before=before, after=_snapshot(target))
+            audit.record_on(
+                db, AuditEvent.EVENT_UNASSIGNED, client, principal, target, events=left, reason="role_changed"
+            )
+        audit.record_on(
+            db, AuditEvent.USER_ROLE_CHANGED, client, principal, target, before=before, after=_snapshot(target)
+        )
     return target
 
 
@@ -406,12 +397,12 @@ def _erase(db: DbSession, principal: Principal, target: User, client: ClientInfo
     _guard_last_super_admin(db, target)
     wiped = erasure.wipe(db, target, principal.role)
     user_state.invalidate(db, [target.id])
-    _record(
+    audit.record_on(
         db,
         AuditEvent.USER_ERASED,
+        client,
         principal,
         target,
-        client,
         own=own,
         sessions_ended=wiped.sessions_ended,
         events_left=wiped.events_left,
