@@ -160,3 +160,17 @@ def test_requests_answered_503_give_back_every_limit_slot_they_reserved(
     assert call(functions, "auth_password_reset_request", {"email": account.email}, ip=ip)[0] == 202
     assert token_from_last_email(account.email, "reset your password"), "the owner's reset was sent"
     assert [call(functions, "auth_verify_email", {"token": "y" * 43}, ip=ip)[0] for _ in range(20)] == [400] * 20
+
+
+def test_a_signed_in_password_check_answered_503_gives_back_its_slot(
+    functions: FunctionsByName, account: Account
+) -> None:
+    """Password change, re-authentication and self-erasure share one check of the caller's password."""
+    token = account.tokens()["access_token"]
+    assert account.me(token).status_code == 200  # the state is cached: only the password check needs the database
+    wrong = {"current_password": "Wrong-password-1", "new_password": "Another-password-2"}
+    with database_down():
+        for _ in range(8):
+            _assert_unavailable(call(functions, "auth_password_change", wrong, token=token))
+    statuses = [call(functions, "auth_password_change", wrong, token=token)[0] for _ in range(6)]
+    assert statuses == [401] * 5 + [429], "five wrong passwords, then the per-user limit"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -179,7 +181,7 @@ def _reserve(action: str, email: str, client: ClientInfo, limits: list[Limit]) -
 
 
 @dataclass(frozen=True)
-class _VerifiedPassword:
+class VerifiedPassword:
     """What the password check saw, to be compared once the user row is locked."""
 
     user_id: uuid.UUID
@@ -227,7 +229,7 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChalle
         user = _check_password(settings, email, password, client)
         reservation.give_back()  # the right password is not a failure
     _refuse_if_cannot_sign_in(user, client)
-    verified = _VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
+    verified = VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
     if user.mfa_enabled:
         return _challenge(verified, email)
     _reserve("login-success", email, client, [success])
@@ -235,7 +237,7 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChalle
         return _open_signed_in_session(settings, verified, client, (Method.PASSWORD,), password=password)
 
 
-def _challenge(verified: _VerifiedPassword, email: str) -> MfaChallenge:
+def _challenge(verified: VerifiedPassword, email: str) -> MfaChallenge:
     """Remember, for a few minutes, that this password was right: who, and when the password was
     last set (never the password or its hash), to check it is still the current one at the end."""
     token = new_token()
@@ -273,7 +275,7 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
         used = _check_second_factor(user_id, code, recovery_code, client)
         reservation.give_back()
     get_redis().delete(key)  # spent: the same challenge never signs in twice
-    verified = _VerifiedPassword(user_id, None, datetime.fromisoformat(changed_at) if changed_at else None)
+    verified = VerifiedPassword(user_id, None, datetime.fromisoformat(changed_at) if changed_at else None)
     success = _success_limit(settings, email)
     _reserve("login-success", email, client, [success])
     with rate_limits.held([success]):
@@ -334,7 +336,7 @@ def _login_failed(user: User | None, reason: str, client: ClientInfo) -> None:
         )
 
 
-def _password_still_current(user: User, verified: _VerifiedPassword) -> bool:
+def password_still_current(user: User, verified: VerifiedPassword) -> bool:
     """The password checked is the one the account has now.
 
     A reset or change that committed between the bcrypt check and this
@@ -347,7 +349,7 @@ def _password_still_current(user: User, verified: _VerifiedPassword) -> bool:
 
 def _open_signed_in_session(
     settings: Settings,
-    verified: _VerifiedPassword,
+    verified: VerifiedPassword,
     client: ClientInfo,
     amr: tuple[str, ...],
     *,
@@ -356,7 +358,7 @@ def _open_signed_in_session(
 ) -> SignedIn:
     with unit_of_work() as db:
         user = db.get(User, verified.user_id, with_for_update=True)
-        if user is None or not _password_still_current(user, verified):
+        if user is None or not password_still_current(user, verified):
             raise AuthenticationError("Invalid email or password.", code=ErrorCode.INVALID_CREDENTIALS)
         if user.deactivated_at is not None or not user.is_active or not user.email_verified:
             raise AuthorizationError("This account has been deactivated.", code=ErrorCode.ACCOUNT_DEACTIVATED)
@@ -462,21 +464,14 @@ def reauthenticate(
     Recorded on the session, server-side, so the sensitive actions that need
     a recent proof accept every access token of this session at once; a new
     access token carries the new ``auth_time`` and ``amr``. Wrong passwords
-    count against the same per-user limit as password changes.
+    (and wrong codes) count against the same per-user limit as password changes.
     """
     settings = get_settings()
-    limit = signed_in_password_limit(settings, principal.user_id)
-    rate_limits.reserve(limit)
-    with rate_limits.held([limit]) as reservation:
-        with read_only() as db:
-            stored = db.scalar(select(User.password_hash).where(User.id == principal.user_id))
-        if not verify_password(password, stored):
-            raise AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
+    with own_password_checked(principal.user_id, password, "The password is not correct."):
         amr: tuple[str, ...] = (Method.PASSWORD,)
         if principal.state.mfa_enabled:
             _check_second_factor(principal.user_id, code, recovery_code, client)
             amr = (Method.PASSWORD, Method.ONE_TIME_PASSWORD)
-        reservation.give_back()
     now = int(clock.now())
     if not record_authentication(principal.user_id, principal.session_id, now, amr):
         raise AuthenticationError(_SESSION_ENDED, code=ErrorCode.INVALID_TOKEN)
@@ -486,7 +481,32 @@ def reauthenticate(
     return Reauthenticated(access, settings.access_token_expire_minutes * 60)
 
 
-def signed_in_password_limit(settings: Settings, user_id: uuid.UUID) -> Limit:
+@contextmanager
+def own_password_checked(user_id: uuid.UUID, password: str, wrong: str) -> Iterator[VerifiedPassword]:
+    """A signed-in user's own password, checked under the per-user limit of wrong ones.
+
+    A wrong password is a 401 (``wrong``) that keeps its slot, as does
+    whatever else the block refuses (a wrong second-factor code); the slot
+    is given back when the block finishes, and on a dependency failure (503).
+    """
+    limit = _signed_in_password_limit(get_settings(), user_id)
+    rate_limits.reserve(limit)
+    with rate_limits.held([limit]) as reservation:
+        with read_only() as db:
+            row = db.execute(select(User.password_hash, User.password_changed_at).where(User.id == user_id)).first()
+        if row is None or not verify_password(password, row.password_hash):
+            raise AuthenticationError(wrong, code=ErrorCode.INVALID_CREDENTIALS)
+        yield VerifiedPassword(user_id, row.password_hash, row.password_changed_at)
+        reservation.give_back()
+
+
+def check_own_password(user_id: uuid.UUID, password: str, wrong: str) -> VerifiedPassword:
+    """:func:`own_password_checked` with nothing more to prove."""
+    with own_password_checked(user_id, password, wrong) as verified:
+        return verified
+
+
+def _signed_in_password_limit(settings: Settings, user_id: uuid.UUID) -> Limit:
     """Wrong passwords given by a signed-in user (password change, re-authentication), per user."""
     return Limit(
         "signed-in-password",

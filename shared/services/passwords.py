@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work
 from shared.errors import AuthenticationError, BadRequestError, ErrorCode, ValidationFailedError
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
 from shared.services.accounts import mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
-from shared.services.authentication import signed_in_password_limit
+from shared.services.authentication import check_own_password
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
@@ -69,14 +69,8 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     """Check the current password (rate-limited like sign-in), set the new one,
     end every other session; this one stays."""
     settings = get_settings()
-    limit = signed_in_password_limit(settings, principal.user_id)
-    rate_limits.reserve(limit)
-    with read_only() as db:
-        stored = db.scalar(select(User.password_hash).where(User.id == principal.user_id))
-    if not verify_password(current, stored):
-        raise AuthenticationError("The current password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
-    rate_limits.refund([limit])
-    if verify_password(new, stored):
+    checked = check_own_password(principal.user_id, current, "The current password is not correct.")
+    if verify_password(new, checked.password_hash):
         raise ValidationFailedError(
             details={
                 "fields": [

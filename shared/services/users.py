@@ -31,11 +31,11 @@ from shared.errors import (
 )
 from shared.models import NPO_SCOPED_ROLES, RoleName, User
 from shared.schemas.users import UserSortField
-from shared.security.passwords import hash_password, verify_password
-from shared.services import audit, erasure, rate_limits, user_state
+from shared.security.passwords import hash_password
+from shared.services import audit, erasure, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
-from shared.services.authentication import signed_in_password_limit
+from shared.services.authentication import check_own_password, password_still_current
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
 from shared.services.event_assignments import end_assignments
@@ -370,25 +370,13 @@ def erase_self(principal: Principal, password: str, client: ClientInfo) -> None:
     a change that committed in between wins, as at sign-in (a rehash at a new
     cost changes only the hash, a change or reset also the time it was set).
     """
-    wrong = AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
-    limit = signed_in_password_limit(get_settings(), principal.user_id)
-    rate_limits.reserve(limit)
-    with rate_limits.held([limit]) as reservation:
-        with read_only() as db:
-            checked = db.execute(
-                select(User.password_hash, User.password_changed_at).where(User.id == principal.user_id)
-            ).first()
-        if checked is None or not verify_password(password, checked.password_hash):
-            raise wrong
-        reservation.give_back()
+    checked = check_own_password(principal.user_id, password, "The password is not correct.")
     with unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)
         user = db.get(User, principal.user_id, with_for_update=True)
-        if user is None or user.erased_at is not None:
-            raise wrong
-        if user.password_hash != checked.password_hash and user.password_changed_at != checked.password_changed_at:
-            raise wrong
+        if user is None or user.erased_at is not None or not password_still_current(user, checked):
+            raise AuthenticationError("The password is not correct.", code=ErrorCode.INVALID_CREDENTIALS)
         _erase(db, principal, user, client, own=True)
 
 
