@@ -35,11 +35,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from shared.models import EmailOutbox, RecoveryCode, Session, TotpFactor, User, UserToken
+from shared.models import EmailOutbox, Session, User, UserToken
+from shared.services import mfa
 from shared.services.authentication import forget_known_addresses
+from shared.services.email.outbox import addressed_to
 from shared.services.event_assignments import end_assignments
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
 
@@ -78,20 +80,14 @@ def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
     the audit event before committing; Redis is told about the sessions here,
     before the commit, as everywhere.
     """
-    email = user.email
     addresses = list(db.scalars(select(Session.ip_address).where(Session.user_id == user.id).distinct()))
     ended = revoke_user_sessions(db, user.id, SessionEndReason.ERASED)
-    forget_known_addresses(email, addresses)
+    forget_known_addresses(user.email, addresses)
     db.execute(update(Session).where(Session.user_id == user.id).values(ip_address=None, user_agent=None))
     left = end_assignments(db, user)
-    db.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
-    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    mfa.delete_factors(db, user.id)
     db.execute(delete(UserToken).where(UserToken.user_id == user.id))
-    emails = db.scalars(
-        delete(EmailOutbox)
-        .where(or_(EmailOutbox.user_id == user.id, EmailOutbox.to_address == email))
-        .returning(EmailOutbox.id)
-    ).all()
+    emails = db.scalars(delete(EmailOutbox).where(addressed_to(user)).returning(EmailOutbox.id)).all()
     _clear_profile(user, erased_by_role)
     db.flush()  # the scrub function checks erased_at, in this transaction
     return Wiped(len(ended), len(left), len(emails))

@@ -196,9 +196,14 @@ def _new_recovery_codes(db: DbSession, user_id: uuid.UUID) -> list[str]:
     return codes
 
 
+def delete_factors(db: DbSession, user_id: uuid.UUID) -> None:
+    """Delete the user's authenticator secret and recovery codes (the caller turns ``mfa_enabled`` off)."""
+    db.execute(delete(TotpFactor).where(TotpFactor.user_id == user_id))
+    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+
+
 def _turn_off(db: DbSession, user: User) -> None:
-    db.execute(delete(TotpFactor).where(TotpFactor.user_id == user.id))
-    db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    delete_factors(db, user.id)
     user.mfa_enabled = False
     user_state.invalidate(db, [user.id])
 

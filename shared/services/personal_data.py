@@ -33,6 +33,7 @@ from shared.schemas.privacy import (
 )
 from shared.services import audit
 from shared.services.audit import AuditEvent
+from shared.services.email.outbox import addressed_to
 from shared.services.principal import Principal
 
 
@@ -105,11 +106,7 @@ def _audit_event(row: AuditLog, *, own: bool) -> ExportedAuditEvent:
 
 
 def _emails(db: DbSession, user: User) -> list[ExportedEmail]:
-    rows = db.scalars(
-        select(EmailOutbox)
-        .where(or_(EmailOutbox.user_id == user.id, EmailOutbox.to_address == user.email))
-        .order_by(EmailOutbox.created_at, EmailOutbox.id)
-    )
+    rows = db.scalars(select(EmailOutbox).where(addressed_to(user)).order_by(EmailOutbox.created_at, EmailOutbox.id))
     return [ExportedEmail.model_validate(row) for row in rows]
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
@@ -46,6 +47,12 @@ LINK_KINDS: dict[Template, LinkKind] = {
         lambda settings: timedelta(minutes=settings.password_reset_token_expire_minutes),
     ),
 }
+
+
+def addressed_to(user: User) -> ColumnElement[bool]:
+    """The outbox rows that are this person's: queued for their account, or to their address.
+    One condition, so what an export lists is what an erasure deletes."""
+    return or_(EmailOutbox.user_id == user.id, EmailOutbox.to_address == user.email)
 
 
 def enqueue(db: DbSession, to_address: str, message: RenderedEmail) -> None:
