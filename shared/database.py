@@ -28,7 +28,7 @@ import pg8000.converters as pg8000_converters
 import pg8000.exceptions as pg8000_exceptions
 import pg8000.legacy as pg8000_legacy
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, InvalidatePoolError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -84,7 +84,7 @@ def build_engine(settings: Settings) -> Engine:
     _bound_reads_once_connected(engine, read_timeout)
     _ping_after_idle(engine, settings.db_ping_after_idle_seconds, settings.db_ping_timeout_seconds, read_timeout)
     if settings.db_auth == "entra":
-        _sign_in_with_entra_tokens(engine, settings.db_entra_client_id)
+        sign_in_with_entra_tokens(engine, settings.db_entra_client_id)
     _report_lost_connections_as_warnings(engine)
     _cache_pg8000_paramstyle_conversion()
     return engine
@@ -110,7 +110,7 @@ def build_retention_engine(settings: Settings, url: str) -> Engine:
     )
     _bound_reads_once_connected(engine, settings.db_statement_timeout_seconds + STATEMENT_TIMEOUT_MARGIN_SECONDS)
     if settings.db_auth == "entra":
-        _sign_in_with_entra_tokens(engine, settings.db_retention_entra_client_id)
+        sign_in_with_entra_tokens(engine, settings.db_retention_entra_client_id)
     return engine
 
 
@@ -197,7 +197,7 @@ def entra_token(client_id: str | None) -> str:
     return token
 
 
-def _sign_in_with_entra_tokens(engine: Engine, client_id: str | None) -> None:
+def sign_in_with_entra_tokens(engine: Engine, client_id: str | None) -> None:
     """Every new connection signs in with a current token (tokens live about an hour;
     pooled connections stay signed in, and the credential caches the token)."""
 
@@ -300,15 +300,6 @@ def _cache_pg8000_paramstyle_conversion() -> None:
 
     convert_paramstyle.augeo_cached = True  # type: ignore[attr-defined]
     pg8000_legacy.convert_paramstyle = convert_paramstyle
-
-
-_UNIQUE_VIOLATION = "23505"
-
-
-def is_unique_violation(error: IntegrityError) -> bool:
-    """True when PostgreSQL refused a row because a unique constraint already holds its value."""
-    detail = error.orig.args[0] if error.orig is not None and error.orig.args else None
-    return isinstance(detail, dict) and detail.get("C") == _UNIQUE_VIOLATION
 
 
 _READ_ONLY = "augeo_read_only"

@@ -46,10 +46,10 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine, create_engine, event, pool, text
+from sqlalchemy import Connection, Engine, create_engine, pool, text
 from sqlalchemy.engine import make_url
 
-from shared.database import entra_token, ssl_context
+from shared.database import sign_in_with_entra_tokens, ssl_context
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -277,9 +277,5 @@ def _administrator_engine(settings: Settings, entra_admin: str | None) -> Engine
         url = url.set(username=entra_admin, password=None, database="postgres")
     engine = create_engine(url, poolclass=pool.NullPool, connect_args={"ssl_context": ssl_context(settings.db_ssl)})
     if entra_admin:
-
-        @event.listens_for(engine, "do_connect")
-        def _administrator_token(_dialect, _record, _cargs, cparams):  # type: ignore[no-untyped-def]
-            cparams["password"] = entra_token(None)
-
+        sign_in_with_entra_tokens(engine, None)  # the operator's own sign-in (az login)
     return engine

@@ -1,4 +1,5 @@
-"""Which exceptions mean "a dependency is down" (503) rather than a bug (500)."""
+"""Which exceptions mean "a dependency is down" (503) rather than a bug (500), and what
+PostgreSQL said when it refused a statement."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58")
 _REDIS_UNAVAILABLE_REPLIES = ("OOM", "LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY")
 
 
-def _sqlstate(error: Any) -> str | None:
+_UNIQUE_VIOLATION = "23505"
+
+
+def sqlstate(error: Any) -> str | None:
+    """The SQLSTATE PostgreSQL answered (pg8000 carries it as ``C``), if the error holds one."""
     detail = error.orig.args[0] if error.orig is not None and error.orig.args else None
     if isinstance(detail, dict):
         code = detail.get("C")
@@ -37,6 +42,11 @@ def is_dependency_failure(error: BaseException) -> bool:  # noqa: PLR0911 (a fla
     if isinstance(error, sa_exc.DBAPIError):
         if error.connection_invalidated:
             return True
-        state = _sqlstate(error)
+        state = sqlstate(error)
         return state is not None and state[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
     return isinstance(error, ConnectionError | TimeoutError)
+
+
+def is_unique_violation(error: sa_exc.IntegrityError) -> bool:
+    """True when PostgreSQL refused a row because a unique constraint already holds its value."""
+    return sqlstate(error) == _UNIQUE_VIOLATION

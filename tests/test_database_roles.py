@@ -17,14 +17,10 @@ from sqlalchemy import text
 
 from shared.database import get_engine
 from shared.database_roles import scram_sha256_verifier
+from shared.failures import sqlstate
 from tests.conftest import ROOT, owner_engine
 
 INSUFFICIENT_PRIVILEGE = "42501"
-
-
-def _sqlstate(error: sa.exc.DBAPIError) -> str:
-    assert error.orig is not None
-    return str(error.orig.args[0]["C"])
 
 
 @pytest.fixture
@@ -84,7 +80,7 @@ def test_the_runtime_role_cannot_rewrite_history_or_the_schema(
         with pytest.raises(sa.exc.DBAPIError) as refused:
             connection.execute(text(statement), {"id": audit_event_id})
         transaction.rollback()
-    assert _sqlstate(refused.value) == INSUFFICIENT_PRIVILEGE, refused.value
+    assert sqlstate(refused.value) == INSUFFICIENT_PRIVILEGE, refused.value
     assert refusal in str(refused.value), "refused by its privileges, not only by the trigger"
     with owner_engine().connect() as owner:
         kept = owner.execute(text("SELECT event_type FROM audit_logs WHERE id = :id"), {"id": audit_event_id})
@@ -122,7 +118,7 @@ def test_a_statement_over_the_servers_limit_is_a_dependency_failure() -> None:
     with pytest.raises(sa.exc.DBAPIError) as cancelled, get_engine().begin() as connection:
         connection.execute(text("SET LOCAL statement_timeout = '50ms'"))
         connection.execute(text("SELECT pg_sleep(1)"))
-    assert _sqlstate(cancelled.value) == "57014"
+    assert sqlstate(cancelled.value) == "57014"
     assert is_dependency_failure(cancelled.value)
 
 

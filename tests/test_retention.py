@@ -29,17 +29,13 @@ from shared.cli import main as cli
 from shared.config import ConfigurationError, get_settings, load_settings
 from shared.database import get_engine
 from shared.database_roles import PURGE_FUNCTION, SCRUB_FUNCTION
+from shared.failures import sqlstate
 from shared.services.retention import RetentionNotConfiguredError, run_retention
 from tests.conftest import ROOT, owner_engine
 
 INSUFFICIENT_PRIVILEGE = "42501"
 INVALID_PARAMETER_VALUE = "22023"
 DAY = timedelta(days=1)
-
-
-def _sqlstate(error: sa.exc.DBAPIError) -> str:
-    assert error.orig is not None
-    return str(error.orig.args[0]["C"])
 
 
 def _owner(statement: str, **params: object) -> None:
@@ -355,12 +351,12 @@ def test_the_runtime_role_has_no_path_to_deleting_audit_rows(
 ) -> None:
     names = {"app": f'"{os.environ["DB_APP_ROLE"]}"', "retention": f'"{os.environ["DB_RETENTION_ROLE"]}"'}
     error = _refused(get_engine(), [statement.format(**names) for statement in statements], audit_row)
-    assert _sqlstate(error) == INSUFFICIENT_PRIVILEGE, error
+    assert sqlstate(error) == INSUFFICIENT_PRIVILEGE, error
     assert refusal in str(error)
 
 
 @pytest.mark.parametrize(
-    ("statements", "sqlstate", "refusal"),
+    ("statements", "expected_sqlstate", "refusal"),
     [
         (["DELETE FROM audit_logs WHERE id = :id"], INSUFFICIENT_PRIVILEGE, "permission denied for table audit_logs"),
         (
@@ -380,10 +376,10 @@ def test_the_runtime_role_has_no_path_to_deleting_audit_rows(
     ],
 )
 def test_the_retention_role_purges_only_through_the_function_and_keeps_90_days(
-    audit_row: uuid.UUID, statements: list[str], sqlstate: str, refusal: str
+    audit_row: uuid.UUID, statements: list[str], expected_sqlstate: str, refusal: str
 ) -> None:
     error = _refused(retention_engine(), statements, audit_row)
-    assert _sqlstate(error) == sqlstate, error
+    assert sqlstate(error) == expected_sqlstate, error
     assert refusal in str(error)
 
 

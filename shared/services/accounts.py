@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import is_unique_violation, read_only, unit_of_work
+from shared.database import read_only, unit_of_work
 from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode, RateLimitedError
+from shared.failures import is_unique_violation
 from shared.models import RoleName, TokenPurpose, User
 from shared.redis_client import Keys, get_redis
 from shared.security.passwords import hash_password

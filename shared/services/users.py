@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.database import is_unique_violation, read_only, unit_of_work
+from shared.database import read_only, unit_of_work
 from shared.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -29,6 +29,7 @@ from shared.errors import (
     ErrorCode,
     NotFoundError,
 )
+from shared.failures import is_unique_violation
 from shared.models import NPO_SCOPED_ROLES, RoleName, User
 from shared.schemas.users import UserSortField
 from shared.security.passwords import hash_password
