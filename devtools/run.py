@@ -59,14 +59,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def configure_output(verbose: bool) -> None:
-    """Quiet by default: the greeting on stdout, only warnings and errors from the log.
+    """Quiet by default (unless ``verbose`` or LOG_LEVEL=DEBUG): the greeting on stdout, only
+    warnings and errors from the log.
 
     pgserver, alembic and every request log at INFO; a newcomer needs none of it
     to start, and a warning still shows.
     """
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(logging.NOTSET if verbose else logging.WARNING)
     debug = os.environ.get("LOG_LEVEL", "").upper() == "DEBUG"
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.NOTSET if verbose or debug else logging.WARNING)
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT, handlers=[handler])
 
 
@@ -93,16 +94,22 @@ def development_signing_key(algorithm: AsymmetricAlgorithm) -> str:
     return _kept_in_data_dir(name, lambda: new_private_key_pem(algorithm, development=True))
 
 
+def _provide(name: str, make: Callable[[], str]) -> None:
+    """Set ``name`` to a development value kept under .data when it is not configured;
+    production must bring its own (a generated value would pass its checks)."""
+    if os.environ.get(name):
+        return
+    if os.environ.get("ENVIRONMENT") == "production":
+        sys.exit(f"{name} must be set when ENVIRONMENT=production")
+    os.environ[name] = make()
+    logger.info("%s not set: using a generated development key kept in %s", name, DATA_DIR)
+
+
 def provide_encryption_key() -> None:
     """A development DATA_ENCRYPTION_KEYS when none is configured, kept so stored secrets stay readable."""
     from shared.security.encryption import new_key
 
-    if os.environ.get("DATA_ENCRYPTION_KEYS"):
-        return
-    if os.environ.get("ENVIRONMENT") == "production":
-        sys.exit("DATA_ENCRYPTION_KEYS must be set when ENVIRONMENT=production")
-    os.environ["DATA_ENCRYPTION_KEYS"] = _kept_in_data_dir("data-encryption-key", new_key).strip()
-    logger.info("DATA_ENCRYPTION_KEYS not set: using a generated development key kept in %s", DATA_DIR)
+    _provide("DATA_ENCRYPTION_KEYS", lambda: _kept_in_data_dir("data-encryption-key", new_key).strip())
 
 
 def provide_token_key() -> None:
@@ -110,16 +117,10 @@ def provide_token_key() -> None:
     from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS
 
     algorithm = os.environ.get("JWT_ALGORITHM", "ES256")
-    needed = "JWT_SIGNING_KEYS" if algorithm in ASYMMETRIC_ALGORITHMS else "JWT_SECRET_KEY"
-    if os.environ.get(needed):
-        return
-    if os.environ.get("ENVIRONMENT") == "production":
-        sys.exit(f"{needed} must be set when ENVIRONMENT=production")
     if algorithm in ASYMMETRIC_ALGORITHMS:
-        os.environ[needed] = development_signing_key(algorithm)
+        _provide("JWT_SIGNING_KEYS", lambda: development_signing_key(algorithm))
     else:  # HS*, or an invalid JWT_ALGORITHM that the settings will name
-        os.environ[needed] = development_jwt_secret()
-    logger.info("%s not set: using a generated development key kept in %s", needed, DATA_DIR)
+        _provide("JWT_SECRET_KEY", development_jwt_secret)
 
 
 def prepare_environment() -> tuple[list[EmbeddedService], bool]:
@@ -322,7 +323,7 @@ def serve() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_output(args.verbose or os.environ.get("LOG_LEVEL", "").upper() == "DEBUG")
+    configure_output(args.verbose)
     interrupt_on_signals()
     try:
         serve()

@@ -189,13 +189,18 @@ def start_embedded_postgres(
     return service
 
 
-def postgres_pid(pgdata: Path) -> int | None:
-    """The postmaster's pid from ``postmaster.pid``, when that process is alive."""
+def _live_pid(pid_file: Path) -> int | None:
+    """The pid a server wrote first in ``pid_file``, when that process is alive."""
     try:
-        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
+        pid = int(pid_file.read_text().split(maxsplit=1)[0])
+    except (OSError, ValueError, IndexError):
         return None
     return pid if process_alive(pid) else None
+
+
+def postgres_pid(pgdata: Path) -> int | None:
+    """The postmaster's pid from ``postmaster.pid``, when that process is alive."""
+    return _live_pid(pgdata / "postmaster.pid")
 
 
 def _pg_system_user() -> str | None:
@@ -249,11 +254,7 @@ def start_embedded_redis(data_dir: Path = DATA_DIR) -> EmbeddedService:
 
 def redis_pid(folder: Path) -> int | None:
     """The pid in ``redis.pid``, when that process is alive."""
-    try:
-        pid = int((folder / "redis.pid").read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if process_alive(pid) else None
+    return _live_pid(folder / "redis.pid")
 
 
 def redis_socket_path(folder: Path) -> Path:

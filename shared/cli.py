@@ -40,7 +40,7 @@ from shared.services.mfa import clear_by_operator
 from shared.services.retention import RetentionNotConfiguredError, run_retention
 
 
-def create_super_admin(_args: argparse.Namespace | None = None) -> int:
+def create_super_admin() -> int:
     """Idempotently create the SUPER_ADMIN_* account; exit 1 when refused."""
     try:
         result = ensure_super_admin(get_settings())
@@ -100,14 +100,11 @@ def new_encryption_key() -> int:
     return 0
 
 
-def create_app_role(args: argparse.Namespace | None = None) -> int:
+def create_app_role(entra_admin: str | None, entra_object_id: str | None, retention_object_id: str | None) -> int:
     """Idempotently create the runtime and retention roles and set their limits (an administrator's step).
 
     Run before ``alembic upgrade head``, which grants the roles their rights.
     """
-    entra_admin = args.entra_admin if args else None
-    entra_object_id = args.entra_object_id if args else None
-    retention_object_id = args.retention_entra_object_id if args else None
     try:
         settings = get_settings()
         created = ensure_app_role(
@@ -171,14 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run-retention", help="delete what is past its age now (what the hourly timer does)")
     args = parser.parse_args(argv)
     commands_by_name: dict[str, Callable[[], int]] = {
+        "create-super-admin": create_super_admin,
         "redrive-email": lambda: redrive_email(args.since_hours),
         "new-signing-key": lambda: new_signing_key(args.algorithm),
         "clear-mfa": lambda: clear_mfa(args.email),
         "new-encryption-key": new_encryption_key,
-        "create-app-role": lambda: create_app_role(args),
+        "create-app-role": lambda: create_app_role(
+            args.entra_admin, args.entra_object_id, args.retention_entra_object_id
+        ),
         "run-retention": run_retention_now,
     }
-    return commands_by_name.get(args.command, create_super_admin)()
+    return commands_by_name[args.command]()
 
 
 if __name__ == "__main__":
