@@ -14,6 +14,7 @@ The app, everywhere in the suite, signs in as the runtime role made from it
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -97,11 +98,16 @@ def _use_two_database_roles() -> None:
     ensure_app_role(load_settings())
 
 
-def owner_engine(**options: Any) -> Engine:
-    """The owner's connection: for what only the owner may do (migrate, terminate sessions, test triggers)."""
+@functools.cache
+def owner_engine() -> Engine:
+    """The owner's connection: for what only the owner may do (migrate, terminate sessions, test triggers).
+
+    One engine for the session, so its connections are pooled and reused
+    rather than left open by an engine per call until garbage collection.
+    """
     import sqlalchemy as sa
 
-    return sa.create_engine(os.environ["MIGRATION_DATABASE_URL"], **options)
+    return sa.create_engine(os.environ["MIGRATION_DATABASE_URL"])
 
 
 def pytest_report_header() -> list[str]:

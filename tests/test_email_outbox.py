@@ -169,13 +169,6 @@ def _client() -> ClientInfo:
     return ClientInfo(request_id="test-outbox", ip_address=fresh_ip(), user_agent="pytest")
 
 
-def _user(user_id: uuid.UUID) -> User:
-    with unit_of_work() as db:
-        user = db.get(User, user_id)
-    assert user is not None
-    return user
-
-
 # -- A: no usable token in the database ------------------------------------------------------
 
 
@@ -319,9 +312,7 @@ def test_twenty_link_emails_survive_a_twelve_hour_outage() -> None:
     assert {_row(message_id).status for message_id in message_ids} == {"sent"}
 
 
-def test_a_link_email_expires_with_its_link_and_a_redrive_sends_a_fresh_one(
-    unique_email: Callable[[str], str],
-) -> None:
+def test_a_link_email_expires_with_its_link_and_a_redrive_sends_a_fresh_one() -> None:
     user = _new_user(verified=True)
     passwords.request_reset(user.email, _client())  # a 60-minute link
     message_id = _newest_id(user.email)
@@ -504,7 +495,7 @@ def test_a_drain_whose_lease_lapsed_does_not_overwrite_the_claim_of_the_next() -
 # -- the drain's parts ----------------------------------------------------------------------------
 
 
-def test_provider_failing_then_recovering_delivers_once(tmp_path: Path, unique_email: Callable[[str], str]) -> None:
+def test_provider_failing_then_recovering_delivers_once(unique_email: Callable[[str], str]) -> None:
     address = unique_email("flaky")
     message_id = _queue_plain(address)
     provider = Provider(down=True)

@@ -183,7 +183,7 @@ def data_dir() -> Iterator[Path]:
 
 
 @pytest.fixture
-def runs(data_dir: Path, tmp_path: Path) -> Iterator[list[Run]]:
+def runs(data_dir: Path) -> Iterator[list[Run]]:
     """The runs a test starts; any still running at the end are killed, and their servers with them."""
     started: list[Run] = []
     yield started

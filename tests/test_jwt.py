@@ -86,12 +86,17 @@ FAMILIES: dict[str, Callable[[], Family]] = {
 _BUILT: dict[str, Family] = {}
 
 
+def _family(name: str) -> Family:
+    """One key per family for the module: RSA generation is slow."""
+    if name not in _BUILT:
+        _BUILT[name] = FAMILIES[name]()
+    return _BUILT[name]
+
+
 @pytest.fixture(params=sorted(FAMILIES))
 def family(request: pytest.FixtureRequest) -> Family:
     name: str = request.param
-    if name not in _BUILT:  # one key per family for the module: RSA generation is slow
-        _BUILT[name] = FAMILIES[name]()
-    return _BUILT[name]
+    return _family(name)
 
 
 def claims(settings: Settings, **changes: Any) -> dict[str, Any]:
@@ -285,7 +290,7 @@ ASYMMETRIC = ("ES256", "EdDSA", "RS256")
 @pytest.mark.parametrize("name", ASYMMETRIC)
 def test_alg_confusion_hs256_signed_with_the_public_key_is_rejected(name: str) -> None:
     """The classic attack: take the published public key, use its bytes as an HMAC secret."""
-    f = _BUILT.setdefault(name, FAMILIES[name]())
+    f = _family(name)
     assert f.settings.jwt_signing_keys is not None
     public = f.settings.jwt_signing_keys.signing.public_key
     for public_bytes in (
@@ -300,7 +305,7 @@ def test_alg_confusion_hs256_signed_with_the_public_key_is_rejected(name: str) -
 @pytest.mark.parametrize("name", ASYMMETRIC)
 def test_an_unknown_or_missing_kid_is_rejected_even_with_our_signature(name: str) -> None:
     """The kid selects the key; a token signed by our key but naming no key we have is not ours."""
-    f = _BUILT.setdefault(name, FAMILIES[name]())
+    f = _family(name)
     for kid in ("unknown", "", ..., 7, ["list"], {"kid": f.kid}):
         header = {"alg": f.algorithm, "typ": "at+jwt", **({} if kid is ... else {"kid": kid})}
         with pytest.raises(InvalidTokenError):
@@ -312,7 +317,7 @@ def test_an_unknown_or_missing_kid_is_rejected_even_with_our_signature(name: str
 @pytest.mark.parametrize("name", ASYMMETRIC)
 def test_a_key_embedded_in_the_header_is_never_used(name: str) -> None:
     """RFC 7515 jwk header: an attacker's own public key, with a kid of its own: never followed."""
-    f = _BUILT.setdefault(name, FAMILIES[name]())
+    f = _family(name)
     attacker = _another_key(name)
     token = f.sign(claims(f.settings), key=attacker.private_key, kid=attacker.kid, jwk=dict(attacker.jwk))
     with pytest.raises(InvalidTokenError):
@@ -320,14 +325,14 @@ def test_a_key_embedded_in_the_header_is_never_used(name: str) -> None:
 
 
 def test_hs256_tokens_carry_no_kid_and_refuse_one() -> None:
-    f = _BUILT.setdefault("HS256", FAMILIES["HS256"]())
+    f = _family("HS256")
     with pytest.raises(InvalidTokenError):
         decode_access_token(f.settings, f.sign(claims(f.settings), kid="anything"))
 
 
 def test_an_es256_token_does_not_pass_an_hs256_service_and_back() -> None:
-    es = _BUILT.setdefault("ES256", FAMILIES["ES256"]())
-    hs = _BUILT.setdefault("HS256", FAMILIES["HS256"]())
+    es = _family("ES256")
+    hs = _family("HS256")
     es_token, _ = create_access_token(es.settings, user_id=USER, session_id=SESSION, role="donor", npo_id=None)
     hs_token, _ = create_access_token(hs.settings, user_id=USER, session_id=SESSION, role="donor", npo_id=None)
     for settings, token in ((hs.settings, es_token), (es.settings, hs_token)):

@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import httpx
 import jwt
@@ -44,10 +43,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return Clock(monkeypatch)
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def _code(secret: str, at: float) -> str:
     return pyotp.TOTP(secret).at(at)
 
@@ -70,12 +65,6 @@ class Enrolled:
         clock.advance(60)  # the code just used is spent; later codes are of later steps
 
 
-def _login(account: Account) -> dict[str, Any]:
-    response = account.login()
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
 def _verify(account: Account, mfa_token: str, **proof: str) -> httpx.Response:
     return account.http.post("/api/v1/auth/mfa/verify", json={"mfa_token": mfa_token, **proof})
 
@@ -85,7 +74,7 @@ def test_enrolment_then_sign_in_in_two_steps(signed_in: Callable[..., Actor], cl
     enrolled = Enrolled(actor, clock)
     assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is True
     assert len(enrolled.recovery_codes) == 10 and len(set(enrolled.recovery_codes)) == 10
-    challenge = _login(actor.account)
+    challenge = actor.account.tokens()
     assert challenge["mfa_required"] is True and challenge["methods"] == ["totp", "recovery_code"]
     assert challenge["expires_in"] == 300 and "access_token" not in challenge
     done = _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value))
@@ -109,7 +98,7 @@ def test_a_code_is_accepted_once_even_within_its_step(signed_in: Callable[..., A
     actor = signed_in("donor")
     enrolled = Enrolled(actor, clock)
     code = _code(enrolled.secret, clock.value)
-    first, second = _login(actor.account), _login(actor.account)
+    first, second = actor.account.tokens(), actor.account.tokens()
     assert _verify(actor.account, first["mfa_token"], code=code).status_code == 200
     clock.advance(5)  # the same 30-second step
     reused = _verify(actor.account, second["mfa_token"], code=code)
@@ -122,7 +111,7 @@ def test_one_step_of_drift_either_way_and_no_more(
 ) -> None:
     actor = signed_in("donor")
     enrolled = Enrolled(actor, clock)
-    challenge = _login(actor.account)
+    challenge = actor.account.tokens()
     response = _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value + offset))
     assert (response.status_code == 200) is accepted, response.text
 
@@ -131,8 +120,8 @@ def test_a_recovery_code_works_once_and_is_audited(signed_in: Callable[..., Acto
     actor = signed_in("donor")
     enrolled = Enrolled(actor, clock)
     code = enrolled.recovery_codes[3].lower().replace("-", " ")  # case and separators do not matter
-    assert _verify(actor.account, _login(actor.account)["mfa_token"], recovery_code=code).status_code == 200
-    assert _verify(actor.account, _login(actor.account)["mfa_token"], recovery_code=code).status_code == 401
+    assert _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=code).status_code == 200
+    assert _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=code).status_code == 401
     with unit_of_work() as db:
         used = db.scalar(
             select(func.count())
@@ -145,7 +134,7 @@ def test_a_recovery_code_works_once_and_is_audited(signed_in: Callable[..., Acto
 def test_an_mfa_token_dies_after_five_wrong_codes(signed_in: Callable[..., Actor], clock: Clock) -> None:
     actor = signed_in("donor")
     enrolled = Enrolled(actor, clock)
-    token = _login(actor.account)["mfa_token"]
+    token = actor.account.tokens()["mfa_token"]
     wrong = [_verify(actor.account, token, code="000000").json()["error"]["code"] for _ in range(5)]
     assert wrong == ["INVALID_MFA_CODE"] * 5
     dead = _verify(actor.account, token, code=_code(enrolled.secret, clock.value))
@@ -165,7 +154,7 @@ def test_wrong_codes_count_against_the_accounts_sign_in_limit(signed_in: Callabl
     with settings_changed(RATE_LIMIT_LOGIN_PER_ACCOUNT="3"):
         statuses = []
         for _ in range(2):
-            token = _login(actor.account)["mfa_token"]
+            token = actor.account.tokens()["mfa_token"]
             statuses += [_verify(actor.account, token, code="111111").status_code for _ in range(2)]
     assert statuses == [401, 401, 401, 429]
 
@@ -178,7 +167,7 @@ def test_removal_needs_a_code_and_turns_it_off(signed_in: Callable[..., Actor], 
     assert actor.request("DELETE", "/api/v1/auth/mfa/totp", json={}).status_code == 400, "neither is a wrong code"
     removed = actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": _code(enrolled.secret, clock.value)})
     assert removed.status_code == 204
-    assert "access_token" in _login(actor.account), "signing in is one step again"
+    assert "access_token" in actor.account.tokens(), "signing in is one step again"
     assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is False
 
 
@@ -186,9 +175,9 @@ def test_new_recovery_codes_kill_the_old_set(signed_in: Callable[..., Actor], cl
     actor = signed_in("donor")
     enrolled = Enrolled(actor, clock)
     fresh = actor.request("POST", "/api/v1/auth/mfa/recovery-codes").json()["recovery_codes"]
-    old = _verify(actor.account, _login(actor.account)["mfa_token"], recovery_code=enrolled.recovery_codes[0])
+    old = _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=enrolled.recovery_codes[0])
     assert old.status_code == 401
-    new = _verify(actor.account, _login(actor.account)["mfa_token"], recovery_code=fresh[0])
+    new = _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=fresh[0])
     assert new.status_code == 200
 
 
@@ -261,7 +250,7 @@ def test_break_glass_clears_a_second_factor_ends_sessions_and_is_audited(
     )
     assert done.returncode == 0, done.stderr
     assert actor.request("GET", "/api/v1/users/me").status_code == 401, "sessions ended"
-    assert "access_token" in _login(actor.account)
+    assert "access_token" in actor.account.tokens()
     with unit_of_work() as db:
         event = db.scalars(
             select(AuditLog).where(
@@ -282,7 +271,7 @@ def test_break_glass_clears_a_second_factor_ends_sessions_and_is_audited(
 def test_enrolment_needs_a_confirmation_before_anything_changes(signed_in: Callable[..., Actor], clock: Clock) -> None:
     actor = signed_in("donor")
     assert actor.request("POST", "/api/v1/auth/mfa/totp").status_code == 200
-    assert "access_token" in _login(actor.account), "an unconfirmed secret signs nobody in"
+    assert "access_token" in actor.account.tokens(), "an unconfirmed secret signs nobody in"
     wrong = actor.request("POST", "/api/v1/auth/mfa/totp/confirm", json={"code": "000000"})
     assert wrong.status_code == 400
     Enrolled(actor, clock)

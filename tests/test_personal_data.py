@@ -27,7 +27,7 @@ from shared.database import unit_of_work
 from shared.models import AuditLog, RecoveryCode, Session, User, UserToken
 from shared.redis_client import Keys, get_redis
 from shared.security.tokens import hash_token
-from tests.conftest import PASSWORD, Account, Actor, deliver_emails, owner_engine, token_from_last_email
+from tests.conftest import PASSWORD, Account, Actor, owner_engine, token_from_last_email
 
 NPO = str(uuid.uuid4())
 
@@ -103,7 +103,6 @@ def person(client: httpx.Client, unique_email: Callable[[str], str], signed_in: 
     second = account.tokens(**{"User-Agent": browsers[1]})  # a new device: an email about it
     asked = account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
     assert asked.status_code == 202
-    deliver_emails()
     reset_token = token_from_last_email(account.email, "reset")
     found = Person(account, user_id, profile, browsers, first, second, event_id, reset_token, "", [], admin)
     started = found.request("POST", "/api/v1/auth/mfa/totp")

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import jwt
 import pytest
 from sqlalchemy import text
 
@@ -38,9 +37,8 @@ NPO = str(uuid.uuid4())
 
 def _cold(actor: Actor) -> uuid.UUID:
     """The actor's user id, with their cached state dropped (as a change elsewhere would)."""
-    user_id = jwt.decode(actor.access_token, options={"verify_signature": False})["sub"]
-    get_redis().delete(Keys.user_state(user_id))
-    return uuid.UUID(user_id)
+    get_redis().delete(Keys.user_state(actor.id))
+    return uuid.UUID(actor.id)
 
 
 def _promote_to_coordinator(db: Any, user_id: uuid.UUID) -> None:
