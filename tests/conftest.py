@@ -19,7 +19,9 @@ import json
 import os
 import re
 import secrets
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +32,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
     from devtools.services import EmbeddedService
 
@@ -231,6 +233,36 @@ def token_from_last_email(address: str, subject_part: str) -> str:
     match = _TOKEN_IN_LINK.search(matching[-1]["text"])
     assert match, "no token link in the email"
     return match.group(1)
+
+
+def app_connections_waiting_on_a_lock(probe: Connection) -> int:
+    """How many of the app's connections wait for a lock right now (a race test's barrier)."""
+    from sqlalchemy import text
+
+    count = probe.execute(
+        text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = 'augeo-platform-api' AND cardinality(pg_blocking_pids(pid)) > 0"
+        )
+    ).scalar_one()
+    probe.rollback()  # activity statistics are a snapshot per transaction: look again next time
+    return int(count)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
+def unused_port() -> int:
+    """A loopback TCP port nothing listens on (the system's pick, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def fresh_ip() -> str:

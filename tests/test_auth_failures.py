@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -18,24 +17,18 @@ from sqlalchemy import select
 
 from shared.database import unit_of_work
 from shared.models import EmailOutbox, RefreshToken, Session, User
-from tests.conftest import PASSWORD, Account, FunctionsByName, settings_changed, token_from_last_email
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return cast(int, probe.getsockname()[1])  # typeshed's Any; for AF_INET it is (host, port)
+from tests.conftest import PASSWORD, Account, FunctionsByName, settings_changed, token_from_last_email, unused_port
 
 
 @contextmanager
 def redis_down() -> Iterator[None]:
-    with settings_changed(REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0", REDIS_CONNECT_TIMEOUT_SECONDS="0.5"):
+    with settings_changed(REDIS_URL=f"redis://127.0.0.1:{unused_port()}/0", REDIS_CONNECT_TIMEOUT_SECONDS="0.5"):
         yield
 
 
 @contextmanager
 def database_down() -> Iterator[None]:
-    url = f"postgresql+pg8000://postgres@127.0.0.1:{_closed_port()}/augeo"
+    url = f"postgresql+pg8000://postgres@127.0.0.1:{unused_port()}/augeo"
     with settings_changed(DATABASE_URL=url, DB_CONNECT_TIMEOUT_SECONDS="0.5"):
         yield
 

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import httpx
 import pytest
 
 from devtools.services import process_alive
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unused_port
 
 pytestmark = pytest.mark.slow
 
@@ -103,13 +102,6 @@ def kill_leftovers(data: Path) -> None:
 # -- `python -m devtools.run` as a subprocess ---------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def child_env(data: Path, **extra: str) -> dict[str, str]:
     """This environment without the settings that would bypass or steer the embedded servers."""
     env = {key: value for key, value in os.environ.items() if key not in _CLEARED}
@@ -151,7 +143,7 @@ class Run:
 
 
 def start_run(data: Path, logs: Path, *args: str, **env: str) -> Run:
-    port = free_port()
+    port = unused_port()
     stdout, stderr = logs / f"run-{port}.out", logs / f"run-{port}.err"
     with stdout.open("wb") as out, stderr.open("wb") as err:
         process = subprocess.Popen(

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
-from typing import cast
 
 import azure.functions as func
 import httpx
 
-from tests.conftest import FunctionsByName, settings_changed
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return cast(int, probe.getsockname()[1])  # typeshed's Any; for AF_INET it is (host, port)
+from tests.conftest import FunctionsByName, settings_changed, unused_port
 
 
 def _health(functions: FunctionsByName) -> func.HttpResponse:
@@ -33,7 +25,7 @@ def test_healthy_over_http(client: httpx.Client) -> None:
 
 
 def test_redis_unreachable_is_503_naming_redis(functions: FunctionsByName) -> None:
-    with settings_changed(REDIS_URL=f"redis://127.0.0.1:{_closed_port()}/0", REDIS_CONNECT_TIMEOUT_SECONDS="0.5"):
+    with settings_changed(REDIS_URL=f"redis://127.0.0.1:{unused_port()}/0", REDIS_CONNECT_TIMEOUT_SECONDS="0.5"):
         response = _health(functions)
     body = response.get_body()
     assert response.status_code == 503, body
@@ -59,7 +51,7 @@ def test_redis_stopped_is_503(functions: FunctionsByName, tmp_path: Path) -> Non
 
 
 def test_database_unreachable_is_503_naming_database(functions: FunctionsByName) -> None:
-    url = f"postgresql+pg8000://postgres@127.0.0.1:{_closed_port()}/augeo"
+    url = f"postgresql+pg8000://postgres@127.0.0.1:{unused_port()}/augeo"
     with settings_changed(DATABASE_URL=url, DB_CONNECT_TIMEOUT_SECONDS="1"):
         response = _health(functions)
     assert response.status_code == 503

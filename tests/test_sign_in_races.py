@@ -9,7 +9,6 @@ lets them run in exactly that order.
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,37 +16,24 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import func, select, text
 
 from shared.context import ClientInfo
 from shared.database import get_engine, unit_of_work
 from shared.errors import AppError, AuthenticationError, AuthorizationError
 from shared.models import Session, User
 from shared.services import authentication, passwords, users
-from tests.conftest import PASSWORD, Account, Actor, token_from_last_email
+from tests.conftest import (
+    PASSWORD,
+    Account,
+    Actor,
+    app_connections_waiting_on_a_lock,
+    token_from_last_email,
+    wait_until,
+)
 
 NEW_PASSWORD = "Fresh-gala-pass-42"
 CLIENT = ClientInfo(request_id="race", ip_address="198.51.100.77", user_agent="race-test")
-
-
-def _blocked_backends(probe: Connection) -> int:
-    """How many of the app's connections are waiting for a lock right now."""
-    count = probe.execute(
-        text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = 'augeo-platform-api' AND cardinality(pg_blocking_pids(pid)) > 0"
-        )
-    ).scalar_one()
-    probe.rollback()  # activity statistics are a snapshot per transaction: look again next time
-    return int(count)
-
-
-def _wait_until_blocked(probe: Connection, expected: int, timeout: float = 15.0) -> None:
-    """A barrier: return once ``expected`` app connections wait on a lock."""
-    deadline = time.monotonic() + timeout
-    while _blocked_backends(probe) < expected:
-        assert time.monotonic() < deadline, f"fewer than {expected} waiters"
-        time.sleep(0.01)
 
 
 @contextmanager
@@ -58,7 +44,9 @@ def _row_locked(user_id: uuid.UUID) -> Iterator[Callable[[int], None]]:
         holder.exec_driver_sql("BEGIN")
         holder.execute(text("SELECT 1 FROM users WHERE id = :id FOR UPDATE"), {"id": user_id})
         try:
-            yield lambda expected: _wait_until_blocked(probe, expected)
+            yield lambda expected: wait_until(
+                lambda: app_connections_waiting_on_a_lock(probe) >= expected, f"{expected} waiters"
+            )
         finally:
             holder.exec_driver_sql("ROLLBACK")
 

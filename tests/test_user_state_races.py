@@ -14,14 +14,12 @@ After either, the next request sees the new role, and so does the cache.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from shared.context import ClientInfo
 from shared.database import get_engine, unit_of_work
@@ -29,7 +27,7 @@ from shared.models import User
 from shared.redis_client import Keys, get_redis
 from shared.services import authentication, user_state
 from shared.services.principal import Principal
-from tests.conftest import Actor
+from tests.conftest import Actor, app_connections_waiting_on_a_lock, wait_until
 
 CLIENT = ClientInfo(request_id="state-race", ip_address="198.51.100.78", user_agent="race-test")
 NPO = str(uuid.uuid4())
@@ -56,21 +54,7 @@ def _cached_role(user_id: uuid.UUID) -> str | None:
 
 def _waiting_on_a_lock() -> bool:
     with get_engine().connect() as probe:
-        count = probe.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND application_name = 'augeo-platform-api' AND cardinality(pg_blocking_pids(pid)) > 0"
-            )
-        ).scalar_one()
-        probe.rollback()
-    return bool(count)
-
-
-def _until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the other side never got there"
-        time.sleep(0.01)
+        return app_connections_waiting_on_a_lock(probe) > 0
 
 
 def test_a_reader_that_looks_between_the_writers_bump_and_commit_waits_for_the_commit(
@@ -82,7 +66,7 @@ def test_a_reader_that_looks_between_the_writers_bump_and_commit_waits_for_the_c
         with unit_of_work() as writer:
             _promote_to_coordinator(writer, user_id)
             reading = pool.submit(authentication.authenticate, staff.access_token, CLIENT)
-            _until(lambda: reading.done() or _waiting_on_a_lock())
+            wait_until(lambda: reading.done() or _waiting_on_a_lock(), "the reader waits on the writer's lock")
         principal: Principal = reading.result()
     assert principal.role == "event_coordinator", "the read waited for the commit"
     assert _cached_role(user_id) in (None, "event_coordinator")

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import importlib.util
 import json
-import socket
 import sys
 import time
 import uuid
@@ -26,7 +25,7 @@ from cryptography.hazmat.primitives import serialization
 
 from shared.config import get_settings
 from shared.security.signing_keys import SigningKey, new_private_key_pem, parse_signing_keys
-from tests.conftest import ROOT, Account, Actor, settings_changed
+from tests.conftest import ROOT, Account, Actor, settings_changed, unused_port
 
 EXAMPLE = ROOT / "docs" / "examples" / "verify_token.py"
 
@@ -166,10 +165,7 @@ def test_the_example_follows_a_rotation(verifier: Any, account: Account) -> None
 
 def test_keys_out_of_reach_are_not_an_invalid_token(account: Account) -> None:
     """The service answers 503 (and lets nothing through) when it cannot fetch the keys."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    unreachable = example.AugeoTokenVerifier(f"http://127.0.0.1:{port}")
+    unreachable = example.AugeoTokenVerifier(f"http://127.0.0.1:{unused_port()}")
     with pytest.raises(example.AugeoKeysUnavailableError):
         unreachable.verify(account.tokens()["access_token"])
 
