@@ -4,46 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 
 from shared.models import Base
-from tests.conftest import ROOT, owner_engine
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """A new, empty database on the same server, dropped afterwards."""
-    server_url = os.environ["MIGRATION_DATABASE_URL"]  # the owner's: it may create databases
-    name = f"augeo_migrations_{secrets.token_hex(4)}"
-    admin = sa.create_engine(_with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(server_url, name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _alembic(url: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["configure_logger"] = False
-    config.attributes["database_url"] = url
-    return config
+from tests.conftest import alembic_config, owner_engine, table_privileges
 
 
 def _tables(engine: sa.Engine) -> set[str]:
@@ -51,7 +20,7 @@ def _tables(engine: sa.Engine) -> set[str]:
 
 
 def test_upgrade_downgrade_upgrade(scratch_database: str) -> None:
-    config = _alembic(scratch_database)
+    config = alembic_config(scratch_database)
     engine = sa.create_engine(scratch_database)
     try:
         command.upgrade(config, "head")
@@ -69,24 +38,12 @@ def test_upgrade_downgrade_upgrade(scratch_database: str) -> None:
 
 
 def _privileges(url: str, table: str) -> set[str]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return {
-                privilege
-                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
-                if connection.scalar(
-                    sa.text("SELECT has_table_privilege(:role, :table, :privilege)"),
-                    {"role": os.environ["DB_APP_ROLE"], "table": table, "privilege": privilege},
-                )
-            }
-    finally:
-        engine.dispose()
+    return table_privileges(url, os.environ["DB_APP_ROLE"], table)
 
 
 def test_every_migration_run_grants_the_runtime_role_exactly_its_rights(scratch_database: str) -> None:
     """A table a later migration creates is granted in the same run; a right granted by hand is taken back."""
-    config = _alembic(scratch_database)
+    config = alembic_config(scratch_database)
     command.upgrade(config, "head")
     assert _privileges(scratch_database, "audit_logs") == {"SELECT", "INSERT"}
     assert _privileges(scratch_database, "users") == {"SELECT", "INSERT", "UPDATE"}
@@ -102,7 +59,7 @@ def test_every_migration_run_grants_the_runtime_role_exactly_its_rights(scratch_
 
 
 def test_migrations_refuse_a_runtime_role_that_does_not_exist(scratch_database: str) -> None:
-    config = _alembic(scratch_database)
+    config = alembic_config(scratch_database)
     config.attributes["app_role"] = "augeo_no_such_role"
     with pytest.raises(sa.exc.DBAPIError, match="augeo_no_such_role does not exist"):
         command.upgrade(config, "head")
@@ -208,7 +165,7 @@ _LEGACY_ROWS = {  # subject: (template, status) of rows an older drain left behi
 def test_revision_0004_blanks_the_tokens_older_rows_hold(scratch_database: str) -> None:
     """Before 0004 a link's token sat in the body: sent rows are blanked, failed ones with a
     link cancelled and blanked; pending ones are left for the next drain, which blanks them."""
-    config = _alembic(scratch_database)
+    config = alembic_config(scratch_database)
     engine = sa.create_engine(scratch_database)
     body = "Confirm: https://app.example.org/verify-email?token=live-token"
     try:

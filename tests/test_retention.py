@@ -17,12 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
 from shared.cli import main as cli
@@ -31,7 +29,7 @@ from shared.database import get_engine
 from shared.database_roles import PURGE_FUNCTION, SCRUB_FUNCTION
 from shared.failures import sqlstate
 from shared.services.retention import RetentionNotConfiguredError, run_retention
-from tests.conftest import ROOT, owner_engine
+from tests.conftest import alembic_config, owner_engine, table_privileges
 
 INSUFFICIENT_PRIVILEGE = "42501"
 INVALID_PARAMETER_VALUE = "22023"
@@ -396,47 +394,6 @@ def test_the_purge_deletes_only_what_is_older_than_asked() -> None:
 # -- every migration run sets both roles' rights exactly ---------------------------------------
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-@pytest.fixture
-def scratch_database() -> Iterator[str]:
-    """A new, empty database on the same server, dropped afterwards."""
-    server_url = os.environ["MIGRATION_DATABASE_URL"]
-    name = f"augeo_retention_{secrets.token_hex(4)}"
-    admin = sa.create_engine(_with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(server_url, name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _alembic(url: str, **roles: str) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["configure_logger"] = False
-    config.attributes["database_url"] = url
-    config.attributes.update(roles)
-    return config
-
-
-def _table_privileges(url: str, role: str, table: str) -> set[str]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    with engine.connect() as connection:
-        return {
-            privilege
-            for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
-            if connection.scalar(
-                text("SELECT has_table_privilege(:role, :table, :privilege)"),
-                {"role": role, "table": table, "privilege": privilege},
-            )
-        }
-
-
 def _may_execute(url: str, role: str, function: str) -> bool:
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     with engine.connect() as connection:
@@ -450,8 +407,8 @@ def _may_execute(url: str, role: str, function: str) -> bool:
 def _rights(url: str) -> dict[str, object]:
     app, retention = os.environ["DB_APP_ROLE"], os.environ["DB_RETENTION_ROLE"]
     return {
-        "retention": {table: _table_privileges(url, retention, table) for table in ("sessions", "audit_logs", "users")},
-        "app": {table: _table_privileges(url, app, table) for table in ("sessions", "email_outbox", "audit_logs")},
+        "retention": {table: table_privileges(url, retention, table) for table in ("sessions", "audit_logs", "users")},
+        "app": {table: table_privileges(url, app, table) for table in ("sessions", "email_outbox", "audit_logs")},
         "purge": (_may_execute(url, retention, PURGE_FUNCTION), _may_execute(url, app, PURGE_FUNCTION)),
         "scrub": (_may_execute(url, retention, SCRUB_FUNCTION), _may_execute(url, app, SCRUB_FUNCTION)),
     }
@@ -470,7 +427,7 @@ EXACT_RIGHTS = {
 
 
 def test_every_migration_run_sets_both_roles_rights_exactly(scratch_database: str) -> None:
-    config = _alembic(scratch_database)
+    config = alembic_config(scratch_database)
     command.upgrade(config, "head")
     assert _rights(scratch_database) == EXACT_RIGHTS
     app, retention = os.environ["DB_APP_ROLE"], os.environ["DB_RETENTION_ROLE"]
@@ -483,7 +440,7 @@ def test_every_migration_run_sets_both_roles_rights_exactly(scratch_database: st
     command.upgrade(config, "head")  # nothing to migrate: the rights are set all the same
     assert _rights(scratch_database) == EXACT_RIGHTS
     command.downgrade(config, "0006")
-    assert _table_privileges(scratch_database, retention, "sessions") == {"SELECT", "DELETE"}
+    assert table_privileges(scratch_database, retention, "sessions") == {"SELECT", "DELETE"}
     command.upgrade(config, "head")
     assert _rights(scratch_database) == EXACT_RIGHTS
 
@@ -508,7 +465,7 @@ def test_migrations_refuse_a_runtime_role_that_can_act_as_the_retention_role(
 ) -> None:
     app, retention = probe_roles
     _owner(f'GRANT "{retention}" TO "{app}"')
-    config = _alembic(scratch_database, app_role=app, retention_role=retention)
+    config = alembic_config(scratch_database, app_role=app, retention_role=retention)
     with pytest.raises(sa.exc.DBAPIError, match="must not be able to act as the retention role"):
         command.upgrade(config, "head")
     _owner(f'REVOKE "{retention}" FROM "{app}"')
@@ -518,6 +475,6 @@ def test_migrations_refuse_a_runtime_role_that_can_act_as_the_retention_role(
 
 
 def test_migrations_refuse_a_retention_role_that_does_not_exist(scratch_database: str) -> None:
-    config = _alembic(scratch_database, retention_role="augeo_no_such_retention_role")
+    config = alembic_config(scratch_database, retention_role="augeo_no_such_retention_role")
     with pytest.raises(sa.exc.DBAPIError, match="augeo_no_such_retention_role does not exist"):
         command.upgrade(config, "head")
