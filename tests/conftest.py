@@ -22,6 +22,7 @@ import secrets
 import socket
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -420,6 +421,26 @@ class Actor:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.access_token}", **kwargs.pop("headers", {})}
         return self.account.http.request(method, path, headers=headers, **kwargs)
+
+
+TEMPORARY_PASSWORD = "Temporary-pass-11"
+
+
+def created_with_temporary_password(admin: Actor, client: httpx.Client, root: Actor, npo_id: str) -> Account:
+    """A staff user an NPO admin created with a password they must change; a super admin verified the address."""
+    email = f"temp-{uuid.uuid4().hex[:8]}@example.org"
+    body = {
+        "email": email,
+        "first_name": "T",
+        "last_name": "P",
+        "role": "staff",
+        "npo_id": npo_id,
+        "password": TEMPORARY_PASSWORD,
+    }
+    created = admin.request("POST", "/api/v1/users", json=body)
+    assert created.status_code == 201, created.text
+    assert root.request("POST", f"/api/v1/users/{created.json()['id']}/verify-email").status_code == 200
+    return Account(client, email, password=TEMPORARY_PASSWORD)
 
 
 @pytest.fixture

@@ -11,26 +11,15 @@ from sqlalchemy import select
 
 from shared.database import unit_of_work
 from shared.models import AuditLog
-from tests.conftest import Account, Actor
+from tests.conftest import TEMPORARY_PASSWORD, Account, Actor, created_with_temporary_password
 
 NPO = str(uuid.uuid4())
-TEMPORARY = "Temporary-pass-11"
-
-
-def _created_with_password(admin: Actor, client: httpx.Client, root: Actor) -> Account:
-    """A staff user an NPO admin created with a password, whose address a super admin verified."""
-    email = f"temp-{uuid.uuid4().hex[:8]}@example.org"
-    body = {"email": email, "first_name": "T", "last_name": "P", "role": "staff", "npo_id": NPO, "password": TEMPORARY}
-    created = admin.request("POST", "/api/v1/users", json=body)
-    assert created.status_code == 201, created.text
-    assert root.request("POST", f"/api/v1/users/{created.json()['id']}/verify-email").status_code == 200
-    return Account(client, email, password=TEMPORARY)
 
 
 def test_a_password_an_admin_set_must_be_changed_before_anything_else(
     client: httpx.Client, signed_in: Callable[..., Actor]
 ) -> None:
-    person = _created_with_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"))
+    person = created_with_temporary_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"), NPO)
     tokens = person.tokens()
     assert tokens["password_change_required"] is True
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
@@ -41,7 +30,7 @@ def test_a_password_an_admin_set_must_be_changed_before_anything_else(
         assert refused.json()["error"]["code"] == "PASSWORD_CHANGE_REQUIRED"
     changed = person.http.post(
         "/api/v1/auth/password/change",
-        json={"current_password": TEMPORARY, "new_password": "Chosen-by-me-77"},
+        json={"current_password": TEMPORARY_PASSWORD, "new_password": "Chosen-by-me-77"},
         headers=bearer,
     )
     assert changed.status_code == 200, changed.text
@@ -53,7 +42,7 @@ def test_a_password_an_admin_set_must_be_changed_before_anything_else(
 def test_logout_works_while_the_password_change_is_pending(
     client: httpx.Client, signed_in: Callable[..., Actor]
 ) -> None:
-    person = _created_with_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"))
+    person = created_with_temporary_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"), NPO)
     token = person.tokens()["access_token"]
     out = person.http.post("/api/v1/auth/logout", headers={"Authorization": f"Bearer {token}"})
     assert out.status_code == 204

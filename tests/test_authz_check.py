@@ -25,7 +25,7 @@ from sqlalchemy import select
 from shared.database import unit_of_work
 from shared.models import AuditLog
 from shared.redis_client import Keys, get_redis
-from tests.conftest import Actor, counting_round_trips
+from tests.conftest import Actor, counting_round_trips, created_with_temporary_password
 
 PERMISSIONS = [
     "npo:manage",
@@ -182,13 +182,12 @@ def test_a_signed_out_session_gets_401_not_an_answer(signed_in: Callable[..., Ac
 
 
 def test_a_temporary_password_answers_no_with_its_reason(client: httpx.Client, signed_in: Callable[..., Actor]) -> None:
-    from tests.test_admin_safeguards import NPO, _created_with_password
-
-    person = _created_with_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"))
+    npo = str(uuid.uuid4())
+    person = created_with_temporary_password(signed_in("npo_admin", npo), client, signed_in("super_admin"), npo)
     token = person.tokens()["access_token"]
     response = person.http.post(
         "/api/v1/authz/check",
-        json={"permission": "checkin:perform", "npo_id": NPO},
+        json={"permission": "checkin:perform", "npo_id": npo},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.json() == {"allowed": False, "reason": "password_change_required"}
