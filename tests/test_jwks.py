@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -17,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from shared.config import get_settings
 from shared.security.signing_keys import KeySet, new_private_key_pem, parse_signing_keys
 from tests.conftest import Account, settings_changed
+from tests.forged_tokens import hs256_by_hand, unsigned
 
 
 def _key_set() -> KeySet:
@@ -60,24 +58,11 @@ def test_an_hs256_service_publishes_no_key_and_still_signs_in(client: httpx.Clie
 # -- forgeries, each for a live session, so only the key can be what refuses them ---------------
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _json(data: dict[str, Any]) -> str:
-    return _b64(json.dumps(data).encode())
-
-
 def _live_claims(account: Account) -> dict[str, Any]:
     """The claims of a freshly issued token, with a new jti: valid in every way but the signature."""
     claims: dict[str, Any] = jwt.decode(account.tokens()["access_token"], options={"verify_signature": False})
     now = int(time.time())
     return {**claims, "jti": uuid.uuid4().hex, "iat": now, "nbf": now, "exp": now + 600}
-
-
-def _hs256(header: dict[str, Any], claims: dict[str, Any], secret: bytes) -> str:
-    signing_input = f"{_json(header)}.{_json(claims)}"
-    return signing_input + "." + _b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
 
 
 def _refused(account: Account, token: str) -> None:
@@ -102,12 +87,12 @@ def test_alg_confusion_is_401(account: Account) -> None:
     pem = signing.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     header = {"alg": "HS256", "typ": "at+jwt", "kid": signing.kid}
     for secret in (pem, json.dumps(dict(signing.jwk)).encode()):
-        _refused(account, _hs256(header, _live_claims(account), secret))
+        _refused(account, hs256_by_hand(header, _live_claims(account), secret))
 
 
 def test_alg_none_is_401(account: Account) -> None:
     header = {"alg": "none", "typ": "at+jwt", "kid": _key_set().signing.kid}
-    _refused(account, f"{_json(header)}.{_json(_live_claims(account))}.")
+    _refused(account, unsigned(header, _live_claims(account)))
 
 
 def test_a_wrong_kid_is_401_even_with_our_signature(account: Account) -> None:

@@ -7,9 +7,6 @@ Every rule of the token (claims, time, type) is checked for each.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -32,6 +29,7 @@ from shared.security.jwt_tokens import (
     decode_access_token,
 )
 from shared.security.signing_keys import AsymmetricAlgorithm, SigningKey, new_private_key_pem, parse_signing_keys
+from tests.forged_tokens import b64url, hs256_by_hand, unsigned
 
 BASE: dict[str, Any] = {
     "database_url": "postgresql+pg8000://u@h/d",
@@ -118,27 +116,16 @@ def claims(settings: Settings, **changes: Any) -> dict[str, Any]:
     return {k: v for k, v in base.items() if v is not ...}
 
 
-def _b64(data: dict[str, Any] | bytes) -> str:
-    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
 def _swap_payload(token: str, payload: dict[str, Any]) -> str:
     header, _, signature = token.split(".")
-    return f"{header}.{_b64(payload)}.{signature}"
+    return f"{header}.{b64url(payload)}.{signature}"
 
 
 def sign_by_hand(header: dict[str, Any], payload: dict[str, Any], key: Any, alg: str) -> str:
     """Any header at all (PyJWT's encode refuses a non-string kid), signed properly with ``key``."""
-    signing_input = f"{_b64(header)}.{_b64(payload)}"
+    signing_input = f"{b64url(header)}.{b64url(payload)}"
     signature = get_default_algorithms()[alg].sign(signing_input.encode(), key)
-    return signing_input + "." + _b64(signature)
-
-
-def hs256_by_hand(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str:
-    """An HS256 token built without PyJWT (which refuses a PEM as an HMAC secret): what an attacker sends."""
-    signing_input = f"{_b64(header)}.{_b64(payload)}"
-    return signing_input + "." + _b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())
+    return signing_input + "." + b64url(signature)
 
 
 # -- round trips ---------------------------------------------------------------------------
@@ -223,11 +210,8 @@ REJECTED: dict[str, Callable[[Family], str]] = {
     "a lifetime longer than this service issues": lambda f: f.sign(claims(f.settings, exp=int(time.time()) + 16 * 60)),
     "not yet valid": lambda f: f.sign(claims(f.settings, nbf=int(time.time()) + 300)),
     "issued in the future": lambda f: f.sign(claims(f.settings, iat=int(time.time()) + 300)),
-    "alg none": lambda f: (
-        _b64({"alg": "none", "typ": "at+jwt", **({"kid": f.kid} if f.kid else {})})
-        + "."
-        + _b64(claims(f.settings))
-        + "."
+    "alg none": lambda f: unsigned(
+        {"alg": "none", "typ": "at+jwt", **({"kid": f.kid} if f.kid else {})}, claims(f.settings)
     ),
     "wrong audience": lambda f: f.sign(claims(f.settings, aud="someone-else")),
     "wrong issuer": lambda f: f.sign(claims(f.settings, iss="https://evil.example.org")),

@@ -7,11 +7,7 @@ should refuse, or refused a real one, these tests fail.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import importlib.util
-import json
 import sys
 import time
 import uuid
@@ -26,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from shared.config import get_settings
 from shared.security.signing_keys import SigningKey, new_private_key_pem, parse_signing_keys
 from tests.conftest import ROOT, Account, Actor, settings_changed, unused_port
+from tests.forged_tokens import b64url, hs256_by_hand, unsigned
 
 EXAMPLE = ROOT / "docs" / "examples" / "verify_token.py"
 
@@ -53,10 +50,6 @@ def _signing() -> SigningKey:
     keys = get_settings().jwt_signing_keys
     assert keys is not None
     return keys.signing
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _claims(token: str, **changes: Any) -> dict[str, Any]:
@@ -92,13 +85,12 @@ def _alg_confusion(token: str) -> str:
     signing = _signing()
     pem = signing.public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     header = {"alg": "HS256", "typ": "at+jwt", "kid": signing.kid}
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims(token)).encode())}"
-    return signing_input + "." + _b64(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest())
+    return hs256_by_hand(header, _claims(token), pem)
 
 
 def _alg_none(token: str) -> str:
     header = {"alg": "none", "typ": "at+jwt", "kid": _signing().kid}
-    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(_claims(token)).encode())}."
+    return unsigned(header, _claims(token))
 
 
 def _foreign(token: str, own_kid: bool) -> str:
@@ -107,9 +99,7 @@ def _foreign(token: str, own_kid: bool) -> str:
 
 
 FORGED: dict[str, Callable[[str], str]] = {
-    "tampered payload": lambda t: ".".join(
-        [t.split(".")[0], _b64(json.dumps(_claims(t, role="super_admin")).encode()), t.split(".")[2]]
-    ),
+    "tampered payload": lambda t: ".".join([t.split(".")[0], b64url(_claims(t, role="super_admin")), t.split(".")[2]]),
     "alg confusion (HS256 keyed with the public key)": _alg_confusion,
     "alg none": _alg_none,
     "foreign key, own kid": lambda t: _foreign(t, own_kid=True),
