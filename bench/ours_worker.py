@@ -335,8 +335,6 @@ def token_costs(n: int) -> dict[str, dict[str, list[float]]]:
     RS256 uses a 3072-bit key (what `new-signing-key --algorithm RS256` makes);
     HS256 a 48-byte secret. Each verification is of a token signed by the same settings.
     """
-    import uuid
-
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
