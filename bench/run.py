@@ -168,6 +168,11 @@ class Services:
             self.embedded.wait(timeout=30)
 
 
+def throwaway_encryption_key() -> str:
+    """A Fernet key for DATA_ENCRYPTION_KEYS: the settings require one, the benchmark stores no secret for long."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
 def ours_env(services: Services, email_dir: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONHOME"))}
     env.update(
@@ -177,7 +182,7 @@ def ours_env(services: Services, email_dir: str) -> dict[str, str]:
         REDIS_URL=services.redis_url,
         JWT_SECRET_KEY=SECRET,
         JWT_SIGNING_KEYS=ours_signing_key(),
-        DATA_ENCRYPTION_KEYS=base64.urlsafe_b64encode(os.urandom(32)).decode(),  # a Fernet key
+        DATA_ENCRYPTION_KEYS=throwaway_encryption_key(),
         BCRYPT_ROUNDS=str(ROUNDS),
         EMAIL_BACKEND="file",
         EMAIL_FILE_DIR=email_dir,
@@ -1058,6 +1063,7 @@ def tokens_only() -> None:
         "BCRYPT_ROUNDS": str(ROUNDS),
         "DATABASE_URL": os.environ.get("DATABASE_URL", "postgresql+pg8000://bench@127.0.0.1:5432/unused"),
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "DATA_ENCRYPTION_KEYS": throwaway_encryption_key(),
     }
     worker = Worker(OURS_PY, "ours_worker.py", env)
     try:
