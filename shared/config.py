@@ -39,6 +39,11 @@ class ConfigurationError(RuntimeError):
     """Raised when the environment holds an invalid or missing setting."""
 
 
+def _comma_list(value: str) -> list[str]:
+    """The non-empty items of a comma-separated setting, stripped."""
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 class Settings(BaseSettings):
     """The whole configuration of the service; field ``x`` is read from env ``X``."""
 
@@ -261,9 +266,7 @@ class Settings(BaseSettings):
         if not isinstance(value, str):
             return value
         networks = []
-        for part in (part.strip() for part in value.split(",")):
-            if not part:
-                continue
+        for part in _comma_list(value):
             try:
                 networks.append(ipaddress.ip_network(part))
             except ValueError:
@@ -273,9 +276,7 @@ class Settings(BaseSettings):
     @field_validator("mfa_required_roles", "data_encryption_keys", mode="before")
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return _comma_list(value) if isinstance(value, str) else value
 
     @field_validator("data_encryption_keys")
     @classmethod
@@ -294,9 +295,7 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_cors_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
-        return value
+        return [origin.rstrip("/") for origin in _comma_list(value)] if isinstance(value, str) else value
 
     @field_validator("cors_origins")
     @classmethod
