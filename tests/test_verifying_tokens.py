@@ -8,6 +8,7 @@ should refuse, or refused a real one, these tests fail.
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import time
 import uuid
@@ -165,3 +166,13 @@ def test_the_guide_shows_this_example_and_states_the_rules() -> None:
     assert "docs/examples/verify_token.py" in guide
     for rule in ("at+jwt", "kid", "ES256", "iss", "aud", "exp", "nbf", "/.well-known/jwks.json", "/api/v1/authz/check"):
         assert rule in guide, rule
+
+
+def test_the_guide_documents_every_claim_a_real_token_carries(account: Account) -> None:
+    """The claims table is what other services code against: a claim the app issues is in it."""
+    claims = jwt.decode(account.tokens()["access_token"], options={"verify_signature": False})
+    guide = (ROOT / "docs" / "verifying-tokens.md").read_text()
+    section = guide[guide.index("## Claims you can rely on") :].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    documented = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert set(claims) <= documented, sorted(set(claims) - documented)
