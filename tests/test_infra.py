@@ -806,7 +806,7 @@ def test_every_required_parameter_is_supplied(inspected: dict[str, Any]) -> None
     assert required <= supplied, required - supplied
 
 
-# --- azd, hooks, workflows, README ------------------------------------------------
+# --- azd, hooks, workflows, docs --------------------------------------------------
 
 
 def test_azure_yaml_deploys_the_function_and_runs_migrations_and_bootstrap(inspected: dict[str, Any]) -> None:
@@ -863,10 +863,10 @@ def test_workflow_actions_are_pinned_by_commit() -> None:
             assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", reference), (path.name, reference)
 
 
-def test_readme_deploy_section_names_every_pipeline_secret_and_variable() -> None:
-    readme = (ROOT / "README.md").read_text()
-    match = re.search(r"^## Deploy\n(.*?)(?=^## |\Z)", readme, flags=re.MULTILINE | re.DOTALL)
-    assert match, "README.md has no '## Deploy' section"
+def test_operations_deploy_section_names_every_pipeline_secret_and_variable() -> None:
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    match = re.search(r"^## Deploy\n(.*?)(?=^## |\Z)", operations, flags=re.MULTILINE | re.DOTALL)
+    assert match, "docs/operations.md has no '## Deploy' section"
     section = match.group(1)
     workflow = (ROOT / ".github/workflows/deploy.yml").read_text()
     names = set(re.findall(r"\$\{\{\s*(?:secrets|vars)\.([A-Z_]+)\s*\}\}", workflow))

@@ -74,18 +74,6 @@ def test_requirements_are_pinned_and_fit_the_platform() -> None:
         assert needed in pins
 
 
-def test_readme_documents_every_setting() -> None:
-    from shared.config import Settings
-
-    readme = (ROOT / "README.md").read_text()
-    missing = [name.upper() for name in Settings.model_fields if name.upper() not in readme]
-    # Settings documented with a shared row ("RATE_LIMIT_X / _WINDOW_SECONDS") count via their stem.
-    missing = [
-        name for name in missing if not (name.endswith("_WINDOW_SECONDS") and name[: -len("_WINDOW_SECONDS")] in readme)
-    ]
-    assert not missing, f"README configuration table lacks {missing}"
-
-
 def test_deployment_hooks_migrate_over_verified_tls() -> None:
     """The hooks run the app's own settings with ENVIRONMENT=production, which refuses a
     plaintext remote database: they must ask for a verified TLS connection."""
