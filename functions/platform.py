@@ -17,7 +17,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 TAGS = ("platform",)
 # Where key sets live (RFC 8615 well-known URIs; OpenID Connect's jwks_uri is
 # conventionally here). The Functions host routes a leading-dot literal
-# segment like any other: README, "Tokens", says what was checked.
+# segment like any other: docs/tokens.md says what was checked.
 JWKS_ROUTE = ".well-known/jwks.json"
 JWKS_ROUTE_PATH = "/" + JWKS_ROUTE
 
@@ -81,7 +81,7 @@ def jwks() -> Reply:
     """Every configured key, the signing key first; other services pick the one a token's `kid` names.
 
     Cached by callers for JWKS_CACHE_SECONDS: a key published for rotation must
-    be visible this long before it starts signing (README, "Rotating the signing key").
+    be visible this long before it starts signing (docs/operations.md, "Rotating the signing key").
     """
     settings = get_settings()
     return Reply(published_keys(settings), headers={"Cache-Control": f"public, max-age={settings.jwks_cache_seconds}"})

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 @bp.function_name("retention_purge")
 @bp.timer_trigger(schedule="0 17 * * * *", arg_name="timer", run_on_startup=False, use_monitor=True)
 def retention_purge(timer: func.TimerRequest) -> None:
-    """Ended sessions, spent email tokens, old outbox rows and audit rows past their ages (README, Personal data)."""
+    """Ended sessions, spent email tokens, old outbox rows and audit rows past their ages (docs/personal-data.md)."""
     try:
         report = run_retention()
     except RetentionNotConfiguredError as error:

@@ -182,7 +182,7 @@ module identity 'modules/identity.bicep' = {
 }
 
 // The retention job's own identity: the hourly timer signs in to PostgreSQL as its
-// role, which alone may purge the audit log (README, "Personal data"). It holds no
+// role, which alone may purge the audit log (docs/personal-data.md). It holds no
 // Azure role; the app's requests never use it.
 module retentionIdentity 'modules/identity.bicep' = {
   name: 'retention-identity'

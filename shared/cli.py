@@ -9,7 +9,7 @@ are minted fresh, with a full lifetime, when they are sent.
 
 ``python -m shared.cli new-signing-key [--algorithm ES256]``: print a new
 private key for JWT_SIGNING_KEYS, and nothing else, so it can be piped
-straight into a secret store (README, "Rotating the signing key").
+straight into a secret store (docs/operations.md, "Rotating the signing key").
 
 ``python -m shared.cli create-app-role [--entra-admin NAME --entra-object-id ID
 --retention-entra-object-id ID]``: create the runtime database role DB_APP_ROLE

@@ -166,7 +166,7 @@ class ServiceUnavailableError(AppError):
 
 
 def error_body(code: ErrorCode, message: str, request_id: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The error shape of every non-2xx response (README, "Calling the API")."""
+    """The error shape of every non-2xx response (docs/api.md, "Errors")."""
     error: dict[str, Any] = {"code": code.value, "message": message}
     if details:
         error["details"] = details

@@ -1,4 +1,4 @@
-"""Rotating the signing key without signing anyone out: publish, switch, retire (README, "Rotating the signing key").
+"""Rotating the signing key without signing anyone out: publish, switch, retire (docs/operations.md).
 
 Each step is a new JWT_SIGNING_KEYS, as a redeployment would set it; the
 service is the local server over HTTP, and the tokens are real sign-ins.

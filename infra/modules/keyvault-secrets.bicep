@@ -49,7 +49,7 @@ resource communicationService 'Microsoft.Communication/communicationServices@202
 resource jwtSigningKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'jwt-signing-keys'
-  // checkov:skip=CKV_AZURE_41: an expiry date would make the Key Vault reference fail and take the API down on that date; keys are rotated by redeploying a new value (README, "Rotating the signing key").
+  // checkov:skip=CKV_AZURE_41: an expiry date would make the Key Vault reference fail and take the API down on that date; keys are rotated by redeploying a new value (docs/operations.md, "Rotating the signing key").
   properties: {
     value: jwtSigningKeys
     contentType: 'application/x-pem-file; JWT_SIGNING_KEYS'
@@ -60,7 +60,7 @@ resource jwtSigningKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
 resource dataEncryptionKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   parent: vault
   name: 'data-encryption-keys'
-  // checkov:skip=CKV_AZURE_41: an expiry date would make the Key Vault reference fail and take the API down on that date; keys are rotated by redeploying a new list (README, "Rotating the data encryption key").
+  // checkov:skip=CKV_AZURE_41: an expiry date would make the Key Vault reference fail and take the API down on that date; keys are rotated by redeploying a new list (docs/operations.md, "Rotating the data encryption key").
   properties: {
     value: dataEncryptionKeys
     contentType: 'text/plain; DATA_ENCRYPTION_KEYS'
