@@ -4,8 +4,10 @@ It reads the registered functions and their routes from the FunctionApp,
 turns each HTTP request into an ``azure.functions.HttpRequest``, calls the
 function and writes its ``HttpResponse`` back, on http://localhost:7071 like
 ``func start``. It also does what the Azure platform does in front of the
-app: appends the peer address to X-Forwarded-For and answers CORS (including
-preflight) for ``CORS_ORIGINS``. No endpoint logic lives here.
+app: appends the peer address to X-Forwarded-For, and answers CORS exactly as
+the Functions host does with ``siteConfig.cors`` built from ``CORS_ORIGINS``
+(``devtools.host_cors``), so a browser sees the same under ``make run`` as in
+Azure. No endpoint logic lives here.
 
 Run: ``python -m devtools.local_server`` (``make run`` does more: services,
 migrations, the super admin).
@@ -27,14 +29,15 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 from azure.functions.decorators.http import HttpTrigger
 
+from devtools.host_cors import Headers, HostCorsPolicy
 from shared.errors import ErrorCode, error_body
 from shared.http.routing import RouteTemplate, is_reserved_path
 
 logger = logging.getLogger("augeo.local_server")
 
 MAX_BODY_BYTES = 100 * 1024 * 1024  # the Functions host's own limit
-CORS_EXPOSED = "X-Request-ID, Retry-After, WWW-Authenticate, Allow"
-CORS_DEFAULT_HEADERS = "Authorization, Content-Type, X-Request-ID"
+# The host sets these itself on a response to an allowed origin.
+_SET_BY_HOST_CORS = frozenset({"access-control-allow-origin", "access-control-allow-credentials"})
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
         """The whole body (so a kept-alive connection stays in sync), or None when too large."""
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY_BYTES:
-            self._write(413, {"Connection": "close"}, b"")
+            self._write(413, [("Connection", "close")], b"")
             self.close_connection = True
             return None
         return self.rfile.read(length) if length else b""
@@ -106,14 +109,19 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return
+        cors = self.server.cors
         origin = self.headers.get("Origin")
-        if self.command == "OPTIONS" and origin and self.headers.get("Access-Control-Request-Method"):
-            self._preflight(origin)
+        requested_headers = self.headers.get_all("Access-Control-Request-Headers", [])
+        preflight = cors.preflight(
+            self.command, origin, self.headers.get("Access-Control-Request-Method"), requested_headers
+        )
+        if preflight is not None:  # answered by the host; never a function's business
+            self._write(204, preflight, b"")
             return
         url = urlsplit(self.path)
         resolved = self.server.router.resolve(self.command, url.path or "/")
         if resolved is None:
-            self._write(404, {}, b"")
+            self._write(404, cors.on_response(origin), b"")
             return
         route, params = resolved
         request = func.HttpRequest(
@@ -128,14 +136,16 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
             response = route.call(request)
         except Exception:  # the pipeline never raises; this guards the dev tool itself
             logger.exception("function %s raised", route.name)
-            self._write(500, {}, b"")
+            self._write(500, cors.on_response(origin), b"")
             return
         headers = dict(response.headers)
         if response.mimetype:
             charset = f"; charset={response.charset}" if response.charset else ""
             headers.setdefault("Content-Type", f"{response.mimetype}{charset}")
-        headers.update(self._cors_headers(origin))
-        self._write(response.status_code, headers, response.get_body() or b"")
+        from_host = cors.on_response(origin)
+        replaced = _SET_BY_HOST_CORS if from_host else frozenset()
+        kept = [(name, value) for name, value in headers.items() if name.lower() not in replaced]
+        self._write(response.status_code, kept + from_host, response.get_body() or b"")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
@@ -146,7 +156,7 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
         body = json.dumps(error_body(ErrorCode.METHOD_NOT_ALLOWED, "This method is not allowed.", uuid.uuid4().hex))
         self._write(
             405,
-            {"Allow": "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS", "Content-Type": "application/json"},
+            [("Allow", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"), ("Content-Type", "application/json")],
             body.encode(),
         )
 
@@ -159,36 +169,12 @@ class FunctionsRequestHandler(BaseHTTPRequestHandler):
         headers["X-Forwarded-For"] = f"{forwarded}, {peer}" if forwarded else peer
         return headers
 
-    def _origin_allowed(self, origin: str | None) -> bool:
-        allowed = self.server.cors_origins
-        return bool(origin) and ("*" in allowed or origin in allowed)
-
-    def _cors_headers(self, origin: str | None) -> dict[str, str]:
-        if not origin or not self._origin_allowed(origin):
-            return {}
-        return {"Access-Control-Allow-Origin": origin, "Access-Control-Expose-Headers": CORS_EXPOSED, "Vary": "Origin"}
-
-    def _preflight(self, origin: str) -> None:
-        if not self._origin_allowed(origin):
-            self._write(403, {"Vary": "Origin"}, b"")
-            return
-        requested = self.headers.get("Access-Control-Request-Headers") or CORS_DEFAULT_HEADERS
-        headers = {
-            "Access-Control-Allow-Origin": origin,
-            "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-            "Access-Control-Allow-Headers": requested,
-            "Access-Control-Max-Age": "600",
-            "Vary": "Origin",
-        }
-        self._write(204, headers, b"")
-
-    def _write(self, status: int, headers: dict[str, str], body: bytes) -> None:
+    def _write(self, status: int, headers: Headers, body: bytes) -> None:
+        """The status line, ``headers`` in order (a name may repeat, as Vary does) and the body."""
         self.send_response(status)
-        for key, value in headers.items():
-            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+        for key, value in headers:
+            if key.lower() not in ("content-length", "transfer-encoding"):
                 self.send_header(key, value)
-        if headers.get("Connection"):
-            self.send_header("Connection", headers["Connection"])
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD" and body:
@@ -203,19 +189,24 @@ class LocalFunctionsServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256  # a burst of browser tabs or test clients must not be reset
 
-    def __init__(self, address: tuple[str, int], router: Router, cors_origins: list[str]) -> None:
+    def __init__(self, address: tuple[str, int], router: Router, cors: HostCorsPolicy) -> None:
         super().__init__(address, FunctionsRequestHandler)
         self.router = router
-        self.cors_origins = cors_origins
+        self.cors = cors
+
+
+def site_cors() -> HostCorsPolicy:
+    """siteConfig.cors as infra/ deploys it: the origins of CORS_ORIGINS, with credentials."""
+    from shared.config import get_settings
+
+    return HostCorsPolicy(tuple(get_settings().cors_origins))
 
 
 def create_server(host: str = "127.0.0.1", port: int = 7071) -> LocalFunctionsServer:
-    """Import the FunctionApp, read its routes and bind a server (not started)."""
+    """Import the FunctionApp, read its routes and bind a server (not started); once per process."""
     import function_app
-    from shared.config import get_settings
 
-    router = Router(load_routes(function_app.app))
-    return LocalFunctionsServer((host, port), router, get_settings().cors_origins)
+    return LocalFunctionsServer((host, port), Router(load_routes(function_app.app)), site_cors())
 
 
 def serve_in_thread(server: LocalFunctionsServer) -> threading.Thread:

@@ -115,8 +115,11 @@ param dbPoolSize int = 2
 @description('DB_MAX_OVERFLOW: extra connections per worker process beyond the pool.')
 param dbMaxOverflow int = 2
 
-@description('Origins of the admin and donor web apps, e.g. ["https://admin.example.org"]. Applied by the platform (siteConfig.cors).')
+@description('Origins of the admin and donor web apps, e.g. ["https://admin.example.org"]. The one source of both the host\'s siteConfig.cors (with credentials) and the app setting CORS_ORIGINS.')
 param corsAllowedOrigins array = []
+
+@description('Custom domain of the API, e.g. api.example.org, so the web apps and the API are one site (cookie sign-in needs it). Empty (default): only the default host. Create its DNS records first (infra/README.md).')
+param apiCustomDomain string = ''
 
 @description('FRONTEND_ADMIN_URL: target of links in emails to staff.')
 param frontendAdminUrl string
@@ -331,6 +334,7 @@ module functionApp 'modules/functionapp.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     zoneRedundant: functionZoneRedundant
     corsAllowedOrigins: corsAllowedOrigins
+    customDomain: apiCustomDomain
     frontendAdminUrl: frontendAdminUrl
     frontendDonorUrl: frontendDonorUrl
     logLevel: logLevel
@@ -359,6 +363,17 @@ module functionApp 'modules/functionapp.bicep' = {
   ]
 }
 
+// With a custom domain: its binding again, now with SNI and the certificate functionApp had issued.
+module apiCustomDomainTls 'modules/custom-domain-tls.bicep' = if (!empty(apiCustomDomain)) {
+  name: 'api-custom-domain-tls'
+  scope: rg
+  params: {
+    appName: functionApp.outputs.name
+    domain: apiCustomDomain
+    certificateThumbprint: functionApp.outputs.customDomainCertificateThumbprint
+  }
+}
+
 // Read by azd (as environment values) and by the pipeline and hooks.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -366,6 +381,8 @@ output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output SERVICE_API_NAME string = functionApp.outputs.name
 output SERVICE_API_URI string = functionApp.outputs.url
+// The TXT record asuid.<apiCustomDomain> must hold this before apiCustomDomain is set.
+output API_CUSTOM_DOMAIN_VERIFICATION_ID string = functionApp.outputs.customDomainVerificationId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output JWT_ALGORITHM string = jwtAlgorithm
 output POSTGRES_SERVER_NAME string = postgres.outputs.name

@@ -33,6 +33,14 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DatabaseAuth = Literal["password", "entra"]
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
 FERNET_KEY_BYTES = 32
+# CORS_ORIGINS in development when it is not set: the usual ports of the web
+# apps' dev servers (Vite's 5173, then 3000 and 3001 for the admin and donor apps).
+DEVELOPMENT_CORS_ORIGINS = (
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://localhost:3001",
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -42,6 +50,10 @@ class ConfigurationError(RuntimeError):
 def _comma_list(value: str) -> list[str]:
     """The non-empty items of a comma-separated setting, stripped."""
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _default_cors_origins(data: dict[str, object]) -> list[str]:
+    return list(DEVELOPMENT_CORS_ORIGINS) if data.get("environment") == "development" else []
 
 
 class Settings(BaseSettings):
@@ -122,7 +134,9 @@ class Settings(BaseSettings):
     invitation_token_expire_hours: int = Field(default=72, ge=1, le=24 * 30)
 
     # HTTP
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Unset in development: DEVELOPMENT_CORS_ORIGINS, so a web app on its dev
+    # server can call `make run` as it is; elsewhere no origin unless named.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=_default_cors_origins)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     frontend_admin_url: str = "http://localhost:3000"
     frontend_donor_url: str = "http://localhost:3001"

@@ -195,10 +195,15 @@ def local_server() -> Iterator[Any]:
     server.server_close()
 
 
+def served_at(server: Any) -> str:
+    """The http:// URL of a server bound with ``(host, port)``."""
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}"
+
+
 @pytest.fixture(scope="session")
 def base_url(local_server: Any) -> str:
-    host, port = local_server.server_address[:2]
-    return f"http://{host}:{port}"
+    return served_at(local_server)
 
 
 @pytest.fixture
@@ -230,20 +235,24 @@ def _reset_clients() -> None:
     reset_redis()
 
 
+def _set_environment(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @contextmanager
-def settings_changed(**env: str) -> Iterator[None]:
-    """Run with some settings changed; process-wide clients are rebuilt around it."""
+def settings_changed(**env: str | None) -> Iterator[None]:
+    """Run with some settings changed (None: unset); process-wide clients are rebuilt around it."""
     saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
+    _set_environment(env)
     _reset_clients()
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _set_environment(saved)
         _reset_clients()
 
 

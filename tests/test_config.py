@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from shared.config import ConfigurationError, Settings, load_settings
+from shared.config import DEVELOPMENT_CORS_ORIGINS, ConfigurationError, Settings, load_settings
 from shared.security.signing_keys import new_private_key_pem
 from tests.conftest import ROOT
 
@@ -103,6 +103,19 @@ def test_cors_origins_from_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("CORS_ORIGINS", "https://admin.example.org, https://donate.example.org/ ,")
     s = load_settings(**VALID)
     assert s.cors_origins == ["https://admin.example.org", "https://donate.example.org"]
+
+
+def test_unset_cors_origins_are_the_dev_servers_in_development_and_none_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CORS_ORIGINS", raising=False)
+    assert settings(environment="development").cors_origins == list(DEVELOPMENT_CORS_ORIGINS)
+    assert settings(environment="test").cors_origins == []
+    assert settings(**PRODUCTION).cors_origins == []
+    monkeypatch.setenv("CORS_ORIGINS", "https://admin.example.org")
+    assert settings(environment="development").cors_origins == ["https://admin.example.org"]
+    monkeypatch.setenv("CORS_ORIGINS", "")
+    assert settings(environment="development").cors_origins == []  # set, to nothing
 
 
 def test_acs_backend_needs_credentials() -> None:

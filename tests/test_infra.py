@@ -26,7 +26,8 @@ from typing import Any, cast
 
 import pytest
 
-from shared.config import Settings
+from devtools.host_cors import SITE_SUPPORTS_CREDENTIALS
+from shared.config import DEVELOPMENT_CORS_ORIGINS, Settings
 from tests.conftest import ROOT
 
 INFRA = ROOT / "infra"
@@ -306,7 +307,7 @@ def test_modules_are_local_and_wired_correctly(inspected: dict[str, Any]) -> Non
         assert path.is_file(), path
         target = _bicep(inspected, path.relative_to(ROOT).as_posix())
         declared = target.get("parameters", {})
-        passed = set(module["config"]["params"])
+        passed = set(_body(module)["params"])
         assert passed <= set(declared), f"{symbol}: unknown parameters {passed - set(declared)}"
         required = {name for name, spec in declared.items() if spec.get("default") is None}
         assert required <= passed, f"{symbol}: missing parameters {required - passed}"
@@ -678,7 +679,7 @@ def test_no_setting_or_property_deprecated_on_flex(inspected: dict[str, Any]) ->
     assert plan["sku"] == {"name": "FC1", "tier": "FlexConsumption"} and plan["properties"]["reserved"] is True
 
 
-def test_function_app_is_https_only_tls12_without_ftp_and_cors_from_a_parameter(inspected: dict[str, Any]) -> None:
+def test_function_app_is_https_only_tls12_without_ftp(inspected: dict[str, Any]) -> None:
     functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
     app = _one(functionapp, "Microsoft.Web/sites")
     assert app["kind"] == "functionapp,linux"
@@ -687,13 +688,59 @@ def test_function_app_is_https_only_tls12_without_ftp_and_cors_from_a_parameter(
     site = properties["siteConfig"]
     assert site["minTlsVersion"] == "1.2" and site["scmMinTlsVersion"] == "1.2"
     assert site["ftpsState"] == "Disabled"
-    assert site["cors"] == {"allowedOrigins": "corsAllowedOrigins", "supportCredentials": False}
     policies = {
         _body(resource)["name"]: _body(resource)["properties"]["allow"]
         for resource in _resources(functionapp, "Microsoft.Web/sites/basicPublishingCredentialsPolicies").values()
     }
     assert policies == {"ftp": False, "scm": False}
     assert app["tags"]["function"]["type"] == "union" and "azd-service-name" in json.dumps(app["tags"])
+
+
+def test_the_hosts_cors_and_the_apps_cors_origins_come_from_one_parameter(inspected: dict[str, Any]) -> None:
+    """siteConfig.cors (the host answers preflights, with credentials) and CORS_ORIGINS (the
+    app) are one list; the local stand-in of the host answers with the same credentials."""
+    main = _bicep(inspected, "infra/main.bicep")
+    assert _body(main["modules"]["functionApp"])["params"]["corsAllowedOrigins"] == "corsAllowedOrigins"
+    functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
+    site = _one(functionapp, "Microsoft.Web/sites")["properties"]["siteConfig"]
+    assert site["cors"] == {"allowedOrigins": "corsAllowedOrigins", "supportCredentials": SITE_SUPPORTS_CREDENTIALS}
+    assert SITE_SUPPORTS_CREDENTIALS is True  # cookie sign-in needs it
+    joined = {"function": {"type": "join", "parameters": {"input_array": "corsAllowedOrigins", "delimiter": ","}}}
+    for settings in _setting_variants(functionapp):
+        assert settings["CORS_ORIGINS"] == joined
+    # A dev deployment lets the web apps' dev servers in, as `make run` does.
+    assert _parameter_values("infra/main.parameters.json")["corsAllowedOrigins"] == list(DEVELOPMENT_CORS_ORIGINS)
+
+
+def test_a_custom_domain_is_off_by_default_and_gets_a_managed_certificate_over_sni(inspected: dict[str, Any]) -> None:
+    main = _bicep(inspected, "infra/main.bicep")
+    assert main["parameters"]["apiCustomDomain"]["default"] == ""
+    assert _body(main["modules"]["functionApp"])["params"]["customDomain"] == "apiCustomDomain"
+    tls_module = main["modules"]["apiCustomDomainTls"]["config"]
+    assert tls_module["condition"] == _unless_empty("apiCustomDomain")
+    assert tls_module["config"]["params"]["domain"] == "apiCustomDomain"
+    for path in PARAMETER_FILES:
+        assert _parameter_values(path).get("apiCustomDomain", "") in ("", "${AUGEO_API_CUSTOM_DOMAIN=}")
+
+    functionapp = _bicep(inspected, "infra/modules/functionapp.bicep")
+    assert functionapp["parameters"]["customDomain"]["default"] == ""
+    (plain,) = _resources(functionapp, "Microsoft.Web/sites/hostNameBindings").values()
+    (certificate,) = _resources(functionapp, "Microsoft.Web/sites/certificates").values()
+    for resource in (plain, certificate):
+        assert resource["config"]["condition"] == _unless_empty("customDomain")
+    assert _body(plain)["properties"]["sslState"] == "Disabled"
+    assert _body(certificate)["properties"] == {"canonicalName": "customDomain"}  # managed: App Service issues it
+    assert _body(certificate)["dependsOn"] == ["customDomainBinding"]
+
+    tls = _one(_bicep(inspected, "infra/modules/custom-domain-tls.bicep"), "Microsoft.Web/sites/hostNameBindings")
+    assert tls["name"] == "domain" and tls["properties"]["sslState"] == "SniEnabled"
+    assert tls["properties"]["thumbprint"] == "certificateThumbprint"
+
+
+def _unless_empty(parameter: str) -> dict[str, Any]:
+    """pycep's form of `if (!empty(parameter))`."""
+    empty = {"function": {"type": "empty", "parameters": {"item_to_test": parameter}}}
+    return {"operator": {"type": "not", "operands": {"bool_value": empty}}}
 
 
 def test_storage_monitoring_and_key_vault_hardening(inspected: dict[str, Any]) -> None:

@@ -39,6 +39,16 @@ def test_local_settings_example_is_valid_for_core_tools() -> None:
     assert settings["Values"]["FUNCTIONS_WORKER_RUNTIME"] == "python"
 
 
+def test_under_core_tools_the_host_cors_is_the_apps_as_in_azure() -> None:
+    """func start's own CORS (Host.CORS) names the origins of CORS_ORIGINS, with credentials, like siteConfig.cors."""
+    from devtools.host_cors import SITE_SUPPORTS_CREDENTIALS
+    from shared.config import DEVELOPMENT_CORS_ORIGINS
+
+    settings = json.loads((ROOT / "local.settings.json.example").read_text())
+    assert settings["Host"]["CORS"] == settings["Values"]["CORS_ORIGINS"] == ",".join(DEVELOPMENT_CORS_ORIGINS)
+    assert settings["Host"]["CORSCredentials"] is SITE_SUPPORTS_CREDENTIALS
+
+
 def test_local_settings_example_names_only_real_settings() -> None:
     from shared.config import Settings
 

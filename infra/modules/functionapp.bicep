@@ -7,7 +7,9 @@
 // user-assigned identity (keyVaultReferenceIdentity). PostgreSQL takes no
 // secret at all: the app signs in as its identity's database role with a
 // Microsoft Entra token (DB_AUTH=entra), and the retention timer as the
-// retention identity's role (RETENTION_DATABASE_URL). CORS is the platform's.
+// retention identity's role (RETENTION_DATABASE_URL). CORS is the platform's:
+// the host answers preflights and adds Allow-Origin/-Credentials from
+// siteConfig.cors; the same origins reach the app as CORS_ORIGINS.
 
 param planName string
 param appName string
@@ -45,7 +47,11 @@ param instanceMemoryMB int = 2048
 @description('Spread instances over availability zones (the region must support zone-redundant Flex Consumption).')
 param zoneRedundant bool = true
 
+@description('Origins of the web apps. One list for both: siteConfig.cors (the host\'s CORS) and the app setting CORS_ORIGINS.')
 param corsAllowedOrigins array
+
+@description('Custom domain of the API, e.g. api.example.org (empty: none). Its DNS records must exist first: see infra/README.md.')
+param customDomain string = ''
 
 param frontendAdminUrl string
 param frontendDonorUrl string
@@ -268,7 +274,7 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       http20Enabled: true
       cors: {
         allowedOrigins: corsAllowedOrigins
-        supportCredentials: false
+        supportCredentials: true
       }
       appSettings: concat(platformSettings, applicationSettings, emailCredentialSettings)
     }
@@ -324,7 +330,40 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
+// The custom domain, first step: bound without TLS, then a managed certificate
+// issued for it (site-scoped: Flex Consumption keeps certificates on the app).
+// main.bicep then binds it again with SNI (modules/custom-domain-tls.bicep):
+// one template cannot declare the same binding twice.
+var customDomainName = empty(customDomain) ? 'no-custom-domain' : customDomain
+
+resource customDomainBinding 'Microsoft.Web/sites/hostNameBindings@2024-04-01' = if (!empty(customDomain)) {
+  parent: app
+  name: customDomainName
+  properties: {
+    siteName: app.name
+    hostNameType: 'Verified'
+    customHostNameDnsRecordType: 'CName'
+    sslState: 'Disabled'
+  }
+}
+
+resource customDomainCertificate 'Microsoft.Web/sites/certificates@2024-11-01' = if (!empty(customDomain)) {
+  parent: app
+  name: customDomainName
+  location: location
+  tags: tags
+  properties: {
+    canonicalName: customDomain
+  }
+  dependsOn: [
+    customDomainBinding
+  ]
+}
+
 output name string = app.name
 output id string = app.id
 output defaultHostName string = app.properties.defaultHostName
 output url string = 'https://${app.properties.defaultHostName}'
+// DNS proves the custom domain is ours: TXT asuid.<domain> holds this value.
+output customDomainVerificationId string = app.properties.customDomainVerificationId
+output customDomainCertificateThumbprint string = empty(customDomain) ? '' : customDomainCertificate.properties.thumbprint

@@ -35,7 +35,7 @@ from shared.http.request import (
     user_agent_from,
     validate_model,
 )
-from shared.http.responses import error_response, json_response
+from shared.http.responses import add_cross_origin_headers, error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
 from shared.services.audit import record_refusal
@@ -186,6 +186,7 @@ def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse
     try:
         response = _respond(spec, req, headers, client)
         response.headers["X-Request-ID"] = client.request_id
+        add_cross_origin_headers(response)
         if _is_production():
             response.headers["Strict-Transport-Security"] = HSTS
         elapsed_ms = (time.perf_counter() - started) * 1000
