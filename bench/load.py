@@ -170,11 +170,12 @@ def burst(api: Api, clients: int) -> dict[str, int]:
 
 
 def merge_http(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The loads of one operation over the rounds: latency percentiles, and requests over wall time."""
+    """One operation's loads, one per round: latency percentiles, and requests over wall time (all, and per round)."""
     samples = [x for part in parts for x in part["samples"]]
     count = sum(part["count"] for part in parts)
     wall = sum(part["wall_s"] for part in parts)
     out = stats(samples)
     out["throughput_per_s"] = count / wall if wall else 0.0
+    out["rounds_throughput_per_s"] = [part["count"] / part["wall_s"] for part in parts]
     out.pop("per_s", None)
     return out

@@ -35,7 +35,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,7 @@ from bench.settings import (
 from bench.sides import (
     Services,
     Worker,
+    es256_signing_key,
     ours_env,
     peer_env,
     start_ours,
@@ -79,13 +82,15 @@ def main() -> None:
         sys.exit("the app's .venv is missing: run `make test` (or `make run`) first")
     log(f"mode {'quick' if QUICK else 'full'}, BCRYPT_ROUNDS={ROUNDS}, {CLIENTS} HTTP clients")
     services = Services()
-    env_ours = ours_env(services, tempfile.mkdtemp(prefix="augeo-bench-emails-"))
-    env_peer = peer_env(services)
+    signing_key = es256_signing_key()
+    env_ours = ours_env(services, tempfile.mkdtemp(prefix="augeo-bench-emails-"), signing_key)
+    env_peer = peer_env(services, signing_key)
     results: dict[str, Any] = {"mode": "quick" if QUICK else "full", "bcrypt_rounds": ROUNDS, "clients": CLIENTS}
     variant = variant_tree()
     if variant:
         results["variant"] = str(variant)
         log(f"variant of ours: {variant}")
+    load_average = sample_load_average(every_s=10)
     try:
         results["machine"] = machine(prepare_services(services, env_ours))
         results["services"] = {"database": services.database_url.split("@")[-1], "redis": services.redis_url}
@@ -98,16 +103,40 @@ def main() -> None:
         results["first_request"] = first_requests(sides, n("first_request_runs"))
         for name, first in results["first_request"].items():
             log(f"  {name}: first login {span(first['login'])}, first /users/me {span(first['me'])}")
-        results.update(over_http(env_ours, env_peer, results["check_body"]))
+        http = over_http(env_ours, env_peer, results["check_body"])
+        results["bcrypt"]["http"] = http.pop("bcrypt")
+        results.update(http)
         results["memory"] = memory(env_ours, env_peer)
     finally:
         services.close()
+        results["load_average"] = load_average()
     results["ratios"] = ratios(results)
     results["elapsed_s"] = time.perf_counter() - begun
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
     print(render(results))
     draw_chart(results)
     log(f"wrote {RESULTS / 'results.json'} and {RESULTS / 'benchmark.png'} in {results['elapsed_s']:.0f} s")
+
+
+def sample_load_average(every_s: int) -> Callable[[], dict[str, Any]]:
+    """Read the 1-minute load average every ``every_s`` seconds (the run's own load and the
+    neighbours'); the function returned stops the sampling and gives the samples."""
+    samples: list[float] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while True:
+            samples.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            if stop.wait(every_s):
+                return
+
+    threading.Thread(target=sample, daemon=True).start()
+
+    def stopped() -> dict[str, Any]:
+        stop.set()
+        return {"every_s": every_s, "samples": samples}
+
+    return stopped
 
 
 def prepare_services(services: Services, env_ours: dict[str, str]) -> str:
@@ -165,7 +194,8 @@ def cold_start_imports(env_ours: dict[str, str], env_peer: dict[str, str], varia
 
 
 def in_process(env_ours: dict[str, str], env_peer: dict[str, str]) -> dict[str, Any]:
-    """Both workers: warm-up, the limits, the token table, the interleaved rounds and the round trips."""
+    """Both workers: warm-up, the limits, the token table, the interleaved rounds,
+    the round trips, and a hung PostgreSQL."""
     log("in-process workers: set-up")
     workers: list[Worker] = []
     try:
@@ -185,26 +215,19 @@ def in_process(env_ours: dict[str, str], env_peer: dict[str, str]) -> dict[str, 
         for op in HOT_INPROC:
             ours("inproc_hot", op=op, n=50)
 
-        log("limits: bcrypt, Redis GET, primary-key SELECT")
-        limits = summarize_limits(ours("limits", bcrypt_n=n("bcrypt"), n=n("limit_ops")))
+        log("limits: Redis GET, primary-key SELECT")
+        raw = ours("limits", n=n("limit_ops"))
+        limits = {name.removesuffix("_s"): stats(samples) for name, samples in raw.items()}
         log("access tokens: sign and verify per algorithm")
         tokens = token_costs(ours("token_costs", n=n("token_ops")))
-
-        log("in-process, interleaved rounds")
-        samples: dict[str, dict[str, list[float]]] = {"ours": {}, "peer": {}}
-        for _ in range(n("rounds")):
-            for op in ("login", "me", "refresh", "register"):
-                count = n(f"inproc_{op}")
-                samples["ours"].setdefault(op, []).extend(ours("inproc", op=op, n=count))
-                if op in ("login", "me"):
-                    samples["peer"].setdefault(op, []).extend(peer("inproc", op=op, n=count))
-            for op in HOT_INPROC:
-                samples["ours"].setdefault(op, []).extend(ours("inproc_hot", op=op, n=n(f"inproc_{op}")))
-
+        log("in-process, interleaved rounds (with the bcrypt limit beside ours' logins)")
+        rounds, bcrypt_rounds = in_process_rounds(ours, peer)
         log("round trips")
         round_trips = ours("roundtrips")
         if os.environ.get("BENCH_PROFILE"):
             profile(ours, peer)
+        log("a hung PostgreSQL: time to a 503")
+        hung = ours("hung_database", runs=n("hung_runs"))
     finally:
         for worker in workers:
             try:
@@ -213,23 +236,57 @@ def in_process(env_ours: dict[str, str], env_peer: dict[str, str]) -> dict[str, 
                 worker.process.kill()
     return {
         "limits": limits,
+        "bcrypt": {"inproc": bcrypt_limit(bcrypt_rounds)},
         "tokens": tokens,
-        "inproc": {side: {op: stats(v) for op, v in ops.items()} for side, ops in samples.items()},
+        "inproc": {side: {op: by_round(batches) for op, batches in ops.items()} for side, ops in rounds.items()},
         "round_trips": round_trips,
+        "hung_database": hung,
         "check_body": hot_setup["check_body"],
     }
 
 
-def summarize_limits(raw: dict[str, Any]) -> dict[str, Any]:
-    one = raw["bcrypt_checkpw_1_thread_s"]
+def in_process_rounds(ours: Worker, peer: Worker) -> tuple[dict[str, dict[str, list[list[float]]]], list[Any]]:
+    """Each round: every operation on both sides in turn, the bcrypt limit on one thread for
+    as long as ours' logins of the round took, and /users/me again with both pools pinging
+    every checkout. Returns each side's batches per operation (one per round) and the bcrypt rounds."""
+    batches: dict[str, dict[str, list[list[float]]]] = {"ours": {}, "peer": {}}
+    bcrypt_rounds = []
+    for _ in range(n("rounds")):
+        for op in ("login", "me", "refresh", "register"):
+            count = n(f"inproc_{op}")
+            batches["ours"].setdefault(op, []).append(batch := ours("inproc", op=op, n=count))
+            if op == "login":
+                bcrypt_rounds.append(ours("bcrypt_for", seconds=sum(batch), threads=1))
+            if op in ("login", "me"):
+                batches["peer"].setdefault(op, []).append(peer("inproc", op=op, n=count))
+        for op in HOT_INPROC:
+            batches["ours"].setdefault(op, []).append(ours("inproc_hot", op=op, n=n(f"inproc_{op}")))
+        for side, worker in (("ours", ours), ("peer", peer)):
+            worker("pool_policy", ping_after_idle_seconds=0)
+            worker("inproc", op="me", n=20)  # untimed: the new pool's connection
+            batches[side].setdefault("me_pinged", []).append(worker("inproc", op="me", n=n("inproc_me_pinged")))
+            worker("pool_policy", ping_after_idle_seconds=None)  # back to the configured policy
+            worker("inproc", op="me", n=20)
+    return batches, bcrypt_rounds
+
+
+def by_round(batches: list[list[float]]) -> dict[str, Any]:
+    """Latency percentiles and calls/s of all the batches, and each round's p50 and calls/s."""
+    rounds = [{"p50_ms": s["p50_ms"], "per_s": s["per_s"]} for s in map(stats, batches)]
+    return {**stats([x for batch in batches for x in batch]), "rounds": rounds}
+
+
+def bcrypt_limit(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Checks per second of each round (the threads' rates added up) and of all rounds together."""
+    per_round = [sum(t["checks"] / t["seconds"] for t in r["threads"]) for r in rounds]
+    checks = sum(t["checks"] for r in rounds for t in r["threads"])
+    seconds = sum(statistics.fmean(t["seconds"] for t in r["threads"]) for r in rounds)
     return {
-        "bcrypt_checkpw_per_s_1_thread": len(one) / sum(one),
-        "bcrypt_checkpw_per_s_all_cores": raw["bcrypt_checkpw_per_s_all_cores"],
-        "bcrypt_threads": raw["bcrypt_threads"],
-        "bcrypt_checkpw_ms": statistics.median(one) * 1000,
-        "redis_get": stats(raw["redis_get_s"]),
-        "pk_select_pool_checkout": stats(raw["pk_select_pool_checkout_s"]),
-        "pk_select_held_connection": stats(raw["pk_select_held_connection_s"]),
+        "threads": len(rounds[0]["threads"]),
+        "checks": checks,
+        "seconds": seconds,
+        "per_s": checks / seconds,
+        "rounds_per_s": per_round,
     }
 
 
@@ -245,9 +302,11 @@ def profile(ours: Worker, peer: Worker) -> None:
 
 
 def over_http(env_ours: dict[str, str], env_peer: dict[str, str], check_body: dict[str, str]) -> dict[str, Any]:
-    """A cold burst of first logins, then each operation under CLIENTS clients, sides alternating."""
-    log(f"HTTP, {CLIENTS} clients, interleaved rounds")
+    """A cold burst of first logins, then each operation under CLIENTS clients, sides alternating;
+    after ours' logins of each round, the bcrypt limit on every core for as long as they took."""
+    log(f"HTTP, {CLIENTS} clients, interleaved rounds (with the bcrypt limit beside ours' logins)")
     servers = []
+    bcrypt_worker = Worker(OURS_PY, "ours_worker.py", env_ours)  # for bcrypt_for only: no app set up
     try:
         ours_server, _ = start_ours(env_ours, ours_port := free_port())
         servers.append(ours_server)
@@ -263,17 +322,22 @@ def over_http(env_ours: dict[str, str], env_peer: dict[str, str], check_body: di
                 load(apis[side], op, 1, 3)
             load(apis[side], "me", 2, 20)
         parts: dict[str, dict[str, list[dict[str, Any]]]] = {"ours": {}, "peer": {}}
+        bcrypt_rounds = []
         for _ in range(n("http_rounds")):
             for op in ("me", "login", "refresh", "register", *HOT_HTTP):
                 for side in ("ours", "peer"):
                     if side == "peer" and op not in ("me", "login"):
                         continue
-                    parts[side].setdefault(op, []).append(load(apis[side], op, CLIENTS, n(f"http_{op}")))
+                    parts[side].setdefault(op, []).append(part := load(apis[side], op, CLIENTS, n(f"http_{op}")))
+                    if (side, op) == ("ours", "login"):
+                        threads = os.cpu_count() or 1
+                        bcrypt_rounds.append(bcrypt_worker("bcrypt_for", seconds=part["wall_s"], threads=threads))
     finally:
+        bcrypt_worker.close()
         for process in servers:
             stop_server(process)
     http = {side: {op: merge_http(v) for op, v in ops.items()} for side, ops in parts.items()}
-    return {"cold_burst": cold_burst, "http": http}
+    return {"cold_burst": cold_burst, "http": http, "bcrypt": bcrypt_limit(bcrypt_rounds)}
 
 
 def memory(env_ours: dict[str, str], env_peer: dict[str, str]) -> dict[str, Any]:

@@ -82,13 +82,14 @@ def throwaway_encryption_key() -> str:
     return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
 
-def ours_signing_key() -> str:
-    """An ES256 key made as operators make one: ours runs with ENVIRONMENT=production, which refuses dev keys."""
+def es256_signing_key() -> str:
+    """An ES256 key made as operators make one (ours runs with ENVIRONMENT=production, which
+    refuses dev keys); the peer signs with the same key, so both verify ES256."""
     command = [OURS_PY, "-m", "shared.cli", "new-signing-key"]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
-def ours_env(services: Services, email_dir: str) -> dict[str, str]:
+def ours_env(services: Services, email_dir: str, signing_key: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONHOME"))}
     env.update(
         ENVIRONMENT="production",
@@ -96,7 +97,7 @@ def ours_env(services: Services, email_dir: str) -> dict[str, str]:
         DATABASE_URL=services.database_url,
         REDIS_URL=services.redis_url,
         JWT_SECRET_KEY=SECRET,
-        JWT_SIGNING_KEYS=ours_signing_key(),
+        JWT_SIGNING_KEYS=signing_key,
         DATA_ENCRYPTION_KEYS=throwaway_encryption_key(),
         BCRYPT_ROUNDS=str(ROUNDS),
         EMAIL_BACKEND="file",
@@ -122,11 +123,12 @@ def hot_path_limits() -> dict[str, str]:
     }
 
 
-def peer_env(services: Services) -> dict[str, str]:
+def peer_env(services: Services, signing_key: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         PEER_DATABASE_URL=services.peer_database_url,
         JWT_SECRET_KEY=SECRET,
+        PEER_JWT_SIGNING_KEY=signing_key,
         BCRYPT_ROUNDS=str(ROUNDS),
         BENCH_EMAIL=EMAIL,
         BENCH_PASSWORD=PASSWORD,
