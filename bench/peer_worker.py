@@ -104,6 +104,14 @@ def inproc(op: str, n: int) -> list[float]:
     return loop.run_until_complete(run())
 
 
+def pool_policy(ping_after_idle_seconds: float | None) -> None:
+    """Rebuild the peer's pool: ping a connection idle that long (0: every checkout of a used one;
+    None: PEER_PING_AFTER_IDLE_SECONDS)."""
+    from bench import peer_app
+
+    loop.run_until_complete(peer_app.use_pool_policy(ping_after_idle_seconds))
+
+
 def profile(op: str, n: int, path: str) -> str:
     from pyinstrument import Profiler
 
@@ -116,4 +124,4 @@ def profile(op: str, n: int, path: str) -> str:
 
 
 if __name__ == "__main__":
-    serve({"setup": setup, "inproc": inproc, "profile": profile, "exit": lambda: None})
+    serve({"setup": setup, "inproc": inproc, "pool_policy": pool_policy, "profile": profile, "exit": lambda: None})
