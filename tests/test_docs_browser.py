@@ -1,13 +1,10 @@
 """/docs and /redoc in a real headless Chromium, with no asset from outside this app.
 
-Needs Chromium (or Chrome) and its driver (.ci/run installs Debian's where missing). Outside
-CI a machine without them skips these tests and says why; in CI they fail.
+Chromium and its driver: tests/chromium.py (skipped with the reason where missing, failing in CI).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -15,44 +12,18 @@ from typing import TYPE_CHECKING, cast
 import httpx
 import pytest
 
+from tests.chromium import start_chromium
+
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
-
-# Debian's chromium here; Google Chrome on GitHub's Ubuntu runners.
-CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-CHROMEDRIVER = shutil.which("chromedriver")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        message = "Debian packages chromium and chromium-driver are needed for the browser tests"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-quic",
-        "--window-size=1280,2000",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
     # Record what the page's Content-Security-Policy blocked, from the first script on.
     driver.execute_cdp_cmd(
         "Page.addScriptToEvaluateOnNewDocument",
