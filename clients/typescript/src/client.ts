@@ -216,7 +216,9 @@ class Client implements AuthClient {
     this.end("SIGNED_OUT", { announce: true, notify: false });
     if (!hadSession) return;
     const init =
-      this.transport === "cookie" ? this.cookieAuthenticatedInit() : this.jsonInit({ refresh_token: refreshToken ?? undefined });
+      this.transport === "cookie"
+        ? this.cookieAuthenticatedInit()
+        : this.jsonInit({ refresh_token: refreshToken ?? undefined });
     const headers = new Headers(init.headers);
     if (access) headers.set("Authorization", `Bearer ${access}`);
     const response = await this.send(new Request(this.url(`${AUTH}/logout`), { ...init, method: "POST", headers }));
@@ -262,7 +264,9 @@ class Client implements AuthClient {
     if (this.state === "signed_out") return null;
     const endings = this.endings;
     const init =
-      this.transport === "cookie" ? this.cookieAuthenticatedInit() : this.jsonInit({ refresh_token: this.refreshToken });
+      this.transport === "cookie"
+        ? this.cookieAuthenticatedInit()
+        : this.jsonInit({ refresh_token: this.refreshToken });
     const response = await this.send(new Request(this.url(`${AUTH}/refresh`), { ...init, method: "POST" }));
     if (this.endings !== endings) return null; // signed out (or ended elsewhere) meanwhile
     if (response.ok) {

@@ -23,5 +23,6 @@ export type {
   User,
   VerifyEmailResponse,
 } from "./contract.js";
+export type { components, paths } from "./generated/openapi.js";
 export { AuthError, type AuthErrorCode, type ClientErrorCode, isAuthError } from "./errors.js";
 export type { ChannelConstructor, ChannelLike, LockManagerLike, SessionEndedReason } from "./tabs.js";

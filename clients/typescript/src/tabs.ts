@@ -14,8 +14,7 @@ export type SessionEndedReason = ErrorCode | "SIGNED_OUT";
 
 /** What one tab tells the others. */
 export type TabMessage =
-  | { type: "token"; accessToken: string; expiresAt: number }
-  | { type: "ended"; reason: SessionEndedReason };
+  { type: "token"; accessToken: string; expiresAt: number } | { type: "ended"; reason: SessionEndedReason };
 
 /** The part of the Web Locks API the client uses (`navigator.locks`). */
 export interface LockManagerLike {
@@ -81,7 +80,9 @@ export function browserLocks(): LockManagerLike | null {
   const locks = typeof navigator === "undefined" ? undefined : navigator.locks;
   if (!locks) return null;
   // The DOM typing reads the callback's promise as the lock's value; at run time it is awaited.
-  return { request: <T>(name: string, callback: () => Promise<T>) => locks.request(name, callback) as unknown as Promise<T> };
+  return {
+    request: <T>(name: string, callback: () => Promise<T>) => locks.request(name, callback) as unknown as Promise<T>,
+  };
 }
 
 /** `BroadcastChannel` when the browser has it. */

@@ -53,7 +53,10 @@ const STATUS_OF: Record<ErrorCode, number> = {
 
 test("every error code arrives as an AuthError carrying that code, its status, details and request id", async () => {
   for (const [code, status] of Object.entries(STATUS_OF) as [ErrorCode, number][]) {
-    const details = status === 422 ? { fields: [{ field: "email", message: "not an email", type: "email_invalid" }] } : { retry_after_seconds: 3 };
+    const details =
+      status === 422
+        ? { fields: [{ field: "email", message: "not an email", type: "email_invalid" }] }
+        : { retry_after_seconds: 3 };
     const client = createAuthClient({
       baseUrl: BASE_URL,
       transport: "memory",
@@ -85,9 +88,24 @@ const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** tsc on one fixture, with the package's strictness, on its own (the fixtures are outside tsconfig.json). */
 async function compile(fixture: string): Promise<{ ok: boolean; output: string }> {
   const tsc = join(packageDir, "node_modules/typescript/bin/tsc");
-  const flags = ["--noEmit", "--strict", "--skipLibCheck", "--target", "ES2022", "--module", "NodeNext", "--moduleResolution", "NodeNext", "--lib", "ES2022,DOM"];
+  const flags = [
+    "--noEmit",
+    "--strict",
+    "--skipLibCheck",
+    "--target",
+    "ES2022",
+    "--module",
+    "NodeNext",
+    "--moduleResolution",
+    "NodeNext",
+    "--lib",
+    "ES2022,DOM",
+  ];
   try {
-    await run(process.execPath, [tsc, ...flags, join(packageDir, "test/fixtures", fixture)], { cwd: packageDir, encoding: "utf8" });
+    await run(process.execPath, [tsc, ...flags, join(packageDir, "test/fixtures", fixture)], {
+      cwd: packageDir,
+      encoding: "utf8",
+    });
     return { ok: true, output: "" };
   } catch (failure) {
     return { ok: false, output: String((failure as { stdout?: string }).stdout) };
@@ -95,7 +113,10 @@ async function compile(fixture: string): Promise<{ ok: boolean; output: string }
 }
 
 test("a misspelt error code does not compile (and the same file spelt right does)", { timeout: 120_000 }, async () => {
-  const [right, misspelt] = await Promise.all([compile("error-code-spelt-right.ts"), compile("error-code-misspelt.ts")]);
+  const [right, misspelt] = await Promise.all([
+    compile("error-code-spelt-right.ts"),
+    compile("error-code-misspelt.ts"),
+  ]);
   assert.ok(right.ok, right.output);
   assert.equal(misspelt.ok, false, "tsc accepted a misspelt error code");
   assert.match(misspelt.output, /error TS\d+: Type '"TOKEN_EXPIRD"' is not assignable to type 'ErrorCode'/);

@@ -118,7 +118,12 @@ export class FakeApi {
   private login(seen: Seen): Response {
     if (seen.body?.password !== PASSWORD) return error(401, "INVALID_CREDENTIALS");
     if (this.mfa) {
-      const challenge = { mfa_required: true, mfa_token: "mfa-token-0123456789", expires_in: 300, methods: ["totp", "recovery_code"] };
+      const challenge = {
+        mfa_required: true,
+        mfa_token: "mfa-token-0123456789",
+        expires_in: 300,
+        methods: ["totp", "recovery_code"],
+      };
       return json(200, this.challengeWithStatus ? { status: "mfa_required", ...challenge } : challenge);
     }
     return this.tokens(seen, this.newSession());
@@ -309,7 +314,7 @@ class FakeChannel implements ChannelLike {
   }
 
   dispatch(data: unknown): void {
-    const event = new MessageEvent("message", { data });
+    const event = { data } as MessageEvent; // all a listener reads
     for (const listener of this.listeners) listener(event);
   }
 }
@@ -325,7 +330,9 @@ export async function settle(): Promise<void> {
  */
 export async function storageTouches(run: () => Promise<void>): Promise<string[]> {
   const touches: string[] = [];
-  const saved = ["localStorage", "sessionStorage"].map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
+  const saved = ["localStorage", "sessionStorage"].map(
+    (name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const,
+  );
   for (const [name] of saved) {
     Object.defineProperty(globalThis, name, {
       configurable: true,

@@ -8,7 +8,14 @@ import { BASE_URL, Clock, FakeApi, json, PASSWORD, RECOVERY, TOTP } from "./fake
 function setUp(transport: Transport) {
   const clock = new Clock();
   const api = new FakeApi(clock);
-  const client = createAuthClient({ baseUrl: `${BASE_URL}/`, transport, fetch: api.fetch, now: clock.now, locks: null, BroadcastChannel: null });
+  const client = createAuthClient({
+    baseUrl: `${BASE_URL}/`,
+    transport,
+    fetch: api.fetch,
+    now: clock.now,
+    locks: null,
+    BroadcastChannel: null,
+  });
   return { api, client };
 }
 
@@ -98,7 +105,12 @@ for (const transport of ["memory", "cookie"] as const) {
 describe("calls without a session", () => {
   test("register, verifyEmail and the password reset post their bodies to their routes", async () => {
     const { api, client } = setUp("memory");
-    const registered = await client.register({ email: "ada@example.org", password: PASSWORD, first_name: "Ada", last_name: "Lovelace" });
+    const registered = await client.register({
+      email: "ada@example.org",
+      password: PASSWORD,
+      first_name: "Ada",
+      last_name: "Lovelace",
+    });
     assert.equal(registered.user.email, "ada@example.org");
     await client.verifyEmail("verify-token-0123456789");
     await client.requestPasswordReset("ada@example.org");
@@ -106,10 +118,18 @@ describe("calls without a session", () => {
     assert.deepEqual(
       api.seen.map((seen) => [seen.method, seen.path, seen.body]),
       [
-        ["POST", "/api/v1/auth/register", { email: "ada@example.org", password: PASSWORD, first_name: "Ada", last_name: "Lovelace" }],
+        [
+          "POST",
+          "/api/v1/auth/register",
+          { email: "ada@example.org", password: PASSWORD, first_name: "Ada", last_name: "Lovelace" },
+        ],
         ["POST", "/api/v1/auth/verify-email", { token: "verify-token-0123456789" }],
         ["POST", "/api/v1/auth/password-reset/request", { email: "ada@example.org" }],
-        ["POST", "/api/v1/auth/password-reset/confirm", { token: "reset-token-0123456789", new_password: "New-gala-night-2027" }],
+        [
+          "POST",
+          "/api/v1/auth/password-reset/confirm",
+          { token: "reset-token-0123456789", new_password: "New-gala-night-2027" },
+        ],
       ],
     );
     for (const seen of api.seen) {
@@ -126,7 +146,10 @@ describe("calls without a session", () => {
     });
     await assert.rejects(client.requestPasswordReset("ada@example.org"), (error: unknown) => {
       assert.ok(error instanceof Error);
-      assert.deepEqual([error.name, (error as { status?: number }).status, (error as { code?: string }).code], ["AuthError", 0, "NETWORK_ERROR"]);
+      assert.deepEqual(
+        [error.name, (error as { status?: number }).status, (error as { code?: string }).code],
+        ["AuthError", 0, "NETWORK_ERROR"],
+      );
       assert.ok(error.cause instanceof TypeError);
       return true;
     });
@@ -145,7 +168,10 @@ describe("calls without a session", () => {
     const client = createAuthClient({
       baseUrl: BASE_URL,
       transport: "memory",
-      fetch: () => Promise.resolve(new Response("<html>Bad gateway</html>", { status: 502, headers: { "X-Request-ID": "edge-1" } })),
+      fetch: () =>
+        Promise.resolve(
+          new Response("<html>Bad gateway</html>", { status: 502, headers: { "X-Request-ID": "edge-1" } }),
+        ),
     });
     await assert.rejects(client.verifyEmail("verify-token-0123456789"), {
       name: "AuthError",

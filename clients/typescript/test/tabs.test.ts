@@ -71,7 +71,10 @@ describe("tabs sharing Web Locks and a BroadcastChannel", () => {
       await settle();
     }
     assert.equal((await tabs[4]!.client.fetch("/api/v1/users/me")).status, 200);
-    assert.deepEqual(tabs.flatMap((tab) => tab.ended), []);
+    assert.deepEqual(
+      tabs.flatMap((tab) => tab.ended),
+      [],
+    );
   });
 
   test("signing out in one tab fires onSessionEnded in the other, and not in itself", async () => {

@@ -67,7 +67,15 @@ for (const transport of TRANSPORTS) {
     test("the margin is configurable", async () => {
       const clock = new Clock();
       const api = new FakeApi(clock);
-      const client = createAuthClient({ baseUrl: BASE_URL, transport, fetch: api.fetch, now: clock.now, refreshMarginSeconds: 300, locks: null, BroadcastChannel: null });
+      const client = createAuthClient({
+        baseUrl: BASE_URL,
+        transport,
+        fetch: api.fetch,
+        now: clock.now,
+        refreshMarginSeconds: 300,
+        locks: null,
+        BroadcastChannel: null,
+      });
       await client.signIn({ email: "ada@example.org", password: PASSWORD });
       clock.advance(599);
       await client.getAccessToken();
@@ -241,10 +249,16 @@ describe("memory transport", () => {
 
   test("an answer without a refresh token is refused, not half-kept", async () => {
     const { api, client } = setUp("memory");
-    api.answerOnce("POST /api/v1/auth/login", () =>
-      new Response(JSON.stringify({ access_token: "a", token_type: "bearer", expires_in: 900, user: {} }), { status: 200 }),
+    api.answerOnce(
+      "POST /api/v1/auth/login",
+      () =>
+        new Response(JSON.stringify({ access_token: "a", token_type: "bearer", expires_in: 900, user: {} }), {
+          status: 200,
+        }),
     );
-    await assert.rejects(client.signIn({ email: "ada@example.org", password: PASSWORD }), { code: "UNEXPECTED_RESPONSE" });
+    await assert.rejects(client.signIn({ email: "ada@example.org", password: PASSWORD }), {
+      code: "UNEXPECTED_RESPONSE",
+    });
     assert.equal(await client.getAccessToken(), null);
   });
 });
@@ -286,7 +300,13 @@ describe("cookie transport", () => {
 
   test("a new client (a reload) is still signed in: the cookie restores the session", async () => {
     const { api } = await signedIn("cookie");
-    const reloaded = createAuthClient({ baseUrl: BASE_URL, transport: "cookie", fetch: api.fetch, locks: null, BroadcastChannel: null });
+    const reloaded = createAuthClient({
+      baseUrl: BASE_URL,
+      transport: "cookie",
+      fetch: api.fetch,
+      locks: null,
+      BroadcastChannel: null,
+    });
     const ended: SessionEndedEvent[] = [];
     reloaded.onSessionEnded((event) => ended.push(event));
     assert.ok(await reloaded.getAccessToken());
