@@ -2,13 +2,19 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { type AuthClient, createAuthClient, type SessionEndedEvent, type Transport } from "../src/index.js";
+import {
+  type AuthClient,
+  type AuthClientOptions,
+  createAuthClient,
+  type SessionEndedEvent,
+  type Transport,
+} from "../src/index.js";
 import { BASE_URL, Clock, error, FakeApi, PASSWORD, storageTouches } from "./fakes.js";
 
 const TRANSPORTS: Transport[] = ["memory", "cookie"];
 const ME = "GET /api/v1/users/me";
 
-function setUp(transport: Transport) {
+function setUp(transport: Transport, options: Partial<AuthClientOptions> = {}) {
   const clock = new Clock();
   const api = new FakeApi(clock);
   const client = createAuthClient({
@@ -18,14 +24,15 @@ function setUp(transport: Transport) {
     now: clock.now,
     locks: null,
     BroadcastChannel: null,
+    ...options,
   });
   const ended: SessionEndedEvent[] = [];
   client.onSessionEnded((event) => ended.push(event));
   return { clock, api, client, ended };
 }
 
-async function signedIn(transport: Transport) {
-  const world = setUp(transport);
+async function signedIn(transport: Transport, options: Partial<AuthClientOptions> = {}) {
+  const world = setUp(transport, options);
   const result = await world.client.signIn({ email: "ada@example.org", password: PASSWORD });
   assert.equal(result.status, "authenticated");
   return world;
@@ -65,18 +72,7 @@ for (const transport of TRANSPORTS) {
     });
 
     test("the margin is configurable", async () => {
-      const clock = new Clock();
-      const api = new FakeApi(clock);
-      const client = createAuthClient({
-        baseUrl: BASE_URL,
-        transport,
-        fetch: api.fetch,
-        now: clock.now,
-        refreshMarginSeconds: 300,
-        locks: null,
-        BroadcastChannel: null,
-      });
-      await client.signIn({ email: "ada@example.org", password: PASSWORD });
+      const { clock, api, client } = await signedIn(transport, { refreshMarginSeconds: 300 });
       clock.advance(599);
       await client.getAccessToken();
       assert.equal(api.refreshes, 0);
