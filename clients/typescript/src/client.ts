@@ -263,6 +263,7 @@ class Client implements AuthClient {
     }
     if (this.state === "signed_out") return null;
     const endings = this.endings;
+    const generation = this.generation;
     const init =
       this.transport === "cookie"
         ? this.cookieAuthenticatedInit()
@@ -274,8 +275,11 @@ class Client implements AuthClient {
       return this.access?.value ?? null;
     }
     const error = await AuthError.fromResponse(response);
+    // A sign-in in another tab landed meanwhile: the refusal was about the cookie before it.
+    if (this.generation !== generation && this.access && this.access.expiresAt > this.now()) return this.access.value;
     if (response.status === 401 && NO_SESSION.has(error.code as ErrorCode)) {
-      this.end(error.code as ErrorCode, { announce: true, notify: true });
+      // A tab that never held the session (a page load finding no cookie) tells no one.
+      this.end(error.code as ErrorCode, { announce: this.state === "signed_in", notify: true });
       return null;
     }
     throw error;

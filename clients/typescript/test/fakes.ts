@@ -34,7 +34,7 @@ interface Session {
   alive: boolean;
 }
 
-type Handler = (request: Seen) => Response | undefined;
+type Handler = (request: Seen) => Response | Promise<Response> | undefined;
 
 /** The API as far as the client uses it: accounts, sessions, tokens, the refresh cookie. */
 export class FakeApi {
@@ -66,7 +66,7 @@ export class FakeApi {
     };
     this.seen.push(seen);
     const handlers = this.once.get(`${seen.method} ${seen.path}`);
-    const scripted = handlers?.shift()?.(seen);
+    const scripted = await handlers?.shift()?.(seen);
     if (scripted) return scripted;
     return this.route(seen);
   };

@@ -106,6 +106,32 @@ describe("tabs sharing Web Locks and a BroadcastChannel", () => {
     });
   }
 
+  test("a page load finding no cookie, answered after another tab signed in, leaves that sign-in alone", async () => {
+    const { api, open } = browser({ locks: false });
+    const [a, b] = [open(), open()];
+    let answer = (_: Response): void => undefined;
+    api.answerOnce("POST /api/v1/auth/refresh", () => new Promise<Response>((resolve) => (answer = resolve)));
+    const restoring = b.client.getAccessToken(); // sent without a cookie: the answer will be a 401
+    await settle();
+    await signIn(a);
+    answer(error(401, "INVALID_REFRESH_TOKEN"));
+    const signedIn = await a.client.getAccessToken();
+    assert.ok(signedIn);
+    assert.equal(await restoring, signedIn, "the late refusal yields to the newer sign-in");
+    await settle();
+    assert.equal(await a.client.getAccessToken(), signedIn);
+    assert.deepEqual([...a.ended, ...b.ended], []);
+    assert.equal((await a.client.fetch("/api/v1/users/me")).status, 200);
+  });
+
+  test("a page load finding no cookie does not tell the other tabs", async () => {
+    const { broadcast, open } = browser();
+    const b = open();
+    assert.equal(await b.client.getAccessToken(), null);
+    await settle();
+    assert.deepEqual(broadcast?.posted, []);
+  });
+
   test("a closed tab hears nothing more", async () => {
     const { open } = browser();
     const [a, b] = [open(), open()];
