@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format clean
+.PHONY: run test test-client bench lint format clean
 
 # Checkov and pycep-parser pin many packages of their own: they live in a
 # second virtualenv that the infrastructure tests call as subprocesses.
@@ -43,11 +43,30 @@ $(BENCH_STAMP): bench/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r bench/requirements.txt
 	touch $(BENCH_STAMP)
 
+# The TypeScript client (clients/typescript): its devDependencies from the npm
+# registry, its type-check and `node --test` units. Without node and npm, say so.
+CLIENT := clients/typescript
+CLIENT_STAMP := $(CLIENT)/node_modules/.package-lock.json
+HAVE_NODE := $(shell command -v node >/dev/null && command -v npm >/dev/null && echo yes)
+
+$(CLIENT_STAMP): $(CLIENT)/package-lock.json
+	cd $(CLIENT) && npm ci --no-audit --no-fund
+	touch $(CLIENT_STAMP)
+
+ifeq ($(HAVE_NODE),yes)
+test-client: $(CLIENT_STAMP)
+	cd $(CLIENT) && npm test
+else
+test-client:
+	@echo "skipped: node not found (the TypeScript client's tests in $(CLIENT) need node and npm)"
+endif
+
 # `make run V=1` (or LOG_LEVEL=DEBUG) shows the full log: pgserver, alembic, every request.
 run: $(STAMP)
 	$(PY) -m devtools.run $(if $(V),--verbose)
 
 test: $(STAMP) $(INFRA_STAMP) $(CONTRACT_STAMP)
+	$(MAKE) --no-print-directory test-client
 	$(PY) -m pytest
 
 bench: $(STAMP) $(BENCH_STAMP)

@@ -18,6 +18,7 @@ def test_package_holds_the_app_and_leaves_out_tests_tools_and_secrets(tmp_path: 
     for asset in ("swagger-ui-dist/swagger-ui-bundle.js", "redoc/redoc.standalone.js", "redoc/LICENSE"):
         assert f"shared/static/api-docs/{asset}" in names
     assert not any(
-        name.startswith(("tests/", "devtools/", "bench/", "infra/", ".github/", ".ci/", "docs/")) for name in names
+        name.startswith(("tests/", "devtools/", "bench/", "clients/", "infra/", ".github/", ".ci/", "docs/"))
+        for name in names
     )
     assert not names & {".env", "local.settings.json", "local.settings.json.example", "Makefile", ".gitignore"}
