@@ -86,12 +86,11 @@ def api_url(local_server: Any, page_origin: str) -> Iterator[str]:
     The browser's every request comes from 127.0.0.1: as a trusted network its
     sign-in limit counts per (address, account), so no scenario spends another's.
     """
-    from devtools.local_server import LocalFunctionsServer, serve_in_thread
-    from shared.config import get_settings
+    from devtools.local_server import LocalFunctionsServer, serve_in_thread, site_cors
 
     origins = ",".join(filter(None, [os.environ.get("CORS_ORIGINS"), page_origin]))
     with settings_changed(CORS_ORIGINS=origins, RATE_LIMIT_TRUSTED_NETWORKS="127.0.0.1/32"):
-        server = LocalFunctionsServer(("127.0.0.1", 0), local_server.router, get_settings().cors_origins)
+        server = LocalFunctionsServer(("127.0.0.1", 0), local_server.router, site_cors())
         serve_in_thread(server)
         yield f"http://localhost:{server.server_address[1]}"
         server.shutdown()

@@ -454,7 +454,7 @@ export interface paths {
          * @description Every configured key, the signing key first; other services pick the one a token's `kid` names.
          *
          *         Cached by callers for JWKS_CACHE_SECONDS: a key published for rotation must
-         *         be visible this long before it starts signing (README, "Rotating the signing key").
+         *         be visible this long before it starts signing (docs/operations.md, "Rotating the signing key").
          */
         get: operations["jwks"];
         put?: never;
