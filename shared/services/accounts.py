@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode, RateLimitedError
 from shared.failures import is_unique_violation
 from shared.models import RoleName, TokenPurpose, User
@@ -100,7 +100,7 @@ def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User
 
 def _create_donor(settings: Settings, profile: dict[str, Any], password: str, client: ClientInfo) -> User:
     email = profile["email"]
-    with read_only() as db:
+    with without_transaction() as db:
         taken = db.scalar(select(exists().where(User.email == email)))
     if taken:
         raise DuplicateEmailError()

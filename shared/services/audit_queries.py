@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from shared.database import read_only
+from shared.database import without_transaction
 from shared.errors import AuthorizationError
 from shared.models import AuditLog, RoleName
 from shared.services.paging import Page
@@ -44,7 +44,7 @@ def list_events(principal: Principal, filters: AuditFilter, page: Page) -> tuple
         statement = statement.where(AuditLog.created_at >= filters.since)
     if filters.until is not None:
         statement = statement.where(AuditLog.created_at <= filters.until)
-    with read_only() as db:
+    with without_transaction() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         newest_first = statement.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
         items = list(db.scalars(newest_first.offset(page.offset).limit(page.size)))

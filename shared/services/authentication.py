@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared import clock
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import AuthenticationError, AuthorizationError, ErrorCode, RateLimitedError
 from shared.models import Session, User
 from shared.redis_client import Keys, get_redis, script
@@ -301,7 +301,7 @@ def _check_second_factor(
 
 def _check_password(settings: Settings, email: str, password: str, client: ClientInfo) -> User:
     """The user whose password this is; else 401, at the same cost for unknown emails."""
-    with read_only() as db:
+    with without_transaction() as db:
         user = db.scalars(select(User).where(User.email == email)).one_or_none()
     if user is None or user.password_hash is None:
         burn_equal_time(password, settings.bcrypt_rounds)
@@ -492,7 +492,7 @@ def own_password_checked(user_id: uuid.UUID, password: str, wrong: str) -> Itera
     limit = _signed_in_password_limit(get_settings(), user_id)
     rate_limits.reserve(limit)
     with rate_limits.held([limit]) as reservation:
-        with read_only() as db:
+        with without_transaction() as db:
             row = db.execute(select(User.password_hash, User.password_changed_at).where(User.id == user_id)).first()
         if row is None or not verify_password(password, row.password_hash):
             raise AuthenticationError(wrong, code=ErrorCode.INVALID_CREDENTIALS)

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, Uuid, bindparam, exists, func, ins
 from sqlalchemy.dialects.postgresql import JSONB
 
 from shared.context import ClientInfo
-from shared.database import read_only, single_statements
+from shared.database import without_transaction
 from shared.errors import AuthenticationError, ErrorCode
 from shared.models import AuditLog, EventAssignment, User
 from shared.services import user_state
@@ -94,7 +94,7 @@ def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[U
     """In one statement: the state when it was not cached, and the event's NPO when asked about an event."""
     with_event_npo = where.event_id is not None and where.npo_id is None
     values = {"user_id": user_id, "event_id": where.event_id}
-    with read_only() as db:
+    with without_transaction() as db:
         if cached is not None:
             return cached, db.scalar(_event_npo_statement(), values) if with_event_npo else None
         row = db.execute(_state_statement(with_event_npo), values).first()
@@ -141,5 +141,5 @@ def _audit_refusal(
         "request_id",
         "details",
     ]
-    with single_statements() as db:
+    with without_transaction() as db:
         db.execute(insert(AuditLog).from_select(columns, values))

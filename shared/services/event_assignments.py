@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session as DbSession
 
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
 from shared.models import EventAssignment, User
 from shared.roles import RoleName
@@ -59,7 +59,7 @@ def _target(db: DbSession, user_id: uuid.UUID, *, lock: bool) -> User:
 
 def list_user_events(principal: Principal, user_id: uuid.UUID) -> list[EventAssignment]:
     """A user's assignments: for the user, a super admin, or an NPO admin of the user's NPO."""
-    with read_only() as db:
+    with without_transaction() as db:
         target = _target(db, user_id, lock=False)
         enforce(decide(principal.party, Action.VIEW, Party.of(target)), _NOT_YOURS)
         return list(
@@ -152,7 +152,7 @@ def list_members(principal: Principal, event_id: uuid.UUID, page: Page) -> tuple
     )
     if npo_only is not None:
         statement = statement.where(User.npo_id == npo_only)
-    with read_only() as db:
+    with without_transaction() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         rows = db.execute(
             statement.order_by(EventAssignment.assigned_at, User.id).offset(page.offset).limit(page.size)

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import NotFoundError
 from shared.models import Session
 from shared.schemas.users import SessionOut
@@ -19,7 +19,7 @@ from shared.services.sessions import SessionEndReason, last_seen, revoke_session
 
 def list_sessions(principal: Principal) -> list[SessionOut]:
     """Open sessions that are still alive in Redis, newest first; last use from Redis."""
-    with read_only() as db:
+    with without_transaction() as db:
         rows = list(
             db.scalars(
                 select(Session)

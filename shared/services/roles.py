@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from sqlalchemy import select
 
-from shared.database import read_only
+from shared.database import without_transaction
 from shared.models import Role, RoleName
 from shared.services.policy import RANK, describe_grants, describe_reach
 
@@ -26,7 +26,7 @@ class RoleDescription:
 def _seeded_roles() -> tuple[tuple[str, str, str], ...]:
     """The roles table (name, scope, description), read once per process: migrations seed it
     and nothing changes it at run time, so this route costs the caller's session check only."""
-    with read_only() as db:
+    with without_transaction() as db:
         return tuple((role.name, role.scope, role.description) for role in db.scalars(select(Role)))
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -85,13 +85,13 @@ def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: A
 
 
 def get_user(principal: Principal, user_id: uuid.UUID) -> User:
-    with read_only() as db:
+    with without_transaction() as db:
         return _load_for(db, principal, user_id, Action.VIEW, lock=False)
 
 
 def get_me(principal: Principal) -> User:
     """The caller's own row: one primary-key read."""
-    with read_only() as db:
+    with without_transaction() as db:
         user = db.get(User, principal.user_id)
     if user is None:
         raise NotFoundError("User not found.")
@@ -151,7 +151,7 @@ def list_users(principal: Principal, filters: UserFilter, order: UserOrder, page
     statement = _filtered(principal, filters)
     column = getattr(User, order.field.value)
     ordering = desc(column).nulls_last() if order.descending else asc(column).nulls_last()
-    with read_only() as db:
+    with without_transaction() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         items = list(db.scalars(statement.order_by(ordering, User.id).offset(page.offset).limit(page.size)))
     return items, total
