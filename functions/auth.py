@@ -23,7 +23,7 @@ from shared.schemas.auth import (
 from shared.schemas.common import MessageResponse
 from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVerifyRequest, ReauthenticateRequest
 from shared.schemas.users import UserOut
-from shared.services import accounts, authentication, passwords
+from shared.services import accounts, authentication, password_changes
 from shared.services.authentication import SignedIn
 from shared.services.policy import PendingStep
 from shared.services.principal import Principal
@@ -148,7 +148,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
     response=AccessTokenResponse,
     auth=True,
     errors=(400, 429),
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
     """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
@@ -182,7 +182,7 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     status=204,
     auth=True,
     body_optional=True,
-    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
 )
 def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
@@ -202,7 +202,7 @@ def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
 )
 def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
-    passwords.request_reset(body.email, client)
+    password_changes.request_reset(body.email, client)
     return MessageResponse(message=RESET_MESSAGE)
 
 
@@ -218,7 +218,7 @@ def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageRes
 )
 def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo) -> MessageResponse:
     """Every session of the user ends."""
-    passwords.confirm_reset(body.token, body.new_password, client)
+    password_changes.confirm_reset(body.token, body.new_password, client)
     return MessageResponse(message="Password changed. Sign in with your new password.")
 
 
@@ -232,10 +232,10 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     response=MessageResponse,
     auth=True,
     errors=(429,),
-    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
     recent_auth=True,
 )
 def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:
     """Needs the current password; every other session ends, this one stays."""
-    passwords.change_password(caller, body.current_password, body.new_password, client)
+    password_changes.change_password(caller, body.current_password, body.new_password, client)
     return MessageResponse(message="Password changed. Your other sessions were signed out.")

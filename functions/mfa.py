@@ -29,7 +29,7 @@ ENROLLING = (PendingStep.MFA_ENROLLMENT,)
     response=TotpEnrolmentResponse,
     auth=True,
     errors=(409,),
-    while_pending=ENROLLING,
+    allowed_despite=ENROLLING,
     recent_auth=True,
 )
 def start_enrolment(caller: Principal, client: ClientInfo) -> TotpEnrolmentResponse:
@@ -48,7 +48,7 @@ def start_enrolment(caller: Principal, client: ClientInfo) -> TotpEnrolmentRespo
     response=RecoveryCodesResponse,
     auth=True,
     errors=(400, 409),
-    while_pending=ENROLLING,
+    allowed_despite=ENROLLING,
     recent_auth=True,
 )
 def confirm_enrolment(body: TotpCodeRequest, caller: Principal, client: ClientInfo) -> RecoveryCodesResponse:

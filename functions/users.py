@@ -47,7 +47,7 @@ def _out(user: object) -> UserOut:
     tags=TAGS,
     response=UserOut,
     auth=True,
-    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
@@ -78,7 +78,7 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     tags=SESSION_TAGS,
     response=SessionList,
     auth=True,
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def my_sessions(caller: Principal) -> SessionList:
     return SessionList(items=own_sessions.list_sessions(caller))
@@ -94,7 +94,7 @@ def my_sessions(caller: Principal) -> SessionList:
     status=204,
     auth=True,
     errors=(404,),
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
@@ -110,7 +110,7 @@ def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo)
     tags=SESSION_TAGS,
     status=204,
     auth=True,
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)

@@ -22,7 +22,7 @@ from shared.context import ClientInfo
 from shared.database import get_engine, unit_of_work
 from shared.errors import AppError, AuthenticationError, AuthorizationError
 from shared.models import Session, User
-from shared.services import authentication, passwords, users
+from shared.services import authentication, password_changes, users
 from tests.conftest import (
     PASSWORD,
     Account,
@@ -78,7 +78,7 @@ def test_no_session_outlives_a_password_reset_that_raced_the_sign_in(account: Ac
     user_id = _user_id(account.email)
     assert account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email}).status_code == 202
     token = token_from_last_email(account.email, "reset your password")
-    reset, sign_in = _race(user_id, lambda: passwords.confirm_reset(token, NEW_PASSWORD, CLIENT), account.email)
+    reset, sign_in = _race(user_id, lambda: password_changes.confirm_reset(token, NEW_PASSWORD, CLIENT), account.email)
     reset.result()
     with pytest.raises(AuthenticationError):
         sign_in.result()
@@ -91,7 +91,7 @@ def test_no_session_outlives_a_password_change_that_raced_the_sign_in(account: A
     tokens = account.tokens()
     principal = authentication.authenticate(tokens["access_token"], CLIENT)
     change, sign_in = _race(
-        user_id, lambda: passwords.change_password(principal, PASSWORD, NEW_PASSWORD, CLIENT), account.email
+        user_id, lambda: password_changes.change_password(principal, PASSWORD, NEW_PASSWORD, CLIENT), account.email
     )
     change.result()
     with pytest.raises(AuthenticationError):

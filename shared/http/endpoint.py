@@ -72,7 +72,7 @@ class EndpointSpec:
     include_in_schema: bool = True
     body_optional: bool = False
     media_type: str = "application/json"
-    while_pending: frozenset[PendingStep] = frozenset()
+    allowed_despite: frozenset[PendingStep] = frozenset()
     recent_auth: bool = False
     template: RouteTemplate = field(init=False, repr=False)
     binding: HandlerBinding = field(init=False, repr=False)
@@ -132,7 +132,7 @@ def endpoint(
     include_in_schema: bool = True,
     body_optional: bool = False,
     media_type: str = "application/json",
-    while_pending: tuple[PendingStep, ...] = (),
+    allowed_despite: tuple[PendingStep, ...] = (),
     recent_auth: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Declare an endpoint and register its Functions trigger on ``blueprint``."""
@@ -154,7 +154,7 @@ def endpoint(
             include_in_schema=include_in_schema,
             body_optional=body_optional,
             media_type=media_type,
-            while_pending=frozenset(while_pending),
+            allowed_despite=frozenset(allowed_despite),
             recent_auth=recent_auth,
         )
         ENDPOINTS.append(spec)
@@ -252,7 +252,7 @@ def _authenticated(
         return None, live
     principal = authenticate(token, client)
     user_id_var.set(str(principal.user_id))
-    refuse_pending_steps(principal.pending_steps, spec.while_pending)
+    refuse_pending_steps(principal.pending_steps, spec.allowed_despite)
     if spec.recent_auth:
         refuse_unless_recent(principal.auth_time, clock.now(), get_settings().reauth_max_age_minutes * 60)
     return principal, None

@@ -31,8 +31,8 @@ from shared.services.policy import PendingStep, pending_steps
 from shared.services.principal import LiveSession, Principal
 from shared.services.rate_limits import Limit
 from shared.services.sessions import (
+    AuthenticationMethod,
     IssuedTokens,
-    Method,
     SessionEndReason,
     check_session,
     issue_access_token,
@@ -234,7 +234,7 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChalle
         return _challenge(verified, email)
     _reserve("login-success", email, client, [success])
     with rate_limits.held([success]):
-        return _open_signed_in_session(settings, verified, client, (Method.PASSWORD,), password=password)
+        return _open_signed_in_session(settings, verified, client, (AuthenticationMethod.PASSWORD,), password=password)
 
 
 def _challenge(verified: VerifiedPassword, email: str) -> MfaChallenge:
@@ -279,7 +279,7 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
     success = _success_limit(settings, email)
     _reserve("login-success", email, client, [success])
     with rate_limits.held([success]):
-        amr = (Method.PASSWORD, Method.ONE_TIME_PASSWORD)
+        amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
         return _open_signed_in_session(settings, verified, client, amr, second_factor=used)
 
 
@@ -468,10 +468,10 @@ def reauthenticate(
     """
     settings = get_settings()
     with own_password_checked(principal.user_id, password, "The password is not correct."):
-        amr: tuple[str, ...] = (Method.PASSWORD,)
+        amr: tuple[str, ...] = (AuthenticationMethod.PASSWORD,)
         if principal.state.mfa_enabled:
             _check_second_factor(principal.user_id, code, recovery_code, client)
-            amr = (Method.PASSWORD, Method.ONE_TIME_PASSWORD)
+            amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
     now = int(clock.now())
     if not record_authentication(principal.user_id, principal.session_id, now, amr):
         raise AuthenticationError(_SESSION_ENDED, code=ErrorCode.INVALID_TOKEN)

@@ -51,7 +51,7 @@ def end_session(principal: Principal, session_id: uuid.UUID, client: ClientInfo)
         session = db.get(Session, session_id)
         if session is None or session.user_id != principal.user_id or session.revoked_at is not None:
             raise NotFoundError("Session not found.")
-        revoke_session(db, principal.user_id, session_id, SessionEndReason.SIGNED_OUT_ELSEWHERE)
+        revoke_session(db, principal.user_id, session_id, SessionEndReason.SIGNED_OUT_BY_USER)
         audit.record_by_caller(db, AuditEvent.SESSION_REVOKED, client, principal, session_id=str(session_id))
 
 
@@ -59,7 +59,7 @@ def end_other_sessions(principal: Principal, client: ClientInfo) -> int:
     """Sign every other device out; this one stays. Returns how many ended."""
     with unit_of_work() as db:
         ended = revoke_user_sessions(
-            db, principal.user_id, SessionEndReason.SIGNED_OUT_ELSEWHERE, keep=principal.session_id
+            db, principal.user_id, SessionEndReason.SIGNED_OUT_BY_USER, keep=principal.session_id
         )
         audit.record_by_caller(
             db, AuditEvent.SESSION_REVOKED, client, principal, sessions_ended=len(ended), all_others=True

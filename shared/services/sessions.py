@@ -19,6 +19,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -61,9 +62,11 @@ return reply
 """
 
 
-class SessionEndReason:
+class SessionEndReason(StrEnum):
+    """Why a session ended (``sessions.revoked_reason``: the values are stored, never renamed)."""
+
     LOGOUT = "logout"
-    SIGNED_OUT_ELSEWHERE = "signed_out_by_user"
+    SIGNED_OUT_BY_USER = "signed_out_by_user"  # from another of the user's sessions
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     DEACTIVATED = "deactivated"
@@ -100,7 +103,7 @@ def _idle_seconds(settings: Settings) -> int:
     return settings.session_idle_timeout_minutes * 60
 
 
-class Method:
+class AuthenticationMethod(StrEnum):
     """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
 
     PASSWORD = "pwd"
@@ -221,7 +224,12 @@ def _forget_in_redis(user_id: uuid.UUID, session_ids: list[uuid.UUID], revoked_j
 
 
 def revoke_session(
-    db: DbSession, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, *, access: AccessClaims | None = None
+    db: DbSession,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    reason: SessionEndReason,
+    *,
+    access: AccessClaims | None = None,
 ) -> bool:
     """End one session now; True when it was still open. Redis first, then commit."""
     ended = db.execute(
@@ -260,7 +268,7 @@ def make_room(db: DbSession, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     return oldest
 
 
-def _end(db: DbSession, session_ids: list[uuid.UUID], reason: str) -> None:
+def _end(db: DbSession, session_ids: list[uuid.UUID], reason: SessionEndReason) -> None:
     if session_ids:
         db.execute(
             update(Session)
@@ -270,7 +278,7 @@ def _end(db: DbSession, session_ids: list[uuid.UUID], reason: str) -> None:
 
 
 def revoke_user_sessions(
-    db: DbSession, user_id: uuid.UUID, reason: str, *, keep: uuid.UUID | None = None
+    db: DbSession, user_id: uuid.UUID, reason: SessionEndReason, *, keep: uuid.UUID | None = None
 ) -> list[uuid.UUID]:
     """End every open session of a user (but ``keep``); returns the ids ended."""
     query = (
@@ -302,7 +310,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
 
     Built once per process, with bind parameters (``presented_hash``,
     ``child_sealed``, ``child_hash``): building it per request cost more than
-    running it (about 2 of a 4.9 ms refresh, measured in ``make bench``).
+    running it (BENCHMARKS.md).
 
     The UPDATE matches only an unspent token, so of N concurrent refreshes
     exactly one spends it (the others wait on its row lock, then find it
