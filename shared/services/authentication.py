@@ -29,7 +29,7 @@ from shared.services.email.outbox import enqueue
 from shared.services.mfa import SecondFactor
 from shared.services.policy import PendingStep, pending_steps
 from shared.services.principal import LiveSession, Principal
-from shared.services.rate_limits import Limit
+from shared.services.rate_limits import Limit, Rule
 from shared.services.sessions import (
     AuthenticationMethod,
     IssuedTokens,
@@ -110,38 +110,15 @@ def current_state(live: LiveSession) -> UserState:
 
 
 def _login_limits(settings: Settings, email: str, client: ClientInfo) -> tuple[Limit, Limit]:
-    """Failed sign-ins per client address and per account.
-
-    Inside a trusted network (a venue, an office) many people share one
-    address, so there the address limit counts per (address, account):
-    one donor's typos never lock out the rest of the room.
-    """
-    account = rate_limits.subject_digest(email)
-    address = rate_limits.client_key(client.ip_address, account, settings.rate_limit_trusted_networks)
-    return (
-        Limit(
-            "login:ip",
-            address,
-            settings.rate_limit_login_per_ip,
-            settings.rate_limit_login_per_ip_window_seconds,
-        ),
-        Limit(
-            "login:account",
-            account,
-            settings.rate_limit_login_per_account,
-            settings.rate_limit_login_per_account_window_seconds,
-        ),
-    )
+    """Failed sign-ins per client address and per account."""
+    rules = (Rule.LOGIN_PER_ADDRESS, Rule.LOGIN_PER_ACCOUNT)
+    per_address, per_account = rate_limits.limits(settings, rules, ip_address=client.ip_address, account=email)
+    return per_address, per_account
 
 
 def _success_limit(settings: Settings, email: str) -> Limit:
     """Successful sign-ins per account (each opens a session); never per address."""
-    return Limit(
-        "login-success:account",
-        rate_limits.subject_digest(email),
-        settings.rate_limit_login_success_per_account,
-        settings.rate_limit_login_success_per_account_window_seconds,
-    )
+    return rate_limits.limit(settings, Rule.LOGIN_SUCCESS_PER_ACCOUNT, account=email)
 
 
 def _known_ip_key(email: str, ip: str) -> str:
@@ -403,12 +380,7 @@ def _is_new_device(db: DbSession, user: User, client: ClientInfo) -> bool:
 
 
 def _refresh_failures(settings: Settings, client: ClientInfo) -> Limit:
-    return Limit(
-        "refresh:ip",
-        rate_limits.client_subject(client.ip_address),
-        settings.rate_limit_refresh_per_ip,
-        settings.rate_limit_refresh_per_ip_window_seconds,
-    )
+    return rate_limits.limit(settings, Rule.REFRESH_FAILURE_PER_ADDRESS, ip_address=client.ip_address)
 
 
 def refresh(presented: str, client: ClientInfo) -> SignedIn:
@@ -508,9 +480,4 @@ def check_own_password(user_id: uuid.UUID, password: str, wrong: str) -> Verifie
 
 def _signed_in_password_limit(settings: Settings, user_id: uuid.UUID) -> Limit:
     """Wrong passwords given by a signed-in user (password change, re-authentication), per user."""
-    return Limit(
-        "signed-in-password",
-        str(user_id),
-        settings.rate_limit_password_change_per_user,
-        settings.rate_limit_password_change_per_user_window_seconds,
-    )
+    return rate_limits.limit(settings, Rule.SIGNED_IN_PASSWORD_PER_USER, user_id=user_id)

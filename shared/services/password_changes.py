@@ -15,7 +15,7 @@ from shared.errors import AuthenticationError, BadRequestError, ErrorCode, Valid
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
-from shared.services.accounts import mark_verified, reserve_email_limits, token_attempts
+from shared.services.accounts import RESET_LIMITS, mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
 from shared.services.authentication import check_own_password
 from shared.services.email import templates
@@ -27,7 +27,7 @@ from shared.services.sessions import SessionEndReason, revoke_user_sessions
 def request_reset(email: str, client: ClientInfo) -> None:
     """Queue a reset link for an existing, not deactivated account; silent otherwise."""
     settings = get_settings()
-    taken = reserve_email_limits(settings, "reset", email, client)
+    taken = reserve_email_limits(settings, RESET_LIMITS, email, client)
     if taken is None:
         return
     with rate_limits.held(taken), unit_of_work() as db:
