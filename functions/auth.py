@@ -25,8 +25,8 @@ from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVer
 from shared.schemas.users import UserOut
 from shared.services import accounts, authentication, password_changes
 from shared.services.authentication import SignedIn
-from shared.services.policy import PendingStep
 from shared.services.principal import Principal
+from shared.services.sign_in_state import PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

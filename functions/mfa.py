@@ -8,8 +8,8 @@ from shared.context import ClientInfo
 from shared.http.endpoint import endpoint
 from shared.schemas.mfa import CodeOrRecoveryCode, RecoveryCodesResponse, TotpCodeRequest, TotpEnrolmentResponse
 from shared.services import mfa
-from shared.services.policy import PendingStep
 from shared.services.principal import Principal
+from shared.services.sign_in_state import PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

@@ -20,8 +20,8 @@ from shared.schemas.users import (
 )
 from shared.services import own_sessions, personal_data, users
 from shared.services.paging import Page
-from shared.services.policy import PendingStep
 from shared.services.principal import Principal
+from shared.services.sign_in_state import PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 

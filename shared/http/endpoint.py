@@ -40,8 +40,8 @@ from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
 from shared.services.audit import record_refusal
 from shared.services.authentication import authenticate, verify_bearer
-from shared.services.policy import PendingStep, refuse_pending_steps, refuse_unless_recent
 from shared.services.principal import LiveSession, Principal
+from shared.services.sign_in_state import PendingStep, refuse_pending_steps, refuse_unless_recent
 
 logger = logging.getLogger("augeo.http")
 

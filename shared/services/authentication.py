@@ -27,7 +27,6 @@ from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
 from shared.services.mfa import SecondFactor
-from shared.services.policy import PendingStep, pending_steps
 from shared.services.principal import LiveSession, Principal
 from shared.services.rate_limits import Limit, Rule
 from shared.services.sessions import (
@@ -42,6 +41,7 @@ from shared.services.sessions import (
     revoke_session,
     rotate,
 )
+from shared.services.sign_in_state import PendingStep, pending_steps
 from shared.services.user_state import UserState
 
 logger = logging.getLogger(__name__)
@@ -96,8 +96,7 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
 
 def steps_owed(state: UserState) -> frozenset[PendingStep]:
     """What this user must do before the rest of the API is theirs (a temporary password, a second factor)."""
-    required = frozenset(get_settings().mfa_required_roles)
-    return pending_steps(state.role, state.password_change_required, state.mfa_enabled, required)
+    return pending_steps(state, get_settings().mfa_required_roles)
 
 
 def current_state(live: LiveSession) -> UserState:

@@ -30,13 +30,13 @@ from shared.services.policy import (
     CheckReason,
     CheckResult,
     Party,
-    PendingStep,
     Permission,
     Where,
     check_permission,
     needs_event_npo,
 )
 from shared.services.principal import LiveSession
+from shared.services.sign_in_state import first_owed
 from shared.services.user_state import UserState
 
 # A service asking the same refused question in a loop writes one audit row per window.
@@ -52,11 +52,9 @@ def check(
     if state is None or needs_event_npo(state.role, where):
         state, event_npo = _read(live.user_id, where, state)
         where = Where(npo_id=npo_id, event_id=event_id, event_npo_id=event_npo)
-    owed = steps_owed(state)
-    if PendingStep.PASSWORD_CHANGE in owed:
-        result = CheckResult(False, CheckReason.PASSWORD_CHANGE_REQUIRED)
-    elif PendingStep.MFA_ENROLLMENT in owed:
-        result = CheckResult(False, CheckReason.MFA_ENROLLMENT_REQUIRED)
+    owed = first_owed(steps_owed(state))
+    if owed is not None:
+        result = CheckResult(False, owed.check_reason)
     else:
         party = Party(id=state.user_id, role=state.role, npo_id=state.npo_id)
         result = check_permission(party, state.events, permission, where)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared.roles import RoleName
-from shared.services.policy import Party, PendingStep
+from shared.services.policy import Party
+from shared.services.sign_in_state import PendingStep
 
 if TYPE_CHECKING:
     from shared.security.jwt_tokens import AccessClaims

@@ -1,4 +1,4 @@
-"""The five roles, with what each may do, rendered from the policy tables."""
+"""The five roles, with what each may do, rendered from the policy tables (``GET /api/v1/roles``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shared.database import without_transaction
 from shared.models import Role, RoleName
-from shared.services.policy import RANK, describe_grants, describe_reach
+from shared.services.policy import ASSIGNABLE, GRANTS, PERMISSIONS, RANK, OwnAccountAction
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,22 @@ def list_roles() -> list[RoleDescription]:
     described = []
     for role in roles:
         name = RoleName(role.name)
-        reach, permissions = describe_reach(name)
-        described.append(RoleDescription(name, role.scope, role.description, reach, permissions, describe_grants(name)))
+        reach, permissions = _reach(name)
+        described.append(RoleDescription(name, role.scope, role.description, reach, permissions, _user_admin(name)))
     return described
+
+
+def _reach(role: RoleName) -> tuple[str, list[str]]:
+    """How far the role's platform permissions reach, and which they are."""
+    scope, granted = PERMISSIONS[role]
+    return scope.value, sorted(permission.value for permission in granted)
+
+
+def _user_admin(role: RoleName) -> list[str]:
+    """What the role may do through this service, e.g. "users:list on users of their own NPO"."""
+    lines = [f"{grant.action.value} on {grant.reach.value}" for grant in GRANTS[role]]
+    assignable = sorted(r.value for r in ASSIGNABLE.get(role, frozenset()))
+    if assignable:
+        lines.append("may assign roles: " + ", ".join(assignable))
+    lines.append(", ".join(action.value for action in OwnAccountAction))
+    return lines
