@@ -23,9 +23,9 @@ from shared.schemas.auth import (
 from shared.schemas.common import MessageResponse
 from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVerifyRequest, ReauthenticateRequest
 from shared.schemas.users import UserOut
-from shared.services import accounts, authentication, password_changes
-from shared.services.authentication import SignedIn
+from shared.services import accounts, password_changes, reauthentication, session_tokens, sign_in
 from shared.services.principal import Principal
+from shared.services.sign_in import SignedIn
 from shared.services.sign_in_state import PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -112,8 +112,8 @@ def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageRespon
 def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
     """Opens a session (one per device) and returns an access and a refresh token; when the
     account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead."""
-    outcome = authentication.login(body.email, body.password, client)
-    if isinstance(outcome, authentication.MfaChallenge):
+    outcome = sign_in.login(body.email, body.password, client)
+    if isinstance(outcome, sign_in.MfaChallenge):
         challenge = MfaChallengeResponse(
             mfa_token=outcome.mfa_token, expires_in=outcome.expires_in, methods=list(outcome.methods)
         )
@@ -134,7 +134,7 @@ def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
 def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenResponse:
     """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
     The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit."""
-    signed_in = authentication.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
+    signed_in = sign_in.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
     return _token_response(signed_in)
 
 
@@ -153,7 +153,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
     """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
     this renews it for every token of the session at once, and answers a new access token."""
-    done = authentication.reauthenticate(caller, body.password, body.code, body.recovery_code, client)
+    done = reauthentication.reauthenticate(caller, body.password, body.code, body.recovery_code, client)
     return AccessTokenResponse(access_token=done.access_token, expires_in=done.expires_in)
 
 
@@ -169,7 +169,7 @@ def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: Clien
 )
 def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     """Returns a new access token and a new refresh token; the old refresh token is spent."""
-    return _token_response(authentication.refresh(body.refresh_token, client))
+    return _token_response(session_tokens.refresh(body.refresh_token, client))
 
 
 @endpoint(
@@ -186,7 +186,7 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
 )
 def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
-    authentication.logout(caller, client)
+    session_tokens.logout(caller, client)
 
 
 @endpoint(

@@ -39,7 +39,7 @@ from shared.http.responses import error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
 from shared.services.audit import record_refusal
-from shared.services.authentication import authenticate, verify_bearer
+from shared.services.caller import authenticate, verify_bearer
 from shared.services.principal import LiveSession, Principal
 from shared.services.sign_in_state import PendingStep, refuse_pending_steps, refuse_unless_recent
 

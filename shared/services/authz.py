@@ -19,13 +19,13 @@ from functools import cache
 from sqlalchemy import ColumnElement, Select, Uuid, bindparam, exists, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
+from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import without_transaction
-from shared.errors import AuthenticationError, ErrorCode
+from shared.errors import SessionEndedError
 from shared.models import AuditLog, EventAssignment, User
 from shared.services import user_state
 from shared.services.audit import AuditEvent
-from shared.services.authentication import steps_owed
 from shared.services.policy import (
     CheckReason,
     CheckResult,
@@ -36,7 +36,7 @@ from shared.services.policy import (
     needs_event_npo,
 )
 from shared.services.principal import LiveSession
-from shared.services.sign_in_state import first_owed
+from shared.services.sign_in_state import first_owed, pending_steps
 from shared.services.user_state import UserState
 
 # A service asking the same refused question in a loop writes one audit row per window.
@@ -52,7 +52,7 @@ def check(
     if state is None or needs_event_npo(state.role, where):
         state, event_npo = _read(live.user_id, where, state)
         where = Where(npo_id=npo_id, event_id=event_id, event_npo_id=event_npo)
-    owed = first_owed(steps_owed(state))
+    owed = first_owed(pending_steps(state, get_settings().mfa_required_roles))
     if owed is not None:
         result = CheckResult(False, owed.check_reason)
     else:
@@ -97,7 +97,7 @@ def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[U
             return cached, db.scalar(_event_npo_statement(), values) if with_event_npo else None
         row = db.execute(_state_statement(with_event_npo), values).first()
     if row is None or not row[0].is_active:
-        raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
+        raise SessionEndedError()
     return user_state.from_user(row[0], row[1]), row[2]
 
 

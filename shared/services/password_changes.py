@@ -11,16 +11,16 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.errors import AuthenticationError, BadRequestError, ErrorCode, ValidationFailedError
+from shared.errors import BadRequestError, ErrorCode, SessionEndedError, ValidationFailedError
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
 from shared.services.accounts import RESET_LIMITS, mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
-from shared.services.authentication import check_own_password
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
+from shared.services.reauthentication import check_own_password
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
 
 
@@ -82,7 +82,7 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
         if user is None:
-            raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
+            raise SessionEndedError()
         _set_password(db, user, password_hash, AuditEvent.PASSWORD_CHANGED, client, keep=principal.session_id)
 
 

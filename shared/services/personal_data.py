@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.errors import AuthenticationError, ErrorCode
+from shared.errors import SessionEndedError
 from shared.models import AuditLog, EmailOutbox, EventAssignment, RecoveryCode, Session, TotpFactor, User
 from shared.schemas.privacy import (
     ExportedAssignment,
@@ -42,7 +42,7 @@ def export(principal: Principal, client: ClientInfo) -> PersonalDataExport:
     with unit_of_work() as db:
         user = db.get(User, principal.user_id)
         if user is None:
-            raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
+            raise SessionEndedError()
         document = PersonalDataExport(
             generated_at=datetime.now(UTC),
             profile=ExportedProfile.model_validate(user),

@@ -36,7 +36,6 @@ from shared.security.passwords import hash_password
 from shared.services import audit, erasure, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
-from shared.services.authentication import check_own_password, password_still_current
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
 from shared.services.event_assignments import end_assignments
@@ -53,7 +52,9 @@ from shared.services.policy import (
     refuse_if_erased,
 )
 from shared.services.principal import Principal
+from shared.services.reauthentication import check_own_password
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
+from shared.services.sign_in import password_still_current
 
 
 def _snapshot(user: User) -> dict[str, Any]:
