@@ -8,7 +8,7 @@ from shared.docs_assets import REDOC_PAGE, SWAGGER_PAGE, asset
 from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError, error_body
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
 from shared.openapi import build_openapi
-from shared.schemas.platform import ApiIndexResponse, HealthResponse, JwksResponse
+from shared.schemas.platform import ApiIndexResponse, CheckStatus, HealthChecks, HealthResponse, JwksResponse
 from shared.security.jwt_tokens import published_keys
 from shared.services.health import check_health
 
@@ -39,14 +39,21 @@ def health(client: ClientInfo) -> Reply:
     and a client that only knows the error shape both understand it.
     """
     report = check_health()
-    if report.status == "healthy":
-        return Reply(report)
+    body = HealthResponse(
+        status="healthy" if report.healthy else "unhealthy",
+        environment=report.environment,
+        version=report.version,
+        checks=HealthChecks(database=_answered(report.database_ok), redis=_answered(report.redis_ok)),
+    )
+    if report.healthy:
+        return Reply(body)
     unavailable = ServiceUnavailableError("A dependency is unavailable.")
-    body = {
-        **report.model_dump(mode="json"),
-        **error_body(ErrorCode.SERVICE_UNAVAILABLE, unavailable.message, client.request_id),
-    }
-    return Reply(body, status=unavailable.status_code, headers=unavailable.headers)
+    error = error_body(ErrorCode.SERVICE_UNAVAILABLE, unavailable.message, client.request_id)
+    return Reply({**body.model_dump(mode="json"), **error}, status=unavailable.status_code, headers=unavailable.headers)
+
+
+def _answered(ok: bool) -> CheckStatus:
+    return "ok" if ok else "unavailable"
 
 
 @endpoint(

@@ -13,6 +13,7 @@ from shared.schemas.users import (
     ProfileUpdate,
     RoleChangeRequest,
     SessionList,
+    SessionOut,
     UserCreateRequest,
     UserListQuery,
     UserOut,
@@ -81,7 +82,8 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def my_sessions(caller: Principal) -> SessionList:
-    return SessionList(items=own_sessions.list_sessions(caller))
+    sessions = own_sessions.list_sessions(caller)
+    return SessionList(items=[SessionOut.model_validate(session, from_attributes=True) for session in sessions])
 
 
 @endpoint(
@@ -132,7 +134,7 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
     the audit events about me and the emails sent to me; never a password hash, token, secret or email body."""
-    return personal_data.export(caller, client)
+    return PersonalDataExport.model_validate(personal_data.export(caller, client), from_attributes=True)
 
 
 @endpoint(

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.roles import RoleName
+from shared.roles_and_permissions import RoleName
 from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, KeySet, SigningKeyError, parse_signing_keys
 
 Environment = Literal["development", "test", "production"]

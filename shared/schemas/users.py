@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from shared.roles import NPO_SCOPED_ROLES, RoleName
+from shared.roles_and_permissions import NPO_SCOPED_ROLES, RoleName
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import Email, Name, NewPassword, Phone, PostalCode, Text100, Text255
 

@@ -24,17 +24,10 @@ from shared.context import ClientInfo
 from shared.database import without_transaction
 from shared.errors import SessionEndedError
 from shared.models import AuditLog, EventAssignment, User
+from shared.roles_and_permissions import CheckReason, Permission
 from shared.services import user_state
 from shared.services.audit import AuditEvent
-from shared.services.policy import (
-    CheckReason,
-    CheckResult,
-    Party,
-    Permission,
-    Where,
-    check_permission,
-    needs_event_npo,
-)
+from shared.services.policy import CheckResult, Party, Where, check_permission, needs_event_npo
 from shared.services.principal import LiveSession
 from shared.services.sign_in_state import first_owed, pending_steps
 from shared.services.user_state import UserState

@@ -22,7 +22,7 @@ from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
 from shared.models import EventAssignment, User
-from shared.roles import RoleName
+from shared.roles_and_permissions import RoleName
 from shared.services import audit, user_state
 from shared.services.audit import AuditEvent
 from shared.services.paging import Page

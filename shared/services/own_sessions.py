@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 
@@ -10,14 +12,25 @@ from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
 from shared.errors import NotFoundError
 from shared.models import Session
-from shared.schemas.users import SessionOut
 from shared.services import audit
 from shared.services.audit import AuditEvent
 from shared.services.principal import Principal
 from shared.services.sessions import SessionEndReason, last_seen, revoke_session, revoke_user_sessions
 
 
-def list_sessions(principal: Principal) -> list[SessionOut]:
+@dataclass(frozen=True, slots=True)
+class OwnSession:
+    """One of the caller's live sessions, as they see it (``current``: the one asking)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    ip_address: str | None
+    user_agent: str | None
+    current: bool
+
+
+def list_sessions(principal: Principal) -> list[OwnSession]:
     """Open sessions that are still alive in Redis, newest first; last use from Redis."""
     with without_transaction() as db:
         rows = list(
@@ -32,7 +45,7 @@ def list_sessions(principal: Principal) -> list[SessionOut]:
         )
     seen = last_seen(principal.user_id, [row.id for row in rows])
     return [
-        SessionOut(
+        OwnSession(
             id=row.id,
             created_at=row.created_at,
             last_seen_at=seen[row.id] or row.last_seen_at,

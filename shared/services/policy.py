@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
-from shared.roles import NPO_SCOPED_ROLES, RoleName
+from shared.roles_and_permissions import NPO_SCOPED_ROLES, CheckReason, Permission, RoleName
 
 
 class Action(StrEnum):
@@ -43,21 +43,6 @@ class Action(StrEnum):
     VIEW_AUDIT = "audit:view"
     # Erase another user's personal data (their own: DELETE /api/v1/users/me, with their password).
     ERASE = "users:erase"
-
-
-class Permission(StrEnum):
-    """What other Augeo services ask about a user."""
-
-    NPO_MANAGE = "npo:manage"
-    USERS_MANAGE = "users:manage"
-    EVENTS_MANAGE = "events:manage"
-    AUCTIONS_MANAGE = "auctions:manage"
-    REGISTRATIONS_MANAGE = "registrations:manage"
-    CHECKIN_PERFORM = "checkin:perform"
-    AUDIT_VIEW = "audit:view"
-    STAFF_ASSIGN = "staff:assign"
-    BIDS_PLACE = "bids:place"
-    PROFILE_MANAGE = "profile:manage"
 
 
 class Scope(StrEnum):
@@ -103,22 +88,6 @@ PERMISSIONS: dict[RoleName, tuple[Scope, frozenset[Permission]]] = {
 
 # Roles whose work is limited to events they are assigned to.
 EVENT_SCOPED_ROLES = frozenset(role for role, (scope, _) in PERMISSIONS.items() if scope is Scope.ASSIGNED_EVENTS)
-
-
-class CheckReason(StrEnum):
-    """Why a permission check came out as it did (the ``reason`` of the answer)."""
-
-    SUPER_ADMIN = "super_admin"
-    OWN_NPO = "own_npo"
-    ASSIGNED_EVENT = "assigned_event"
-    THEMSELVES = "themselves"
-    NOT_IN_ROLE = "permission_not_in_role"
-    OTHER_NPO = "other_npo"
-    NPO_UNKNOWN = "event_npo_unknown"
-    EVENT_REQUIRED = "event_id_required"
-    NOT_ASSIGNED = "event_not_assigned"
-    PASSWORD_CHANGE_REQUIRED = "password_change_required"
-    MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.roles import RoleName
+from shared.roles_and_permissions import RoleName
 from shared.services.policy import Party
 from shared.services.sign_in_state import PendingStep
 

@@ -11,10 +11,6 @@ session is never recorded as ended while its tokens still work.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -31,14 +27,12 @@ from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.models import RefreshToken, Session, User
 from shared.redis_client import Keys, get_redis, script
+from shared.security import refresh_tokens
 from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
 from shared.services import user_state
 from shared.services.principal import LiveSession
 from shared.services.user_state import UserState
-
-REFRESH_TOKEN_BYTES = 32
-_SEAL_CONTEXT = b"augeo/refresh-child/v1"
 
 # KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version.
 # ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3..] the state's field names.
@@ -83,20 +77,6 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     claims: AccessClaims
-
-
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _seal(parent_token: str, child_raw: bytes) -> bytes:
-    """XOR the child with a key only the parent's holder can derive (one-time pad)."""
-    key = hmac.new(parent_token.encode("utf-8"), _SEAL_CONTEXT, hashlib.sha256).digest()
-    return bytes(a ^ b for a, b in zip(child_raw, key, strict=True))
-
-
-def _unseal(parent_token: str, sealed: bytes) -> str:
-    return _encode(_seal(parent_token, sealed))
 
 
 def _idle_seconds(settings: Settings) -> int:
@@ -145,7 +125,7 @@ def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, 
     )
     db.add(session)
     db.flush()
-    refresh = _encode(secrets.token_bytes(REFRESH_TOKEN_BYTES))
+    refresh = refresh_tokens.new_refresh_token().text
     db.add(RefreshToken(session_id=session.id, token_hash=hash_token(refresh)))
     state = user_state.from_user(user, user_state.assigned_events(db, user.id))
     key = Keys.session(str(user.id), str(session.id))
@@ -368,12 +348,11 @@ def rotate(db: DbSession, presented: str) -> Rotation | None:
     session script: alive, not idle, idle timeout slid).
     """
     settings = get_settings()
-    child_raw = secrets.token_bytes(REFRESH_TOKEN_BYTES)
-    child = _encode(child_raw)
+    child = refresh_tokens.new_refresh_token()
     parameters = {
         "presented_hash": hash_token(presented),
-        "child_sealed": _seal(presented, child_raw),
-        "child_hash": hash_token(child),
+        "child_sealed": refresh_tokens.seal(presented, child.raw),
+        "child_hash": hash_token(child.text),
     }
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
@@ -384,7 +363,7 @@ def rotate(db: DbSession, presented: str) -> Rotation | None:
         return None
     state = user_state.from_user(user, events)
     access, claims = issue_access_token(settings, state, session_id, live.auth_time, live.amr)
-    return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
+    return Rotation(IssuedTokens(access, child.text, settings.access_token_expire_minutes * 60, claims), user)
 
 
 def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
@@ -413,7 +392,7 @@ def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotat
         if found is None:
             return None
         live, user = found
-        child = _unseal(presented, token.child_sealed)
+        child = refresh_tokens.unseal(presented, token.child_sealed)
         state = user_state.from_user(user, user_state.assigned_events(db, user.id))
         access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
         return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)

@@ -26,8 +26,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from shared.errors import AuthorizationError, ErrorCode
-from shared.roles import RoleName
-from shared.services.policy import CheckReason
+from shared.roles_and_permissions import CheckReason, RoleName
 
 if TYPE_CHECKING:
     from shared.services.user_state import UserState

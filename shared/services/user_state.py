@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.database import without_transaction
 from shared.models import EventAssignment, User
 from shared.redis_client import Keys, get_redis, script
-from shared.roles import RoleName
+from shared.roles_and_permissions import RoleName
 
 # How long a cached state and its version live without being touched: long
 # enough to outlive every session that reads them.
