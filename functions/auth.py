@@ -54,7 +54,7 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
     name="auth_register",
     summary="Register a donor account",
     tags=TAGS,
-    response=RegisterResponse,
+    response_model=RegisterResponse,
     status=201,
     errors=(409, 429, 503),
 )
@@ -73,7 +73,7 @@ def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
     name="auth_verify_email",
     summary="Verify an email address",
     tags=TAGS,
-    response=UserMessageResponse,
+    response_model=UserMessageResponse,
     errors=(503,),
 )
 def verify_email(body: TokenRequest, client: ClientInfo) -> UserMessageResponse:
@@ -89,7 +89,7 @@ def verify_email(body: TokenRequest, client: ClientInfo) -> UserMessageResponse:
     name="auth_resend_verification",
     summary="Send the verification email again",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     status=202,
     errors=(429, 503),
 )
@@ -106,7 +106,7 @@ def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageRespon
     name="auth_login",
     summary="Sign in with email and password",
     tags=TAGS,
-    response=LoginResponse,
+    response_model=LoginResponse,
     errors=(401, 403, 429, 503),
 )
 def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
@@ -128,7 +128,7 @@ def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
     name="auth_mfa_verify",
     summary="Second step of a sign-in: the code",
     tags=TAGS,
-    response=TokenResponse,
+    response_model=TokenResponse,
     errors=(401, 403, 429, 503),
 )
 def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenResponse:
@@ -145,7 +145,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
     name="auth_reauthenticate",
     summary="Confirm the password (and code) again",
     tags=TAGS,
-    response=AccessTokenResponse,
+    response_model=AccessTokenResponse,
     auth=True,
     errors=(400, 429),
     allowed_despite=(PendingStep.MFA_ENROLLMENT,),
@@ -164,7 +164,7 @@ def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: Clien
     name="auth_refresh",
     summary="Rotate the refresh token",
     tags=TAGS,
-    response=TokenResponse,
+    response_model=TokenResponse,
     errors=(401, 503),
 )
 def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
@@ -196,7 +196,7 @@ def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     name="auth_password_reset_request",
     summary="Email a password-reset link",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     status=202,
     errors=(429, 503),
 )
@@ -213,7 +213,7 @@ def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageRes
     name="auth_password_reset_confirm",
     summary="Set a new password with a reset token",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     errors=(503,),
 )
 def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo) -> MessageResponse:
@@ -229,7 +229,7 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     name="auth_password_change",
     summary="Change the password",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     auth=True,
     errors=(429,),
     allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),

@@ -18,7 +18,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
     name="roles_list",
     summary="The five roles and what each may do",
     tags=("roles",),
-    response=RoleList,
+    response_model=RoleList,
     auth=True,
 )
 def list_roles() -> RoleList:

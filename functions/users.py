@@ -46,7 +46,7 @@ def _out(user: object) -> UserOut:
     name="users_me",
     summary="The signed-in user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
 )
@@ -62,7 +62,7 @@ def me(caller: Principal) -> UserOut:
     name="users_update_me",
     summary="Update the signed-in user's profile",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
 )
 def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
@@ -77,7 +77,7 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     name="users_my_sessions",
     summary="The signed-in user's active sessions",
     tags=SESSION_TAGS,
-    response=SessionList,
+    response_model=SessionList,
     auth=True,
     allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
@@ -128,7 +128,7 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     name="users_export_me",
     summary="Everything held about me",
     tags=PRIVACY_TAGS,
-    response=PersonalDataExport,
+    response_model=PersonalDataExport,
     auth=True,
 )
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
@@ -184,11 +184,11 @@ def erase_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> Non
     name="users_list",
     summary="List users",
     tags=TAGS,
-    response=UserPage,
+    response_model=UserPage,
     auth=True,
     errors=(403,),
 )
-def list_users(query: UserListQuery, caller: Principal) -> UserPage:
+def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> UserPage:
     """super_admin: every user; npo_admin: the users of their NPO; others 403."""
     filters = users.UserFilter(
         role=query.role,
@@ -198,7 +198,7 @@ def list_users(query: UserListQuery, caller: Principal) -> UserPage:
         search=query.search,
     )
     order = users.UserOrder(query.sort_field, query.sort_descending)
-    items, total = users.list_users(caller, filters, order, Page(query.page, query.per_page))
+    items, total = users.list_users(caller, filters, order, Page(query.page, query.per_page), client)
     return UserPage(items=[_out(u) for u in items], **UserPage.fields(total, query.page, query.per_page))
 
 
@@ -209,7 +209,7 @@ def list_users(query: UserListQuery, caller: Principal) -> UserPage:
     name="users_create",
     summary="Create a user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     status=201,
     auth=True,
     errors=(403, 409),
@@ -228,12 +228,12 @@ def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) 
     name="users_get",
     summary="Get a user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(404,),
 )
-def get_user(user_id: uuid.UUID, caller: Principal) -> UserOut:
-    return _out(users.get_user(caller, user_id))
+def get_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
+    return _out(users.get_user(caller, user_id, client))
 
 
 @endpoint(
@@ -243,7 +243,7 @@ def get_user(user_id: uuid.UUID, caller: Principal) -> UserOut:
     name="users_update",
     summary="Update a user's profile",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,
@@ -276,7 +276,7 @@ def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -
     name="users_activate",
     summary="Reactivate a user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,
@@ -292,7 +292,7 @@ def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> 
     name="users_change_role",
     summary="Change a user's role",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,
@@ -309,7 +309,7 @@ def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, 
     name="users_verify_email",
     summary="Mark a user's email verified",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,

@@ -355,8 +355,3 @@ def forget(names: Sequence[str]) -> None:
     for name in names:
         pipe.delete(Keys.rate_limit("mark", name))
     pipe.execute()
-
-
-def first_refusal(name: str, window_seconds: int = 900) -> bool:
-    """True once per window for ``name``: limits audit writes during an attack."""
-    return bool(get_redis().set(Keys.rate_limit("refused", name), "1", nx=True, ex=window_seconds))

@@ -4,7 +4,7 @@ The password check costs the same for an unknown email. Failed attempts
 count against the per-address and per-account limits (the latter not from an
 address that signed in to the account before: ``known_devices``); successful
 ones against a per-account limit, since each opens a session. A 429 here is
-audited once per address, rule and window.
+audited once per client address, action and window.
 
 With a second factor on, the right password answers a challenge
 (:class:`MfaChallenge`): a short-lived token that remembers who, and when
@@ -88,10 +88,10 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChalle
     success = _success_limit(settings, email)
     retry_after = rate_limits.exhausted(success)
     if retry_after is not None:  # before any bcrypt work
-        _record_rate_limited("login-success", email, client)
+        _record_rate_limited("login-success", client)
         raise RateLimitedError(retry_after)
     failures = _failure_limits(settings, email, client)
-    _reserve("login", email, client, failures)
+    _reserve("login", client, failures)
     with rate_limits.held(failures) as reservation:
         user = _check_password(settings, email, password, client)
         reservation.give_back()  # the right password is not a failure
@@ -99,7 +99,7 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChalle
     verified = VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
     if user.mfa_enabled:
         return _challenge(verified, email)
-    _reserve("login-success", email, client, [success])
+    _reserve("login-success", client, [success])
     with rate_limits.held([success]):
         return _open_signed_in_session(settings, verified, client, (AuthenticationMethod.PASSWORD,), password=password)
 
@@ -118,14 +118,14 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
         raise AuthenticationError("The sign-in has expired; start again.", code=ErrorCode.INVALID_MFA_TOKEN)
     user_id, email, changed_at = uuid.UUID(facts[0]), facts[1], facts[2]
     account = _login_limits(settings, email, client)[1]
-    _reserve("login", email, client, [account])
+    _reserve("login", client, [account])
     with rate_limits.held([account]) as reservation:
         used = check_second_factor(user_id, code, recovery_code, client)
         reservation.give_back()
     get_redis().delete(key)  # spent: the same challenge never signs in twice
     verified = VerifiedPassword(user_id, None, datetime.fromisoformat(changed_at) if changed_at else None)
     success = _success_limit(settings, email)
-    _reserve("login-success", email, client, [success])
+    _reserve("login-success", client, [success])
     with rate_limits.held([success]):
         amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
         return _open_signed_in_session(settings, verified, client, amr, second_factor=used)
@@ -183,19 +183,17 @@ def _failure_limits(settings: Settings, email: str, client: ClientInfo) -> list[
     return [per_address, per_account]
 
 
-def _record_rate_limited(action: str, email: str, client: ClientInfo) -> None:
-    """One audit event per subject and window, not one per refused request."""
-    if rate_limits.first_refusal(f"{action}:{rate_limits.subject_digest(email)}:{client.ip_address}"):
-        with unit_of_work() as db:
-            audit.record(db, AuditEvent.RATE_LIMITED, client, details={"action": action})
+def _record_rate_limited(action: str, client: ClientInfo) -> None:
+    """A 429 of sign-in, audited once per client address, action and window (never naming the account)."""
+    audit.record_refusal(AuditEvent.RATE_LIMITED, client, details={"action": action})
 
 
-def _reserve(action: str, email: str, client: ClientInfo, limits: list[Limit]) -> None:
-    """Take a slot of each limit, or 429 (audited once per subject and window)."""
+def _reserve(action: str, client: ClientInfo, limits: list[Limit]) -> None:
+    """Take a slot of each limit, or 429 (audited)."""
     try:
         rate_limits.reserve_all(limits)
     except RateLimitedError:
-        _record_rate_limited(action, email, client)
+        _record_rate_limited(action, client)
         raise
 
 

@@ -85,8 +85,8 @@ def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: A
 # -- reading -------------------------------------------------------------------------
 
 
-def get_user(principal: Principal, user_id: uuid.UUID) -> User:
-    with without_transaction() as db:
+def get_user(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
+    with audit.refusals_recorded(principal, client, target_id=user_id), without_transaction() as db:
         return _load_for(db, principal, user_id, Action.VIEW, lock=False)
 
 
@@ -146,9 +146,12 @@ def _filtered(principal: Principal, filters: UserFilter) -> Select[User]:
     return statement
 
 
-def list_users(principal: Principal, filters: UserFilter, order: UserOrder, page: Page) -> tuple[list[User], int]:
+def list_users(
+    principal: Principal, filters: UserFilter, order: UserOrder, page: Page, client: ClientInfo
+) -> tuple[list[User], int]:
     """A page of the users the caller may see, and how many there are in all."""
-    _require_collection(principal, Action.LIST)
+    with audit.refusals_recorded(principal, client):
+        _require_collection(principal, Action.LIST)
     statement = _filtered(principal, filters)
     column = getattr(User, order.field.value)
     ordering = desc(column).nulls_last() if order.descending else asc(column).nulls_last()
@@ -163,10 +166,11 @@ def list_users(principal: Principal, filters: UserFilter, order: UserOrder, page
 
 def create_user(principal: Principal, fields: dict[str, Any], password: str | None, client: ClientInfo) -> User:
     """An account made by an admin: verification email with a password, invitation without."""
-    _require_collection(principal, Action.CREATE)
     role = RoleName(fields["role"])
-    if not may_assign(principal.party, role, fields.get("npo_id")):
-        raise AuthorizationError("You may not create a user with this role or NPO.")
+    with audit.refusals_recorded(principal, client):
+        _require_collection(principal, Action.CREATE)
+        if not may_assign(principal.party, role, fields.get("npo_id")):
+            raise AuthorizationError("You may not create a user with this role or NPO.")
     settings = get_settings()
     password_hash = hash_password(password, settings.bcrypt_rounds) if password else None
     try:
@@ -211,7 +215,7 @@ def _queue_invitation(db: DbSession, user: User) -> None:
 
 
 def update_profile(principal: Principal, user_id: uuid.UUID, changes: dict[str, Any], client: ClientInfo) -> User:
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.UPDATE, lock=True)
         before = {name: getattr(target, name) for name in changes}
         for name, value in changes.items():
@@ -259,7 +263,7 @@ def _guard_last_super_admin(db: DbSession, target: User) -> None:
 
 def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> None:
     """Soft-deactivate; every session of the target ends at once."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.DEACTIVATE, lock=True)
@@ -285,7 +289,7 @@ def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> 
 
 def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
     """Undo a deactivation; the account is active again once its email is verified."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.ACTIVATE, lock=True)
         if target.deactivated_by_role == RoleName.SUPER_ADMIN.value and principal.role != RoleName.SUPER_ADMIN.value:
             raise AuthorizationError("A super admin deactivated this account; only a super admin can reactivate it.")
@@ -301,7 +305,7 @@ def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> Us
 
 
 def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.VERIFY_EMAIL, lock=True)
         before = _snapshot(target)
         mark_verified(target)
@@ -331,7 +335,7 @@ def change_role(
     principal: Principal, user_id: uuid.UUID, role: RoleName, npo_id: uuid.UUID | None, client: ClientInfo
 ) -> User:
     """Takes effect on the target's very next request: the cached state is dropped before the commit."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.CHANGE_ROLE, lock=True)
         if not may_assign(principal.party, role, npo_id):
@@ -358,7 +362,7 @@ def change_role(
 
 def erase_user(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> None:
     """A super admin erases another user's personal data; every session of theirs ends at once."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.ERASE, lock=True)
