@@ -230,10 +230,11 @@ class RetentionJob(TimerJob):
         super().__init__(interval_seconds)
 
     def run_once(self) -> bool:
+        from shared.config import get_settings
         from shared.services.retention import RetentionNotConfiguredError, run_retention
 
         try:
-            logger.info("retention: %s", run_retention().describe())
+            logger.info("retention: %s", run_retention(get_settings()).describe())
         except RetentionNotConfiguredError as error:
             logger.warning("retention will not run: %s", error)
             return False

@@ -471,7 +471,7 @@ class LapsingProvider:
                 .where(EmailOutbox.id == self.message_id)
                 .values(next_attempt_at=func.now() - timedelta(seconds=1))
             )
-        claimed = _claim_next()  # the other drain, still sending when this one records
+        claimed = _claim_next(get_settings())  # the other drain, still sending when this one records
         assert isinstance(claimed, Claim) and claimed.message_id == self.message_id
         self.taken_over = claimed
         raise EmailSendError("timed out")

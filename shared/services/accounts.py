@@ -54,7 +54,7 @@ def token_attempts(settings: Settings, client: ClientInfo) -> Limit:
 
 def queue_verification_email(db: DbSession, settings: Settings, user: User) -> None:
     """The link is minted when the drain sends the message; the row never holds a token."""
-    enqueue_with_link(db, user, templates.verify_email(), settings.frontend_donor_url)
+    enqueue_with_link(db, settings, user, templates.verify_email(), settings.frontend_donor_url)
 
 
 def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User:

@@ -55,7 +55,7 @@ def _verified(settings: Settings, token: str | None) -> tuple[AccessClaims, Live
         claims = decode_access_token(settings, token)
     except InvalidTokenError:
         raise AuthenticationError("The access token is invalid or expired.", code=ErrorCode.INVALID_TOKEN) from None
-    live = check_session(uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
+    live = check_session(settings, uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
     if live is None or (live.state is not None and not live.state.is_active):
         raise SessionEndedError()
     return claims, live

@@ -36,7 +36,7 @@ def request_reset(email: str, client: ClientInfo) -> None:
             return
         # An unverified address may not be the registrant's: no text they chose goes to it.
         greeting_name = user.first_name if user.email_verified else None
-        enqueue_with_link(db, user, templates.password_reset(greeting_name), settings.frontend_donor_url)
+        enqueue_with_link(db, settings, user, templates.password_reset(greeting_name), settings.frontend_donor_url)
         audit.record(db, AuditEvent.PASSWORD_RESET_REQUESTED, client, target_id=user.id, npo_id=user.npo_id)
 
 
@@ -69,7 +69,7 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     """Check the current password (rate-limited like sign-in), set the new one,
     end every other session; this one stays."""
     settings = get_settings()
-    checked = check_own_password(principal.user_id, current, "The current password is not correct.")
+    checked = check_own_password(settings, principal.user_id, current, "The current password is not correct.")
     if verify_password(new, checked.password_hash):
         raise ValidationFailedError(
             details={

@@ -48,10 +48,10 @@ def reauthenticate(
     (and wrong codes) count against the same per-user limit as password changes.
     """
     settings = get_settings()
-    with own_password_checked(principal.user_id, password, "The password is not correct."):
+    with own_password_checked(settings, principal.user_id, password, "The password is not correct."):
         amr: tuple[str, ...] = (AuthenticationMethod.PASSWORD,)
         if principal.state.mfa_enabled:
-            check_second_factor(principal.user_id, code, recovery_code, client)
+            check_second_factor(settings, principal.user_id, code, recovery_code, client)
             amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
     now = int(clock.now())
     if not record_authentication(principal.user_id, principal.session_id, now, amr):
@@ -63,14 +63,16 @@ def reauthenticate(
 
 
 @contextmanager
-def own_password_checked(user_id: uuid.UUID, password: str, wrong: str) -> Iterator[VerifiedPassword]:
+def own_password_checked(
+    settings: Settings, user_id: uuid.UUID, password: str, wrong: str
+) -> Iterator[VerifiedPassword]:
     """A signed-in user's own password, checked under the per-user limit of wrong ones.
 
     A wrong password is a 401 (``wrong``) that keeps its slot, as does
     whatever else the block refuses (a wrong second-factor code); the slot
     is given back when the block finishes, and on a dependency failure (503).
     """
-    limit = _signed_in_password_limit(get_settings(), user_id)
+    limit = _signed_in_password_limit(settings, user_id)
     rate_limits.reserve(limit)
     with rate_limits.held([limit]) as reservation:
         with without_transaction() as db:
@@ -81,9 +83,9 @@ def own_password_checked(user_id: uuid.UUID, password: str, wrong: str) -> Itera
         reservation.give_back()
 
 
-def check_own_password(user_id: uuid.UUID, password: str, wrong: str) -> VerifiedPassword:
+def check_own_password(settings: Settings, user_id: uuid.UUID, password: str, wrong: str) -> VerifiedPassword:
     """:func:`own_password_checked` with nothing more to prove."""
-    with own_password_checked(user_id, password, wrong) as verified:
+    with own_password_checked(settings, user_id, password, wrong) as verified:
         return verified
 
 

@@ -21,10 +21,11 @@ def refresh(presented: str, client: ClientInfo) -> SignedIn:
     Only failed refreshes count against the per-address limit: a venue full of
     donors refreshing every few minutes from one address never meets it.
     """
+    settings = get_settings()
     try:
-        return _rotate(presented, client)
+        return _rotate(settings, presented, client)
     except AuthenticationError:
-        rate_limits.record_failure(_refresh_failures(get_settings(), client))  # 429 once used up
+        rate_limits.record_failure(_refresh_failures(settings, client))  # 429 once used up
         raise
 
 
@@ -39,9 +40,9 @@ def _refresh_failures(settings: Settings, client: ClientInfo) -> Limit:
     return rate_limits.limit(settings, Rule.REFRESH_FAILURE_PER_ADDRESS, ip_address=client.ip_address)
 
 
-def _rotate(presented: str, client: ClientInfo) -> SignedIn:
+def _rotate(settings: Settings, presented: str, client: ClientInfo) -> SignedIn:
     with unit_of_work() as db:
-        rotation = rotate(db, presented)
+        rotation = rotate(db, settings, presented)
         if rotation is not None and rotation.reuse_detected_session is not None:
             session = rotation.reuse_detected_session
             owner = db.get(User, session.user_id)

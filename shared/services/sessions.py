@@ -23,7 +23,7 @@ from sqlalchemy import LargeBinary, Select, String, bindparam, func, insert, sel
 from sqlalchemy.orm import Session as DbSession
 
 from shared import clock
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.context import ClientInfo
 from shared.models import RefreshToken, Session, User
 from shared.redis_client import Keys, get_redis, script
@@ -105,7 +105,9 @@ def issue_access_token(
     )
 
 
-def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, ...]) -> IssuedTokens:
+def open_session(
+    db: DbSession, settings: Settings, user: User, client: ClientInfo, amr: tuple[str, ...]
+) -> IssuedTokens:
     """A new session (one per sign-in) with its first refresh token.
 
     The caller holds the user's row lock, so the state read here is current
@@ -113,7 +115,6 @@ def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, 
     state is cached with the session, in the same Redis round trip. The
     session records, server-side, when and how it proved who it is (``amr``).
     """
-    settings = get_settings()
     now = datetime.now(UTC)
     expires_at = now + timedelta(days=settings.refresh_token_expire_days)
     session = Session(
@@ -145,7 +146,7 @@ def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, 
     return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
 
 
-def check_session(user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
+def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
     """One round trip: the session is alive and the token not revoked (the idle timeout
     slides), with the user's cached state when it is current; None when it has ended."""
     user, sid = str(user_id), str(session_id)
@@ -155,7 +156,7 @@ def check_session(user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) ->
         Keys.user_state(user),
         Keys.user_version(user),
     ]
-    args: list[str | int] = [_idle_seconds(get_settings()), int(time.time()), *user_state.CACHED_FIELDS]
+    args: list[str | int] = [_idle_seconds(settings), int(time.time()), *user_state.CACHED_FIELDS]
     reply = script(_CHECK_SESSION)(keys=keys, args=args)
     if not reply or reply[0] != 1:
         return None
@@ -341,13 +342,12 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
     )
 
 
-def rotate(db: DbSession, presented: str) -> Rotation | None:
+def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
     """Rotate ``presented``; None when it is unknown or its session dead (the caller rolls back).
 
     The normal path is one SQL statement and one Redis round trip (the
     session script: alive, not idle, idle timeout slid).
     """
-    settings = get_settings()
     child = refresh_tokens.new_refresh_token()
     parameters = {
         "presented_hash": hash_token(presented),
@@ -356,9 +356,9 @@ def rotate(db: DbSession, presented: str) -> Rotation | None:
     }
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
-        return _replay_or_reuse(db, presented, settings)
+        return _replay_or_reuse(db, settings, presented)
     session_id, user, events = row
-    live = check_session(user.id, session_id, None) if user is not None else None
+    live = check_session(settings, user.id, session_id, None) if user is not None else None
     if user is None or live is None:
         return None
     state = user_state.from_user(user, events)
@@ -366,7 +366,7 @@ def rotate(db: DbSession, presented: str) -> Rotation | None:
     return Rotation(IssuedTokens(access, child.text, settings.access_token_expire_minutes * 60, claims), user)
 
 
-def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
+def _live_session_and_user(db: DbSession, settings: Settings, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
     """The live session and its user when it is open, unexpired, not idle, and the user active."""
     row = db.execute(
         select(Session, User)
@@ -375,11 +375,11 @@ def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[LiveSe
     ).first()
     if row is None or not row[1].is_active:
         return None
-    live = check_session(row[1].id, row[0].id, None)
+    live = check_session(settings, row[1].id, row[0].id, None)
     return (live, row[1]) if live is not None else None
 
 
-def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotation | None:
+def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
     age = func.extract("epoch", func.now() - RefreshToken.rotated_at)
     row = db.execute(
         select(RefreshToken, age.label("age")).where(RefreshToken.token_hash == hash_token(presented))
@@ -388,7 +388,7 @@ def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotat
         return None
     token, seconds_since_rotation = row
     if token.child_sealed is not None and float(seconds_since_rotation) <= settings.refresh_token_reuse_grace_seconds:
-        found = _live_session_and_user(db, token.session_id)
+        found = _live_session_and_user(db, settings, token.session_id)
         if found is None:
             return None
         live, user = found

@@ -120,7 +120,7 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
     account = _login_limits(settings, email, client)[1]
     _reserve("login", client, [account])
     with rate_limits.held([account]) as reservation:
-        used = check_second_factor(user_id, code, recovery_code, client)
+        used = check_second_factor(settings, user_id, code, recovery_code, client)
         reservation.give_back()
     get_redis().delete(key)  # spent: the same challenge never signs in twice
     verified = VerifiedPassword(user_id, None, datetime.fromisoformat(changed_at) if changed_at else None)
@@ -132,11 +132,11 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
 
 
 def check_second_factor(
-    user_id: uuid.UUID, code: str | None, recovery_code: str | None, client: ClientInfo
+    settings: Settings, user_id: uuid.UUID, code: str | None, recovery_code: str | None, client: ClientInfo
 ) -> SecondFactor:
     """Spend a code of the user's; a wrong one is audited and answered 401 (re-authentication uses it too)."""
     with unit_of_work() as db:
-        used = mfa.check(db, user_id, code, recovery_code)
+        used = mfa.check(db, settings, user_id, code, recovery_code)
         user = db.get(User, user_id)
         if user is not None and used is None:
             audit.record_own(db, AuditEvent.MFA_WRONG_CODE, client, user, during="sign_in")
@@ -274,7 +274,7 @@ def _open_signed_in_session(
         new_device = known_devices.is_new_device(db, user, client)
         for evicted in make_room(db, user.id, settings.max_sessions_per_user):
             audit.record_own(db, AuditEvent.SESSION_EVICTED, client, user, session_id=str(evicted))
-        tokens = open_session(db, user, client, amr)
+        tokens = open_session(db, settings, user, client, amr)
         now = datetime.now(UTC)
         user.last_login_at = now
         if password and user.password_hash and needs_rehash(user.password_hash, settings.bcrypt_rounds):

@@ -18,7 +18,7 @@ from sqlalchemy import Select, asc, desc, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
 from shared.errors import (
@@ -189,7 +189,7 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
             if password:
                 queue_verification_email(db, settings, user)
             else:
-                _queue_invitation(db, user)
+                _queue_invitation(db, settings, user)
             audit.record_on(
                 db, AuditEvent.USER_CREATED, client, principal, user, after=_snapshot(user), invited=not password
             )
@@ -200,15 +200,14 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
     return user
 
 
-def _queue_invitation(db: DbSession, user: User) -> None:
+def _queue_invitation(db: DbSession, settings: Settings, user: User) -> None:
     """A set-password link, minted when the drain sends it; staff links open the admin app."""
-    settings = get_settings()
     base = (
         settings.frontend_admin_url
         if RoleName(user.role) in NPO_SCOPED_ROLES | {RoleName.SUPER_ADMIN}
         else settings.frontend_donor_url
     )
-    enqueue_with_link(db, user, templates.invitation(), base)
+    enqueue_with_link(db, settings, user, templates.invitation(), base)
 
 
 # -- changing --------------------------------------------------------------------------
@@ -376,7 +375,8 @@ def erase_self(principal: Principal, password: str, client: ClientInfo) -> None:
     a change that committed in between wins, as at sign-in (a rehash at a new
     cost changes only the hash, a change or reset also the time it was set).
     """
-    checked = check_own_password(principal.user_id, password, "The password is not correct.")
+    settings = get_settings()
+    checked = check_own_password(settings, principal.user_id, password, "The password is not correct.")
     with unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)
