@@ -31,7 +31,7 @@ from shared.errors import (
 )
 from shared.failures import is_unique_violation
 from shared.models import NPO_SCOPED_ROLES, RoleName, User
-from shared.schemas.users import UserSortField
+from shared.models.user import UserSortField
 from shared.security.passwords import hash_password
 from shared.services import audit, erasure, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
