@@ -46,7 +46,7 @@ def test_a_service_records_the_act_it_refuses_with_its_target_without_the_http_l
     assert row.ip_address == client.ip_address and row.npo_id == uuid.UUID(npo)
 
 
-def test_a_refusal_is_one_statement_and_no_redis_and_its_repeat_from_elsewhere_is_its_own_row(
+def test_a_refusal_is_one_statement_and_no_redis_and_written_once_per_caller_or_address(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     actor = uuid.uuid4()
@@ -57,9 +57,13 @@ def test_a_refusal_is_one_statement_and_no_redis_and_its_repeat_from_elsewhere_i
     with counting_round_trips(monkeypatch) as seen:
         audit.record_refusal(AuditEvent.ACCESS_REFUSED, here, actor_id=actor, details=details)
     assert (len(seen.redis), len(seen.sql)) == (0, 1)
-    audit.record_refusal(AuditEvent.ACCESS_REFUSED, elsewhere, actor_id=actor, details=details)
+    audit.record_refusal(AuditEvent.ACCESS_REFUSED, elsewhere, actor_id=actor, details=details)  # the same caller
     audit.record_refusal(AuditEvent.ACCESS_REFUSED, here, actor_id=actor, details={**details, "action": "other"})
     rows = _refusals_by(str(actor))
-    assert sorted((row.ip_address, row.details["action"]) for row in rows) == sorted(
-        [(here.ip_address, "probe"), (elsewhere.ip_address, "probe"), (here.ip_address, "other")]
-    )
+    assert sorted(row.details["action"] for row in rows) == ["other", "probe"]
+    action = f"probe-{uuid.uuid4()}"  # nobody signed in: the address is who was refused
+    for client in (here, here, elsewhere):
+        audit.record_refusal(AuditEvent.RATE_LIMITED, client, details={"action": action})
+    with unit_of_work() as db:
+        anonymous = db.scalars(select(AuditLog.ip_address).where(AuditLog.details["action"].astext == action)).all()
+    assert sorted(anonymous, key=str) == sorted([here.ip_address, elsewhere.ip_address], key=str)

@@ -31,8 +31,9 @@ from shared.services.principal import Principal
 
 logger = logging.getLogger(__name__)
 
-# A refusal repeated within this window (same event, caller, target, client address and
-# details) writes no second row: a client retrying in a loop does not fill the log.
+# A refusal repeated within this window (same event, caller, target and details; for a
+# caller not signed in, the same client address) writes no second row: a client retrying
+# in a loop does not fill the log.
 REFUSAL_WINDOW = timedelta(minutes=15)
 
 
@@ -134,20 +135,22 @@ def record_refusal(
 ) -> None:
     """A refused request, once per window: one statement, committed on its own.
 
-    The row is inserted only when its twin (the same event, caller, target,
-    client address and details) was not written within REFUSAL_WINDOW; the
-    check and the insert are one statement, no other round trip. Its own
-    statement, because the refused request's work (if it had any) was rolled
-    back. ``details`` must hold no personal data: they are the twin's key.
+    The row is inserted only when its twin (the same event, caller, target
+    and details; without a caller, from the same client address) was not
+    written within REFUSAL_WINDOW; the check and the insert are one
+    statement, no other round trip. Its own statement, because the refused
+    request's work (if it had any) was rolled back. ``details`` must hold no
+    personal data: they are part of the twin's key.
     """
     twin = exists().where(
         AuditLog.event_type == event.value,
         _same(AuditLog.actor_user_id, actor_id),
         _same(AuditLog.target_user_id, target_id),
-        _same(AuditLog.ip_address, client.ip_address),
         AuditLog.details == literal(details, JSONB),
         AuditLog.created_at > func.now() - REFUSAL_WINDOW,
     )
+    if actor_id is None:  # nobody signed in: the address is who is refused
+        twin = twin.where(_same(AuditLog.ip_address, client.ip_address))
     row = select(
         literal(event.value, String()),
         literal(actor_id, Uuid()),
