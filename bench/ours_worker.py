@@ -282,12 +282,12 @@ def inproc_hot(op: str, n: int) -> list[float]:
 
 def limits(n: int) -> dict[str, Any]:
     """The floor under a read, measured in this process: one Redis GET, and one
-    primary-key SELECT through the pool as the app reads (``read_only()``: no
+    primary-key SELECT through the pool as the app reads (``without_transaction()``: no
     transaction; the connection was used moments ago, so the checkout pings
     nothing) and on a connection held throughout (no checkout at all)."""
     from sqlalchemy import text
 
-    from shared.database import get_engine, read_only
+    from shared.database import get_engine, without_transaction
     from shared.redis_client import get_redis
 
     client = get_redis()
@@ -297,7 +297,7 @@ def limits(n: int) -> dict[str, Any]:
     statement = text("SELECT id, email FROM users WHERE id = :id")
 
     def pooled() -> None:
-        with read_only() as session:
+        with without_transaction() as session:
             session.execute(statement, {"id": user_id}).one()
 
     pooled()

@@ -33,7 +33,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = sys.argv[1]
     # Migrations grant the runtime role its rights, so it must exist first (docs/operations.md, "Database roles").
-    from devtools.database_roles import derive_roles
+    from devtools.derived_roles import derive_roles
     from shared.config import load_settings
     from shared.database_roles import ensure_app_role
 

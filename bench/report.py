@@ -103,7 +103,7 @@ def limits_table(r: dict[str, Any]) -> list[str]:
         f"| bcrypt.checkpw at {r['bcrypt_rounds']} rounds, 1 thread, after ours' in-process logins of each round, as long | {bcrypt(inproc)} |",
         f"| bcrypt.checkpw, {http['threads']} threads, after ours' HTTP logins of each round, as long | {bcrypt(http)} |",
         f"| Redis GET round trip | p50 {lim['redis_get']['p50_ms']:.3f} ms, p95 {lim['redis_get']['p95_ms']:.3f} ms |",
-        f"| PK SELECT through the pool as the app reads (read_only(): no transaction; a checkout without a ping) | p50 {lim['pk_select_read_only']['p50_ms']:.3f} ms |",
+        f"| PK SELECT through the pool as the app reads (without_transaction(): no BEGIN; a checkout without a ping) | p50 {lim['pk_select_read_only']['p50_ms']:.3f} ms |",
         f"| PK SELECT on a connection held throughout (no checkout) | p50 {lim['pk_select_held_connection']['p50_ms']:.3f} ms |",
         "",
     ]

@@ -10,7 +10,7 @@ be given in the environment (or .env); these are only development defaults.
 The database roles: with one URL (embedded, or DATABASE_URL alone) that URL
 becomes the owner's (MIGRATION_DATABASE_URL), the app signs in as
 ``<database>_app`` and the retention job as ``<database>_retention`` made
-from it, as the test suite does (devtools/database_roles.py). With MIGRATION_DATABASE_URL set too, both URLs
+from it, as the test suite does (devtools/derived_roles.py). With MIGRATION_DATABASE_URL set too, both URLs
 are used as they are and the role is the operator's business
 (``python -m shared.cli create-app-role``).
 
@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-from devtools.database_roles import derive_roles
+from devtools.derived_roles import derive_roles
 from devtools.services import (
     DATA_DIR,
     EmbeddedService,
@@ -230,10 +230,11 @@ class RetentionJob(TimerJob):
         super().__init__(interval_seconds)
 
     def run_once(self) -> bool:
+        from shared.config import get_settings
         from shared.services.retention import RetentionNotConfiguredError, run_retention
 
         try:
-            logger.info("retention: %s", run_retention().describe())
+            logger.info("retention: %s", run_retention(get_settings()).describe())
         except RetentionNotConfiguredError as error:
             logger.warning("retention will not run: %s", error)
             return False

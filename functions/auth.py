@@ -23,10 +23,10 @@ from shared.schemas.auth import (
 from shared.schemas.common import MessageResponse
 from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVerifyRequest, ReauthenticateRequest
 from shared.schemas.users import UserOut
-from shared.services import accounts, authentication, passwords
-from shared.services.authentication import SignedIn
-from shared.services.policy import PendingStep
+from shared.services import accounts, password_changes, reauthentication, session_tokens, sign_in
 from shared.services.principal import Principal
+from shared.services.sign_in import SignedIn
+from shared.services.sign_in_state import PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -54,7 +54,7 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
     name="auth_register",
     summary="Register a donor account",
     tags=TAGS,
-    response=RegisterResponse,
+    response_model=RegisterResponse,
     status=201,
     errors=(409, 429, 503),
 )
@@ -73,7 +73,7 @@ def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
     name="auth_verify_email",
     summary="Verify an email address",
     tags=TAGS,
-    response=UserMessageResponse,
+    response_model=UserMessageResponse,
     errors=(503,),
 )
 def verify_email(body: TokenRequest, client: ClientInfo) -> UserMessageResponse:
@@ -89,7 +89,7 @@ def verify_email(body: TokenRequest, client: ClientInfo) -> UserMessageResponse:
     name="auth_resend_verification",
     summary="Send the verification email again",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     status=202,
     errors=(429, 503),
 )
@@ -106,14 +106,14 @@ def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageRespon
     name="auth_login",
     summary="Sign in with email and password",
     tags=TAGS,
-    response=LoginResponse,
+    response_model=LoginResponse,
     errors=(401, 403, 429, 503),
 )
 def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
     """Opens a session (one per device) and returns an access and a refresh token; when the
     account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead."""
-    outcome = authentication.login(body.email, body.password, client)
-    if isinstance(outcome, authentication.MfaChallenge):
+    outcome = sign_in.login(body.email, body.password, client)
+    if isinstance(outcome, sign_in.MfaChallenge):
         challenge = MfaChallengeResponse(
             mfa_token=outcome.mfa_token, expires_in=outcome.expires_in, methods=list(outcome.methods)
         )
@@ -128,13 +128,13 @@ def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
     name="auth_mfa_verify",
     summary="Second step of a sign-in: the code",
     tags=TAGS,
-    response=TokenResponse,
+    response_model=TokenResponse,
     errors=(401, 403, 429, 503),
 )
 def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenResponse:
     """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
     The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit."""
-    signed_in = authentication.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
+    signed_in = sign_in.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
     return _token_response(signed_in)
 
 
@@ -145,15 +145,15 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
     name="auth_reauthenticate",
     summary="Confirm the password (and code) again",
     tags=TAGS,
-    response=AccessTokenResponse,
+    response_model=AccessTokenResponse,
     auth=True,
     errors=(400, 429),
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
     """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
     this renews it for every token of the session at once, and answers a new access token."""
-    done = authentication.reauthenticate(caller, body.password, body.code, body.recovery_code, client)
+    done = reauthentication.reauthenticate(caller, body.password, body.code, body.recovery_code, client)
     return AccessTokenResponse(access_token=done.access_token, expires_in=done.expires_in)
 
 
@@ -164,12 +164,12 @@ def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: Clien
     name="auth_refresh",
     summary="Rotate the refresh token",
     tags=TAGS,
-    response=TokenResponse,
+    response_model=TokenResponse,
     errors=(401, 503),
 )
 def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     """Returns a new access token and a new refresh token; the old refresh token is spent."""
-    return _token_response(authentication.refresh(body.refresh_token, client))
+    return _token_response(session_tokens.refresh(body.refresh_token, client))
 
 
 @endpoint(
@@ -182,11 +182,11 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     status=204,
     auth=True,
     body_optional=True,
-    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
 )
 def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
-    authentication.logout(caller, client)
+    session_tokens.logout(caller, client)
 
 
 @endpoint(
@@ -196,13 +196,13 @@ def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     name="auth_password_reset_request",
     summary="Email a password-reset link",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     status=202,
     errors=(429, 503),
 )
 def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
-    passwords.request_reset(body.email, client)
+    password_changes.request_reset(body.email, client)
     return MessageResponse(message=RESET_MESSAGE)
 
 
@@ -213,12 +213,12 @@ def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageRes
     name="auth_password_reset_confirm",
     summary="Set a new password with a reset token",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     errors=(503,),
 )
 def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo) -> MessageResponse:
     """Every session of the user ends."""
-    passwords.confirm_reset(body.token, body.new_password, client)
+    password_changes.confirm_reset(body.token, body.new_password, client)
     return MessageResponse(message="Password changed. Sign in with your new password.")
 
 
@@ -229,13 +229,13 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     name="auth_password_change",
     summary="Change the password",
     tags=TAGS,
-    response=MessageResponse,
+    response_model=MessageResponse,
     auth=True,
     errors=(429,),
-    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
     recent_auth=True,
 )
 def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:
     """Needs the current password; every other session ends, this one stays."""
-    passwords.change_password(caller, body.current_password, body.new_password, client)
+    password_changes.change_password(caller, body.current_password, body.new_password, client)
     return MessageResponse(message="Password changed. Your other sessions were signed out.")

@@ -20,7 +20,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
     name="authz_check",
     summary="May the bearer's user do this, here, right now?",
     tags=("authz",),
-    response=PermissionCheckResponse,
+    response_model=PermissionCheckResponse,
     auth=True,
 )
 def check(body: PermissionCheckRequest, session: LiveSession, client: ClientInfo) -> PermissionCheckResponse:

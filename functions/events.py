@@ -27,13 +27,13 @@ TAGS = ("events",)
     name="user_events_list",
     summary="The events a user is assigned to",
     tags=TAGS,
-    response=EventAssignmentList,
+    response_model=EventAssignmentList,
     auth=True,
     errors=(404,),
 )
-def list_user_events(user_id: uuid.UUID, caller: Principal) -> EventAssignmentList:
+def list_user_events(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> EventAssignmentList:
     """For the user themselves, a super admin, or an NPO admin of the user's NPO."""
-    items = event_assignments.list_user_events(caller, user_id)
+    items = event_assignments.list_user_events(caller, user_id, client)
     return EventAssignmentList(items=[EventAssignmentOut.model_validate(item) for item in items])
 
 
@@ -44,7 +44,7 @@ def list_user_events(user_id: uuid.UUID, caller: Principal) -> EventAssignmentLi
     name="user_events_assign",
     summary="Assign a user to an event",
     tags=TAGS,
-    response=EventAssignmentOut,
+    response_model=EventAssignmentOut,
     status=201,
     also_succeeds_with=(200,),
     auth=True,
@@ -82,14 +82,14 @@ def unassign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client:
     name="event_members_list",
     summary="The users assigned to an event",
     tags=TAGS,
-    response=EventMemberPage,
+    response_model=EventMemberPage,
     auth=True,
     errors=(403, 404),
 )
-def list_members(event_id: uuid.UUID, query: PageQuery, caller: Principal) -> EventMemberPage:
+def list_members(event_id: uuid.UUID, query: PageQuery, caller: Principal, client: ClientInfo) -> EventMemberPage:
     """super_admin: everyone assigned; npo_admin: their NPO's users; an event coordinator
     assigned to the event: its whole team; others 403."""
-    members, total = event_assignments.list_members(caller, event_id, Page(query.page, query.per_page))
+    members, total = event_assignments.list_members(caller, event_id, Page(query.page, query.per_page), client)
     items = [
         EventMemberOut(
             **UserOut.model_validate(member.user).model_dump(),

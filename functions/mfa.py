@@ -8,8 +8,8 @@ from shared.context import ClientInfo
 from shared.http.endpoint import endpoint
 from shared.schemas.mfa import CodeOrRecoveryCode, RecoveryCodesResponse, TotpCodeRequest, TotpEnrolmentResponse
 from shared.services import mfa
-from shared.services.policy import PendingStep
 from shared.services.principal import Principal
+from shared.services.sign_in_state import PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -26,10 +26,10 @@ ENROLLING = (PendingStep.MFA_ENROLLMENT,)
     name="mfa_totp_start",
     summary="Start setting up an authenticator app",
     tags=TAGS,
-    response=TotpEnrolmentResponse,
+    response_model=TotpEnrolmentResponse,
     auth=True,
     errors=(409,),
-    while_pending=ENROLLING,
+    allowed_despite=ENROLLING,
     recent_auth=True,
 )
 def start_enrolment(caller: Principal, client: ClientInfo) -> TotpEnrolmentResponse:
@@ -45,10 +45,10 @@ def start_enrolment(caller: Principal, client: ClientInfo) -> TotpEnrolmentRespo
     name="mfa_totp_confirm",
     summary="Turn the second factor on with a first code",
     tags=TAGS,
-    response=RecoveryCodesResponse,
+    response_model=RecoveryCodesResponse,
     auth=True,
     errors=(400, 409),
-    while_pending=ENROLLING,
+    allowed_despite=ENROLLING,
     recent_auth=True,
 )
 def confirm_enrolment(body: TotpCodeRequest, caller: Principal, client: ClientInfo) -> RecoveryCodesResponse:
@@ -80,7 +80,7 @@ def remove(body: CodeOrRecoveryCode, caller: Principal, client: ClientInfo) -> N
     name="mfa_recovery_codes_regenerate",
     summary="Replace the recovery codes",
     tags=TAGS,
-    response=RecoveryCodesResponse,
+    response_model=RecoveryCodesResponse,
     auth=True,
     errors=(409,),
     recent_auth=True,

@@ -5,10 +5,11 @@ import azure.functions as func
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.docs_assets import REDOC_PAGE, SWAGGER_PAGE, asset
-from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError, error_body
+from shared.errors import MethodNotAllowedError, NotFoundError, ServiceUnavailableError
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
+from shared.http.responses import error_response
 from shared.openapi import build_openapi
-from shared.schemas.platform import ApiIndexResponse, HealthResponse, JwksResponse
+from shared.schemas.platform import ApiIndexResponse, CheckStatus, HealthChecks, HealthResponse, JwksResponse
 from shared.security.jwt_tokens import published_keys
 from shared.services.health import check_health
 
@@ -29,28 +30,40 @@ JWKS_ROUTE_PATH = "/" + JWKS_ROUTE
     name="health",
     summary="Service and dependency health",
     tags=TAGS,
-    response=HealthResponse,
+    response_model=HealthResponse,
     errors=(503,),
 )
-def health(client: ClientInfo) -> Reply:
+def health(client: ClientInfo) -> Reply | func.HttpResponse:
     """200 when PostgreSQL and Redis both answer; 503 naming the failing check.
 
     The 503 body is the health report plus the usual error object, so a probe
     and a client that only knows the error shape both understand it.
     """
     report = check_health()
-    if report.status == "healthy":
-        return Reply(report)
+    body = HealthResponse(
+        status="healthy" if report.healthy else "unhealthy",
+        environment=report.environment,
+        version=report.version,
+        checks=HealthChecks(database=_answered(report.database_ok), redis=_answered(report.redis_ok)),
+    )
+    if report.healthy:
+        return Reply(body)
     unavailable = ServiceUnavailableError("A dependency is unavailable.")
-    body = {
-        **report.model_dump(mode="json"),
-        **error_body(ErrorCode.SERVICE_UNAVAILABLE, unavailable.message, client.request_id),
-    }
-    return Reply(body, status=unavailable.status_code, headers=unavailable.headers)
+    return error_response(unavailable, client.request_id, beside=body.model_dump(mode="json"))
+
+
+def _answered(ok: bool) -> CheckStatus:
+    return "ok" if ok else "unavailable"
 
 
 @endpoint(
-    bp, "GET", "api", name="api_index", summary="API name, version and links", tags=TAGS, response=ApiIndexResponse
+    bp,
+    "GET",
+    "api",
+    name="api_index",
+    summary="API name, version and links",
+    tags=TAGS,
+    response_model=ApiIndexResponse,
 )
 def api_index() -> ApiIndexResponse:
     """Served at /api: the Functions host keeps / for its own landing page."""
@@ -75,7 +88,7 @@ def api_index() -> ApiIndexResponse:
     name="jwks",
     summary="The public keys that verify access tokens (JWK Set)",
     tags=TAGS,
-    response=JwksResponse,
+    response_model=JwksResponse,
 )
 def jwks() -> Reply:
     """Every configured key, the signing key first; other services pick the one a token's `kid` names.

@@ -8,6 +8,7 @@ import logging
 
 import azure.functions as func
 
+from shared.config import get_settings
 from shared.services.retention import RetentionNotConfiguredError, run_retention
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 def retention_purge(timer: func.TimerRequest) -> None:
     """Ended sessions, spent email tokens, old outbox rows and audit rows past their ages (docs/personal-data.md)."""
     try:
-        report = run_retention()
+        report = run_retention(get_settings())
     except RetentionNotConfiguredError as error:
         logger.error("retention did not run: %s", error)  # every hour, until an operator sets it
         return

@@ -6,7 +6,7 @@ import azure.functions as func
 
 from shared.http.endpoint import endpoint
 from shared.schemas.users import RoleList, RoleOut
-from shared.services import roles
+from shared.services import role_descriptions
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -18,9 +18,10 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
     name="roles_list",
     summary="The five roles and what each may do",
     tags=("roles",),
-    response=RoleList,
+    response_model=RoleList,
     auth=True,
 )
 def list_roles() -> RoleList:
     """Rendered from the policy module that makes every authorisation decision."""
-    return RoleList(items=[RoleOut.model_validate(role, from_attributes=True) for role in roles.list_roles()])
+    roles = role_descriptions.list_roles()
+    return RoleList(items=[RoleOut.model_validate(role, from_attributes=True) for role in roles])

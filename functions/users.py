@@ -13,6 +13,7 @@ from shared.schemas.users import (
     ProfileUpdate,
     RoleChangeRequest,
     SessionList,
+    SessionOut,
     UserCreateRequest,
     UserListQuery,
     UserOut,
@@ -20,8 +21,8 @@ from shared.schemas.users import (
 )
 from shared.services import own_sessions, personal_data, users
 from shared.services.paging import Page
-from shared.services.policy import PendingStep
 from shared.services.principal import Principal
+from shared.services.sign_in_state import PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -45,9 +46,9 @@ def _out(user: object) -> UserOut:
     name="users_me",
     summary="The signed-in user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
-    while_pending=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
@@ -61,7 +62,7 @@ def me(caller: Principal) -> UserOut:
     name="users_update_me",
     summary="Update the signed-in user's profile",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
 )
 def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
@@ -76,12 +77,13 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     name="users_my_sessions",
     summary="The signed-in user's active sessions",
     tags=SESSION_TAGS,
-    response=SessionList,
+    response_model=SessionList,
     auth=True,
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def my_sessions(caller: Principal) -> SessionList:
-    return SessionList(items=own_sessions.list_sessions(caller))
+    sessions = own_sessions.list_sessions(caller)
+    return SessionList(items=[SessionOut.model_validate(session, from_attributes=True) for session in sessions])
 
 
 @endpoint(
@@ -94,7 +96,7 @@ def my_sessions(caller: Principal) -> SessionList:
     status=204,
     auth=True,
     errors=(404,),
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
@@ -110,7 +112,7 @@ def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo)
     tags=SESSION_TAGS,
     status=204,
     auth=True,
-    while_pending=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)
@@ -126,13 +128,13 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     name="users_export_me",
     summary="Everything held about me",
     tags=PRIVACY_TAGS,
-    response=PersonalDataExport,
+    response_model=PersonalDataExport,
     auth=True,
 )
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
     the audit events about me and the emails sent to me; never a password hash, token, secret or email body."""
-    return personal_data.export(caller, client)
+    return PersonalDataExport.model_validate(personal_data.export(caller, client), from_attributes=True)
 
 
 @endpoint(
@@ -182,11 +184,11 @@ def erase_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> Non
     name="users_list",
     summary="List users",
     tags=TAGS,
-    response=UserPage,
+    response_model=UserPage,
     auth=True,
     errors=(403,),
 )
-def list_users(query: UserListQuery, caller: Principal) -> UserPage:
+def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> UserPage:
     """super_admin: every user; npo_admin: the users of their NPO; others 403."""
     filters = users.UserFilter(
         role=query.role,
@@ -196,7 +198,7 @@ def list_users(query: UserListQuery, caller: Principal) -> UserPage:
         search=query.search,
     )
     order = users.UserOrder(query.sort_field, query.sort_descending)
-    items, total = users.list_users(caller, filters, order, Page(query.page, query.per_page))
+    items, total = users.list_users(caller, filters, order, Page(query.page, query.per_page), client)
     return UserPage(items=[_out(u) for u in items], **UserPage.fields(total, query.page, query.per_page))
 
 
@@ -207,7 +209,7 @@ def list_users(query: UserListQuery, caller: Principal) -> UserPage:
     name="users_create",
     summary="Create a user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     status=201,
     auth=True,
     errors=(403, 409),
@@ -226,12 +228,12 @@ def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) 
     name="users_get",
     summary="Get a user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(404,),
 )
-def get_user(user_id: uuid.UUID, caller: Principal) -> UserOut:
-    return _out(users.get_user(caller, user_id))
+def get_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
+    return _out(users.get_user(caller, user_id, client))
 
 
 @endpoint(
@@ -241,7 +243,7 @@ def get_user(user_id: uuid.UUID, caller: Principal) -> UserOut:
     name="users_update",
     summary="Update a user's profile",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,
@@ -274,7 +276,7 @@ def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -
     name="users_activate",
     summary="Reactivate a user",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,
@@ -290,7 +292,7 @@ def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> 
     name="users_change_role",
     summary="Change a user's role",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,
@@ -307,7 +309,7 @@ def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, 
     name="users_verify_email",
     summary="Mark a user's email verified",
     tags=TAGS,
-    response=UserOut,
+    response_model=UserOut,
     auth=True,
     errors=(403, 404, 409),
     recent_auth=True,

@@ -131,7 +131,7 @@ def create_app_role(entra_admin: str | None, entra_object_id: str | None, retent
 def run_retention_now() -> int:
     """Delete what is past its age now (what the hourly timer does); prints how much."""
     try:
-        report = run_retention()
+        report = run_retention(get_settings())
     except (ConfigurationError, RetentionNotConfiguredError) as error:
         print(f"run-retention: {error}", file=sys.stderr)
         return 1

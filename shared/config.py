@@ -4,6 +4,11 @@ Settings come from the environment: Functions app settings in Azure,
 ``local.settings.json`` under Core Tools, a ``.env`` file for other local runs.
 Nothing else in the project reads ``os.environ`` for configuration; it asks
 :func:`get_settings`, which builds the settings once per process.
+
+Who asks: the public entry points, once each (the service a trigger calls,
+a timer, a CLI command, the request pipeline, the process-wide clients built
+on first use). Everything they call receives ``settings: Settings`` as an
+argument and never asks itself, so a test can call it with other settings.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from shared.roles import RoleName
+from shared.roles_and_permissions import RoleName
 from shared.security.signing_keys import ASYMMETRIC_ALGORITHMS, KeySet, SigningKeyError, parse_signing_keys
 
 Environment = Literal["development", "test", "production"]

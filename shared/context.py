@@ -12,3 +12,5 @@ class ClientInfo:
     request_id: str
     ip_address: str | None
     user_agent: str | None
+    # The API operation the request called (its endpoint's name), for the audit log; None outside HTTP.
+    operation: str | None = None

@@ -18,20 +18,18 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import pg8000.converters as pg8000_converters
 import pg8000.exceptions as pg8000_exceptions
-import pg8000.legacy as pg8000_legacy
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from shared import pg8000_patches
 from shared.config import Settings, get_settings
 
 # A statement the server is still working on is the server's to cancel
@@ -86,7 +84,7 @@ def build_engine(settings: Settings) -> Engine:
     if settings.db_auth == "entra":
         sign_in_with_entra_tokens(engine, settings.db_entra_client_id)
     _report_lost_connections_as_warnings(engine)
-    _cache_pg8000_paramstyle_conversion()
+    pg8000_patches.cache_paramstyle_conversion()
     return engine
 
 
@@ -114,22 +112,12 @@ def build_retention_engine(settings: Settings, url: str) -> Engine:
     return engine
 
 
-def _set_read_timeout(dbapi_connection: Any, seconds: float) -> None:
-    """Bound every wait for the server on this connection to ``seconds``.
-
-    pg8000 takes a single ``timeout`` and applies it to its socket for the
-    connection's whole life; its socket (``_usock``, pinned pg8000 1.31) is the
-    one place to give connecting, pinging and statements different bounds.
-    """
-    dbapi_connection._usock.settimeout(seconds)
-
-
 def _bound_reads_once_connected(engine: Engine, read_timeout: float) -> None:
     """After the handshake, a statement may wait for the server's statement_timeout and a margin."""
 
     @event.listens_for(engine, "connect")
     def _statement_reads(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        _set_read_timeout(dbapi_connection, read_timeout)
+        pg8000_patches.set_read_timeout(dbapi_connection, read_timeout)
 
 
 def _ping_after_idle(engine: Engine, idle_seconds: float, ping_timeout: float, read_timeout: float) -> None:
@@ -161,11 +149,11 @@ def _ping_after_idle(engine: Engine, idle_seconds: float, ping_timeout: float, r
         if idle_since is None or time.monotonic() - idle_since < idle_seconds:
             return
         try:
-            _set_read_timeout(dbapi_connection, ping_timeout)
+            pg8000_patches.set_read_timeout(dbapi_connection, ping_timeout)
             cursor = dbapi_connection.cursor()
             cursor.execute(";")
             cursor.close()
-            _set_read_timeout(dbapi_connection, read_timeout)
+            pg8000_patches.set_read_timeout(dbapi_connection, read_timeout)
         except Exception as error:
             raise InvalidatePoolError("pre-ping failed") from error
 
@@ -265,84 +253,25 @@ def _report_lost_connections_as_warnings(engine: Engine) -> None:
         pool_logger.addFilter(_ConnectionLossAsWarning())
 
 
-# -- pg8000 hot spots, measured on the per-request user SELECT (25 columns):
-# its paramstyle conversion scanned the SQL text character by character on
-# every execution (0.57 ms), and it parsed each timestamptz with strptime
-# (0.04 ms each). SQLAlchemy sends the same compiled SQL text every time, and
-# PostgreSQL's timestamp output is ISO 8601, so both have a cheap exact form.
-
-_TIMESTAMPTZ_OID = 1184
-
-
-def _timestamptz_from_text(data: str) -> object:
-    try:
-        return datetime.fromisoformat(data)
-    except ValueError:  # infinity, or beyond Python's datetime range
-        return pg8000_converters.timestamptz_in(data)
-
-
-def _cache_pg8000_paramstyle_conversion() -> None:
-    """Convert each distinct SQL text once (positional styles only: the values
-    pass through untouched, so the converted text depends on the text alone)."""
-    original = pg8000_legacy.convert_paramstyle
-    if getattr(original, "augeo_cached", False):
-        return
-
-    @lru_cache(maxsize=1024)
-    def converted_text(style: str, query: str) -> str:
-        text: str = original(style, query, ())[0]
-        return text
-
-    def convert_paramstyle(style: str, query: str, args: Any) -> tuple[str, Any]:
-        if style in ("format", "numeric", "qmark"):
-            return converted_text(style, query), args
-        return original(style, query, args)  # type: ignore[no-any-return]
-
-    convert_paramstyle.augeo_cached = True  # type: ignore[attr-defined]
-    pg8000_legacy.convert_paramstyle = convert_paramstyle
-
-
-_READ_ONLY = "augeo_read_only"
+# The execution option of a connection that sends no BEGIN (see without_transaction).
+_NO_BEGIN = "augeo_without_transaction"
 
 
 def _begin_transactions_explicitly(engine: Engine) -> None:
     """Let SQLAlchemy, not pg8000, decide when a transaction starts.
 
-    pg8000 sends its own BEGIN round trip before the first statement of every
-    transaction, including the pool's pre-ping, so a one-query request paid
-    for BEGIN, ping, query and COMMIT. With the driver in autocommit mode and
-    BEGIN emitted when SQLAlchemy begins a transaction (the recipe SQLAlchemy
-    documents for drivers that manage transactions themselves), the pre-ping
-    is one round trip, a ``read_only()`` query is one, and a unit of work is
-    BEGIN, its statements and COMMIT, as before.
+    With the driver in autocommit mode (``pg8000_patches``) and BEGIN emitted
+    when SQLAlchemy begins a transaction, the pre-ping is one round trip, a
+    ``without_transaction()`` statement is one, and a unit of work is BEGIN,
+    its statements and COMMIT.
     """
-
-    @event.listens_for(engine, "connect")
-    def _driver_autocommit(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        dbapi_connection.autocommit = True
-        dbapi_connection.register_in_adapter(_TIMESTAMPTZ_OID, _timestamptz_from_text)
+    pg8000_patches.drive_in_autocommit(engine)
+    pg8000_patches.end_transactions_in_one_round_trip(engine)
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        if not connection.get_execution_options().get(_READ_ONLY):
+        if not connection.get_execution_options().get(_NO_BEGIN):
             connection.exec_driver_sql("BEGIN")
-
-    # pg8000's commit() and rollback() send their word as an extended-protocol
-    # statement (Parse, Describe/Bind, Execute: three waits on the server);
-    # a statement without parameters goes out as one simple query, as BEGIN does.
-    engine.dialect.do_commit = _end_transaction_in_one_round_trip("COMMIT")  # type: ignore[method-assign, assignment]
-    engine.dialect.do_rollback = _end_transaction_in_one_round_trip("ROLLBACK")  # type: ignore[method-assign, assignment]
-
-
-def _end_transaction_in_one_round_trip(word: str) -> Callable[[Any], None]:
-    """The dialect's commit or rollback, sent only when the server holds a transaction open."""
-
-    def end_transaction(dbapi_connection: Any) -> None:
-        # pg8000 tracks the server's ReadyForQuery status; a read_only() session never began one.
-        if dbapi_connection._in_transaction:
-            dbapi_connection.cursor().execute(word)
-
-    return end_transaction
 
 
 def get_engine() -> Engine:
@@ -384,27 +313,15 @@ def unit_of_work() -> Iterator[Session]:
 
 
 @contextmanager
-def read_only() -> Iterator[Session]:
-    """A session for plain reads: each query is one round trip to the server.
+def without_transaction() -> Iterator[Session]:
+    """A session that sends no BEGIN: each statement commits on its own, one round trip each.
 
-    A transaction costs a BEGIN and a COMMIT round trip; a lone SELECT needs
-    neither, so this session's connection starts none (see
-    ``_begin_transactions_explicitly``). Never use it for writes or for
-    SELECT ... FOR UPDATE: each statement commits on its own.
-    """
-    with single_statements() as session:
-        yield session
-
-
-@contextmanager
-def single_statements() -> Iterator[Session]:
-    """A session whose statements each commit on their own: no BEGIN, no COMMIT round trip.
-
-    For reads (``read_only``), and for a write that is a single statement
-    needing nothing else to be atomic with it (an audit row written with its
-    own duplicate check, say).
+    For plain reads, and for a write that is one statement needing nothing
+    else to be atomic with it (an audit row that checks for its own twin).
+    A row lock taken here (``FOR UPDATE``, ``FOR SHARE``) ends with its
+    statement: it can make a read wait for a writer, never hold a row.
     """
     with get_engine().connect() as connection:
-        connection.execution_options(**{_READ_ONLY: True})
+        connection.execution_options(**{_NO_BEGIN: True})
         with Session(bind=connection, expire_on_commit=False) as session:
             yield session

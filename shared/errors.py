@@ -85,6 +85,13 @@ class AuthenticationError(AppError):
         self.headers.setdefault("WWW-Authenticate", 'Bearer realm="augeo"')
 
 
+class SessionEndedError(AuthenticationError):
+    """401: the token was good, but its session (or its user's account) is no longer live."""
+
+    default_code = ErrorCode.INVALID_TOKEN
+    default_message = "The session has ended."
+
+
 class AuthorizationError(AppError):
     status_code = 403
     default_code = ErrorCode.FORBIDDEN

@@ -9,7 +9,7 @@ The database URL (MIGRATION_DATABASE_URL if set, else DATABASE_URL) must be
 allowed to create a role. It becomes the owner's: migrations run with it, and
 so does the little test set-up only an owner may do (:func:`owner_engine`).
 The app, everywhere in the suite, signs in as the runtime role made from it
-(``<database>_app``, devtools/database_roles.py): DATABASE_URL is rewritten to it.
+(``<database>_app``, devtools/derived_roles.py): DATABASE_URL is rewritten to it.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def _start_embedded_services() -> None:
 
 def _use_two_database_roles() -> None:
     """Owner for migrations, runtime role for the app, as in Azure (before any setting is read)."""
-    from devtools.database_roles import derive_roles
+    from devtools.derived_roles import derive_roles
     from shared.config import load_settings
     from shared.database_roles import ensure_app_role
 

@@ -1,4 +1,4 @@
-"""The unit of work is a real transaction; read_only() opens none."""
+"""The unit of work is a real transaction; without_transaction() opens none."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.models import EmailOutbox
 
 
 def _count(address: str) -> int:
-    with read_only() as db:
+    with without_transaction() as db:
         count = db.scalar(select(func.count()).select_from(EmailOutbox).where(EmailOutbox.to_address == address))
     assert count is not None, "COUNT(*) returns a row"
     return count
@@ -54,13 +54,13 @@ def _driver_status(db: Session) -> bytes:
     return cast(bytes, dbapi_connection._transaction_status)  # pg8000's own attribute: untyped
 
 
-def test_unit_of_work_runs_in_a_transaction_and_read_only_in_none() -> None:
+def test_unit_of_work_runs_in_a_transaction_and_without_transaction_in_none() -> None:
     with unit_of_work() as db:
         db.scalar(text("SELECT 1"))
         assert _driver_status(db) == b"T"
-    with read_only() as db:
+    with without_transaction() as db:
         db.scalar(text("SELECT 1"))
-        assert _driver_status(db) == b"I", "read_only() never opens a transaction"
+        assert _driver_status(db) == b"I", "without_transaction() never opens a transaction"
 
 
 def _waits_on_the_server(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -89,9 +89,9 @@ def test_a_transaction_is_begin_its_statements_and_commit_one_round_trip_each(mo
         db.scalar(text("SELECT 1"))
         raise RuntimeError
     assert len(waits) == 6, "BEGIN, the statement, ROLLBACK"
-    with read_only() as db:
+    with without_transaction() as db:
         db.scalar(text("SELECT 1"))
-    assert len(waits) == 7, "read_only(): the statement alone, no COMMIT or ROLLBACK"
+    assert len(waits) == 7, "without_transaction(): the statement alone, no COMMIT or ROLLBACK"
 
 
 def _terminate_our_backends() -> None:

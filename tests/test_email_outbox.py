@@ -31,7 +31,7 @@ from shared.errors import BadRequestError
 from shared.models import EmailOutbox, User, UserToken
 from shared.security.passwords import hash_password
 from shared.security.tokens import hash_token
-from shared.services import accounts, passwords
+from shared.services import accounts, password_changes
 from shared.services.email import templates
 from shared.services.email.backends import ConsoleBackend, EmailSendError, FileBackend, OutgoingEmail
 from shared.services.email.drain import LEASE, Claim, _claim_next, _send, backoff, drain_outbox
@@ -198,7 +198,7 @@ def test_no_outbox_row_ever_holds_a_usable_token(
     admin = signed_in("super_admin")
     body = {"email": invited, "first_name": "In", "last_name": "Vited", "role": "donor"}
     assert admin.request("POST", "/api/v1/users", json=body).status_code == 201
-    passwords.request_reset(verified.email, _client())
+    password_changes.request_reset(verified.email, _client())
     addresses = [registered, invited, verified.email]
 
     queued = _rows_to(addresses)
@@ -314,7 +314,7 @@ def test_twenty_link_emails_survive_a_twelve_hour_outage() -> None:
 
 def test_a_link_email_expires_with_its_link_and_a_redrive_sends_a_fresh_one() -> None:
     user = _new_user(verified=True)
-    passwords.request_reset(user.email, _client())  # a 60-minute link
+    password_changes.request_reset(user.email, _client())  # a 60-minute link
     message_id = _newest_id(user.email)
     provider = Provider(down=True)
 
@@ -334,7 +334,7 @@ def test_a_link_email_expires_with_its_link_and_a_redrive_sends_a_fresh_one() ->
     _drain(provider)
     [message] = provider.to(user.email)
     assert "expires in 60 minutes" in message["text"], "a fresh lifetime, not the old expiry"
-    passwords.confirm_reset(_token(message), "After-outage-77", _client())
+    password_changes.confirm_reset(_token(message), "After-outage-77", _client())
     assert _row(message_id).status == "sent"
 
 
@@ -471,7 +471,7 @@ class LapsingProvider:
                 .where(EmailOutbox.id == self.message_id)
                 .values(next_attempt_at=func.now() - timedelta(seconds=1))
             )
-        claimed = _claim_next()  # the other drain, still sending when this one records
+        claimed = _claim_next(get_settings())  # the other drain, still sending when this one records
         assert isinstance(claimed, Claim) and claimed.message_id == self.message_id
         self.taken_over = claimed
         raise EmailSendError("timed out")

@@ -189,14 +189,14 @@ def _refresh_tokens_of(sessions: set[uuid.UUID]) -> int:
 @pytest.mark.parametrize("batch_size", [2, 1000])
 def test_retention_deletes_exactly_what_is_past_its_age(rows: Rows, batch_size: int) -> None:
     assert _refresh_tokens_of(rows.gone["sessions"]) == 2 * len(rows.gone["sessions"])
-    report = run_retention(batch_size=batch_size)
+    report = run_retention(get_settings(), batch_size=batch_size)
     for table in ("sessions", "user_tokens", "email_outbox", "audit_logs"):
         assert rows.present(table) == rows.kept[table], table
     assert _refresh_tokens_of(rows.gone["sessions"]) == 0, "refresh tokens go with their session"
     assert _refresh_tokens_of(rows.kept["sessions"]) == 2 * len(rows.kept["sessions"])
     assert report.sessions >= 3 and report.email_tokens >= 3
     assert report.email_outbox >= 4 and report.audit_logs >= 2
-    again = run_retention(batch_size=batch_size)
+    again = run_retention(get_settings(), batch_size=batch_size)
     assert rows.present("sessions") == rows.kept["sessions"]
     assert (again.sessions, again.email_tokens, again.email_outbox, again.audit_logs) == (0, 0, 0, 0)
 

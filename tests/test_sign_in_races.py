@@ -22,7 +22,9 @@ from shared.context import ClientInfo
 from shared.database import get_engine, unit_of_work
 from shared.errors import AppError, AuthenticationError, AuthorizationError
 from shared.models import Session, User
-from shared.services import authentication, passwords, users
+from shared.services import password_changes, users
+from shared.services.caller import authenticate
+from shared.services.sign_in import login
 from tests.conftest import (
     PASSWORD,
     Account,
@@ -69,7 +71,7 @@ def _race(user_id: uuid.UUID, first: Callable[[], Any], email: str) -> tuple[Fut
     with ThreadPoolExecutor(max_workers=2) as pool, _row_locked(user_id) as queued:
         change = pool.submit(first)
         queued(1)
-        sign_in = pool.submit(authentication.login, email, PASSWORD, CLIENT)
+        sign_in = pool.submit(login, email, PASSWORD, CLIENT)
         queued(2)
     return change, sign_in
 
@@ -78,7 +80,7 @@ def test_no_session_outlives_a_password_reset_that_raced_the_sign_in(account: Ac
     user_id = _user_id(account.email)
     assert account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email}).status_code == 202
     token = token_from_last_email(account.email, "reset your password")
-    reset, sign_in = _race(user_id, lambda: passwords.confirm_reset(token, NEW_PASSWORD, CLIENT), account.email)
+    reset, sign_in = _race(user_id, lambda: password_changes.confirm_reset(token, NEW_PASSWORD, CLIENT), account.email)
     reset.result()
     with pytest.raises(AuthenticationError):
         sign_in.result()
@@ -89,9 +91,9 @@ def test_no_session_outlives_a_password_reset_that_raced_the_sign_in(account: Ac
 def test_no_session_outlives_a_password_change_that_raced_the_sign_in(account: Account) -> None:
     user_id = _user_id(account.email)
     tokens = account.tokens()
-    principal = authentication.authenticate(tokens["access_token"], CLIENT)
+    principal = authenticate(tokens["access_token"], CLIENT)
     change, sign_in = _race(
-        user_id, lambda: passwords.change_password(principal, PASSWORD, NEW_PASSWORD, CLIENT), account.email
+        user_id, lambda: password_changes.change_password(principal, PASSWORD, NEW_PASSWORD, CLIENT), account.email
     )
     change.result()
     with pytest.raises(AuthenticationError):
@@ -104,7 +106,7 @@ def test_no_session_opens_for_an_account_deactivated_during_the_sign_in(
 ) -> None:
     user_id = _user_id(account.email)
     admin = signed_in("super_admin")
-    principal = authentication.authenticate(admin.access_token, CLIENT)
+    principal = authenticate(admin.access_token, CLIENT)
     deactivate, sign_in = _race(user_id, lambda: users.deactivate(principal, user_id, CLIENT), account.email)
     deactivate.result()
     with pytest.raises(AuthorizationError) as refused:

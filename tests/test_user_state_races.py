@@ -25,7 +25,7 @@ from shared.context import ClientInfo
 from shared.database import get_engine, unit_of_work
 from shared.models import User
 from shared.redis_client import Keys, get_redis
-from shared.services import authentication, user_state
+from shared.services import caller, user_state
 from shared.services.principal import Principal
 from tests.conftest import Actor, app_connections_waiting_on_a_lock, wait_until
 
@@ -65,12 +65,12 @@ def test_a_reader_that_looks_between_the_writers_bump_and_commit_waits_for_the_c
     with ThreadPoolExecutor(max_workers=1) as pool:
         with unit_of_work() as writer:
             _promote_to_coordinator(writer, user_id)
-            reading = pool.submit(authentication.authenticate, staff.access_token, CLIENT)
+            reading = pool.submit(caller.authenticate, staff.access_token, CLIENT)
             wait_until(lambda: reading.done() or _waiting_on_a_lock(), "the reader waits on the writer's lock")
         principal: Principal = reading.result()
     assert principal.role == "event_coordinator", "the read waited for the commit"
     assert _cached_role(user_id) in (None, "event_coordinator")
-    assert authentication.authenticate(staff.access_token, CLIENT).role == "event_coordinator"
+    assert caller.authenticate(staff.access_token, CLIENT).role == "event_coordinator"
 
 
 def test_a_reader_that_read_before_the_bump_cannot_store_after_the_commit(
@@ -88,7 +88,7 @@ def test_a_reader_that_read_before_the_bump_cannot_store_after_the_commit(
 
     monkeypatch.setattr(user_state, "store", store_after_the_writer)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(authentication.authenticate, staff.access_token, CLIENT)
+        reading = pool.submit(caller.authenticate, staff.access_token, CLIENT)
         assert about_to_store.wait(15)  # the reader has its (old) state in hand
         with unit_of_work() as writer:
             _promote_to_coordinator(writer, user_id)
@@ -96,5 +96,5 @@ def test_a_reader_that_read_before_the_bump_cannot_store_after_the_commit(
         assert reading.result().role == "staff", "that request was decided on the state it read"
     monkeypatch.setattr(user_state, "store", real_store)
     assert _cached_role(user_id) is None, "the stale state was not stored"
-    assert authentication.authenticate(staff.access_token, CLIENT).role == "event_coordinator"
+    assert caller.authenticate(staff.access_token, CLIENT).role == "event_coordinator"
     assert _cached_role(user_id) == "event_coordinator"

@@ -138,7 +138,7 @@ def test_last_super_admin_guard_refuses_a_stale_peer(signed_in: Callable[..., Ac
     from shared.errors import ConflictError
     from shared.models import RoleName
     from shared.services import users
-    from shared.services.authentication import authenticate
+    from shared.services.caller import authenticate
 
     a, b = signed_in("super_admin"), signed_in("super_admin")
     _only_active_super_admins(a, b)

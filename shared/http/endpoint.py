@@ -1,12 +1,15 @@
 """One declaration per endpoint, feeding both the Functions route and OpenAPI.
 
-``@endpoint(bp, "POST", "api/v1/auth/login", ...)`` records an
+``@endpoint(bp, "POST", "api/v1/auth/login", ...)`` takes exactly the options
+of :class:`Declaration` (the one list of them), records an
 :class:`EndpointSpec` in :data:`ENDPOINTS` (read by ``shared.openapi`` and by
 the 404/405 function) and registers a trigger on the blueprint that runs the
-shared request pipeline: request id, client IP, bearer authentication, body,
-query and route-parameter validation, the handler, and the conversion of
-every exception into the error body. The handler's signature says what it
-takes (see ``shared.http.binding``); triggers stay thin and call one service.
+shared request pipeline: request id, client IP, bearer authentication and the
+gates on the caller's sign-in, body, query and route-parameter validation,
+the handler, and the mapping of every exception to its response (the error
+body is built in ``shared.http.responses``). The handler's signature says
+what it takes (see ``shared.http.binding``); triggers stay thin and call one
+service. Nothing here audits: the services record what they refuse.
 """
 
 # No ``from __future__ import annotations`` here: the Functions worker reads
@@ -15,8 +18,8 @@ takes (see ``shared.http.binding``); triggers stay thin and call one service.
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import KW_ONLY, dataclass, field, fields
+from typing import Any, Concatenate, ParamSpec
 
 import azure.functions as func
 from pydantic import BaseModel
@@ -24,7 +27,7 @@ from pydantic import BaseModel
 from shared import clock
 from shared.config import ConfigurationError, get_settings
 from shared.context import ClientInfo
-from shared.errors import AppError, ErrorCode, ServiceUnavailableError
+from shared.errors import AppError, ServiceUnavailableError
 from shared.failures import is_dependency_failure
 from shared.http.binding import BODY, CALLER, CLIENT, QUERY, SESSION, HandlerBinding
 from shared.http.request import (
@@ -38,31 +41,32 @@ from shared.http.request import (
 from shared.http.responses import add_cross_origin_headers, error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
-from shared.services.audit import record_refusal
-from shared.services.authentication import authenticate, verify_bearer
-from shared.services.policy import PendingStep, refuse_pending_steps, refuse_unless_recent
+from shared.services.caller import authenticate, verify_bearer
 from shared.services.principal import LiveSession, Principal
+from shared.services.sign_in_state import PendingStep, refuse_pending_steps, refuse_unless_recent
 
 logger = logging.getLogger("augeo.http")
 
 
 Handler = Callable[..., Any]
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
-class EndpointSpec:
-    """Everything known about one endpoint: route, handler, models, status, auth, docs.
+class Declaration:
+    """What ``@endpoint(...)`` says about a route: every option, listed here once.
 
-    The request and query models come from the handler's signature (``body``
-    and ``query`` parameters), so what OpenAPI documents is what the handler reads.
+    ``allowed_despite``: the pending steps (``sign_in_state.PendingStep``) a
+    caller may still owe and use this route; ``recent_auth``: the route wants
+    a proof of identity within REAUTH_MAX_AGE_MINUTES.
     """
 
-    name: str
     method: str
     route: str
+    _: KW_ONLY
+    name: str
     summary: str
     tags: tuple[str, ...]
-    handler: Handler
     response_model: type[BaseModel] | None = None
     status: int = 200
     also_succeeds_with: tuple[int, ...] = ()
@@ -72,8 +76,19 @@ class EndpointSpec:
     include_in_schema: bool = True
     body_optional: bool = False
     media_type: str = "application/json"
-    while_pending: frozenset[PendingStep] = frozenset()
+    allowed_despite: tuple[PendingStep, ...] = ()
     recent_auth: bool = False
+
+
+@dataclass(frozen=True)
+class EndpointSpec(Declaration):
+    """A declaration with its handler: everything known about one endpoint.
+
+    The request and query models come from the handler's signature (``body``
+    and ``query`` parameters), so what OpenAPI documents is what the handler reads.
+    """
+
+    handler: Handler = field(kw_only=True)
     template: RouteTemplate = field(init=False, repr=False)
     binding: HandlerBinding = field(init=False, repr=False)
 
@@ -82,8 +97,15 @@ class EndpointSpec:
         binding = HandlerBinding.of(self.handler, template)
         if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
             raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
+        object.__setattr__(self, "method", self.method.upper())
+        object.__setattr__(self, "description", self.description or self.handler.__doc__)
         object.__setattr__(self, "template", template)
         object.__setattr__(self, "binding", binding)
+
+    @classmethod
+    def of(cls, declared: Declaration, handler: Handler) -> "EndpointSpec":
+        options = {option.name: getattr(declared, option.name) for option in fields(Declaration)}
+        return cls(**options, handler=handler)
 
     @property
     def path(self) -> str:
@@ -115,62 +137,36 @@ class Reply:
     mimetype: str = "application/json"
 
 
-def endpoint(
-    blueprint: func.Blueprint,
-    method: str,
-    route: str,
-    *,
-    name: str,
-    summary: str,
-    tags: tuple[str, ...],
-    response: type[BaseModel] | None = None,
-    status: int = 200,
-    also_succeeds_with: tuple[int, ...] = (),
-    auth: bool = False,
-    errors: tuple[int, ...] = (),
-    description: str | None = None,
-    include_in_schema: bool = True,
-    body_optional: bool = False,
-    media_type: str = "application/json",
-    while_pending: tuple[PendingStep, ...] = (),
-    recent_auth: bool = False,
-) -> Callable[[Handler], Handler]:
-    """Declare an endpoint and register its Functions trigger on ``blueprint``."""
+def _declaring(
+    declare: Callable[P, Declaration],
+) -> Callable[Concatenate[func.Blueprint, P], Callable[[Handler], Handler]]:
+    """The ``endpoint`` decorator: a blueprint, then exactly :class:`Declaration`'s arguments."""
 
-    def decorate(handler: Handler) -> Handler:
-        spec = EndpointSpec(
-            name=name,
-            method=method.upper(),
-            route=route,
-            summary=summary,
-            tags=tags,
-            handler=handler,
-            response_model=response,
-            status=status,
-            also_succeeds_with=also_succeeds_with,
-            auth=auth,
-            errors=errors,
-            description=description or handler.__doc__,
-            include_in_schema=include_in_schema,
-            body_optional=body_optional,
-            media_type=media_type,
-            while_pending=frozenset(while_pending),
-            recent_auth=recent_auth,
-        )
-        ENDPOINTS.append(spec)
+    def endpoint(blueprint: func.Blueprint, /, *args: P.args, **kwargs: P.kwargs) -> Callable[[Handler], Handler]:
+        """Declare an endpoint and register its Functions trigger on ``blueprint``."""
+        declared = declare(*args, **kwargs)
 
-        def trigger(req: func.HttpRequest) -> func.HttpResponse:
-            return run_pipeline(spec, req)
+        def decorate(handler: Handler) -> Handler:
+            spec = EndpointSpec.of(declared, handler)
+            ENDPOINTS.append(spec)
 
-        trigger.__name__ = trigger.__qualname__ = name
-        trigger.__doc__ = spec.summary
-        methods = list(_ALL_METHODS) if spec.method == ANY_METHOD else [spec.method]
-        blueprint.function_name(name)(
-            blueprint.route(route=route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)(trigger)
-        )
-        return handler
+            def trigger(req: func.HttpRequest) -> func.HttpResponse:
+                return run_pipeline(spec, req)
 
-    return decorate
+            trigger.__name__ = trigger.__qualname__ = spec.name
+            trigger.__doc__ = spec.summary
+            methods = list(_ALL_METHODS) if spec.method == ANY_METHOD else [spec.method]
+            blueprint.function_name(spec.name)(
+                blueprint.route(route=spec.route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)(trigger)
+            )
+            return handler
+
+        return decorate
+
+    return endpoint
+
+
+endpoint = _declaring(Declaration)
 
 
 def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse:
@@ -181,6 +177,7 @@ def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse
         request_id=request_id_from(headers),
         ip_address=client_ip_from(headers),
         user_agent=user_agent_from(headers),
+        operation=spec.name,
     )
     tokens = (request_id_var.set(client.request_id), client_ip_var.set(client.ip_address), user_id_var.set(None))
     try:
@@ -212,7 +209,6 @@ def _is_production() -> bool:
 def _respond(
     spec: EndpointSpec, req: func.HttpRequest, headers: dict[str, str], client: ClientInfo
 ) -> func.HttpResponse:
-    principal: Principal | None = None
     try:
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
@@ -224,8 +220,6 @@ def _respond(
             arguments[SESSION] = live
         return _render(spec, spec.handler(**arguments))
     except AppError as error:
-        if principal is not None and error.code is ErrorCode.FORBIDDEN:
-            _audit_refusal(spec, principal, req, client)
         return error_response(error, client.request_id)
     except Exception as error:
         if is_dependency_failure(error):
@@ -253,21 +247,10 @@ def _authenticated(
         return None, live
     principal = authenticate(token, client)
     user_id_var.set(str(principal.user_id))
-    refuse_pending_steps(principal.pending_steps, spec.while_pending)
+    refuse_pending_steps(principal.pending_steps, spec.allowed_despite)
     if spec.recent_auth:
         refuse_unless_recent(principal.auth_time, clock.now(), get_settings().reauth_max_age_minutes * 60)
     return principal, None
-
-
-def _audit_refusal(spec: EndpointSpec, principal: Principal, req: func.HttpRequest, client: ClientInfo) -> None:
-    """A refused action is worth an audit row (once per caller, route and target per window)."""
-    target = (req.route_params or {}).get("user_id")
-    try:
-        record_refusal(principal, spec.name, target, client)
-    except Exception as error:  # the caller still gets the 403, whatever the audit's dependencies do
-        if not is_dependency_failure(error):
-            raise
-        logger.warning("refusal not audited: %s", type(error).__name__)
 
 
 def _arguments(

@@ -50,7 +50,12 @@ def json_response(payload: Any, status: int, headers: dict[str, str] | None = No
     )
 
 
-def error_response(error: AppError, request_id: str) -> func.HttpResponse:
-    """The design's error body for ``error``; the only place one is built."""
-    payload = error_body(error.code, error.message, request_id, error.details)
+def error_response(error: AppError, request_id: str, *, beside: dict[str, Any] | None = None) -> func.HttpResponse:
+    """The error body for ``error``; the only place one is built.
+
+    ``beside``: fields the body carries next to the error object (the health
+    report of a failing ``GET /health``), so a client that knows only the
+    error shape and one that reads the report both understand it.
+    """
+    payload = {**(beside or {}), **error_body(error.code, error.message, request_id, error.details)}
     return json_response(payload, error.status_code, error.headers)

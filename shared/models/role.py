@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.models.base import Base, TimestampMixin, uuid_pk
-from shared.roles import NPO_SCOPED_ROLES, RoleName, RoleScope
+from shared.roles_and_permissions import NPO_SCOPED_ROLES, RoleName, RoleScope
 
 __all__ = ["NPO_SCOPED_ROLES", "Role", "RoleName", "RoleScope"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false, func, text
 from sqlalchemy.dialects.postgresql import UUID
@@ -68,3 +69,15 @@ class User(TimestampMixin, Base):
     # The person's data was erased (shared.services.erasure): the row keeps its id,
     # which the audit log names, and nothing that identifies anyone; it never signs in.
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSortField(StrEnum):
+    """The fields a user list can be sorted by (``-field`` sorts descending)."""
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    EMAIL = "email"
+    FIRST_NAME = "first_name"
+    LAST_NAME = "last_name"
+    LAST_LOGIN_AT = "last_login_at"
+    ROLE = "role"

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from pydantic import ConfigDict, Field
 
+from shared.roles_and_permissions import CheckReason, Permission
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.users import PageMeta, UserOut
-from shared.services.policy import CheckReason, Permission
 
 
 class EventAssignmentOut(ResponseModel):

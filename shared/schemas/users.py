@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
-from shared.roles import NPO_SCOPED_ROLES, RoleName
+from shared.models.user import UserSortField
+from shared.roles_and_permissions import NPO_SCOPED_ROLES, RoleName
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import Email, Name, NewPassword, Phone, PostalCode, Text100, Text255
 
@@ -107,18 +107,6 @@ def check_npo_for_role(role: RoleName, npo_id: uuid.UUID | None) -> None:
         raise ValueError(f"npo_id is required for role {role.value}")
     if role not in NPO_SCOPED_ROLES and npo_id is not None:
         raise ValueError(f"npo_id must not be set for role {role.value}")
-
-
-class UserSortField(StrEnum):
-    """The fields a user list can be sorted by (``-field`` sorts descending)."""
-
-    CREATED_AT = "created_at"
-    UPDATED_AT = "updated_at"
-    EMAIL = "email"
-    FIRST_NAME = "first_name"
-    LAST_NAME = "last_name"
-    LAST_LOGIN_AT = "last_login_at"
-    ROLE = "role"
 
 
 USER_SORT_PATTERN = "^-?(" + "|".join(field.value for field in UserSortField) + ")$"

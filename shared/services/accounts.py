@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode, RateLimitedError
 from shared.failures import is_unique_violation
 from shared.models import RoleName, TokenPurpose, User
@@ -21,29 +21,16 @@ from shared.services import audit, rate_limits, user_state, user_tokens
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
-from shared.services.rate_limits import Limit
+from shared.services.rate_limits import Limit, Rule
+
+# The two limits of each request that sends an email: per client address, per mailbox.
+RESET_LIMITS = (Rule.RESET_PER_ADDRESS, Rule.RESET_PER_MAILBOX)
+RESEND_LIMITS = (Rule.RESEND_PER_ADDRESS, Rule.RESEND_PER_MAILBOX)
 
 
-def email_limits(settings: Settings, action: str, email: str, client: ClientInfo) -> tuple[Limit, Limit]:
-    """Per-address and per-mailbox limits for requests that send an email."""
-    mailbox = rate_limits.subject_digest(email)
-    return (
-        Limit(
-            f"{action}:ip",
-            rate_limits.client_key(client.ip_address, mailbox, settings.rate_limit_trusted_networks),
-            settings.rate_limit_email_per_ip,
-            settings.rate_limit_email_per_ip_window_seconds,
-        ),
-        Limit(
-            f"{action}:email",
-            mailbox,
-            settings.rate_limit_email_per_address,
-            settings.rate_limit_email_per_address_window_seconds,
-        ),
-    )
-
-
-def reserve_email_limits(settings: Settings, action: str, email: str, client: ClientInfo) -> list[Limit] | None:
+def reserve_email_limits(
+    settings: Settings, rules: tuple[Rule, Rule], email: str, client: ClientInfo
+) -> list[Limit] | None:
     """The slots this request took, or None when the mailbox is over its limit (send nothing).
 
     429 when this client address asked too often. Over the per-mailbox limit
@@ -51,7 +38,7 @@ def reserve_email_limits(settings: Settings, action: str, email: str, client: Cl
     otherwise let three requests by a stranger block the owner's own reset
     for an hour.
     """
-    per_client, per_mailbox = email_limits(settings, action, email, client)
+    per_client, per_mailbox = rate_limits.limits(settings, rules, ip_address=client.ip_address, account=email)
     rate_limits.reserve(per_client)
     try:
         rate_limits.reserve(per_mailbox)
@@ -62,45 +49,28 @@ def reserve_email_limits(settings: Settings, action: str, email: str, client: Cl
 
 def token_attempts(settings: Settings, client: ClientInfo) -> Limit:
     """Attempts with an emailed token (verification, reset) per client address."""
-    return Limit(
-        "token:ip",
-        rate_limits.client_subject(client.ip_address),
-        settings.rate_limit_token_per_ip,
-        settings.rate_limit_token_per_ip_window_seconds,
-    )
+    return rate_limits.limit(settings, Rule.EMAILED_TOKEN_PER_ADDRESS, ip_address=client.ip_address)
 
 
 def queue_verification_email(db: DbSession, settings: Settings, user: User) -> None:
     """The link is minted when the drain sends the message; the row never holds a token."""
-    enqueue_with_link(db, user, templates.verify_email(), settings.frontend_donor_url)
+    enqueue_with_link(db, settings, user, templates.verify_email(), settings.frontend_donor_url)
 
 
 def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User:
     """A donor account, unverified and inactive; the verification email is queued with it."""
     settings = get_settings()
     email = profile["email"]
-    mailbox = rate_limits.subject_digest(email)
-    limits = [
-        Limit(
-            "register:ip",
-            rate_limits.client_key(client.ip_address, mailbox, settings.rate_limit_trusted_networks),
-            settings.rate_limit_register_per_ip,
-            settings.rate_limit_register_per_ip_window_seconds,
-        ),
-        Limit(
-            "register:email",
-            mailbox,
-            settings.rate_limit_email_per_address,
-            settings.rate_limit_email_per_address_window_seconds,
-        ),
-    ]
+    limits = rate_limits.limits(
+        settings, (Rule.REGISTER_PER_ADDRESS, Rule.REGISTER_PER_MAILBOX), ip_address=client.ip_address, account=email
+    )
     with rate_limits.reserved(limits):
         return _create_donor(settings, profile, password, client)
 
 
 def _create_donor(settings: Settings, profile: dict[str, Any], password: str, client: ClientInfo) -> User:
     email = profile["email"]
-    with read_only() as db:
+    with without_transaction() as db:
         taken = db.scalar(select(exists().where(User.email == email)))
     if taken:
         raise DuplicateEmailError()
@@ -156,7 +126,7 @@ def resend_verification(email: str, client: ClientInfo) -> None:
     requests inside the cooldown are answered the same way but send nothing.
     """
     settings = get_settings()
-    taken = reserve_email_limits(settings, "resend", email, client)
+    taken = reserve_email_limits(settings, RESEND_LIMITS, email, client)
     if taken is None:
         return
     cooldown_key = Keys.email_verify(rate_limits.subject_digest(email))

@@ -1,18 +1,40 @@
-"""The audit trail: one append-only row per security-relevant event."""
+"""The audit trail: one append-only row per security-relevant event.
+
+An event an action causes is added to the action's own transaction
+(:func:`record` and its shorthands), so it lands exactly when the action does.
+A refusal (a 403 to a signed-in caller, a 429, a permission check answered
+no) goes through one path, :func:`record_refusal`: its own statement, written
+once per window however often the refused request is repeated.
+"""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import ColumnElement, String, Uuid, exists, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DbSession
 
 from shared.context import ClientInfo
-from shared.database import unit_of_work
+from shared.database import without_transaction
+from shared.errors import AuthorizationError, ErrorCode
+from shared.failures import is_dependency_failure
 from shared.models import AuditLog
-from shared.services import rate_limits
 from shared.services.principal import Principal
+
+logger = logging.getLogger(__name__)
+
+# A refusal repeated within this window (same event, caller, target and details; for a
+# caller not signed in, the same client address) writes no second row: a client retrying
+# in a loop does not fill the log.
+REFUSAL_WINDOW = timedelta(minutes=15)
 
 
 class AuditEvent(StrEnum):
@@ -102,29 +124,93 @@ def record(
     )
 
 
-def record_refusal(principal: Principal, action: str, target_id: str | None, client: ClientInfo) -> None:
-    """Audit a refused (403) action, once per caller, action and target per window.
+def record_refusal(
+    event: AuditEvent,
+    client: ClientInfo,
+    *,
+    actor_id: uuid.UUID | None = None,
+    target_id: uuid.UUID | None = None,
+    npo_id: uuid.UUID | None = None,
+    details: dict[str, Any],
+) -> None:
+    """A refused request, once per window: one statement, committed on its own.
 
-    Its own transaction: the refused request's work was rolled back. The
-    window keeps a client that retries in a loop from filling the log.
+    The row is inserted only when its twin (the same event, caller, target
+    and details; without a caller, from the same client address) was not
+    written within REFUSAL_WINDOW; the check and the insert are one
+    statement, no other round trip. Its own statement, because the refused
+    request's work (if it had any) was rolled back. ``details`` must hold no
+    personal data: they are part of the twin's key.
     """
-    if not rate_limits.first_refusal(f"forbidden:{principal.user_id}:{action}:{target_id}"):
-        return
-    target = _uuid_or_none(target_id)
-    with unit_of_work() as db:
-        record(
-            db,
+    twin = exists().where(
+        AuditLog.event_type == event.value,
+        _same(AuditLog.actor_user_id, actor_id),
+        _same(AuditLog.target_user_id, target_id),
+        AuditLog.details == literal(details, JSONB),
+        AuditLog.created_at > func.now() - REFUSAL_WINDOW,
+    )
+    if actor_id is None:  # nobody signed in: the address is who is refused
+        twin = twin.where(_same(AuditLog.ip_address, client.ip_address))
+    row = select(
+        literal(event.value, String()),
+        literal(actor_id, Uuid()),
+        literal(target_id, Uuid()),
+        literal(npo_id, Uuid()),
+        literal(client.ip_address, String()),
+        literal(client.user_agent, String()),
+        literal(client.request_id, String()),
+        literal(details, JSONB),
+    ).where(~twin)
+    columns = [
+        "event_type",
+        "actor_user_id",
+        "target_user_id",
+        "npo_id",
+        "ip_address",
+        "user_agent",
+        "request_id",
+        "details",
+    ]
+    with without_transaction() as db:
+        db.execute(insert(AuditLog).from_select(columns, row))
+
+
+def _same(column: InstrumentedAttribute[Any], value: object) -> ColumnElement[bool]:
+    """``column`` holds ``value``, NULL included (written so an index on the column still serves)."""
+    return column.is_(None) if value is None else column == value
+
+
+@contextmanager
+def refusals_recorded(
+    principal: Principal, client: ClientInfo, *, target_id: uuid.UUID | None = None
+) -> Iterator[None]:
+    """A plain 403 (FORBIDDEN) raised in the block is recorded as the caller's refused act, then raised on.
+
+    Put it outside the block's transaction: the refusal is written once that
+    work has rolled back. A step the caller still owes or a proof to renew is
+    not a refusal of the act (those 403s have codes of their own). The caller
+    gets the 403 whatever the audit's dependencies do: a refusal left
+    unrecorded is logged.
+    """
+    try:
+        yield
+    except AuthorizationError as error:
+        if error.code is ErrorCode.FORBIDDEN:
+            _record_refused_act(principal, client, target_id)
+        raise
+
+
+def _record_refused_act(principal: Principal, client: ClientInfo, target_id: uuid.UUID | None) -> None:
+    try:
+        record_refusal(
             AuditEvent.ACCESS_REFUSED,
             client,
             actor_id=principal.user_id,
-            target_id=target,
+            target_id=target_id,
             npo_id=principal.npo_id,
-            details={"action": action, "role": principal.role},
+            details={"action": client.operation, "role": principal.role},
         )
-
-
-def _uuid_or_none(value: str | None) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value) if value else None
-    except ValueError:
-        return None
+    except Exception as error:
+        if not is_dependency_failure(error):
+            raise
+        logger.warning("refusal not audited: %s", type(error).__name__)

@@ -8,9 +8,11 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select
 
-from shared.database import read_only
+from shared.context import ClientInfo
+from shared.database import without_transaction
 from shared.errors import AuthorizationError
 from shared.models import AuditLog, RoleName
+from shared.services import audit
 from shared.services.paging import Page
 from shared.services.policy import Action, list_scope, may_act_at_all
 from shared.services.principal import Principal
@@ -26,10 +28,13 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def list_events(principal: Principal, filters: AuditFilter, page: Page) -> tuple[list[AuditLog], int]:
+def list_events(
+    principal: Principal, filters: AuditFilter, page: Page, client: ClientInfo
+) -> tuple[list[AuditLog], int]:
     """A page of events, newest first, and how many match in all."""
-    if not may_act_at_all(RoleName(principal.role), Action.VIEW_AUDIT):
-        raise AuthorizationError()
+    with audit.refusals_recorded(principal, client):
+        if not may_act_at_all(RoleName(principal.role), Action.VIEW_AUDIT):
+            raise AuthorizationError()
     statement = select(AuditLog)
     scope = list_scope(principal.party)
     if scope is not None:
@@ -44,7 +49,7 @@ def list_events(principal: Principal, filters: AuditFilter, page: Page) -> tuple
         statement = statement.where(AuditLog.created_at >= filters.since)
     if filters.until is not None:
         statement = statement.where(AuditLog.created_at <= filters.until)
-    with read_only() as db:
+    with without_transaction() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         newest_first = statement.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
         items = list(db.scalars(newest_first.offset(page.offset).limit(page.size)))

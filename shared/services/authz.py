@@ -7,40 +7,28 @@ decide: none when the state is cached and nothing else is needed; one when
 the state is not cached, or when an NPO admin names only an event (its NPO
 is its assignees'). This route never caches a state it read: that would be a
 second Redis round trip; the next ordinary request does it. A refusal adds
-one audit row (at most one per user, question and quarter of an hour).
+one audit statement (a row at most once per user, question and window).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import ColumnElement, Select, Uuid, bindparam, exists, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, literal, select
 
+from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, single_statements
-from shared.errors import AuthenticationError, ErrorCode
-from shared.models import AuditLog, EventAssignment, User
-from shared.services import user_state
+from shared.database import without_transaction
+from shared.errors import SessionEndedError
+from shared.models import EventAssignment, User
+from shared.roles_and_permissions import CheckReason, Permission
+from shared.services import audit, user_state
 from shared.services.audit import AuditEvent
-from shared.services.authentication import steps_owed
-from shared.services.policy import (
-    CheckReason,
-    CheckResult,
-    Party,
-    PendingStep,
-    Permission,
-    Where,
-    check_permission,
-    needs_event_npo,
-)
+from shared.services.policy import CheckResult, Party, Where, check_permission, needs_event_npo
 from shared.services.principal import LiveSession
+from shared.services.sign_in_state import first_owed, pending_steps
 from shared.services.user_state import UserState
-
-# A service asking the same refused question in a loop writes one audit row per window.
-REFUSAL_AUDIT_WINDOW = timedelta(minutes=15)
 
 
 def check(
@@ -52,11 +40,9 @@ def check(
     if state is None or needs_event_npo(state.role, where):
         state, event_npo = _read(live.user_id, where, state)
         where = Where(npo_id=npo_id, event_id=event_id, event_npo_id=event_npo)
-    owed = steps_owed(state)
-    if PendingStep.PASSWORD_CHANGE in owed:
-        result = CheckResult(False, CheckReason.PASSWORD_CHANGE_REQUIRED)
-    elif PendingStep.MFA_ENROLLMENT in owed:
-        result = CheckResult(False, CheckReason.MFA_ENROLLMENT_REQUIRED)
+    owed = first_owed(pending_steps(state, get_settings().mfa_required_roles))
+    if owed is not None:
+        result = CheckResult(False, owed.check_reason)
     else:
         party = Party(id=state.user_id, role=state.role, npo_id=state.npo_id)
         result = check_permission(party, state.events, permission, where)
@@ -94,52 +80,31 @@ def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[U
     """In one statement: the state when it was not cached, and the event's NPO when asked about an event."""
     with_event_npo = where.event_id is not None and where.npo_id is None
     values = {"user_id": user_id, "event_id": where.event_id}
-    with read_only() as db:
+    with without_transaction() as db:
         if cached is not None:
             return cached, db.scalar(_event_npo_statement(), values) if with_event_npo else None
         row = db.execute(_state_statement(with_event_npo), values).first()
     if row is None or not row[0].is_active:
-        raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
+        raise SessionEndedError()
     return user_state.from_user(row[0], row[1]), row[2]
 
 
 def _audit_refusal(
     state: UserState, permission: Permission, where: Where, reason: CheckReason, client: ClientInfo
 ) -> None:
-    """One audit row per user, question and window: a single INSERT that checks for its twin."""
-    question = f"{permission.value}|{where.npo_id or '-'}|{where.event_id or '-'}"
+    """One audit row per user, question and window (``audit.record_refusal``: one statement)."""
     details = {
         "permission": permission.value,
         "npo_id": str(where.npo_id) if where.npo_id else None,
         "event_id": str(where.event_id) if where.event_id else None,
         "reason": reason.value,
-        "question": question,
+        "question": f"{permission.value}|{where.npo_id or '-'}|{where.event_id or '-'}",
     }
-    twin = exists().where(
-        AuditLog.event_type == AuditEvent.CHECK_REFUSED.value,
-        AuditLog.actor_user_id == state.user_id,
-        AuditLog.details["question"].astext == question,
-        AuditLog.created_at > func.now() - REFUSAL_AUDIT_WINDOW,
+    audit.record_refusal(
+        AuditEvent.CHECK_REFUSED,
+        client,
+        actor_id=state.user_id,
+        target_id=state.user_id,
+        npo_id=state.npo_id,
+        details=details,
     )
-    values = select(
-        literal(AuditEvent.CHECK_REFUSED.value),
-        literal(state.user_id),
-        literal(state.user_id),
-        literal(state.npo_id),
-        literal(client.ip_address),
-        literal(client.user_agent),
-        literal(client.request_id),
-        literal(details, JSONB),
-    ).where(~twin)
-    columns = [
-        "event_type",
-        "actor_user_id",
-        "target_user_id",
-        "npo_id",
-        "ip_address",
-        "user_agent",
-        "request_id",
-        "details",
-    ]
-    with single_statements() as db:
-        db.execute(insert(AuditLog).from_select(columns, values))

@@ -39,8 +39,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from shared.models import EmailOutbox, Session, User, UserToken
-from shared.services import mfa
-from shared.services.authentication import forget_known_addresses
+from shared.services import known_devices, mfa
 from shared.services.email.outbox import addressed_to
 from shared.services.event_assignments import end_assignments
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
@@ -82,7 +81,7 @@ def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
     """
     addresses = list(db.scalars(select(Session.ip_address).where(Session.user_id == user.id).distinct()))
     ended = revoke_user_sessions(db, user.id, SessionEndReason.ERASED)
-    forget_known_addresses(user.email, addresses)
+    known_devices.forget_addresses(user.email, addresses)
     db.execute(update(Session).where(Session.user_id == user.id).values(ip_address=None, user_agent=None))
     left = end_assignments(db, user)
     mfa.delete_factors(db, user.id)

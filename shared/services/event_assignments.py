@@ -19,10 +19,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session as DbSession
 
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
 from shared.models import EventAssignment, User
-from shared.roles import RoleName
+from shared.roles_and_permissions import RoleName
 from shared.services import audit, user_state
 from shared.services.audit import AuditEvent
 from shared.services.paging import Page
@@ -57,9 +57,9 @@ def _target(db: DbSession, user_id: uuid.UUID, *, lock: bool) -> User:
     return user
 
 
-def list_user_events(principal: Principal, user_id: uuid.UUID) -> list[EventAssignment]:
+def list_user_events(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> list[EventAssignment]:
     """A user's assignments: for the user, a super admin, or an NPO admin of the user's NPO."""
-    with read_only() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), without_transaction() as db:
         target = _target(db, user_id, lock=False)
         enforce(decide(principal.party, Action.VIEW, Party.of(target)), _NOT_YOURS)
         return list(
@@ -88,7 +88,7 @@ def assign(
     principal: Principal, user_id: uuid.UUID, event_id: uuid.UUID, client: ClientInfo
 ) -> tuple[EventAssignment, bool]:
     """Assign a user to an event; the assignment and whether it is new (201) or was there (200)."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _target(db, user_id, lock=True)
         enforce(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id), _NOT_YOURS)
         refuse_if_erased(target)
@@ -114,7 +114,7 @@ def assign(
 
 def unassign(principal: Principal, user_id: uuid.UUID, event_id: uuid.UUID, client: ClientInfo) -> None:
     """Remove a user from an event (nothing to remove is fine: the answer is the same)."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _target(db, user_id, lock=True)
         enforce(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id), _NOT_YOURS)
         removed = db.scalar(
@@ -140,11 +140,12 @@ def end_assignments(db: DbSession, user: User) -> list[uuid.UUID]:
     )
 
 
-def list_members(principal: Principal, event_id: uuid.UUID, page: Page) -> tuple[list[Member], int]:
+def list_members(principal: Principal, event_id: uuid.UUID, page: Page, client: ClientInfo) -> tuple[list[Member], int]:
     """A page of the event's assignees the caller may see, and how many in all."""
     may_list, npo_only = members_scope(principal.party, principal.state.events, event_id)
-    if not may_list:
-        raise AuthorizationError("You may not list this event's team.")
+    with audit.refusals_recorded(principal, client):
+        if not may_list:
+            raise AuthorizationError("You may not list this event's team.")
     statement = (
         select(User, EventAssignment.assigned_by, EventAssignment.assigned_at)
         .join(EventAssignment, EventAssignment.user_id == User.id)
@@ -152,7 +153,7 @@ def list_members(principal: Principal, event_id: uuid.UUID, page: Page) -> tuple
     )
     if npo_only is not None:
         statement = statement.where(User.npo_id == npo_only)
-    with read_only() as db:
+    with without_transaction() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         rows = db.execute(
             statement.order_by(EventAssignment.assigned_at, User.id).offset(page.offset).limit(page.size)

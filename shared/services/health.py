@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import text
 
@@ -10,42 +11,48 @@ from shared.config import get_settings
 from shared.database import get_engine
 from shared.failures import is_dependency_failure
 from shared.redis_client import get_redis
-from shared.schemas.platform import CheckStatus, HealthChecks, HealthResponse
 
 logger = logging.getLogger(__name__)
 
 
-def _check_database() -> CheckStatus:
+@dataclass(frozen=True)
+class HealthReport:
+    """Whether each dependency answered, and which deployment answered this."""
+
+    environment: str
+    version: str
+    database_ok: bool
+    redis_ok: bool
+
+    @property
+    def healthy(self) -> bool:
+        return self.database_ok and self.redis_ok
+
+
+def _database_answers() -> bool:
     try:
         with get_engine().connect() as connection:
             connection.execute(text("SELECT 1"))
-        return "ok"
+        return True
     except Exception as error:
         if not is_dependency_failure(error):
             raise
         logger.warning("health: database unavailable (%s)", type(error).__name__)
-        return "unavailable"
+        return False
 
 
-def _check_redis() -> CheckStatus:
+def _redis_answers() -> bool:
     try:
         get_redis().ping()
-        return "ok"
+        return True
     except Exception as error:
         if not is_dependency_failure(error):
             raise
         logger.warning("health: redis unavailable (%s)", type(error).__name__)
-        return "unavailable"
+        return False
 
 
-def check_health() -> HealthResponse:
+def check_health() -> HealthReport:
     """Ask PostgreSQL and Redis; healthy only when both answer."""
     settings = get_settings()
-    checks = HealthChecks(database=_check_database(), redis=_check_redis())
-    healthy = checks.database == "ok" and checks.redis == "ok"
-    return HealthResponse(
-        status="healthy" if healthy else "unhealthy",
-        environment=settings.environment,
-        version=settings.app_version,
-        checks=checks,
-    )
+    return HealthReport(settings.environment, settings.app_version, _database_answers(), _redis_answers())

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session as DbSession
 
 from shared import clock
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
 from shared.errors import BadRequestError, ConflictError, ErrorCode
@@ -74,6 +74,7 @@ def start_enrolment(principal: Principal, client: ClientInfo) -> Enrolment:
 
 def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> list[str]:
     """Turn the second factor on with a first code from the authenticator; the recovery codes, shown once."""
+    settings = get_settings()
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
         factor = db.get(TotpFactor, principal.user_id, with_for_update=True)
@@ -82,7 +83,7 @@ def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> li
             raise ConflictError("A second factor is already on.", code=ErrorCode.MFA_ALREADY_ENABLED)
         if factor is None:
             raise ConflictError("Start the enrolment first.", code=ErrorCode.MFA_NOT_ENROLLING)
-        step = totp.matching_step(_secret(factor), code, clock.now(), factor.last_used_step)
+        step = totp.matching_step(_secret(settings, factor), code, clock.now(), factor.last_used_step)
         if step is None:
             audit.record_by_caller(db, AuditEvent.MFA_WRONG_CODE, client, principal, during="enrolment")
             db.commit()  # the audit row stays; the enrolment does not change
@@ -98,12 +99,13 @@ def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> li
 
 def remove(principal: Principal, code: str | None, recovery_code: str | None, client: ClientInfo) -> None:
     """Turn the second factor off, proven with a current code or a recovery code."""
+    settings = get_settings()
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
         assert user is not None
         if not user.mfa_enabled:
             raise ConflictError("No second factor is on.", code=ErrorCode.MFA_NOT_ENABLED)
-        used = check(db, user.id, code, recovery_code)
+        used = check(db, settings, user.id, code, recovery_code)
         if used is None:
             audit.record_by_caller(db, AuditEvent.MFA_WRONG_CODE, client, principal, during="removal")
             db.commit()
@@ -147,7 +149,9 @@ def clear_by_operator(email: str) -> bool:
     return True
 
 
-def check(db: DbSession, user_id: uuid.UUID, code: str | None, recovery_code: str | None) -> SecondFactor | None:
+def check(
+    db: DbSession, settings: Settings, user_id: uuid.UUID, code: str | None, recovery_code: str | None
+) -> SecondFactor | None:
     """Accept a TOTP code or a recovery code, once; which one it was, or None.
 
     Both are spent by a conditional UPDATE: two requests racing with the same
@@ -157,7 +161,7 @@ def check(db: DbSession, user_id: uuid.UUID, code: str | None, recovery_code: st
         factor = db.get(TotpFactor, user_id)
         if factor is None or factor.confirmed_at is None:
             return None
-        step = totp.matching_step(_secret(factor), code, clock.now(), factor.last_used_step)
+        step = totp.matching_step(_secret(settings, factor), code, clock.now(), factor.last_used_step)
         if step is None:
             return None
         spent = db.execute(
@@ -185,8 +189,8 @@ def check(db: DbSession, user_id: uuid.UUID, code: str | None, recovery_code: st
     return None
 
 
-def _secret(factor: TotpFactor) -> str:
-    return decrypt(get_settings(), factor.secret_encrypted)
+def _secret(settings: Settings, factor: TotpFactor) -> str:
+    return decrypt(settings, factor.secret_encrypted)
 
 
 def _new_recovery_codes(db: DbSession, user_id: uuid.UUID) -> list[str]:

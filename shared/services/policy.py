@@ -1,4 +1,4 @@
-"""Who may do what to whom: the one place that decides, and the roles' descriptions.
+"""Who may do what to whom: the one place that decides.
 
 Two tables live here, and nothing else in the service decides a permission:
 
@@ -13,8 +13,10 @@ Two tables live here, and nothing else in the service decides a permission:
   the target exists: 404). Event assignments are decided by
   :func:`decide_assignment`.
 
-``GET /api/v1/roles`` is rendered from both, so the documentation of a role
-cannot drift from what it may do.
+``GET /api/v1/roles`` is rendered from both (``role_descriptions``), so the
+documentation of a role cannot drift from what it may do. Whether a caller's
+sign-in is complete enough to use their role at all (a step still owed, a
+recent proof) is not a permission: ``sign_in_state`` gates that.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
-from shared.roles import NPO_SCOPED_ROLES, RoleName
+from shared.roles_and_permissions import NPO_SCOPED_ROLES, CheckReason, Permission, RoleName
 
 
 class Action(StrEnum):
@@ -41,21 +43,6 @@ class Action(StrEnum):
     VIEW_AUDIT = "audit:view"
     # Erase another user's personal data (their own: DELETE /api/v1/users/me, with their password).
     ERASE = "users:erase"
-
-
-class Permission(StrEnum):
-    """What other Augeo services ask about a user."""
-
-    NPO_MANAGE = "npo:manage"
-    USERS_MANAGE = "users:manage"
-    EVENTS_MANAGE = "events:manage"
-    AUCTIONS_MANAGE = "auctions:manage"
-    REGISTRATIONS_MANAGE = "registrations:manage"
-    CHECKIN_PERFORM = "checkin:perform"
-    AUDIT_VIEW = "audit:view"
-    STAFF_ASSIGN = "staff:assign"
-    BIDS_PLACE = "bids:place"
-    PROFILE_MANAGE = "profile:manage"
 
 
 class Scope(StrEnum):
@@ -101,22 +88,6 @@ PERMISSIONS: dict[RoleName, tuple[Scope, frozenset[Permission]]] = {
 
 # Roles whose work is limited to events they are assigned to.
 EVENT_SCOPED_ROLES = frozenset(role for role, (scope, _) in PERMISSIONS.items() if scope is Scope.ASSIGNED_EVENTS)
-
-
-class CheckReason(StrEnum):
-    """Why a permission check came out as it did (the ``reason`` of the answer)."""
-
-    SUPER_ADMIN = "super_admin"
-    OWN_NPO = "own_npo"
-    ASSIGNED_EVENT = "assigned_event"
-    THEMSELVES = "themselves"
-    NOT_IN_ROLE = "permission_not_in_role"
-    OTHER_NPO = "other_npo"
-    NPO_UNKNOWN = "event_npo_unknown"
-    EVENT_REQUIRED = "event_id_required"
-    NOT_ASSIGNED = "event_not_assigned"
-    PASSWORD_CHANGE_REQUIRED = "password_change_required"
-    MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required"
 
 
 @dataclass(frozen=True)
@@ -245,6 +216,18 @@ GRANTS: dict[RoleName, tuple[Grant, ...]] = {
     RoleName.DONOR: (Grant(Action.VIEW, Reach.SELF),),
 }
 
+
+class OwnAccountAction(StrEnum):
+    """What every signed-in user may do to their own account, whatever their role.
+
+    Nothing is decided for these (the routes act on the caller alone); they
+    are part of the table so that ``GET /api/v1/roles`` lists them from here.
+    """
+
+    UPDATE_PROFILE = "users:update_own_profile"
+    MANAGE_SESSIONS = "sessions:manage_own"
+
+
 # The roles each role may give (by creating a user or changing a role).
 ASSIGNABLE: dict[RoleName, frozenset[RoleName]] = {
     RoleName.SUPER_ADMIN: frozenset(RoleName),
@@ -340,57 +323,6 @@ def may_assign(actor: Party, role: RoleName, npo_id: uuid.UUID | None) -> bool:
     return npo_id is not None and npo_id == actor.npo_id
 
 
-class PendingStep(StrEnum):
-    """Something a signed-in user must do before the rest of the API is theirs."""
-
-    # An administrator chose the password: only its holder should know the next one.
-    PASSWORD_CHANGE = "password_change"
-    # The role requires a second factor and none is on yet.
-    MFA_ENROLLMENT = "mfa_enrollment"
-
-
-_PENDING_REFUSALS = {
-    PendingStep.PASSWORD_CHANGE: (
-        ErrorCode.PASSWORD_CHANGE_REQUIRED,
-        "Change the temporary password an administrator set before doing anything else.",
-    ),
-    PendingStep.MFA_ENROLLMENT: (
-        ErrorCode.MFA_ENROLLMENT_REQUIRED,
-        "Your role requires a second factor: enrol an authenticator app first.",
-    ),
-}
-
-
-def pending_steps(
-    role: RoleName, password_change_required: bool, mfa_enabled: bool, mfa_required_roles: frozenset[RoleName]
-) -> frozenset[PendingStep]:
-    """What a signed-in user must do before the rest of the API is theirs."""
-    steps = set()
-    if password_change_required:
-        steps.add(PendingStep.PASSWORD_CHANGE)
-    if role in mfa_required_roles and not mfa_enabled:
-        steps.add(PendingStep.MFA_ENROLLMENT)
-    return frozenset(steps)
-
-
-def refuse_unless_recent(auth_time: int, now: float, max_age_seconds: int) -> None:
-    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions)."""
-    if now - auth_time > max_age_seconds:
-        raise AuthorizationError(
-            "Confirm your password (and code) again: POST /api/v1/auth/reauthenticate.",
-            code=ErrorCode.REAUTHENTICATION_REQUIRED,
-            details={"max_age_seconds": max_age_seconds},
-        )
-
-
-def refuse_pending_steps(pending: frozenset[PendingStep], allowed: frozenset[PendingStep]) -> None:
-    """403 naming the first step the caller still owes that this route does not allow."""
-    for step in PendingStep:
-        if step in pending and step not in allowed:
-            code, message = _PENDING_REFUSALS[step]
-            raise AuthorizationError(message, code=code)
-
-
 def decide_assignment(actor: Party, actor_events: frozenset[uuid.UUID], target: Party, event_id: uuid.UUID) -> Decision:
     """May ``actor`` assign ``target`` to (or remove them from) ``event_id``?
 
@@ -422,19 +354,3 @@ def members_scope(
     if actor.role is RoleName.EVENT_COORDINATOR and event_id in actor_events:
         return True, None
     return False, None
-
-
-def describe_reach(role: RoleName) -> tuple[str, list[str]]:
-    """The reach of ``role`` and its platform permissions, for ``GET /api/v1/roles``."""
-    scope, granted = PERMISSIONS[role]
-    return scope.value, sorted(permission.value for permission in granted)
-
-
-def describe_grants(role: RoleName) -> list[str]:
-    """Human-readable capabilities of ``role``, e.g. "users:list on users of their own NPO"."""
-    lines = [f"{grant.action.value} on {grant.reach.value}" for grant in GRANTS[role]]
-    assignable = sorted(r.value for r in ASSIGNABLE.get(role, frozenset()))
-    if assignable:
-        lines.append("may assign roles: " + ", ".join(assignable))
-    lines.append("users:update_own_profile, sessions:manage_own")
-    return lines

@@ -10,8 +10,9 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared.roles import RoleName
-from shared.services.policy import Party, PendingStep
+from shared.roles_and_permissions import RoleName
+from shared.services.policy import Party
+from shared.services.sign_in_state import PendingStep
 
 if TYPE_CHECKING:
     from shared.security.jwt_tokens import AccessClaims

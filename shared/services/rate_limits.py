@@ -1,5 +1,10 @@
 """Abuse limits counted atomically in Redis, shared by every instance.
 
+Every limit is one row of :data:`RULES`: the rule (its name in Redis), the two
+settings that size it (attempts per window, the window), and whom one counter
+counts. A new limit is a new row; a flow asks for its limits by rule
+(:func:`limit`) and never builds one itself.
+
 Each counter is a Redis key born with its expiry inside one Lua script (never
 INCR then a separate EXPIRE), so a crash between two commands cannot leave a
 counter that never expires. ``reserve`` takes a slot only while the count is
@@ -13,10 +18,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum, StrEnum
 
+from shared.config import Settings
 from shared.errors import RateLimitedError
 from shared.failures import is_dependency_failure
 from shared.redis_client import Keys, get_redis, script
@@ -49,6 +57,89 @@ return 0
 """
 
 
+class Rule(StrEnum):
+    """Every abuse limit the service keeps; the value names its counters in Redis."""
+
+    LOGIN_PER_ADDRESS = "login:ip"  # failed sign-ins
+    LOGIN_PER_ACCOUNT = "login:account"  # failed sign-ins (and wrong second-factor codes)
+    LOGIN_SUCCESS_PER_ACCOUNT = "login-success:account"  # each opens a session
+    REGISTER_PER_ADDRESS = "register:ip"
+    REGISTER_PER_MAILBOX = "register:email"
+    RESET_PER_ADDRESS = "reset:ip"  # password-reset emails asked for
+    RESET_PER_MAILBOX = "reset:email"
+    RESEND_PER_ADDRESS = "resend:ip"  # verification emails asked for again
+    RESEND_PER_MAILBOX = "resend:email"
+    EMAILED_TOKEN_PER_ADDRESS = "token:ip"  # attempts with a verification or reset token
+    REFRESH_FAILURE_PER_ADDRESS = "refresh:ip"  # failed refreshes only
+    SIGNED_IN_PASSWORD_PER_USER = "signed-in-password"  # wrong passwords of a signed-in user
+
+
+class Counted(Enum):
+    """Whom one counter of a rule counts."""
+
+    # The client address (an IPv6 /64).
+    ADDRESS = "address"
+    # The client address; inside a trusted network, where many people share one
+    # address, the pair (address, account named): one donor's typos never lock out the room.
+    ADDRESS_PER_ACCOUNT_IN_TRUSTED_NETWORKS = "address, per account in trusted networks"
+    # The account (or mailbox) the request names, as a digest of its email address.
+    ACCOUNT = "account"
+    # The signed-in user.
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class RuleDefinition:
+    """The settings that size a rule (attempts per window, the window in seconds), and whom it counts."""
+
+    attempts: str
+    window_seconds: str
+    counts: Counted
+
+
+_VENUE_ADDRESS = Counted.ADDRESS_PER_ACCOUNT_IN_TRUSTED_NETWORKS
+
+# The one place a limit is defined.
+RULES: dict[Rule, RuleDefinition] = {
+    Rule.LOGIN_PER_ADDRESS: RuleDefinition(
+        "rate_limit_login_per_ip", "rate_limit_login_per_ip_window_seconds", _VENUE_ADDRESS
+    ),
+    Rule.LOGIN_PER_ACCOUNT: RuleDefinition(
+        "rate_limit_login_per_account", "rate_limit_login_per_account_window_seconds", Counted.ACCOUNT
+    ),
+    Rule.LOGIN_SUCCESS_PER_ACCOUNT: RuleDefinition(
+        "rate_limit_login_success_per_account", "rate_limit_login_success_per_account_window_seconds", Counted.ACCOUNT
+    ),
+    Rule.REGISTER_PER_ADDRESS: RuleDefinition(
+        "rate_limit_register_per_ip", "rate_limit_register_per_ip_window_seconds", _VENUE_ADDRESS
+    ),
+    Rule.REGISTER_PER_MAILBOX: RuleDefinition(
+        "rate_limit_email_per_address", "rate_limit_email_per_address_window_seconds", Counted.ACCOUNT
+    ),
+    Rule.RESET_PER_ADDRESS: RuleDefinition(
+        "rate_limit_email_per_ip", "rate_limit_email_per_ip_window_seconds", _VENUE_ADDRESS
+    ),
+    Rule.RESET_PER_MAILBOX: RuleDefinition(
+        "rate_limit_email_per_address", "rate_limit_email_per_address_window_seconds", Counted.ACCOUNT
+    ),
+    Rule.RESEND_PER_ADDRESS: RuleDefinition(
+        "rate_limit_email_per_ip", "rate_limit_email_per_ip_window_seconds", _VENUE_ADDRESS
+    ),
+    Rule.RESEND_PER_MAILBOX: RuleDefinition(
+        "rate_limit_email_per_address", "rate_limit_email_per_address_window_seconds", Counted.ACCOUNT
+    ),
+    Rule.EMAILED_TOKEN_PER_ADDRESS: RuleDefinition(
+        "rate_limit_token_per_ip", "rate_limit_token_per_ip_window_seconds", Counted.ADDRESS
+    ),
+    Rule.REFRESH_FAILURE_PER_ADDRESS: RuleDefinition(
+        "rate_limit_refresh_per_ip", "rate_limit_refresh_per_ip_window_seconds", Counted.ADDRESS
+    ),
+    Rule.SIGNED_IN_PASSWORD_PER_USER: RuleDefinition(
+        "rate_limit_password_change_per_user", "rate_limit_password_change_per_user_window_seconds", Counted.USER
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Limit:
     """``attempts`` per ``window_seconds`` for one rule and one subject."""
@@ -61,6 +152,52 @@ class Limit:
     @property
     def key(self) -> str:
         return Keys.rate_limit(self.rule, self.subject)
+
+
+def limit(
+    settings: Settings,
+    rule: Rule,
+    *,
+    ip_address: str | None = None,
+    account: str | None = None,
+    user_id: uuid.UUID | None = None,
+) -> Limit:
+    """``rule``'s limit for one request: the client's address, the email address it names
+    (``account``) or the signed-in user, whichever the rule counts."""
+    definition = RULES[rule]
+    attempts, window_seconds = getattr(settings, definition.attempts), getattr(settings, definition.window_seconds)
+    return Limit(
+        rule.value, _subject(settings, definition.counts, ip_address, account, user_id), attempts, window_seconds
+    )
+
+
+def limits(
+    settings: Settings,
+    rules: Sequence[Rule],
+    *,
+    ip_address: str | None = None,
+    account: str | None = None,
+    user_id: uuid.UUID | None = None,
+) -> list[Limit]:
+    """:func:`limit` of each of ``rules``, in order."""
+    return [limit(settings, rule, ip_address=ip_address, account=account, user_id=user_id) for rule in rules]
+
+
+def _subject(
+    settings: Settings, counts: Counted, ip_address: str | None, account: str | None, user_id: uuid.UUID | None
+) -> str:
+    if counts is Counted.ADDRESS:
+        return client_subject(ip_address)
+    if counts is Counted.USER:
+        if user_id is None:
+            raise ValueError("a per-user limit needs the user")
+        return str(user_id)
+    if account is None:
+        raise ValueError("a per-account limit needs the account's email address")
+    digest = subject_digest(account)
+    if counts is Counted.ACCOUNT:
+        return digest
+    return client_key(ip_address, digest, settings.rate_limit_trusted_networks)
 
 
 def subject_digest(value: str) -> str:
@@ -218,8 +355,3 @@ def forget(names: Sequence[str]) -> None:
     for name in names:
         pipe.delete(Keys.rate_limit("mark", name))
     pipe.execute()
-
-
-def first_refusal(name: str, window_seconds: int = 900) -> bool:
-    """True once per window for ``name``: limits audit writes during an attack."""
-    return bool(get_redis().set(Keys.rate_limit("refused", name), "1", nx=True, ex=window_seconds))

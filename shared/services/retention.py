@@ -32,7 +32,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Delete, Engine, delete, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.database import build_retention_engine
 from shared.models import DUE_STATUSES, EmailOutbox, Session, UserToken
 
@@ -116,9 +116,11 @@ def _in_batches(engine: Engine, step: Step, batch: int) -> int:
     return total
 
 
-def run_retention(settings: Settings | None = None, *, batch_size: int = BATCH_SIZE) -> RetentionReport:
-    """Delete everything past its age (see the module docstring); what was deleted."""
-    settings = settings or get_settings()
+def run_retention(settings: Settings, *, batch_size: int = BATCH_SIZE) -> RetentionReport:
+    """Delete everything past its age (see the module docstring); what was deleted.
+
+    Its callers (the timer, ``python -m shared.cli run-retention``, ``make run``) pass the settings.
+    """
     if not settings.retention_database_url:
         raise RetentionNotConfiguredError(
             "RETENTION_DATABASE_URL is not set: the retention job signs in as its own role (DB_RETENTION_ROLE)"

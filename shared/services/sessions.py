@@ -11,14 +11,11 @@ session is never recorded as ended while its tokens still work.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -26,18 +23,16 @@ from sqlalchemy import LargeBinary, Select, String, bindparam, func, insert, sel
 from sqlalchemy.orm import Session as DbSession
 
 from shared import clock
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.context import ClientInfo
 from shared.models import RefreshToken, Session, User
 from shared.redis_client import Keys, get_redis, script
+from shared.security import refresh_tokens
 from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
 from shared.services import user_state
 from shared.services.principal import LiveSession
 from shared.services.user_state import UserState
-
-REFRESH_TOKEN_BYTES = 32
-_SEAL_CONTEXT = b"augeo/refresh-child/v1"
 
 # KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version.
 # ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3..] the state's field names.
@@ -61,9 +56,11 @@ return reply
 """
 
 
-class SessionEndReason:
+class SessionEndReason(StrEnum):
+    """Why a session ended (``sessions.revoked_reason``: the values are stored, never renamed)."""
+
     LOGOUT = "logout"
-    SIGNED_OUT_ELSEWHERE = "signed_out_by_user"
+    SIGNED_OUT_BY_USER = "signed_out_by_user"  # from another of the user's sessions
     PASSWORD_RESET = "password_reset"
     PASSWORD_CHANGED = "password_changed"
     DEACTIVATED = "deactivated"
@@ -82,25 +79,11 @@ class IssuedTokens:
     claims: AccessClaims
 
 
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _seal(parent_token: str, child_raw: bytes) -> bytes:
-    """XOR the child with a key only the parent's holder can derive (one-time pad)."""
-    key = hmac.new(parent_token.encode("utf-8"), _SEAL_CONTEXT, hashlib.sha256).digest()
-    return bytes(a ^ b for a, b in zip(child_raw, key, strict=True))
-
-
-def _unseal(parent_token: str, sealed: bytes) -> str:
-    return _encode(_seal(parent_token, sealed))
-
-
 def _idle_seconds(settings: Settings) -> int:
     return settings.session_idle_timeout_minutes * 60
 
 
-class Method:
+class AuthenticationMethod(StrEnum):
     """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
 
     PASSWORD = "pwd"
@@ -122,7 +105,9 @@ def issue_access_token(
     )
 
 
-def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, ...]) -> IssuedTokens:
+def open_session(
+    db: DbSession, settings: Settings, user: User, client: ClientInfo, amr: tuple[str, ...]
+) -> IssuedTokens:
     """A new session (one per sign-in) with its first refresh token.
 
     The caller holds the user's row lock, so the state read here is current
@@ -130,7 +115,6 @@ def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, 
     state is cached with the session, in the same Redis round trip. The
     session records, server-side, when and how it proved who it is (``amr``).
     """
-    settings = get_settings()
     now = datetime.now(UTC)
     expires_at = now + timedelta(days=settings.refresh_token_expire_days)
     session = Session(
@@ -142,7 +126,7 @@ def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, 
     )
     db.add(session)
     db.flush()
-    refresh = _encode(secrets.token_bytes(REFRESH_TOKEN_BYTES))
+    refresh = refresh_tokens.new_refresh_token().text
     db.add(RefreshToken(session_id=session.id, token_hash=hash_token(refresh)))
     state = user_state.from_user(user, user_state.assigned_events(db, user.id))
     key = Keys.session(str(user.id), str(session.id))
@@ -162,7 +146,7 @@ def open_session(db: DbSession, user: User, client: ClientInfo, amr: tuple[str, 
     return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
 
 
-def check_session(user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
+def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
     """One round trip: the session is alive and the token not revoked (the idle timeout
     slides), with the user's cached state when it is current; None when it has ended."""
     user, sid = str(user_id), str(session_id)
@@ -172,7 +156,7 @@ def check_session(user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) ->
         Keys.user_state(user),
         Keys.user_version(user),
     ]
-    args: list[str | int] = [_idle_seconds(get_settings()), int(time.time()), *user_state.CACHED_FIELDS]
+    args: list[str | int] = [_idle_seconds(settings), int(time.time()), *user_state.CACHED_FIELDS]
     reply = script(_CHECK_SESSION)(keys=keys, args=args)
     if not reply or reply[0] != 1:
         return None
@@ -221,7 +205,12 @@ def _forget_in_redis(user_id: uuid.UUID, session_ids: list[uuid.UUID], revoked_j
 
 
 def revoke_session(
-    db: DbSession, user_id: uuid.UUID, session_id: uuid.UUID, reason: str, *, access: AccessClaims | None = None
+    db: DbSession,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    reason: SessionEndReason,
+    *,
+    access: AccessClaims | None = None,
 ) -> bool:
     """End one session now; True when it was still open. Redis first, then commit."""
     ended = db.execute(
@@ -260,7 +249,7 @@ def make_room(db: DbSession, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     return oldest
 
 
-def _end(db: DbSession, session_ids: list[uuid.UUID], reason: str) -> None:
+def _end(db: DbSession, session_ids: list[uuid.UUID], reason: SessionEndReason) -> None:
     if session_ids:
         db.execute(
             update(Session)
@@ -270,7 +259,7 @@ def _end(db: DbSession, session_ids: list[uuid.UUID], reason: str) -> None:
 
 
 def revoke_user_sessions(
-    db: DbSession, user_id: uuid.UUID, reason: str, *, keep: uuid.UUID | None = None
+    db: DbSession, user_id: uuid.UUID, reason: SessionEndReason, *, keep: uuid.UUID | None = None
 ) -> list[uuid.UUID]:
     """End every open session of a user (but ``keep``); returns the ids ended."""
     query = (
@@ -302,7 +291,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
 
     Built once per process, with bind parameters (``presented_hash``,
     ``child_sealed``, ``child_hash``): building it per request cost more than
-    running it (about 2 of a 4.9 ms refresh, measured in ``make bench``).
+    running it (BENCHMARKS.md).
 
     The UPDATE matches only an unspent token, so of N concurrent refreshes
     exactly one spends it (the others wait on its row lock, then find it
@@ -353,33 +342,31 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
     )
 
 
-def rotate(db: DbSession, presented: str) -> Rotation | None:
+def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
     """Rotate ``presented``; None when it is unknown or its session dead (the caller rolls back).
 
     The normal path is one SQL statement and one Redis round trip (the
     session script: alive, not idle, idle timeout slid).
     """
-    settings = get_settings()
-    child_raw = secrets.token_bytes(REFRESH_TOKEN_BYTES)
-    child = _encode(child_raw)
+    child = refresh_tokens.new_refresh_token()
     parameters = {
         "presented_hash": hash_token(presented),
-        "child_sealed": _seal(presented, child_raw),
-        "child_hash": hash_token(child),
+        "child_sealed": refresh_tokens.seal(presented, child.raw),
+        "child_hash": hash_token(child.text),
     }
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
-        return _replay_or_reuse(db, presented, settings)
+        return _replay_or_reuse(db, settings, presented)
     session_id, user, events = row
-    live = check_session(user.id, session_id, None) if user is not None else None
+    live = check_session(settings, user.id, session_id, None) if user is not None else None
     if user is None or live is None:
         return None
     state = user_state.from_user(user, events)
     access, claims = issue_access_token(settings, state, session_id, live.auth_time, live.amr)
-    return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
+    return Rotation(IssuedTokens(access, child.text, settings.access_token_expire_minutes * 60, claims), user)
 
 
-def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
+def _live_session_and_user(db: DbSession, settings: Settings, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
     """The live session and its user when it is open, unexpired, not idle, and the user active."""
     row = db.execute(
         select(Session, User)
@@ -388,11 +375,11 @@ def _live_session_and_user(db: DbSession, session_id: uuid.UUID) -> tuple[LiveSe
     ).first()
     if row is None or not row[1].is_active:
         return None
-    live = check_session(row[1].id, row[0].id, None)
+    live = check_session(settings, row[1].id, row[0].id, None)
     return (live, row[1]) if live is not None else None
 
 
-def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotation | None:
+def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
     age = func.extract("epoch", func.now() - RefreshToken.rotated_at)
     row = db.execute(
         select(RefreshToken, age.label("age")).where(RefreshToken.token_hash == hash_token(presented))
@@ -401,11 +388,11 @@ def _replay_or_reuse(db: DbSession, presented: str, settings: Settings) -> Rotat
         return None
     token, seconds_since_rotation = row
     if token.child_sealed is not None and float(seconds_since_rotation) <= settings.refresh_token_reuse_grace_seconds:
-        found = _live_session_and_user(db, token.session_id)
+        found = _live_session_and_user(db, settings, token.session_id)
         if found is None:
             return None
         live, user = found
-        child = _unseal(presented, token.child_sealed)
+        child = refresh_tokens.unseal(presented, token.child_sealed)
         state = user_state.from_user(user, user_state.assigned_events(db, user.id))
         access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
         return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)

@@ -34,10 +34,10 @@ from redis.client import Pipeline
 from sqlalchemy import ScalarSelect, SQLColumnExpression, func, select
 from sqlalchemy.orm import Session as DbSession
 
-from shared.database import read_only
+from shared.database import without_transaction
 from shared.models import EventAssignment, User
 from shared.redis_client import Keys, get_redis, script
-from shared.roles import RoleName
+from shared.roles_and_permissions import RoleName
 
 # How long a cached state and its version live without being touched: long
 # enough to outlive every session that reads them.
@@ -159,7 +159,7 @@ def read(user_id: uuid.UUID, *, db: DbSession | None = None) -> UserState | None
     if db is not None:
         row = db.execute(statement).first()
     else:
-        with read_only() as reader:
+        with without_transaction() as reader:
             row = reader.execute(statement).first()
     return from_user(row[0], row[1]) if row else None
 

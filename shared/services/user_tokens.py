@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from shared.database import read_only
+from shared.database import without_transaction
 from shared.models import TokenPurpose, UserToken
 from shared.security.tokens import hash_token, new_token
 
@@ -44,7 +44,7 @@ def issue(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose, expires_at: 
 
 def holder(token: str, purpose: TokenPurpose) -> uuid.UUID | None:
     """Whose unused, unexpired token this is, without spending it (a cheap first look)."""
-    with read_only() as db:
+    with without_transaction() as db:
         return db.scalar(
             select(UserToken.user_id).where(
                 UserToken.token_hash == hash_token(token),

@@ -18,9 +18,9 @@ from sqlalchemy import Select, asc, desc, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.database import read_only, unit_of_work
+from shared.database import unit_of_work, without_transaction
 from shared.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -31,12 +31,11 @@ from shared.errors import (
 )
 from shared.failures import is_unique_violation
 from shared.models import NPO_SCOPED_ROLES, RoleName, User
-from shared.schemas.users import UserSortField
+from shared.models.user import UserSortField
 from shared.security.passwords import hash_password
 from shared.services import audit, erasure, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
-from shared.services.authentication import check_own_password, password_still_current
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
 from shared.services.event_assignments import end_assignments
@@ -53,7 +52,9 @@ from shared.services.policy import (
     refuse_if_erased,
 )
 from shared.services.principal import Principal
+from shared.services.reauthentication import check_own_password
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
+from shared.services.sign_in import password_still_current
 
 
 def _snapshot(user: User) -> dict[str, Any]:
@@ -84,14 +85,14 @@ def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: A
 # -- reading -------------------------------------------------------------------------
 
 
-def get_user(principal: Principal, user_id: uuid.UUID) -> User:
-    with read_only() as db:
+def get_user(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
+    with audit.refusals_recorded(principal, client, target_id=user_id), without_transaction() as db:
         return _load_for(db, principal, user_id, Action.VIEW, lock=False)
 
 
 def get_me(principal: Principal) -> User:
     """The caller's own row: one primary-key read."""
-    with read_only() as db:
+    with without_transaction() as db:
         user = db.get(User, principal.user_id)
     if user is None:
         raise NotFoundError("User not found.")
@@ -145,13 +146,16 @@ def _filtered(principal: Principal, filters: UserFilter) -> Select[User]:
     return statement
 
 
-def list_users(principal: Principal, filters: UserFilter, order: UserOrder, page: Page) -> tuple[list[User], int]:
+def list_users(
+    principal: Principal, filters: UserFilter, order: UserOrder, page: Page, client: ClientInfo
+) -> tuple[list[User], int]:
     """A page of the users the caller may see, and how many there are in all."""
-    _require_collection(principal, Action.LIST)
+    with audit.refusals_recorded(principal, client):
+        _require_collection(principal, Action.LIST)
     statement = _filtered(principal, filters)
     column = getattr(User, order.field.value)
     ordering = desc(column).nulls_last() if order.descending else asc(column).nulls_last()
-    with read_only() as db:
+    with without_transaction() as db:
         total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
         items = list(db.scalars(statement.order_by(ordering, User.id).offset(page.offset).limit(page.size)))
     return items, total
@@ -162,10 +166,11 @@ def list_users(principal: Principal, filters: UserFilter, order: UserOrder, page
 
 def create_user(principal: Principal, fields: dict[str, Any], password: str | None, client: ClientInfo) -> User:
     """An account made by an admin: verification email with a password, invitation without."""
-    _require_collection(principal, Action.CREATE)
     role = RoleName(fields["role"])
-    if not may_assign(principal.party, role, fields.get("npo_id")):
-        raise AuthorizationError("You may not create a user with this role or NPO.")
+    with audit.refusals_recorded(principal, client):
+        _require_collection(principal, Action.CREATE)
+        if not may_assign(principal.party, role, fields.get("npo_id")):
+            raise AuthorizationError("You may not create a user with this role or NPO.")
     settings = get_settings()
     password_hash = hash_password(password, settings.bcrypt_rounds) if password else None
     try:
@@ -184,7 +189,7 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
             if password:
                 queue_verification_email(db, settings, user)
             else:
-                _queue_invitation(db, user)
+                _queue_invitation(db, settings, user)
             audit.record_on(
                 db, AuditEvent.USER_CREATED, client, principal, user, after=_snapshot(user), invited=not password
             )
@@ -195,22 +200,21 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
     return user
 
 
-def _queue_invitation(db: DbSession, user: User) -> None:
+def _queue_invitation(db: DbSession, settings: Settings, user: User) -> None:
     """A set-password link, minted when the drain sends it; staff links open the admin app."""
-    settings = get_settings()
     base = (
         settings.frontend_admin_url
         if RoleName(user.role) in NPO_SCOPED_ROLES | {RoleName.SUPER_ADMIN}
         else settings.frontend_donor_url
     )
-    enqueue_with_link(db, user, templates.invitation(), base)
+    enqueue_with_link(db, settings, user, templates.invitation(), base)
 
 
 # -- changing --------------------------------------------------------------------------
 
 
 def update_profile(principal: Principal, user_id: uuid.UUID, changes: dict[str, Any], client: ClientInfo) -> User:
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.UPDATE, lock=True)
         before = {name: getattr(target, name) for name in changes}
         for name, value in changes.items():
@@ -258,7 +262,7 @@ def _guard_last_super_admin(db: DbSession, target: User) -> None:
 
 def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> None:
     """Soft-deactivate; every session of the target ends at once."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.DEACTIVATE, lock=True)
@@ -284,7 +288,7 @@ def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> 
 
 def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
     """Undo a deactivation; the account is active again once its email is verified."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.ACTIVATE, lock=True)
         if target.deactivated_by_role == RoleName.SUPER_ADMIN.value and principal.role != RoleName.SUPER_ADMIN.value:
             raise AuthorizationError("A super admin deactivated this account; only a super admin can reactivate it.")
@@ -300,7 +304,7 @@ def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> Us
 
 
 def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.VERIFY_EMAIL, lock=True)
         before = _snapshot(target)
         mark_verified(target)
@@ -330,7 +334,7 @@ def change_role(
     principal: Principal, user_id: uuid.UUID, role: RoleName, npo_id: uuid.UUID | None, client: ClientInfo
 ) -> User:
     """Takes effect on the target's very next request: the cached state is dropped before the commit."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.CHANGE_ROLE, lock=True)
         if not may_assign(principal.party, role, npo_id):
@@ -357,7 +361,7 @@ def change_role(
 
 def erase_user(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> None:
     """A super admin erases another user's personal data; every session of theirs ends at once."""
-    with unit_of_work() as db:
+    with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.ERASE, lock=True)
@@ -371,7 +375,8 @@ def erase_self(principal: Principal, password: str, client: ClientInfo) -> None:
     a change that committed in between wins, as at sign-in (a rehash at a new
     cost changes only the hash, a change or reset also the time it was set).
     """
-    checked = check_own_password(principal.user_id, password, "The password is not correct.")
+    settings = get_settings()
+    checked = check_own_password(settings, principal.user_id, password, "The password is not correct.")
     with unit_of_work() as db:
         if principal.role == RoleName.SUPER_ADMIN.value:
             _active_super_admins(db)

@@ -82,7 +82,7 @@ class AcsBackend:
     @staticmethod
     def _build_client(settings: Settings) -> Any:
         # Imported here, not at the top: only this backend uses the Azure SDK, and
-        # its import (about 0.13 s) would otherwise delay every instance's first
+        # its import is heavy enough to delay every instance's first
         # request, and every test and dev server with the file or console backend.
         from azure.communication.email import EmailClient  # noqa: PLC0415 (only the acs backend needs it)
 

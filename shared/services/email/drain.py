@@ -38,7 +38,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.database import unit_of_work
 from shared.log import scrub
 from shared.models import DUE_STATUSES, EmailOutbox, OutboxStatus, TokenPurpose, User
@@ -105,10 +105,11 @@ def backoff(attempts: int) -> timedelta:
 
 def drain_outbox(batch_size: int = 20, backend: EmailBackend | None = None) -> DrainReport:
     """Handle up to ``batch_size`` due messages, one claim at a time; returns what happened."""
+    settings = get_settings()
     sender = backend or get_backend()
     outcomes: Counter[Outcome] = Counter()
     for _ in range(batch_size):
-        claimed = _claim_next()
+        claimed = _claim_next(settings)
         if claimed is None:
             break
         outcome = claimed if isinstance(claimed, Outcome) else _send(sender, claimed)
@@ -119,7 +120,7 @@ def drain_outbox(batch_size: int = 20, backend: EmailBackend | None = None) -> D
 # -- 1. claim ------------------------------------------------------------------------
 
 
-def _claim_next() -> Claim | Outcome | None:
+def _claim_next(settings: Settings) -> Claim | Outcome | None:
     """Claim the next due message: a Claim to send, the Outcome of one settled here, or None."""
     with unit_of_work() as db:
         found = db.execute(
@@ -134,7 +135,7 @@ def _claim_next() -> Claim | Outcome | None:
         message, now = found
         if message.status == OutboxStatus.SENDING.value:
             logger.warning("email %s: the drain that claimed it never recorded an outcome; trying again", message.id)
-        deadline = _deadline(message)
+        deadline = _deadline(settings, message)
         if now >= deadline:
             return _give_up(message)
         if message.token_purpose is None:
@@ -155,11 +156,11 @@ def _claim_next() -> Claim | Outcome | None:
         return Claim(message.id, message.attempts, deadline, message.token_purpose is not None, email)
 
 
-def _deadline(message: EmailOutbox) -> datetime:
+def _deadline(settings: Settings, message: EmailOutbox) -> datetime:
     """Until when the message is worth sending: its link's expiry, else the give-up age."""
     if message.expires_at is not None:
         return message.expires_at
-    return message.created_at + timedelta(hours=get_settings().email_give_up_after_hours)
+    return message.created_at + timedelta(hours=settings.email_give_up_after_hours)
 
 
 def _give_up_status(has_link: bool) -> OutboxStatus:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import Session as DbSession
 
-from shared.config import Settings, get_settings
+from shared.config import Settings
 from shared.models import EmailOutbox, TokenPurpose, User
 from shared.services import user_tokens
 from shared.services.email.templates import RenderedEmail, Template
@@ -68,7 +68,7 @@ def enqueue(db: DbSession, to_address: str, message: RenderedEmail) -> None:
     )
 
 
-def enqueue_with_link(db: DbSession, user: User, message: RenderedEmail, base_url: str) -> None:
+def enqueue_with_link(db: DbSession, settings: Settings, user: User, message: RenderedEmail, base_url: str) -> None:
     """A message whose link (``base_url`` + the template's page) is minted when it is sent.
 
     The link expires one lifetime after this call, however long the message
@@ -88,6 +88,6 @@ def enqueue_with_link(db: DbSession, user: User, message: RenderedEmail, base_ur
             user_id=user.id,
             token_purpose=kind.purpose.value,
             link_url=f"{base_url}{kind.path}",
-            expires_at=datetime.now(UTC) + kind.lifetime(get_settings()),
+            expires_at=datetime.now(UTC) + kind.lifetime(settings),
         )
     )

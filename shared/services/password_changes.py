@@ -11,23 +11,23 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.errors import AuthenticationError, BadRequestError, ErrorCode, ValidationFailedError
+from shared.errors import BadRequestError, ErrorCode, SessionEndedError, ValidationFailedError
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
-from shared.services.accounts import mark_verified, reserve_email_limits, token_attempts
+from shared.services.accounts import RESET_LIMITS, mark_verified, reserve_email_limits, token_attempts
 from shared.services.audit import AuditEvent
-from shared.services.authentication import check_own_password
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
+from shared.services.reauthentication import check_own_password
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
 
 
 def request_reset(email: str, client: ClientInfo) -> None:
     """Queue a reset link for an existing, not deactivated account; silent otherwise."""
     settings = get_settings()
-    taken = reserve_email_limits(settings, "reset", email, client)
+    taken = reserve_email_limits(settings, RESET_LIMITS, email, client)
     if taken is None:
         return
     with rate_limits.held(taken), unit_of_work() as db:
@@ -36,7 +36,7 @@ def request_reset(email: str, client: ClientInfo) -> None:
             return
         # An unverified address may not be the registrant's: no text they chose goes to it.
         greeting_name = user.first_name if user.email_verified else None
-        enqueue_with_link(db, user, templates.password_reset(greeting_name), settings.frontend_donor_url)
+        enqueue_with_link(db, settings, user, templates.password_reset(greeting_name), settings.frontend_donor_url)
         audit.record(db, AuditEvent.PASSWORD_RESET_REQUESTED, client, target_id=user.id, npo_id=user.npo_id)
 
 
@@ -69,7 +69,7 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     """Check the current password (rate-limited like sign-in), set the new one,
     end every other session; this one stays."""
     settings = get_settings()
-    checked = check_own_password(principal.user_id, current, "The current password is not correct.")
+    checked = check_own_password(settings, principal.user_id, current, "The current password is not correct.")
     if verify_password(new, checked.password_hash):
         raise ValidationFailedError(
             details={
@@ -82,7 +82,7 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
         if user is None:
-            raise AuthenticationError("The session has ended.", code=ErrorCode.INVALID_TOKEN)
+            raise SessionEndedError()
         _set_password(db, user, password_hash, AuditEvent.PASSWORD_CHANGED, client, keep=principal.session_id)
 
 

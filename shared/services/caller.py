@@ -1,0 +1,70 @@
+"""Who is calling: every authenticated request's bearer token resolved to the caller.
+
+The hot path of the service: a verified signature, the session script (one
+Redis round trip: the session is alive, the token not revoked, and the user's
+cached authorization state if current) and no SQL when the state is cached.
+The caller's state is read from the database, and cached for the next
+request, only when the cache has none current (``user_state``).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.config import Settings, get_settings
+from shared.context import ClientInfo
+from shared.errors import AuthenticationError, ErrorCode, SessionEndedError
+from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
+from shared.services import user_state
+from shared.services.principal import LiveSession, Principal
+from shared.services.sessions import check_session
+from shared.services.sign_in_state import pending_steps
+from shared.services.user_state import UserState
+
+
+def verify_bearer(token: str | None) -> tuple[AccessClaims, LiveSession]:
+    """Signature and claims, a live session, an unrevoked token: one Redis round trip, no SQL.
+
+    The user's cached authorization state comes with it when it is current.
+    """
+    return _verified(get_settings(), token)
+
+
+def authenticate(token: str | None, client: ClientInfo) -> Principal:
+    """Resolve a bearer token to the caller and their state as of this request.
+
+    The state comes from the cache the session script reads; when it is not
+    current it is read from the database and cached for the next request.
+    """
+    settings = get_settings()
+    claims, live = _verified(settings, token)
+    state = live.state or _current_state(live)
+    return Principal(
+        state=state,
+        claims=claims,
+        auth_time=live.auth_time,
+        amr=live.amr,
+        pending_steps=pending_steps(state, settings.mfa_required_roles),
+    )
+
+
+def _verified(settings: Settings, token: str | None) -> tuple[AccessClaims, LiveSession]:
+    if not token:
+        raise AuthenticationError("A bearer token is required.")
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidTokenError:
+        raise AuthenticationError("The access token is invalid or expired.", code=ErrorCode.INVALID_TOKEN) from None
+    live = check_session(settings, uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
+    if live is None or (live.state is not None and not live.state.is_active):
+        raise SessionEndedError()
+    return claims, live
+
+
+def _current_state(live: LiveSession) -> UserState:
+    """The state from the database, cached under the version the session script read."""
+    state = user_state.read(live.user_id)
+    if state is None or not state.is_active:
+        raise SessionEndedError()
+    user_state.store(state, live.version)
+    return state
