@@ -111,6 +111,9 @@ def test_one_step_of_drift_either_way_and_no_more(
 ) -> None:
     actor = signed_in("donor")
     enrolled = Enrolled(actor, clock)
+    # Three steps after the enrolment's code: two steps back is a code never used, so only
+    # the drift limit can refuse it (the enrolment's own step would be refused as spent).
+    clock.advance(30)
     challenge = actor.account.tokens()
     response = _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value + offset))
     assert (response.status_code == 200) is accepted, response.text
