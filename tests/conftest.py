@@ -247,6 +247,20 @@ def settings_changed(**env: str) -> Iterator[None]:
         _reset_clients()
 
 
+def production_settings(**extra: str) -> dict[str, str]:
+    """Settings under which the app runs as in production (for :func:`settings_changed`):
+    what production refuses otherwise is set as an operator would set it."""
+    from shared.security.signing_keys import new_private_key_pem
+
+    return {
+        "ENVIRONMENT": "production",
+        "BCRYPT_ROUNDS": "12",
+        "JWT_SIGNING_KEYS": new_private_key_pem("ES256"),  # an operator's key, not a development one
+        "CORS_ORIGINS": "https://admin.example.org",
+        **extra,
+    }
+
+
 @pytest.fixture
 def unique_email() -> Callable[[str], str]:
     def make(prefix: str = "user") -> str:

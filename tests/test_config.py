@@ -187,16 +187,10 @@ def test_funcignore_keeps_dot_env_out_of_the_package() -> None:
 def test_hsts_on_every_production_response(functions: dict[str, Any]) -> None:
     import azure.functions as func
 
-    from tests.conftest import settings_changed
+    from tests.conftest import production_settings, settings_changed
 
-    production = {
-        "ENVIRONMENT": "production",
-        "BCRYPT_ROUNDS": "12",
-        "JWT_SIGNING_KEYS": SIGNING_KEY,
-        "CORS_ORIGINS": "https://admin.example.org",
-    }
     request = func.HttpRequest("GET", "/api", body=b"")
-    with settings_changed(**production):
+    with settings_changed(**production_settings()):
         assert functions["api_index"](request).headers["Strict-Transport-Security"].startswith("max-age=")
         assert "Strict-Transport-Security" in functions["route_not_found"](request).headers
     assert "Strict-Transport-Security" not in functions["api_index"](request).headers

@@ -33,10 +33,19 @@ from shared.security.passwords import hash_password
 from shared.security.tokens import hash_token
 from shared.services import accounts, passwords
 from shared.services.email import templates
-from shared.services.email.backends import ConsoleBackend, EmailSendError, FileBackend, OutgoingEmail
+from shared.services.email.backends import EmailSendError, FileBackend, OutgoingEmail, get_backend
 from shared.services.email.drain import LEASE, Claim, _claim_next, _send, backoff, drain_outbox
 from shared.services.email.outbox import enqueue
-from tests.conftest import PASSWORD, Account, Actor, deliver_emails, emails_to, fresh_ip, settings_changed
+from tests.conftest import (
+    PASSWORD,
+    Account,
+    Actor,
+    deliver_emails,
+    emails_to,
+    fresh_ip,
+    production_settings,
+    settings_changed,
+)
 
 _TOKEN_IN_LINK = re.compile(r"token=([A-Za-z0-9_-]+)")
 
@@ -535,9 +544,14 @@ def test_file_backend_writes_the_documented_fields(tmp_path: Path) -> None:
 
 
 def test_console_backend_in_production_never_prints_the_body(capsys: pytest.CaptureFixture[str]) -> None:
+    """The backend the app builds from its settings (get_backend), not one built by hand."""
     message = EmailOutbox(to_address="a@example.org", subject="S", text_body="token=secret", html_body="", template="t")
-    ConsoleBackend(show_body=False).send(message)
+    with settings_changed(**production_settings(EMAIL_BACKEND="console")):
+        get_backend().send(message)
     assert "secret" not in capsys.readouterr().out
+    with settings_changed(ENVIRONMENT="development", EMAIL_BACKEND="console"):
+        get_backend().send(message)
+    assert "token=secret" in capsys.readouterr().out, "a developer sees the link"
 
 
 def test_links_carry_the_token_as_a_query_parameter() -> None:
