@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from shared.database import unit_of_work
 from shared.models import AuditLog
-from tests.conftest import TEMPORARY_PASSWORD, Account, Actor, created_with_temporary_password
+from tests.conftest import (
+    TEMPORARY_PASSWORD,
+    Account,
+    Actor,
+    created_with_temporary_password,
+    token_from_last_email,
+)
 
 NPO = str(uuid.uuid4())
 
@@ -49,8 +55,17 @@ def test_logout_works_while_the_password_change_is_pending(
     assert person.me(token).status_code == 401
 
 
-def test_self_registered_and_reset_passwords_are_not_temporary(account: Account) -> None:
+def test_self_registered_and_reset_passwords_are_not_temporary(
+    account: Account, client: httpx.Client, signed_in: Callable[..., Actor]
+) -> None:
     assert account.tokens()["password_change_required"] is False
+    person = created_with_temporary_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"), NPO)
+    assert person.tokens()["password_change_required"] is True
+    assert person.http.post("/api/v1/auth/password-reset/request", json={"email": person.email}).status_code == 202
+    token = token_from_last_email(person.email, "reset your password")
+    body = {"token": token, "new_password": "Reset-by-me-88"}
+    assert person.http.post("/api/v1/auth/password-reset/confirm", json=body).status_code == 200
+    assert person.login(password="Reset-by-me-88").json()["password_change_required"] is False
 
 
 def test_only_a_super_admin_marks_another_users_email_verified(

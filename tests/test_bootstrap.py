@@ -8,7 +8,9 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
 
 from shared.config import Settings, load_settings
 from shared.database import unit_of_work
@@ -20,7 +22,7 @@ from shared.services.bootstrap import (
     ensure_super_admin,
     super_admin_exists,
 )
-from tests.conftest import ROOT
+from tests.conftest import ROOT, alembic_config, settings_changed
 
 
 def _settings(email: str, password: str = "Bootstrap-pass-2026") -> Settings:
@@ -45,10 +47,18 @@ def test_creates_a_verified_active_super_admin_once(unique_email: Callable[[str]
     assert not verify_password("Another-pass-2027", kept.password_hash)
 
 
-def test_super_admin_exists_once_one_is_created(unique_email: Callable[[str], str]) -> None:
-    """`make run` asks this; the suite's database may already hold super admins, so only True is certain."""
-    ensure_super_admin(_settings(unique_email("root")))
-    assert super_admin_exists() is True
+def test_super_admin_exists_once_one_is_created(scratch_database: str, unique_email: Callable[[str], str]) -> None:
+    """`make run` asks this. In a database of its own: the suite's holds other tests' super admins."""
+    command.upgrade(alembic_config(scratch_database), "head")
+    app_url = make_url(os.environ["DATABASE_URL"]).set(database=make_url(scratch_database).database)
+    with settings_changed(DATABASE_URL=app_url.render_as_string(hide_password=False)):
+        assert super_admin_exists() is False
+        email = unique_email("root")
+        ensure_super_admin(_settings(email))
+        assert super_admin_exists() is True
+        with unit_of_work() as session:
+            session.execute(update(User).where(User.email == email).values(is_active=False))
+        assert super_admin_exists() is False, "a deactivated super admin cannot sign in"
 
 
 def test_refuses_an_existing_non_admin_account(unique_email: Callable[[str], str]) -> None:
