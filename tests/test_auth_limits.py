@@ -19,7 +19,7 @@ from shared.models import AuditLog, EmailOutbox
 from shared.redis_client import get_redis
 from shared.services import rate_limits
 from shared.services.rate_limits import Limit
-from tests.conftest import Account, client_from, fresh_ip, settings_changed
+from tests.conftest import Account, client_from, fresh_ip, locks_held, settings_changed, wait_until
 
 WRONG = "Wrong-password-1"
 
@@ -40,14 +40,27 @@ def test_sixth_failed_login_from_one_ip_is_429_with_retry_after(account: Account
 
 
 def test_thirty_concurrent_bad_logins_let_exactly_five_reach_the_password_check(account: Account) -> None:
-    def attempt(_: int) -> int:
+    """A slot is taken before the password is checked, not counted after: while five attempts
+    are still at their check (held there by a lock on the users table), the other 25 are refused."""
+
+    def attempt() -> int:
         with client_from(str(account.http.base_url), account.ip) as http:
             return http.post("/api/v1/auth/login", json={"email": account.email, "password": WRONG}).status_code
 
-    with ThreadPoolExecutor(max_workers=30) as pool:
-        statuses = list(pool.map(attempt, range(30)))
-    assert statuses.count(401) == 5, statuses
-    assert statuses.count(429) == 25, statuses
+    # Room in the app's pool for the five held attempts and the refusals' audit.
+    with (
+        settings_changed(DB_POOL_SIZE="10", DB_MAX_OVERFLOW="0"),
+        ThreadPoolExecutor(max_workers=30) as pool,
+        locks_held("LOCK TABLE users IN ACCESS EXCLUSIVE MODE") as lock,
+    ):
+        attempts = [pool.submit(attempt) for _ in range(30)]
+        wait_until(lambda: sum(a.done() for a in attempts) >= 25, "25 attempts answered while five are held")
+        held_at_the_check = lock.waiting()
+        refused = [a.result() for a in attempts if a.done()]
+    assert held_at_the_check == 5, f"{held_at_the_check} held at the check; the others answered {sorted(refused)}"
+    assert refused == [429] * 25, refused
+    statuses = [a.result() for a in attempts]
+    assert statuses.count(401) == 5 and statuses.count(429) == 25, statuses
     with unit_of_work() as db:
         checked = db.scalar(
             select(func.count())

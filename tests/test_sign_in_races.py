@@ -10,45 +10,22 @@ lets them run in exactly that order.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from shared.context import ClientInfo
-from shared.database import get_engine, unit_of_work
+from shared.database import unit_of_work
 from shared.errors import AppError, AuthenticationError, AuthorizationError
 from shared.models import Session, User
 from shared.services import authentication, passwords, users
-from tests.conftest import (
-    PASSWORD,
-    Account,
-    Actor,
-    app_connections_waiting_on_a_lock,
-    token_from_last_email,
-    wait_until,
-)
+from tests.conftest import PASSWORD, USER_ROW_LOCK, Account, Actor, locks_held, token_from_last_email
 
 NEW_PASSWORD = "Fresh-gala-pass-42"
 CLIENT = ClientInfo(request_id="race", ip_address="198.51.100.77", user_agent="race-test")
-
-
-@contextmanager
-def _row_locked(user_id: uuid.UUID) -> Iterator[Callable[[int], None]]:
-    """Hold ``user_id``'s row lock; yields a barrier that waits for N queued app connections."""
-    engine = get_engine()
-    with engine.connect() as holder, engine.connect() as probe:
-        holder.exec_driver_sql("BEGIN")
-        holder.execute(text("SELECT 1 FROM users WHERE id = :id FOR UPDATE"), {"id": user_id})
-        try:
-            yield lambda expected: wait_until(
-                lambda: app_connections_waiting_on_a_lock(probe) >= expected, f"{expected} waiters"
-            )
-        finally:
-            holder.exec_driver_sql("ROLLBACK")
 
 
 def _user_id(email: str) -> uuid.UUID:
@@ -66,11 +43,11 @@ def _open_sessions(user_id: uuid.UUID) -> int:
 
 def _race(user_id: uuid.UUID, first: Callable[[], Any], email: str) -> tuple[Future[Any], Future[Any]]:
     """Run ``first`` and then a sign-in with the old password, both queued on the row lock in that order."""
-    with ThreadPoolExecutor(max_workers=2) as pool, _row_locked(user_id) as queued:
+    with ThreadPoolExecutor(max_workers=2) as pool, locks_held(USER_ROW_LOCK, id=user_id) as lock:
         change = pool.submit(first)
-        queued(1)
+        lock.queued(1)
         sign_in = pool.submit(authentication.login, email, PASSWORD, CLIENT)
-        queued(2)
+        lock.queued(2)
     return change, sign_in
 
 

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
 from sqlalchemy import select, update
 
+from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.models import AuditLog, User
-from tests.conftest import PASSWORD, Account, Actor, emails_to, token_from_last_email
+from shared.errors import AppError, ConflictError
+from shared.models import AuditLog, RoleName, User
+from shared.services import users
+from shared.services.authentication import authenticate
+from tests.conftest import (
+    PASSWORD,
+    Account,
+    Actor,
+    emails_to,
+    locks_held,
+    token_from_last_email,
+)
 
 NPO_A = str(uuid.uuid4())
 NPO_B = str(uuid.uuid4())
+# The client of the requests the race tests make in-process (their callers resolved first, as the pipeline does).
+CLIENT = ClientInfo(request_id="admin-race", ip_address="198.51.100.79", user_agent="race-test")
 
 
 def _user(user_id: str) -> User:
@@ -134,52 +147,63 @@ def _active_super_admin_ids() -> set[str]:
 def test_last_super_admin_guard_refuses_a_stale_peer(signed_in: Callable[..., Actor], action: str) -> None:
     """B's request was authorised as super admin; meanwhile A removed B. B's change to A
     would leave no active super admin: refused with 409 LAST_SUPER_ADMIN."""
-    from shared.context import ClientInfo
-    from shared.errors import ConflictError
-    from shared.models import RoleName
-    from shared.services import users
-    from shared.services.authentication import authenticate
-
     a, b = signed_in("super_admin"), signed_in("super_admin")
     _only_active_super_admins(a, b)
-    client = ClientInfo(request_id="t", ip_address="127.0.0.1", user_agent="pytest")
-    stale_b = authenticate(b.access_token, client)  # B as seen at the start of its request
+    stale_b = authenticate(b.access_token, CLIENT)  # B as seen at the start of its request
     assert a.request("PATCH", f"/api/v1/users/{b.id}/role", json={"role": "donor"}).status_code == 200
     with pytest.raises(ConflictError) as refused:
         if action == "demote":
-            users.change_role(stale_b, uuid.UUID(a.id), RoleName.DONOR, None, client)
+            users.change_role(stale_b, uuid.UUID(a.id), RoleName.DONOR, None, CLIENT)
         else:
-            users.deactivate(stale_b, uuid.UUID(a.id), client)
+            users.deactivate(stale_b, uuid.UUID(a.id), CLIENT)
     assert refused.value.code == "LAST_SUPER_ADMIN"
     assert _active_super_admin_ids() == {a.id}
+
+
+# Both requests were authorised (their callers resolved) before either changes anything; the test
+# holds the rows they lock, and lets go once both wait: their transactions overlap, as in a real race.
+def _at_once(rows: list[str], *changes: Callable[[], object]) -> list[Future[object]]:
+    """Run ``changes`` together: each waits on the locks of ``rows`` (user ids) until all of them do."""
+    held = "SELECT 1 FROM users WHERE id = ANY(CAST(:ids AS uuid[])) FOR UPDATE"
+    with ThreadPoolExecutor(max_workers=len(changes)) as pool, locks_held(held, ids=rows) as lock:
+        started = [pool.submit(change) for change in changes]
+        lock.queued(len(changes))
+    return started
+
+
+def _outcome(change: Future[object]) -> str:
+    """``done``, or the code of the error the change was refused with."""
+    error = change.exception()
+    if error is None:
+        return "done"
+    assert isinstance(error, AppError), error
+    return error.code
 
 
 def test_two_last_super_admins_removing_each_other_leave_one(signed_in: Callable[..., Actor]) -> None:
     a, b = signed_in("super_admin"), signed_in("super_admin")
     _only_active_super_admins(a, b)
-
-    def demote(pair: tuple[Actor, Actor]) -> int:
-        actor, target = pair
-        return actor.request("PATCH", f"/api/v1/users/{target.id}/role", json={"role": "donor"}).status_code
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        statuses = sorted(pool.map(demote, [(a, b), (b, a)]))
-    assert statuses in ([200, 404], [200, 409]), statuses
+    as_a, as_b = authenticate(a.access_token, CLIENT), authenticate(b.access_token, CLIENT)
+    changes = _at_once(
+        [a.id, b.id],
+        lambda: users.change_role(as_a, uuid.UUID(b.id), RoleName.DONOR, None, CLIENT),
+        lambda: users.change_role(as_b, uuid.UUID(a.id), RoleName.DONOR, None, CLIENT),
+    )
+    assert sorted(_outcome(change) for change in changes) == ["LAST_SUPER_ADMIN", "done"]
     assert len(_active_super_admin_ids()) == 1
 
 
-def test_two_admins_changing_one_role_at_once(signed_in: Callable[..., Actor]) -> None:
+def test_two_admins_changing_one_role_at_once_are_serialised(signed_in: Callable[..., Actor]) -> None:
     first, second = signed_in("super_admin"), signed_in("super_admin")
     target = signed_in("staff", NPO_A)
-
-    def change(args: tuple[Actor, str]) -> int:
-        actor, role = args
-        body = {"role": role, "npo_id": NPO_A}
-        return actor.request("PATCH", f"/api/v1/users/{target.id}/role", json=body).status_code
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        statuses = list(pool.map(change, [(first, "npo_admin"), (second, "event_coordinator")]))
-    assert statuses == [200, 200]
+    as_first, as_second = authenticate(first.access_token, CLIENT), authenticate(second.access_token, CLIENT)
+    npo = uuid.UUID(NPO_A)
+    changes = _at_once(
+        [target.id],
+        lambda: users.change_role(as_first, uuid.UUID(target.id), RoleName.NPO_ADMIN, npo, CLIENT),
+        lambda: users.change_role(as_second, uuid.UUID(target.id), RoleName.EVENT_COORDINATOR, npo, CLIENT),
+    )
+    assert [_outcome(change) for change in changes] == ["done", "done"]
     final = _user(target.id)
     with unit_of_work() as db:
         events = db.scalars(
