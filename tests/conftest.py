@@ -25,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,8 @@ def _token_keys() -> None:
     from shared.security.encryption import new_key
 
     os.environ.setdefault("DATA_ENCRYPTION_KEYS", new_key())
-    # Most tests sign admins in and act at once; tests/test_mfa.py turns the requirement on.
+    # Most tests sign admins in and act at once; the admin modules run with production's
+    # default (second_factor_required_as_in_production), tests/test_mfa.py turns it on too.
     os.environ.setdefault("MFA_REQUIRED_ROLES", "")
 
 
@@ -231,10 +233,15 @@ def _reset_clients() -> None:
 
 
 @contextmanager
-def settings_changed(**env: str) -> Iterator[None]:
-    """Run with some settings changed; process-wide clients are rebuilt around it."""
+def settings_changed(**env: str | None) -> Iterator[None]:
+    """Run with some settings changed (None: unset, so the default applies); process-wide
+    clients are rebuilt around it."""
     saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
+    for name, new_value in env.items():
+        if new_value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = new_value
     _reset_clients()
     try:
         yield
@@ -504,12 +511,66 @@ def created_with_temporary_password(admin: Actor, client: httpx.Client, root: Ac
     return Account(client, email, password=TEMPORARY_PASSWORD)
 
 
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """A second factor turned on: what the enrolment showed, and the recovery codes it gave."""
+
+    started: dict[str, Any]
+    recovery_codes: list[str]
+
+    @property
+    def secret(self) -> str:
+        secret: str = self.started["secret"]
+        return secret
+
+
+def enrol_second_factor(actor: Actor) -> TotpEnrolment:
+    """Turn a TOTP second factor on, as a user does with an authenticator app: the code
+    confirmed is the one for the app's clock (``shared.clock``, which a test may hold still)."""
+    import pyotp
+
+    from shared import clock
+
+    started = actor.request("POST", "/api/v1/auth/mfa/totp")
+    assert started.status_code == 200, started.text
+    code = pyotp.TOTP(started.json()["secret"]).at(clock.now())
+    confirmed = actor.request("POST", "/api/v1/auth/mfa/totp/confirm", json={"code": code})
+    assert confirmed.status_code == 200, confirmed.text
+    return TotpEnrolment(started.json(), confirmed.json()["recovery_codes"])
+
+
+def second_factor_required(role: str) -> bool:
+    """Whether the settings require a second factor of ``role`` (MFA_REQUIRED_ROLES)."""
+    from shared.config import get_settings
+    from shared.roles import RoleName
+
+    return RoleName(role) in get_settings().mfa_required_roles
+
+
+@pytest.fixture(scope="module")
+def second_factor_required_as_in_production() -> Iterator[None]:
+    """A module's tests with MFA_REQUIRED_ROLES at production's default (super and NPO admins
+    must have a second factor), which the rest of the suite turns off: ``signed_in`` admins
+    enrol one, and what they do is checked with the requirement on."""
+    with settings_changed(MFA_REQUIRED_ROLES=None):
+        assert second_factor_required("super_admin") and second_factor_required("npo_admin")
+        yield
+
+
 @pytest.fixture
 def signed_in(client: httpx.Client) -> Callable[..., Actor]:
-    """``signed_in("npo_admin", npo_id)``: a new user of that role, signed in."""
+    """``signed_in("npo_admin", npo_id)``: a new user of that role, signed in.
+
+    Where the settings require a second factor of the role (MFA_REQUIRED_ROLES,
+    which the suite turns off unless a module asks for production's default),
+    the user enrols one first, as production makes them.
+    """
 
     def make(role: str, npo_id: Any = None) -> Actor:
-        return Actor(make_user(client, role, npo_id))
+        actor = Actor(make_user(client, role, npo_id))
+        if second_factor_required(role):
+            enrol_second_factor(actor)
+        return actor
 
     return make
 

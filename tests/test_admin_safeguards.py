@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from shared.database import unit_of_work
@@ -20,6 +21,8 @@ from tests.conftest import (
 )
 
 NPO = str(uuid.uuid4())
+# Admins here have a second factor, as production requires of them.
+pytestmark = pytest.mark.usefixtures("second_factor_required_as_in_production")
 
 
 def test_a_password_an_admin_set_must_be_changed_before_anything_else(

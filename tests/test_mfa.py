@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from shared.database import unit_of_work
 from shared.models import AuditLog, RecoveryCode, TotpFactor
-from tests.conftest import ROOT, Account, Actor, settings_changed
+from tests.conftest import ROOT, Account, Actor, enrol_second_factor, make_user, settings_changed
 
 T0 = 1_900_000_020.0  # a step boundary (a multiple of 30 s)
 NPO = str(uuid.uuid4())
@@ -52,16 +52,11 @@ class Enrolled:
 
     def __init__(self, actor: Actor, clock: Clock) -> None:
         self.actor = actor
-        started = actor.request("POST", "/api/v1/auth/mfa/totp")
-        assert started.status_code == 200, started.text
-        body = started.json()
-        assert body["otpauth_uri"].startswith("otpauth://totp/") and "<svg" in body["qr_svg"]
-        self.secret = body["secret"]
-        confirmed = actor.request(
-            "POST", "/api/v1/auth/mfa/totp/confirm", json={"code": _code(self.secret, clock.value)}
-        )
-        assert confirmed.status_code == 200, confirmed.text
-        self.recovery_codes: list[str] = confirmed.json()["recovery_codes"]
+        enrolment = enrol_second_factor(actor)  # with the code of the clock's step
+        started = enrolment.started
+        assert started["otpauth_uri"].startswith("otpauth://totp/") and "<svg" in started["qr_svg"]
+        self.secret = enrolment.secret
+        self.recovery_codes = enrolment.recovery_codes
         clock.advance(60)  # the code just used is spent; later codes are of later steps
 
 
@@ -184,9 +179,11 @@ def test_new_recovery_codes_kill_the_old_set(signed_in: Callable[..., Actor], cl
     assert new.status_code == 200
 
 
-def test_a_required_role_without_a_second_factor_may_only_enrol(signed_in: Callable[..., Actor], clock: Clock) -> None:
+def test_a_required_role_without_a_second_factor_may_only_enrol(
+    client: httpx.Client, signed_in: Callable[..., Actor], clock: Clock
+) -> None:
     with settings_changed(MFA_REQUIRED_ROLES="super_admin,npo_admin"):
-        admin = signed_in("npo_admin", NPO)
+        admin = Actor(make_user(client, "npo_admin", NPO))  # signed in, no second factor yet
         assert admin.request("GET", "/api/v1/users/me").status_code == 200
         assert admin.request("GET", "/api/v1/users/me/sessions").status_code == 200
         refused = admin.request("GET", "/api/v1/users")

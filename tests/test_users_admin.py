@@ -21,12 +21,15 @@ from tests.conftest import (
     Account,
     Actor,
     emails_to,
+    enrol_second_factor,
     locks_held,
     token_from_last_email,
 )
 
 NPO_A = str(uuid.uuid4())
 NPO_B = str(uuid.uuid4())
+# Admins here have a second factor, as production requires of them (README, "The first super admin").
+pytestmark = pytest.mark.usefixtures("second_factor_required_as_in_production")
 # The client of the requests the race tests make in-process (their callers resolved first, as the pipeline does).
 CLIENT = ClientInfo(request_id="admin-race", ip_address="198.51.100.79", user_agent="race-test")
 
@@ -81,12 +84,17 @@ def test_malformed_and_unknown_ids(signed_in: Callable[..., Actor]) -> None:
 def test_role_change_applies_on_the_very_next_request(signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     target = signed_in("donor")
-    assert target.request("GET", "/api/v1/users").status_code == 403
+    as_donor = target.request("GET", "/api/v1/users")
+    assert as_donor.status_code == 403 and as_donor.json()["error"]["code"] == "FORBIDDEN"
     response = root.request("PATCH", f"/api/v1/users/{target.id}/role", json={"role": "npo_admin", "npo_id": NPO_A})
     assert response.status_code == 200, response.text
     assert response.json()["role"] == "npo_admin"
-    # same access token, issued while a donor: the role is read fresh per request
+    # same access token, issued while a donor: the role is read fresh per request, and with
+    # it the new role's rule: an NPO admin enrols a second factor before anything else
     assert target.request("GET", "/api/v1/users/me").json()["role"] == "npo_admin"
+    as_new_admin = target.request("GET", "/api/v1/users")
+    assert as_new_admin.status_code == 403 and as_new_admin.json()["error"]["code"] == "MFA_ENROLLMENT_REQUIRED"
+    enrol_second_factor(target)
     assert target.request("GET", "/api/v1/users").status_code == 200
     root.request("PATCH", f"/api/v1/users/{target.id}/role", json={"role": "donor"})
     assert target.request("GET", "/api/v1/users").status_code == 403
