@@ -18,6 +18,7 @@ VALID = {
     "database_url": "postgresql+pg8000://u:p@db.example.org:5432/augeo",
     "redis_url": "rediss://cache.example.org:10000/0",
     "jwt_signing_keys": SIGNING_KEY,
+    "retention_database_url": None,  # not the suite's own (whose embedded server's URLs carry passwords)
 }
 # The single-service family: one shared secret.
 HS256 = {"jwt_algorithm": "HS256", "jwt_secret_key": "0f8Jq2Lx-V7nRk3Zs9Wb_T4mYc6Hd1Ug5Pe2Ao8Ni0"}

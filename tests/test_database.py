@@ -267,6 +267,18 @@ class _FakeCredential:
         return AccessToken(self.token, int(time.time()) + 3600)
 
 
+def _urls_without_passwords() -> dict[str, str]:
+    """The app's and the retention job's URLs as Microsoft Entra sign-in needs them: no password."""
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    return {
+        name: make_url(os.environ[name])._replace(password=None).render_as_string(hide_password=False)
+        for name in ("DATABASE_URL", "RETENTION_DATABASE_URL")
+    }
+
+
 def test_entra_sign_in_sends_a_token_as_the_password_of_each_new_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -279,7 +291,7 @@ def test_entra_sign_in_sends_a_token_as_the_password_of_each_new_connection(
     from tests.conftest import settings_changed
 
     app_url = make_url(os.environ["DATABASE_URL"])
-    # The real password where the server checks one; a trusting server ignores it.
+    # The real password where the server checks one (the embedded server); a trusting server ignores it.
     credential = _FakeCredential(app_url.password or "eyJ0eXAi.not-a-real-token")
     identities: list[str | None] = []
 
@@ -289,8 +301,8 @@ def test_entra_sign_in_sends_a_token_as_the_password_of_each_new_connection(
 
     monkeypatch.setattr(database, "_entra_credential", credential_of)
     sent: list[str] = []
-    without_password = app_url.set(password=None).render_as_string(hide_password=False)
-    with settings_changed(DATABASE_URL=without_password, DB_AUTH="entra", DB_ENTRA_CLIENT_ID="client-id-of-app"):
+    entra = {"DB_AUTH": "entra", "DB_ENTRA_CLIENT_ID": "client-id-of-app", **_urls_without_passwords()}
+    with settings_changed(**entra):
         engine = database.get_engine()
         event.listen(engine, "do_connect", lambda _d, _r, _a, cparams: sent.append(cparams["password"]))
         with engine.connect() as first, engine.connect() as second:
@@ -306,17 +318,14 @@ def test_entra_sign_in_sends_a_token_as_the_password_of_each_new_connection(
 def test_entra_sign_in_without_a_token_is_a_503(
     functions: dict[str, Callable[..., Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
 
     import azure.functions as func
-    from sqlalchemy.engine import make_url
 
     from shared import database
     from tests.conftest import settings_changed
 
     monkeypatch.setattr(database, "_entra_credential", lambda client_id: _FakeCredential(None))
-    without_password = make_url(os.environ["DATABASE_URL"]).set(password=None).render_as_string(hide_password=False)
-    with settings_changed(DATABASE_URL=without_password, DB_AUTH="entra"):
+    with settings_changed(DB_AUTH="entra", **_urls_without_passwords()):
         response = functions["health"](func.HttpRequest("GET", "/health", body=b""))
     assert response.status_code == 503
     assert b'"database":"unavailable"' in response.get_body()

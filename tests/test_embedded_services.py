@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -28,12 +29,16 @@ import pytest
 from devtools.services import process_alive
 from tests.conftest import ROOT, unused_port
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
 pytestmark = pytest.mark.slow
 
 START_TIMEOUT = 90.0  # initdb on a busy two-core machine
 STOP_TIMEOUT = 30.0
 _CLEARED = (
     *("DATABASE_URL", "MIGRATION_DATABASE_URL", "DB_APP_ROLE", "REDIS_URL"),
+    *("RETENTION_DATABASE_URL", "DB_RETENTION_ROLE"),
     *("SUPER_ADMIN_EMAIL", "SUPER_ADMIN_PASSWORD", "LOG_LEVEL", "PORT", "HOST"),
 )
 
@@ -245,18 +250,99 @@ def test_a_second_run_reuses_the_running_servers_and_leaves_them_running(
     assert wait_until_gone(pids) == set()
 
 
+# -- signing in with a password -----------------------------------------------------------
+
+
+def signs_in_as(url: str | URL) -> str | None:
+    """The role a connection to ``url`` gets, or None when the server refuses it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            role: str = connection.scalar(sa.text("SELECT current_user"))
+            return role
+    except sa.exc.DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def with_wrong_password(url: str) -> URL:
+    """``url`` with another password (a URL object, whose repr in a failure hides the password)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    return parsed.set(password=f"not-{parsed.password}")
+
+
+_SIGN_IN_PROBE = textwrap.dedent(
+    """
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from devtools.database_roles import derive_roles
+    from devtools.services import start_embedded_postgres
+    from shared.config import load_settings
+    from shared.database_roles import ensure_app_role
+    from tests.test_embedded_services import signs_in_as, with_wrong_password
+
+    postgres = start_embedded_postgres(Path(sys.argv[1]), database="augeo_scram")
+    roles = derive_roles(postgres.url)
+    os.environ.update(roles.environment())
+    ensure_app_role(load_settings(redis_url="redis://127.0.0.1:6379/0"))  # what make run and the suite do
+    def attempts(url):
+        wrong = with_wrong_password(url)
+        return {"password": bool(make_url(url).password), "right": signs_in_as(url), "wrong": signs_in_as(wrong)}
+
+    print(json.dumps({"app": attempts(roles.app_url), "retention": attempts(roles.retention_url)}))
+    """
+)
+
+
+def test_the_runtime_and_retention_roles_sign_in_with_their_password_and_no_other(data_dir: Path) -> None:
+    """The embedded PostgreSQL asks for passwords (SCRAM), so this runs wherever the suite does, CI
+    included, whose own server trusts everyone: the right password signs in, a wrong one is refused."""
+    assert not server_pids(data_dir), "another case left servers running"
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGN_IN_PROBE, str(data_dir)],
+        cwd=ROOT,
+        env=child_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.splitlines()[-1])
+    log = (data_dir / "pg" / "log").read_text()
+    for kind, role in (("app", "augeo_scram_app"), ("retention", "augeo_scram_retention")):
+        assert found[kind] == {"password": True, "right": role, "wrong": None}, found
+        assert f'password authentication failed for user "{role}"' in log, "refused for its password"
+    assert wait_until_gone(server_pids(data_dir), timeout=10) == set()
+
+
 _PROBE_TEST = textwrap.dedent(
     """
     import json
     import os
     from pathlib import Path
 
-    from tests.test_embedded_services import pid_file_pids
+    from tests.test_embedded_services import pid_file_pids, signs_in_as, with_wrong_password
 
 
     def test_records_the_embedded_server_pids() -> None:
         data = Path(os.environ["AUGEO_DATA_DIR"])
         (data / "suite-pids.json").write_text(json.dumps(pid_file_pids(data, redis_folder="test/redis")))
+
+
+    def test_the_app_signs_in_with_the_runtime_roles_password() -> None:
+        assert signs_in_as(os.environ["DATABASE_URL"]) == os.environ["DB_APP_ROLE"]
+        assert signs_in_as(with_wrong_password(os.environ["DATABASE_URL"])) is None
     """
 )
 
