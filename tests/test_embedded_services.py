@@ -147,6 +147,19 @@ class Run:
         return self.stdout.read_text(), self.stderr.read_text()
 
 
+def run_python(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python <args>`` with the embedded servers' environment of ``data``, to its end."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=child_env(data),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=False,
+    )
+
+
 def start_run(data: Path, logs: Path, *args: str, **env: str) -> Run:
     port = unused_port()
     stdout, stderr = logs / f"run-{port}.out", logs / f"run-{port}.err"
@@ -308,15 +321,7 @@ def test_the_runtime_and_retention_roles_sign_in_with_their_password_and_no_othe
     """The embedded PostgreSQL asks for passwords (SCRAM), so this runs wherever the suite does, CI
     included, whose own server trusts everyone: the right password signs in, a wrong one is refused."""
     assert not server_pids(data_dir), "another case left servers running"
-    done = subprocess.run(
-        [sys.executable, "-c", _SIGN_IN_PROBE, str(data_dir)],
-        cwd=ROOT,
-        env=child_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
+    done = run_python(data_dir, "-c", _SIGN_IN_PROBE, str(data_dir))
     assert done.returncode == 0, done.stderr[-3000:]
     found = json.loads(done.stdout.splitlines()[-1])
     log = (data_dir / "pg" / "log").read_text()
@@ -352,15 +357,7 @@ def test_a_test_session_stops_the_servers_it_started(data_dir: Path, tmp_path: P
     assert not server_pids(data_dir), "another case left servers running"
     probe = tmp_path / "test_probe.py"
     probe.write_text(_PROBE_TEST)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", str(probe)],
-        cwd=ROOT,
-        env=child_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
+    done = run_python(data_dir, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", str(probe))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     pids = set(json.loads((data_dir / "suite-pids.json").read_text()).values())
     assert len(pids) == 2
@@ -389,15 +386,7 @@ _EXITING_PROBE = textwrap.dedent(
 
 def test_a_script_that_simply_exits_stops_the_servers_it_started(data_dir: Path) -> None:
     assert not server_pids(data_dir), "another case left servers running"
-    done = subprocess.run(
-        [sys.executable, "-c", _EXITING_PROBE, str(data_dir)],
-        cwd=ROOT,
-        env=child_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
+    done = run_python(data_dir, "-c", _EXITING_PROBE, str(data_dir))
     assert done.returncode == 0, done.stderr[-2000:]
     assert "pg augeo_probe" in done.stdout
     assert "redis True" in done.stdout
