@@ -12,13 +12,8 @@ from sqlalchemy import select
 
 from shared.database import unit_of_work
 from shared.models import AuditLog
-from tests.conftest import (
-    TEMPORARY_PASSWORD,
-    Account,
-    Actor,
-    created_with_temporary_password,
-    token_from_last_email,
-)
+from tests.support.accounts import TEMPORARY_PASSWORD, Account, Actor, created_with_temporary_password
+from tests.support.emails import token_from_last_email
 
 NPO = str(uuid.uuid4())
 # Admins here have a second factor, as production requires of them.

@@ -17,7 +17,11 @@ from sqlalchemy import select
 
 from shared.database import unit_of_work
 from shared.models import EmailOutbox, RefreshToken, Session, User
-from tests.conftest import PASSWORD, Account, FunctionsByName, settings_changed, token_from_last_email, unused_port
+from tests.support import FunctionsByName
+from tests.support.accounts import PASSWORD, Account
+from tests.support.emails import token_from_last_email
+from tests.support.network import unused_port
+from tests.support.settings import settings_changed
 
 
 @contextmanager

@@ -9,7 +9,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import PASSWORD, Account, emails_to, token_from_last_email
+from tests.support.accounts import PASSWORD, Account
+from tests.support.emails import emails_to, token_from_last_email
 
 
 def test_register_creates_unverified_inactive_donor(client: httpx.Client, unique_email: Callable[[str], str]) -> None:

@@ -19,7 +19,10 @@ from sqlalchemy import func, select
 from shared.database import unit_of_work
 from shared.models import EmailOutbox, RefreshToken, User
 from shared.security.tokens import hash_token
-from tests.conftest import PASSWORD, Account, client_from, fresh_ip, locks_held, settings_changed
+from tests.support.accounts import PASSWORD, Account
+from tests.support.concurrency import locks_held
+from tests.support.network import client_from, fresh_ip
+from tests.support.settings import settings_changed
 
 RACERS = 10
 # Room in the app's pool for every racer to wait on the lock at once.

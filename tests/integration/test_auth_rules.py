@@ -13,7 +13,8 @@ from sqlalchemy import func, select, update
 from shared.database import unit_of_work
 from shared.models import AuditLog, User, UserToken
 from shared.security.tokens import hash_token
-from tests.conftest import PASSWORD, Account, emails_to, token_from_last_email
+from tests.support.accounts import PASSWORD, Account
+from tests.support.emails import emails_to, token_from_last_email
 
 # -- password policy over HTTP -------------------------------------------------
 

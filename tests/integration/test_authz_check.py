@@ -25,7 +25,8 @@ from sqlalchemy import select
 from shared.database import unit_of_work
 from shared.models import AuditLog
 from shared.redis_client import Keys, get_redis
-from tests.conftest import Actor, counting_round_trips, created_with_temporary_password
+from tests.support.accounts import Actor, created_with_temporary_password
+from tests.support.round_trips import counting_round_trips
 
 PERMISSIONS = [
     "npo:manage",

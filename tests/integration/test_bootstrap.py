@@ -22,7 +22,9 @@ from shared.services.bootstrap import (
     ensure_super_admin,
     super_admin_exists,
 )
-from tests.conftest import ROOT, alembic_config, settings_changed
+from tests.support import ROOT
+from tests.support.database import alembic_config
+from tests.support.settings import settings_changed
 
 
 def _settings(email: str, password: str = "Bootstrap-pass-2026") -> Settings:

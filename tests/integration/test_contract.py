@@ -18,7 +18,11 @@ import httpx
 import pytest
 
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS
-from tests.conftest import ROOT, deliver_emails, fresh_ip, make_user, settings_changed, token_from_last_email
+from tests.support import ROOT
+from tests.support.accounts import make_user
+from tests.support.emails import deliver_emails, token_from_last_email
+from tests.support.network import fresh_ip
+from tests.support.settings import settings_changed
 
 CONTRACT_BIN = ROOT / ".venv-contract" / "bin"
 SCHEMATHESIS_SEED = 20261125
@@ -122,7 +126,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
         "ST_BASE_URL": base_url,
         "ST_EMAIL": admin.email,
         "ST_PASSWORD": admin.password,
-        "SCHEMATHESIS_HOOKS": "tests.contract.schemathesis_hooks",
+        "SCHEMATHESIS_HOOKS": "tests.support.contract.schemathesis_hooks",
         "PYTHONPATH": str(ROOT),
     }
     generous = {
@@ -189,7 +193,7 @@ def test_generated_client_drives_the_account_flow(base_url: str, document: dict[
     assert (package / "api" / "auth" / "auth_register.py").exists()
 
     email = f"client-{os.urandom(4).hex()}@example.org"
-    flow = ROOT / "tests" / "contract" / "client_flow.py"
+    flow = ROOT / "tests" / "support" / "contract" / "client_flow.py"
     run_env = {
         **os.environ,
         "PYTHONPATH": str(tmp_path),

@@ -96,7 +96,7 @@ def test_a_transaction_is_begin_its_statements_and_commit_one_round_trip_each(mo
 
 def _terminate_our_backends() -> None:
     """What a server restart or PgBouncer does to pooled connections (this suite's database only)."""
-    from tests.conftest import owner_engine
+    from tests.support.database import owner_engine
 
     admin = owner_engine()
     with admin.begin() as connection:
@@ -113,7 +113,7 @@ def _terminate_our_backends() -> None:
 def test_idle_connection_killed_by_the_server_is_replaced_by_the_ping(functions: dict[str, Callable[..., Any]]) -> None:
     import azure.functions as func
 
-    from tests.conftest import settings_changed
+    from tests.support.settings import settings_changed
 
     with settings_changed(DB_PING_AFTER_IDLE_SECONDS="0"):
         health = functions["health"]
@@ -129,7 +129,7 @@ def test_hot_connection_killed_by_the_server_is_a_503_not_a_500(functions: dict[
     every dead pooled connection is gone, then 200 again."""
     import azure.functions as func
 
-    from tests.conftest import settings_changed
+    from tests.support.settings import settings_changed
 
     with settings_changed(DB_PING_AFTER_IDLE_SECONDS="3600"):
         assert functions["health"](func.HttpRequest("GET", "/health", body=b"")).status_code == 200
@@ -175,7 +175,7 @@ def test_connections_a_restart_dropped_are_one_warning_line_each(
     import azure.functions as func
 
     from shared.database import get_engine
-    from tests.conftest import settings_changed
+    from tests.support.settings import settings_changed
 
     caplog.set_level(logging.WARNING, logger="sqlalchemy")
     with settings_changed(DB_PING_AFTER_IDLE_SECONDS=ping_after_idle):
@@ -227,8 +227,8 @@ def test_a_hung_server_is_a_503_after_one_ping_and_one_new_connection(
     import azure.functions as func
     from sqlalchemy.engine import make_url
 
-    from tests.conftest import settings_changed
-    from tests.hung_server import HangingProxy, upstream_address
+    from tests.support.hung_server import HangingProxy, upstream_address
+    from tests.support.settings import settings_changed
 
     app_url = make_url(os.environ["DATABASE_URL"])
     with HangingProxy(upstream_address(os.environ["DATABASE_URL"])) as proxy:
@@ -288,7 +288,7 @@ def test_entra_sign_in_sends_a_token_as_the_password_of_each_new_connection(
     from sqlalchemy.engine import make_url
 
     from shared import database
-    from tests.conftest import settings_changed
+    from tests.support.settings import settings_changed
 
     app_url = make_url(os.environ["DATABASE_URL"])
     # The real password where the server checks one (the embedded server); a trusting server ignores it.
@@ -322,7 +322,7 @@ def test_entra_sign_in_without_a_token_is_a_503(
     import azure.functions as func
 
     from shared import database
-    from tests.conftest import settings_changed
+    from tests.support.settings import settings_changed
 
     monkeypatch.setattr(database, "_entra_credential", lambda client_id: _FakeCredential(None))
     with settings_changed(DB_AUTH="entra", **_urls_without_passwords()):

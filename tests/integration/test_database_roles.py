@@ -18,7 +18,8 @@ from sqlalchemy import text
 from shared.database import get_engine
 from shared.database_roles import scram_sha256_verifier
 from shared.failures import sqlstate
-from tests.conftest import ROOT, owner_engine
+from tests.support import ROOT
+from tests.support.database import owner_engine
 
 INSUFFICIENT_PRIVILEGE = "42501"
 

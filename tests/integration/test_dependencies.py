@@ -18,7 +18,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 WEB_FRAMEWORKS = frozenset(
     map(

@@ -18,7 +18,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from shared.schemas.fields import Name, Text255
 from shared.services.email.user_agents import describe_user_agent
-from tests.conftest import Account, Actor, emails_to
+from tests.support.accounts import Account, Actor
+from tests.support.emails import emails_to
 
 _REFUSED_IN_NAMES = [
     "Ada\nClick https://evil.example to claim your prize",

@@ -36,16 +36,10 @@ from shared.services.email import templates
 from shared.services.email.backends import EmailSendError, FileBackend, OutgoingEmail, get_backend
 from shared.services.email.drain import LEASE, Claim, _claim_next, _send, backoff, drain_outbox
 from shared.services.email.outbox import enqueue
-from tests.conftest import (
-    PASSWORD,
-    Account,
-    Actor,
-    deliver_emails,
-    emails_to,
-    fresh_ip,
-    production_settings,
-    settings_changed,
-)
+from tests.support.accounts import PASSWORD, Account, Actor
+from tests.support.emails import deliver_emails, emails_to
+from tests.support.network import fresh_ip
+from tests.support.settings import production_settings, settings_changed
 
 _TOKEN_IN_LINK = re.compile(r"token=([A-Za-z0-9_-]+)")
 

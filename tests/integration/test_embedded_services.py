@@ -27,7 +27,8 @@ import httpx
 import pytest
 
 from devtools.services import process_alive
-from tests.conftest import ROOT, unused_port
+from tests.support import ROOT
+from tests.support.network import unused_port
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -302,7 +303,7 @@ _SIGN_IN_PROBE = textwrap.dedent(
     from devtools.services import start_embedded_postgres
     from shared.config import load_settings
     from shared.database_roles import ensure_app_role
-    from tests.test_embedded_services import signs_in_as, with_wrong_password
+    from tests.integration.test_embedded_services import signs_in_as, with_wrong_password
 
     postgres = start_embedded_postgres(Path(sys.argv[1]), database="augeo_scram")
     roles = derive_roles(postgres.url)
@@ -337,7 +338,7 @@ _PROBE_TEST = textwrap.dedent(
     import os
     from pathlib import Path
 
-    from tests.test_embedded_services import pid_file_pids, signs_in_as, with_wrong_password
+    from tests.integration.test_embedded_services import pid_file_pids, signs_in_as, with_wrong_password
 
 
     def test_records_the_embedded_server_pids() -> None:
@@ -357,7 +358,9 @@ def test_a_test_session_stops_the_servers_it_started(data_dir: Path, tmp_path: P
     assert not server_pids(data_dir), "another case left servers running"
     probe = tmp_path / "test_probe.py"
     probe.write_text(_PROBE_TEST)
-    done = run_python(data_dir, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest", str(probe))
+    done = run_python(
+        data_dir, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.integration.conftest", str(probe)
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     pids = set(json.loads((data_dir / "suite-pids.json").read_text()).values())
     assert len(pids) == 2

@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 
 from shared.database import unit_of_work
 from shared.models import AuditLog, EventAssignment
-from tests.conftest import Actor
+from tests.support.accounts import Actor
 
 NPO = str(uuid.uuid4())
 

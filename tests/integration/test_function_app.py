@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 EXPECTED_ROUTES = {
     ("health", "health", ("GET",)),

@@ -7,7 +7,9 @@ from pathlib import Path
 import azure.functions as func
 import httpx
 
-from tests.conftest import FunctionsByName, settings_changed, unused_port
+from tests.support import FunctionsByName
+from tests.support.network import unused_port
+from tests.support.settings import settings_changed
 
 
 def _health(functions: FunctionsByName) -> func.HttpResponse:

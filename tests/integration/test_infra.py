@@ -27,11 +27,11 @@ from typing import Any, cast
 import pytest
 
 from shared.config import Settings
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 INFRA = ROOT / "infra"
 INFRA_VENV = ROOT / ".venv-infra"
-INSPECT = ROOT / "tests" / "infra_support" / "inspect_infra.py"
+INSPECT = ROOT / "tests" / "support" / "infra" / "inspect_infra.py"
 PARAMETER_FILES = ("infra/main.parameters.json", "infra/main.prod.parameters.json")
 KEY_VAULT_REFERENCE = re.compile(r"^@Microsoft\.KeyVault\(SecretUri=\$\{[A-Za-z]+\}\)$")
 

@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import serialization
 
 from shared.config import get_settings
 from shared.security.signing_keys import KeySet, new_private_key_pem, parse_signing_keys
-from tests.conftest import Account, settings_changed
-from tests.forged_tokens import hs256_by_hand, unsigned
+from tests.support.accounts import Account
+from tests.support.forged_tokens import hs256_by_hand, unsigned
+from tests.support.settings import settings_changed
 
 
 def _key_set() -> KeySet:

@@ -10,7 +10,8 @@ import httpx
 import jwt
 
 from shared.security.signing_keys import new_private_key_pem, parse_signing_keys
-from tests.conftest import Account, settings_changed
+from tests.support.accounts import Account
+from tests.support.settings import settings_changed
 
 
 def _kid(token: str) -> str:

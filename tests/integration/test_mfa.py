@@ -21,7 +21,9 @@ from sqlalchemy import func, select
 
 from shared.database import unit_of_work
 from shared.models import AuditLog, RecoveryCode, TotpFactor
-from tests.conftest import ROOT, Account, Actor, enrol_second_factor, make_user, settings_changed
+from tests.support import ROOT
+from tests.support.accounts import Account, Actor, enrol_second_factor, make_user
+from tests.support.settings import settings_changed
 
 T0 = 1_900_000_020.0  # a step boundary (a multiple of 30 s)
 NPO = str(uuid.uuid4())

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from shared.models import Base
-from tests.conftest import alembic_config, owner_engine, table_privileges
+from tests.support.database import alembic_config, owner_engine, table_privileges
 
 
 def _tables(engine: sa.Engine) -> set[str]:

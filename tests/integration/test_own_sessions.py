@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
-from tests.conftest import Account, Actor
+from tests.support.accounts import Account, Actor
 
 
 def _sessions(actor: Actor) -> list[dict[str, Any]]:

@@ -27,7 +27,9 @@ from shared.database import unit_of_work
 from shared.models import AuditLog, RecoveryCode, Session, User, UserToken
 from shared.redis_client import Keys, get_redis
 from shared.security.tokens import hash_token
-from tests.conftest import PASSWORD, Account, Actor, owner_engine, token_from_last_email
+from tests.support.accounts import PASSWORD, Account, Actor
+from tests.support.database import owner_engine
+from tests.support.emails import token_from_last_email
 
 NPO = str(uuid.uuid4())
 

@@ -9,9 +9,9 @@ from typing import Any, cast
 
 import jsonschema
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
-SCHEMAS = ROOT / "tests" / "schemastore"  # copies with their licence; see README there
+SCHEMAS = ROOT / "tests" / "support" / "schemastore"  # copies with their licence; see README there
 
 
 def _validate(document_path: Path, schema_name: str) -> dict[str, Any]:

@@ -19,7 +19,10 @@ from shared.models import AuditLog, EmailOutbox
 from shared.redis_client import get_redis
 from shared.services import rate_limits
 from shared.services.rate_limits import Limit
-from tests.conftest import Account, client_from, fresh_ip, locks_held, settings_changed, wait_until
+from tests.support.accounts import Account
+from tests.support.concurrency import locks_held, wait_until
+from tests.support.network import client_from, fresh_ip
+from tests.support.settings import settings_changed
 
 WRONG = "Wrong-password-1"
 

@@ -29,7 +29,7 @@ from shared.database import get_engine
 from shared.database_roles import PURGE_FUNCTION, SCRUB_FUNCTION
 from shared.failures import sqlstate
 from shared.services.retention import RetentionNotConfiguredError, run_retention
-from tests.conftest import alembic_config, owner_engine, table_privileges
+from tests.support.database import alembic_config, owner_engine, table_privileges
 
 INSUFFICIENT_PRIVILEGE = "42501"
 INVALID_PARAMETER_VALUE = "22023"

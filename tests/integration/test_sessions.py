@@ -17,7 +17,9 @@ from shared.database import unit_of_work
 from shared.models import AuditLog, RefreshToken, Session
 from shared.redis_client import Keys, get_redis
 from shared.security.jwt_tokens import create_access_token
-from tests.conftest import Account, Actor, FunctionsByName, counting_round_trips
+from tests.support import FunctionsByName
+from tests.support.accounts import Account, Actor
+from tests.support.round_trips import counting_round_trips
 
 
 def _sid(tokens: dict[str, Any]) -> str:

@@ -22,7 +22,9 @@ from shared.database import unit_of_work
 from shared.errors import AppError, AuthenticationError, AuthorizationError
 from shared.models import Session, User
 from shared.services import authentication, passwords, users
-from tests.conftest import PASSWORD, USER_ROW_LOCK, Account, Actor, locks_held, token_from_last_email
+from tests.support.accounts import PASSWORD, Account, Actor
+from tests.support.concurrency import USER_ROW_LOCK, locks_held
+from tests.support.emails import token_from_last_email
 
 NEW_PASSWORD = "Fresh-gala-pass-42"
 CLIENT = ClientInfo(request_id="race", ip_address="198.51.100.77", user_agent="race-test")

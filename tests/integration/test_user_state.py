@@ -27,7 +27,8 @@ from shared.models import User
 from shared.redis_client import Keys, get_redis
 from shared.services import authentication, user_state
 from shared.services.principal import Principal
-from tests.conftest import Actor, app_connections_waiting_on_a_lock, wait_until
+from tests.support.accounts import Actor
+from tests.support.concurrency import app_connections_waiting_on_a_lock, wait_until
 
 CLIENT = ClientInfo(request_id="state-race", ip_address="198.51.100.78", user_agent="race-test")
 NPO = str(uuid.uuid4())

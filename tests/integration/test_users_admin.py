@@ -16,15 +16,9 @@ from shared.errors import AppError, ConflictError
 from shared.models import AuditLog, RoleName, User
 from shared.services import users
 from shared.services.authentication import authenticate
-from tests.conftest import (
-    PASSWORD,
-    Account,
-    Actor,
-    emails_to,
-    enrol_second_factor,
-    locks_held,
-    token_from_last_email,
-)
+from tests.support.accounts import PASSWORD, Account, Actor, enrol_second_factor
+from tests.support.concurrency import locks_held
+from tests.support.emails import emails_to, token_from_last_email
 
 NPO_A = str(uuid.uuid4())
 NPO_B = str(uuid.uuid4())

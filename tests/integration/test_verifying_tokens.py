@@ -21,8 +21,11 @@ from cryptography.hazmat.primitives import serialization
 
 from shared.config import get_settings
 from shared.security.signing_keys import SigningKey, new_private_key_pem, parse_signing_keys
-from tests.conftest import ROOT, Account, Actor, settings_changed, unused_port
-from tests.forged_tokens import b64url, hs256_by_hand, unsigned
+from tests.support import ROOT
+from tests.support.accounts import Account, Actor
+from tests.support.forged_tokens import b64url, hs256_by_hand, unsigned
+from tests.support.network import unused_port
+from tests.support.settings import settings_changed
 
 EXAMPLE = ROOT / "docs" / "examples" / "verify_token.py"
 

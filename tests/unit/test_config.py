@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shared.config import ConfigurationError, Settings, load_settings
 from shared.security.signing_keys import new_private_key_pem
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 # A key made the way operators make one (not marked as a development key).
 SIGNING_KEY = new_private_key_pem("ES256")
@@ -185,18 +184,6 @@ def test_funcignore_keeps_dot_env_out_of_the_package() -> None:
     assert ".env" in (ROOT / ".funcignore").read_text().split()
 
 
-def test_hsts_on_every_production_response(functions: dict[str, Any]) -> None:
-    import azure.functions as func
-
-    from tests.conftest import production_settings, settings_changed
-
-    request = func.HttpRequest("GET", "/api", body=b"")
-    with settings_changed(**production_settings()):
-        assert functions["api_index"](request).headers["Strict-Transport-Security"].startswith("max-age=")
-        assert "Strict-Transport-Security" in functions["route_not_found"](request).headers
-    assert "Strict-Transport-Security" not in functions["api_index"](request).headers
-
-
 def test_tls_modes_build_the_right_context() -> None:
     import ssl
 
@@ -213,7 +200,7 @@ def test_tls_modes_build_the_right_context() -> None:
 
 def test_the_database_wait_defaults_add_up_to_under_3_seconds_for_a_hung_server() -> None:
     """The defaults only: that a hung server costs one ping and one connection attempt is
-    tests/test_database.py's to show, and how long that takes, the benchmark's to measure."""
+    tests/integration/test_database.py's to show, and how long that takes, the benchmark's to measure."""
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
     assert defaults["db_ping_timeout_seconds"] + defaults["db_connect_timeout_seconds"] < 3
     assert defaults["db_statement_timeout_seconds"] == 5

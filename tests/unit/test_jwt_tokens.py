@@ -29,7 +29,7 @@ from shared.security.jwt_tokens import (
     decode_access_token,
 )
 from shared.security.signing_keys import AsymmetricAlgorithm, SigningKey, new_private_key_pem, parse_signing_keys
-from tests.forged_tokens import b64url, hs256_by_hand, unsigned
+from tests.support.forged_tokens import b64url, hs256_by_hand, unsigned
 
 BASE: dict[str, Any] = {
     "database_url": "postgresql+pg8000://u@h/d",

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import azure.functions as func
-import httpx
 import pytest
 
 from devtools.local_server import Route, Router
@@ -76,16 +73,6 @@ def test_literals_match_case_insensitively_like_the_host() -> None:
     assert RouteTemplate.parse("api/v1/users/{user_id}").match("/API/V1/Users/AbC") == {"user_id": "AbC"}
 
 
-def test_the_registered_jwks_route_beats_the_catch_all_for_get_only(local_server: Any) -> None:
-    router: Router = local_server.router  # the routes read from function_app.app, as the host reads them
-    route, params = router.resolve("GET", "/.well-known/jwks.json") or (None, None)
-    assert route is not None and route.name == "jwks" and params == {}
-    other = router.resolve("POST", "/.well-known/jwks.json")
-    assert other is not None and other[0].name == "route_not_found", "the 405 comes from the catch-all"
-    sibling = router.resolve("GET", "/.well-known/openid-configuration")
-    assert sibling is not None and sibling[0].name == "route_not_found"
-
-
 def test_routes_the_host_reserves_are_refused_when_declared() -> None:
     """The host refuses a function whose route starts with admin or runtime (a plain prefix test)."""
     for reserved in ("admin/keys", "administration", "Runtime/webhooks/x", "/admin"):
@@ -101,13 +88,3 @@ def test_paths_the_host_answers_itself_never_reach_a_function() -> None:
     assert router.resolve("GET", "/admin") is None
     assert _resolved(router, "GET", "/administration")[0].name == "{*path}", "reserved by segment, not by prefix"
     assert is_reserved_path("/admin/") and not is_reserved_path("/.well-known/jwks.json")
-
-
-def test_the_local_server_serves_the_jwks_path_as_the_host_would(client: httpx.Client) -> None:
-    for path in ("/.well-known/jwks.json", "/.well-known/jwks.json/", "/.WELL-KNOWN/jwks.JSON"):
-        response = client.get(path)
-        assert response.status_code == 200, path
-        assert response.json()["keys"], path
-    wrong_method = client.post("/.well-known/jwks.json", json={})
-    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
-    assert client.get("/admin/host/status").status_code == 404

@@ -6,8 +6,6 @@ import base64
 import json
 import random
 import re
-import subprocess
-import sys
 from typing import Any
 
 import jwt
@@ -26,7 +24,6 @@ from shared.security.signing_keys import (
     parse_signing_keys,
     required_jwk_members,
 )
-from tests.conftest import ROOT
 
 BASE: dict[str, Any] = {
     "database_url": "postgresql+pg8000://u@h/d",
@@ -246,31 +243,6 @@ def test_key_set_repr_shows_no_key_material() -> None:
     assert settings.jwt_signing_keys is not None and settings.jwt_signing_keys.signing.kid in repr(
         settings.jwt_signing_keys
     )
-
-
-# -- the CLI -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("algorithm", ["ES256", "EdDSA", "RS256"])
-def test_new_signing_key_prints_only_a_usable_key(algorithm: AsymmetricAlgorithm) -> None:
-    """Nothing but the key on stdout, nothing on stderr; no settings needed (an operator's laptop)."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "new-signing-key", "--algorithm", algorithm],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0 and done.stderr == ""
-    assert done.stdout.startswith("-----BEGIN PRIVATE KEY-----\n")
-    assert done.stdout.endswith("-----END PRIVATE KEY-----\n")
-    keys = parse_signing_keys(done.stdout, algorithm)
-    assert len(keys.keys) == 1 and not keys.has_development_key
-    if algorithm == "RS256":
-        assert isinstance(keys.signing.private_key, rsa.RSAPrivateKey) and keys.signing.private_key.key_size >= 3072
 
 
 def test_new_signing_key_defaults_to_es256(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,6 @@
 """Drive the API with the client that openapi-python-client generated from /openapi.json.
 
-Run by tests/test_contract.py with .venv-contract's Python and the generated
+Run by tests/integration/test_contract.py with .venv-contract's Python and the generated
 package ``augeo_client`` on PYTHONPATH. Two steps, because the verification
 token arrives by email in between:
 

@@ -1,6 +1,6 @@
 """Parse the infrastructure files with the tools of .venv-infra; print JSON.
 
-Run by tests/test_infra.py as ``.venv-infra/bin/python inspect_infra.py ROOT``
+Run by tests/integration/test_infra.py as ``.venv-infra/bin/python inspect_infra.py ROOT``
 because pycep-parser and PyYAML live in that separate virtualenv (Checkov's
 pins conflict with the app's). Output: ``{"pycep_version", "bicep": {path:
 {"ok", "json" | "error"}}, "yaml": {path: document}}``.
