@@ -123,7 +123,7 @@ def tokens() -> dict[str, Any]:
 
 def roundtrips() -> dict[str, dict[str, Any]]:
     """Per request: commands sent to Redis (packed commands written to a socket, as
-    tests/conftest.py's counting_round_trips counts them), SQL statements (SQLAlchemy
+    tests/support/round_trips.py's counting_round_trips counts them), SQL statements (SQLAlchemy
     before_cursor_execute on shared.database.get_engine(); "sql" counts every event,
     "statements" all but the transaction's BEGIN, as the tests pin them), and
     PostgreSQL wire round trips (pg8000 waits for the server:
