@@ -1,11 +1,12 @@
 # The two set-up commands: `make run` and `make test`. Each creates .venv and
 # installs what it needs the first time; nothing else has to be installed.
+# `make test-unit` is the fast loop: tests/unit alone, no server started.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-client bench lint format clean
+.PHONY: run test test-unit test-client bench lint format clean
 
 # Checkov and pycep-parser pin many packages of their own: they live in a
 # second virtualenv that the infrastructure tests call as subprocesses.
@@ -65,9 +66,14 @@ endif
 run: $(STAMP)
 	$(PY) -m devtools.run $(if $(V),--verbose)
 
+# Everything: tests/unit and tests/integration (PostgreSQL, Redis, the contract and infrastructure checks).
 test: $(STAMP) $(INFRA_STAMP) $(CONTRACT_STAMP)
 	$(MAKE) --no-print-directory test-client
 	$(PY) -m pytest
+
+# tests/unit only: no PostgreSQL, Redis or subprocess; seconds.
+test-unit: $(STAMP)
+	$(PY) -m pytest tests/unit
 
 bench: $(STAMP) $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/run.py

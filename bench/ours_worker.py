@@ -124,7 +124,7 @@ def tokens() -> dict[str, Any]:
 
 def roundtrips() -> dict[str, dict[str, Any]]:
     """Per request: commands sent to Redis (packed commands written to a socket, as
-    tests/conftest.py's counting_round_trips counts them), SQL statements (SQLAlchemy
+    tests/support/round_trips.py's counting_round_trips counts them), SQL statements (SQLAlchemy
     before_cursor_execute on shared.database.get_engine(); "sql" counts every event,
     "statements" all but the transaction's BEGIN, as the tests pin them), and
     PostgreSQL wire round trips (pg8000 waits for the server:
@@ -368,7 +368,7 @@ def _use_settings(**env: str) -> None:
 def hung_database(runs: int) -> dict[str, Any]:
     """Seconds from a sign-in request to its 503 when PostgreSQL stops answering.
 
-    PostgreSQL is reached through tests/hung_server.py's proxy, which forwards
+    PostgreSQL is reached through tests/support/hung_server.py's proxy, which forwards
     until it hangs: then it answers nothing, and new connections are accepted
     and never answered, as a stuck server's kernel does. Two cases: the pooled
     connection has been idle (DB_PING_AFTER_IDLE_SECONDS=0 makes every used
@@ -377,10 +377,10 @@ def hung_database(runs: int) -> dict[str, Any]:
     waits. Each run counts the connections tried while hung.
     """
     from sqlalchemy.engine import make_url
+    from tests.support.hung_server import HangingProxy, upstream_address
 
     from shared.config import get_settings
     from shared.database import STATEMENT_TIMEOUT_MARGIN_SECONDS
-    from tests.hung_server import HangingProxy, upstream_address
 
     saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "DB_PING_AFTER_IDLE_SECONDS")}
     database_url = os.environ["DATABASE_URL"]

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # infra/modules/functionapp.bicep deploys siteConfig.cors with supportCredentials: true
-# (cookie sign-in needs it); tests/test_infra.py checks the two agree.
+# (cookie sign-in needs it); tests/integration/test_infra.py checks the two agree.
 SITE_SUPPORTS_CREDENTIALS = True
 ANY_ORIGIN = "*"
 

@@ -36,6 +36,7 @@ from devtools.services import (
     DATA_DIR,
     EmbeddedService,
     interrupt_on_signals,
+    kept_in,
     start_embedded_postgres,
     start_embedded_redis,
     stop_embedded_services,
@@ -71,19 +72,9 @@ def configure_output(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format=LOG_FORMAT, handlers=[handler])
 
 
-def _kept_in_data_dir(name: str, make: Callable[[], str]) -> str:
-    """A generated value kept under .data (readable by this user only), so tokens survive a restart."""
-    path = DATA_DIR / name
-    if not path.exists():
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-            handle.write(make())
-    return path.read_text()
-
-
 def development_jwt_secret() -> str:
     """The HS* shared secret of `make run` when JWT_SECRET_KEY is not given."""
-    return _kept_in_data_dir("jwt-secret", lambda: secrets.token_urlsafe(48)).strip()
+    return kept_in(DATA_DIR, "jwt-secret", lambda: secrets.token_urlsafe(48))
 
 
 def development_signing_key(algorithm: AsymmetricAlgorithm) -> str:
@@ -91,7 +82,7 @@ def development_signing_key(algorithm: AsymmetricAlgorithm) -> str:
     from shared.security.signing_keys import new_private_key_pem
 
     name = f"jwt-signing-key-{algorithm.lower()}.pem"
-    return _kept_in_data_dir(name, lambda: new_private_key_pem(algorithm, development=True))
+    return kept_in(DATA_DIR, name, lambda: new_private_key_pem(algorithm, development=True)) + "\n"
 
 
 def _provide(name: str, make: Callable[[], str]) -> None:
@@ -109,7 +100,7 @@ def provide_encryption_key() -> None:
     """A development DATA_ENCRYPTION_KEYS when none is configured, kept so stored secrets stay readable."""
     from shared.security.encryption import new_key
 
-    _provide("DATA_ENCRYPTION_KEYS", lambda: _kept_in_data_dir("data-encryption-key", new_key).strip())
+    _provide("DATA_ENCRYPTION_KEYS", lambda: kept_in(DATA_DIR, "data-encryption-key", new_key))
 
 
 def provide_token_key() -> None:

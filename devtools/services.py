@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import tempfile
@@ -33,6 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pgserver.utils import PostmasterInfo
 
 logger = logging.getLogger("augeo.services")
 
@@ -40,6 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("AUGEO_DATA_DIR") or ROOT / ".data").resolve()
 
 START_TIMEOUT_SECONDS = 15.0
+# The embedded PostgreSQL's administrator, and the file beside its data that keeps its password.
+ADMIN = "postgres"
+ADMIN_PASSWORD_FILE = "pg-admin-password"
 STOP_TIMEOUT_SECONDS = 30.0
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _UNIX_SOCKET_MAX_BYTES = 100  # sun_path is 104 bytes on macOS, 108 on Linux
@@ -155,7 +163,12 @@ def start_embedded_postgres(
 ) -> EmbeddedService:
     """Start (or reuse) a PostgreSQL under ``data_dir/pg`` with ``database`` in it.
 
-    ``fresh`` drops ``database`` first (the test suite wants an empty one).
+    Every role signs in with its password (SCRAM), as on a managed server: the
+    administrator ``postgres`` with the one kept in ``data_dir`` (its URL
+    carries it), the runtime and retention roles made from that URL with
+    theirs (devtools/database_roles.py), so a wrong password is refused here
+    as it is in Azure. ``fresh`` drops ``database`` first (the test suite
+    wants an empty one).
     """
     with warnings.catch_warnings():
         # On import pgserver asks platformdirs for a runtime folder, which warns when XDG_RUNTIME_DIR is unset.
@@ -170,23 +183,95 @@ def start_embedded_postgres(
             _stop_at_exit("PostgreSQL", lambda: _stop_postgres(pgdata))
         # cleanup_mode=None: pgserver's own atexit hook must never stop it; _stop_postgres does.
         server = get_server(pgdata, cleanup_mode=None)
-    info = server.get_postmaster_info()
+        info = server.get_postmaster_info()
+        password = kept_in(data_dir, ADMIN_PASSWORD_FILE, lambda: secrets.token_urlsafe(24))
+        _require_passwords(info, pgdata, password)
     if fresh:
         # Without the SET, psql prints a NOTICE above the test session when the database is new.
-        server.psql(f"SET client_min_messages = warning;\nDROP DATABASE IF EXISTS {database} WITH (FORCE)")
-    server.psql(
+        _psql(info, password, f"SET client_min_messages = warning;\nDROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    _psql(
+        info,
+        password,
         f"SELECT 'CREATE DATABASE {database}' "
-        f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}')\\gexec"
+        f"WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '{database}')\\gexec",
     )
     service = EmbeddedService(
         name="PostgreSQL",
-        url=f"postgresql+pg8000://postgres@localhost/{database}?unix_sock={info.socket_path}",
+        url=f"postgresql+pg8000://{ADMIN}:{password}@localhost/{database}?unix_sock={info.socket_path}",
         pid=info.pid,
         folder=pgdata,
         started_here=running is None,
     )
     _log_ready(service)
     return service
+
+
+def kept_in(folder: Path, name: str, make: Callable[[], str]) -> str:
+    """A generated value kept in ``folder/name`` (readable by this user only), made once."""
+    path = folder / name
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(make())
+    return path.read_text().strip()
+
+
+# pgserver's initdb trusts every local connection; these rules replace its own.
+_PG_HBA = """\
+# Written by devtools/services.py: every role signs in with its password (SCRAM).
+# TYPE  DATABASE  USER  ADDRESS       METHOD
+local   all       all                 scram-sha-256
+host    all       all   127.0.0.1/32  scram-sha-256
+host    all       all   ::1/128       scram-sha-256
+"""
+
+
+def _require_passwords(info: PostmasterInfo, pgdata: Path, password: str) -> None:
+    """Give the administrator ``password`` and make the server ask every role for its own.
+
+    Done once per data folder (a server pgserver initialised trusts everyone);
+    the reload is waited for, so nothing signs in without its password once
+    this returns.
+    """
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text() == _PG_HBA:
+        return
+    from shared.database_roles import scram_sha256_verifier
+
+    _psql(info, password, f"ALTER ROLE {ADMIN} PASSWORD '{scram_sha256_verifier(password)}'")
+    hba.write_text(_PG_HBA)  # in place: the file keeps its owner (pgserver's user under root)
+    _psql(info, password, "SELECT pg_reload_conf()")
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while _psql_signs_in(info, f"not-{password}"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the embedded PostgreSQL in {pgdata} still lets a wrong password in")
+        time.sleep(0.05)
+
+
+def _psql(info: PostmasterInfo, password: str, command: str) -> str:
+    """Run ``command`` with psql as the administrator (pgserver's own psql signs in without a password)."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    done = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", info.get_uri()],
+        input=command,
+        env={**os.environ, "PGPASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECONDS,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"psql on the embedded PostgreSQL failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _psql_signs_in(info: PostmasterInfo, password: str) -> bool:
+    try:
+        _psql(info, password, "SELECT 1")
+    except RuntimeError:
+        return False
+    return True
 
 
 def _live_pid(pid_file: Path) -> int | None:

@@ -2,7 +2,7 @@
 
 Copy this file into your service (``pip install "pyjwt[crypto]>=2.15"``). It is the
 example of docs/verifying-tokens.md, and the Augeo test suite runs it against
-the running app over HTTP (tests/test_verifying_tokens.py), so it stays true.
+the running app over HTTP (tests/integration/test_verifying_tokens.py), so it stays true.
 
     verifier = AugeoTokenVerifier("https://<augeo-platform-api host>")
     try:

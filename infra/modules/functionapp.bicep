@@ -2,7 +2,7 @@
 // Runtime (Python 3.11), deployment storage and scaling live in
 // functionAppConfig; on Flex the app settings FUNCTIONS_WORKER_RUNTIME,
 // FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENTSHARE,
-// SCM_DO_BUILD_DURING_DEPLOYMENT, ... must not be set (tests/test_infra.py
+// SCM_DO_BUILD_DURING_DEPLOYMENT, ... must not be set (tests/integration/test_infra.py
 // keeps the list). Secrets are Key Vault references resolved with the
 // user-assigned identity (keyVaultReferenceIdentity). PostgreSQL takes no
 // secret at all: the app signs in as its identity's database role with a

@@ -91,7 +91,7 @@ resource acsConnectionString 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if
   parent: vault
   name: 'acs-connection-string'
   // checkov:skip=CKV_AZURE_41: the Communication Services key is re-read on every deployment; an expiry date would break the Key Vault reference.
-  // checkov:skip=CKV_AZURE_114: false positive: contentType is set below, but Checkov does not read the properties of a conditional (if) resource; tests/test_infra.py checks contentType on every secret.
+  // checkov:skip=CKV_AZURE_114: false positive: contentType is set below, but Checkov does not read the properties of a conditional (if) resource; tests/integration/test_infra.py checks contentType on every secret.
   properties: {
     value: communicationService.listKeys().primaryConnectionString
     contentType: 'text/plain; ACS_CONNECTION_STRING'

@@ -1,5 +1,5 @@
 /**
- * The page the browser test drives (tests/test_web_client_browser.py): the client, bundled by
+ * The page the browser test drives (tests/integration/test_web_client_browser.py): the client, bundled by
  * esbuild, with a small harness on `window` that the test calls and whose answers it reads.
  *
  * The page's URL names the API and the transport: `/?api=http://localhost:7071&transport=cookie`.

@@ -3,7 +3,7 @@
 // The document comes from `python -m devtools.openapi_document` in the repository (no server,
 // no database: the document depends only on the endpoint declarations), and openapi-typescript
 // turns it into types with its default options, as a web app's own build would. The result is
-// checked in (src/generated/openapi.d.ts); tests/test_typescript_client.py fails when it is stale.
+// checked in (src/generated/openapi.d.ts); tests/integration/test_typescript_client.py fails when it is stale.
 // PYTHON names the interpreter; by default the repository's .venv.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

@@ -1,0 +1,152 @@
+"""The happy paths of /api/v1/auth through HTTP, and the rules around them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tests.support.accounts import PASSWORD, Account
+from tests.support.emails import emails_to, token_from_last_email
+
+
+def test_register_creates_unverified_inactive_donor(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
+    person = Account(client, unique_email("Mixed.Case").replace("mixed", "MiXeD"))
+    response = person.register(phone="+1 555 0100", city="Lyon")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    user = body["user"]
+    assert body["message"]
+    assert user["email"] == person.email.lower()
+    assert (user["role"], user["email_verified"], user["is_active"], user["npo_id"]) == ("donor", False, False, None)
+    assert user["phone"] == "+1 555 0100" and user["city"] == "Lyon"
+    assert "password" not in response.text and "password_hash" not in user
+    assert "token" not in user
+
+
+def test_verification_email_links_to_the_donor_app(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
+    person = Account(client, unique_email("link"))
+    person.register()
+    [message] = emails_to(person.email)
+    assert message["subject"] == "Confirm your email address"
+    assert "http://localhost:3001/verify-email?token=" in message["text"]
+    assert set(message) >= {"to", "subject", "text", "html", "created_at"}
+
+
+def test_taken_email_in_any_case_is_409(client: httpx.Client, account: Account) -> None:
+    again = Account(client, account.email.upper())
+    response = again.register()
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "DUPLICATE_EMAIL"
+
+
+def test_verify_then_login_then_me(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
+    person = Account(client, unique_email("flow"))
+    person.register()
+    unverified = person.login()
+    assert unverified.status_code == 403 and unverified.json()["error"]["code"] == "EMAIL_NOT_VERIFIED"
+    verified = person.verify()
+    assert verified.status_code == 200
+    assert verified.json()["user"]["email_verified"] is True and verified.json()["user"]["is_active"] is True
+    tokens = person.tokens()
+    assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 900
+    assert tokens["user"]["last_login_at"] is not None
+    me = person.me(tokens["access_token"])
+    assert me.status_code == 200 and me.json()["email"] == person.email
+
+
+def test_verification_token_is_single_use(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
+    person = Account(client, unique_email("once"))
+    person.register()
+    token = token_from_last_email(person.email, "confirm")
+    assert client.post("/api/v1/auth/verify-email", json={"token": token}).status_code == 200
+    second = client.post("/api/v1/auth/verify-email", json={"token": token})
+    assert second.status_code == 400 and second.json()["error"]["code"] == "INVALID_TOKEN"
+
+
+@pytest.mark.parametrize("token", ["A" * 43, "not-a-real-token-but-long-enough"])
+def test_unknown_verification_token_is_400(client: httpx.Client, token: str) -> None:
+    response = client.post("/api/v1/auth/verify-email", json={"token": token})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "INVALID_TOKEN"
+
+
+def test_access_token_claims(account: Account) -> None:
+    tokens = account.tokens()
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert set(claims) >= {"sub", "sid", "jti", "role", "npo_id", "iat", "exp", "iss", "aud", "typ"}
+    assert claims["typ"] == "access" and claims["role"] == "donor"
+    assert claims["exp"] - claims["iat"] == 900
+    header = jwt.get_unverified_header(tokens["access_token"])
+    assert header["alg"] == "ES256" and header["typ"] == "at+jwt"
+    published = account.http.get("/.well-known/jwks.json").json()["keys"]
+    assert header["kid"] == published[0]["kid"], "signed by the first published key"
+
+
+def test_wrong_password_and_unknown_email_answer_the_same(client: httpx.Client, account: Account) -> None:
+    wrong = account.login(password="Wrong-password-1")
+    unknown = Account(client, "nobody-" + account.email).login(password="Wrong-password-1")
+    assert wrong.status_code == unknown.status_code == 401
+
+    def strip(r: httpx.Response) -> dict[str, Any]:
+        return {k: v for k, v in r.json()["error"].items() if k != "request_id"}
+
+    assert strip(wrong) == strip(unknown)
+    assert wrong.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_logout_ends_this_session_only(account: Account) -> None:
+    laptop = account.tokens()
+    phone = account.tokens()
+    response = account.http.post(
+        "/api/v1/auth/logout", headers=account.headers(Authorization=f"Bearer {laptop['access_token']}")
+    )
+    assert response.status_code == 204
+    assert account.me(laptop["access_token"]).status_code == 401
+    refreshed = account.http.post("/api/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
+    assert refreshed.status_code == 401
+    assert account.me(phone["access_token"]).status_code == 200
+
+
+def test_refresh_rotates_and_returns_both_tokens(account: Account) -> None:
+    tokens = account.tokens()
+    response = account.http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 200, response.text
+    fresh = response.json()
+    assert fresh["refresh_token"] != tokens["refresh_token"]
+    assert fresh["access_token"] != tokens["access_token"]
+    assert account.me(fresh["access_token"]).status_code == 200
+    again = account.http.post("/api/v1/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    assert again.status_code == 200
+
+
+def test_password_reset_flow(client: httpx.Client, account: Account) -> None:
+    before = account.tokens()
+    requested = account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    assert requested.status_code == 202
+    token = token_from_last_email(account.email, "reset your password")
+    confirm = client.post(
+        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Brand-new-pass-77"}
+    )
+    assert confirm.status_code == 200, confirm.text
+    assert account.me(before["access_token"]).status_code == 401
+    assert account.login().status_code == 401
+    assert account.login(password="Brand-new-pass-77").status_code == 200
+    reuse = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Other-pass-88"})
+    assert reuse.status_code == 400
+
+
+def test_password_change_keeps_this_session_and_ends_others(account: Account) -> None:
+    this = account.tokens()
+    other = account.tokens()
+    response = account.http.post(
+        "/api/v1/auth/password/change",
+        json={"current_password": PASSWORD, "new_password": "Changed-pass-99"},
+        headers=account.headers(Authorization=f"Bearer {this['access_token']}"),
+    )
+    assert response.status_code == 200, response.text
+    assert account.me(this["access_token"]).status_code == 200
+    assert account.me(other["access_token"]).status_code == 401
+    assert any("password was changed" in m["subject"] for m in emails_to(account.email))

@@ -1,0 +1,210 @@
+"""The API contract: the OpenAPI document is complete and true, fuzzed, and usable by a real client.
+
+schemathesis and openapi-python-client run from .venv-contract (``make test``
+builds it) against the local server of this test session, over real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+
+from shared.http.endpoint import ANY_METHOD, ENDPOINTS
+from tests.support import ROOT
+from tests.support.accounts import make_user
+from tests.support.emails import deliver_emails, token_from_last_email
+from tests.support.network import fresh_ip
+from tests.support.settings import settings_changed
+
+CONTRACT_BIN = ROOT / ".venv-contract" / "bin"
+SCHEMATHESIS_SEED = 20261125
+SCHEMATHESIS_MAX_EXAMPLES = 25
+
+
+def _tool(name: str) -> Path:
+    path = CONTRACT_BIN / name
+    if not path.exists():
+        pytest.fail(f"{path} is missing: run `make .venv-contract/.installed` (make test does)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def document(base_url: str) -> dict[str, Any]:
+    response = httpx.get(f"{base_url}/openapi.json")
+    assert response.status_code == 200
+    return cast(dict[str, Any], response.json())
+
+
+def test_document_lists_exactly_the_registered_routes(
+    document: dict[str, Any], functions: dict[str, Callable[..., Any]]
+) -> None:
+    assert functions  # the app is loaded and its routes registered
+    registered = {(spec.path, spec.method.lower()) for spec in ENDPOINTS if spec.method != ANY_METHOD}
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert documented == registered, {
+        "missing from the document": registered - documented,
+        "documented but not registered": documented - registered,
+    }
+    assert document["openapi"] == "3.1.0"
+
+
+def test_every_operation_is_described(document: dict[str, Any]) -> None:
+    tag_names = {tag["name"] for tag in document["tags"]}
+    operation_ids = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            where = f"{method.upper()} {path}"
+            assert operation["summary"] and operation["tags"], where
+            assert set(operation["tags"]) <= tag_names, where
+            operation_ids.append(operation["operationId"])
+            for status, response in operation["responses"].items():
+                assert "X-Request-ID" in response.get("headers", {}), (where, status)
+                if int(status) >= 400:
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": "#/components/schemas/ErrorResponse"
+                    }, (where, status)
+            if "requestBody" in operation:
+                assert {"400", "413", "415", "422"} <= set(operation["responses"]), where
+    assert len(operation_ids) == len(set(operation_ids))
+    assert all(tag.get("description") for tag in document["tags"])
+
+
+def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any]) -> None:
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+    }
+    protected = 0
+    for spec in ENDPOINTS:
+        if spec.method == ANY_METHOD:
+            continue
+        operation = document["paths"][spec.path][spec.method.lower()]
+        if spec.auth:
+            protected += 1
+            assert operation["security"] == [{"bearerAuth": []}]
+            assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
+            assert "503" in operation["responses"]
+        else:
+            assert operation["security"] == []
+        if "429" in operation["responses"]:
+            assert "Retry-After" in operation["responses"]["429"]["headers"]
+    assert protected >= 15
+
+
+def test_request_schemas_state_the_rules(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    password = schemas["RegisterRequest"]["properties"]["password"]
+    assert password["minLength"] == 8 and password["maxLength"] == 128 and password["pattern"]
+    assert schemas["RegisterRequest"]["properties"]["email"]["format"] == "email"
+    assert schemas["RegisterRequest"]["additionalProperties"] is False
+    assert schemas["RoleChangeRequest"]["then"]["required"] == ["npo_id"]
+    examples = [p for s in schemas.values() for p in s.get("properties", {}).values() if "examples" in p]
+    assert examples, "fields carry examples"
+
+
+def _run(command: list[str | Path], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: str, client: httpx.Client) -> None:
+    """All checks, positive and negative data, stateful phase, signed in as a real super admin."""
+    admin = make_user(client, "super_admin")
+    env = {
+        **os.environ,
+        "ST_BASE_URL": base_url,
+        "ST_EMAIL": admin.email,
+        "ST_PASSWORD": admin.password,
+        "SCHEMATHESIS_HOOKS": "tests.support.contract.schemathesis_hooks",
+        "PYTHONPATH": str(ROOT),
+    }
+    generous = {
+        name: "1000000"
+        for name in (
+            "RATE_LIMIT_LOGIN_PER_IP",
+            "RATE_LIMIT_LOGIN_PER_ACCOUNT",
+            "RATE_LIMIT_REGISTER_PER_IP",
+            "RATE_LIMIT_EMAIL_PER_IP",
+            "RATE_LIMIT_EMAIL_PER_ADDRESS",
+            "RATE_LIMIT_LOGIN_SUCCESS_PER_ACCOUNT",
+            "RATE_LIMIT_TOKEN_PER_IP",
+            "RATE_LIMIT_REFRESH_PER_IP",
+            "MAX_SESSIONS_PER_USER",
+        )
+    }
+    command: list[str | Path] = [
+        _tool("schemathesis"),
+        "run",
+        f"{base_url}/openapi.json",
+        "--checks",
+        "all",
+        # DELETE /api/v1/users/{id} deactivates (a soft delete): the account stays
+        # visible to admins and POST .../activate restores it, so a 200 after the DELETE is
+        # the contract. use_after_free assumes a hard delete; every other check runs.
+        "--exclude-checks",
+        "use_after_free",
+        "--mode",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--seed",
+        str(SCHEMATHESIS_SEED),
+        "--max-examples",
+        str(SCHEMATHESIS_MAX_EXAMPLES),
+        "--request-timeout",
+        "30",
+        "--no-shrink",
+    ]
+    # The fuzzer's thousands of bad logins from one address would otherwise lock out its own sign-in.
+    with settings_changed(**generous):
+        done = _run(command, env, timeout=900)
+    summary = "\n".join(done.stdout.splitlines()[-25:])
+    print(summary)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    generated = re.search(r"(\d+) generated", done.stdout)
+    assert generated and int(generated.group(1)) > 500, summary
+
+
+@pytest.mark.slow
+def test_generated_client_drives_the_account_flow(base_url: str, document: dict[str, Any], tmp_path: Path) -> None:
+    """openapi-python-client builds a typed client from the document; the client registers,
+    verifies (token from the file email), signs in, reads /users/me, refreshes and signs out."""
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(document))
+    package = tmp_path / "augeo_client"
+    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}"}
+    generated = _run(
+        [_tool("openapi-python-client"), "generate", "--path", spec, "--output-path", package, "--meta", "none"],
+        env,
+        timeout=300,
+    )
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert (package / "api" / "auth" / "auth_register.py").exists()
+
+    email = f"client-{os.urandom(4).hex()}@example.org"
+    flow = ROOT / "tests" / "support" / "contract" / "client_flow.py"
+    run_env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path),
+        "AUGEO_URL": base_url,
+        "FLOW_EMAIL": email,
+        "FLOW_IP": fresh_ip(),
+    }
+    first = _run([_tool("python"), flow, "register"], run_env, timeout=120)
+    assert first.returncode == 0, first.stdout + first.stderr
+    deliver_emails()
+    run_env["FLOW_TOKEN"] = token_from_last_email(email, "confirm")
+    second = _run([_tool("python"), flow, "verify-and-sign-in"], run_env, timeout=120)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "logout 204" in second.stdout

@@ -1,0 +1,281 @@
+"""The second factor and recent authentication, with a clock the tests hold still.
+
+TOTP codes are computed here with pyotp from the secret the enrolment returns,
+at times the test chooses (``shared.clock.now`` is set for the app too), so
+drift, reuse within a step and expiry are decided, not waited for.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+
+import httpx
+import jwt
+import pyotp
+import pytest
+from sqlalchemy import func, select
+
+from shared.database import unit_of_work
+from shared.models import AuditLog, RecoveryCode, TotpFactor
+from tests.support import ROOT
+from tests.support.accounts import Account, Actor, enrol_second_factor, make_user
+from tests.support.settings import settings_changed
+
+T0 = 1_900_000_020.0  # a step boundary (a multiple of 30 s)
+NPO = str(uuid.uuid4())
+
+
+class Clock:
+    """The app's clock, held still and moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.value = T0
+        monkeypatch.setattr("shared.clock.now", lambda: self.value)
+
+    def advance(self, seconds: float) -> None:
+        self.value += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    return Clock(monkeypatch)
+
+
+def _code(secret: str, at: float) -> str:
+    return pyotp.TOTP(secret).at(at)
+
+
+class Enrolled:
+    """A signed-in user who turned a second factor on: their secret and recovery codes."""
+
+    def __init__(self, actor: Actor, clock: Clock) -> None:
+        self.actor = actor
+        enrolment = enrol_second_factor(actor)  # with the code of the clock's step
+        started = enrolment.started
+        assert started["otpauth_uri"].startswith("otpauth://totp/") and "<svg" in started["qr_svg"]
+        self.secret = enrolment.secret
+        self.recovery_codes = enrolment.recovery_codes
+        clock.advance(60)  # the code just used is spent; later codes are of later steps
+
+
+def _verify(account: Account, mfa_token: str, **proof: str) -> httpx.Response:
+    return account.http.post("/api/v1/auth/mfa/verify", json={"mfa_token": mfa_token, **proof})
+
+
+def test_enrolment_then_sign_in_in_two_steps(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is True
+    assert len(enrolled.recovery_codes) == 10 and len(set(enrolled.recovery_codes)) == 10
+    challenge = actor.account.tokens()
+    assert challenge["mfa_required"] is True and challenge["methods"] == ["totp", "recovery_code"]
+    assert challenge["expires_in"] == 300 and "access_token" not in challenge
+    done = _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value))
+    assert done.status_code == 200, done.text
+    claims = jwt.decode(done.json()["access_token"], options={"verify_signature": False})
+    assert claims["amr"] == ["pwd", "otp"] and claims["auth_time"] == int(clock.value)
+    assert _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value)).status_code == 401
+
+
+def test_the_secret_is_encrypted_and_recovery_codes_hashed(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    with unit_of_work() as db:
+        factor = db.get(TotpFactor, uuid.UUID(actor.id))
+        hashes = db.scalars(select(RecoveryCode.code_hash).where(RecoveryCode.user_id == uuid.UUID(actor.id))).all()
+    assert factor is not None and enrolled.secret.encode() not in factor.secret_encrypted
+    assert len(hashes) == 10 and not {code.replace("-", "") for code in enrolled.recovery_codes} & set(hashes)
+
+
+def test_a_code_is_accepted_once_even_within_its_step(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    code = _code(enrolled.secret, clock.value)
+    first, second = actor.account.tokens(), actor.account.tokens()
+    assert _verify(actor.account, first["mfa_token"], code=code).status_code == 200
+    clock.advance(5)  # the same 30-second step
+    reused = _verify(actor.account, second["mfa_token"], code=code)
+    assert reused.status_code == 401 and reused.json()["error"]["code"] == "INVALID_MFA_CODE"
+
+
+@pytest.mark.parametrize(("offset", "accepted"), [(-30, True), (30, True), (-60, False), (60, False)])
+def test_one_step_of_drift_either_way_and_no_more(
+    signed_in: Callable[..., Actor], clock: Clock, offset: int, accepted: bool
+) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    # Three steps after the enrolment's code: two steps back is a code never used, so only
+    # the drift limit can refuse it (the enrolment's own step would be refused as spent).
+    clock.advance(30)
+    challenge = actor.account.tokens()
+    response = _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value + offset))
+    assert (response.status_code == 200) is accepted, response.text
+
+
+def test_a_recovery_code_works_once_and_is_audited(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    code = enrolled.recovery_codes[3].lower().replace("-", " ")  # case and separators do not matter
+    assert _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=code).status_code == 200
+    assert _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=code).status_code == 401
+    with unit_of_work() as db:
+        used = db.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.event_type == "mfa.recovery_code_used", AuditLog.target_user_id == uuid.UUID(actor.id))
+        )
+    assert used == 1
+
+
+def test_an_mfa_token_dies_after_five_wrong_codes(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    token = actor.account.tokens()["mfa_token"]
+    wrong = [_verify(actor.account, token, code="000000").json()["error"]["code"] for _ in range(5)]
+    assert wrong == ["INVALID_MFA_CODE"] * 5
+    dead = _verify(actor.account, token, code=_code(enrolled.secret, clock.value))
+    assert dead.status_code == 401 and dead.json()["error"]["code"] == "INVALID_MFA_TOKEN"
+    with unit_of_work() as db:
+        audited = db.scalar(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.event_type == "mfa.wrong_code", AuditLog.target_user_id == uuid.UUID(actor.id))
+        )
+    assert audited == 5
+
+
+def test_wrong_codes_count_against_the_accounts_sign_in_limit(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    Enrolled(actor, clock)
+    with settings_changed(RATE_LIMIT_LOGIN_PER_ACCOUNT="3"):
+        statuses = []
+        for _ in range(2):
+            token = actor.account.tokens()["mfa_token"]
+            statuses += [_verify(actor.account, token, code="111111").status_code for _ in range(2)]
+    assert statuses == [401, 401, 401, 429]
+
+
+def test_removal_needs_a_code_and_turns_it_off(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    refused = actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": "123456"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "INVALID_MFA_CODE"
+    assert actor.request("DELETE", "/api/v1/auth/mfa/totp", json={}).status_code == 400, "neither is a wrong code"
+    removed = actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": _code(enrolled.secret, clock.value)})
+    assert removed.status_code == 204
+    assert "access_token" in actor.account.tokens(), "signing in is one step again"
+    assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is False
+
+
+def test_new_recovery_codes_kill_the_old_set(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    fresh = actor.request("POST", "/api/v1/auth/mfa/recovery-codes").json()["recovery_codes"]
+    old = _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=enrolled.recovery_codes[0])
+    assert old.status_code == 401
+    new = _verify(actor.account, actor.account.tokens()["mfa_token"], recovery_code=fresh[0])
+    assert new.status_code == 200
+
+
+def test_a_required_role_without_a_second_factor_may_only_enrol(
+    client: httpx.Client, signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    with settings_changed(MFA_REQUIRED_ROLES="super_admin,npo_admin"):
+        admin = Actor(make_user(client, "npo_admin", NPO))  # signed in, no second factor yet
+        assert admin.request("GET", "/api/v1/users/me").status_code == 200
+        assert admin.request("GET", "/api/v1/users/me/sessions").status_code == 200
+        refused = admin.request("GET", "/api/v1/users")
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "MFA_ENROLLMENT_REQUIRED"
+        check = admin.request("POST", "/api/v1/authz/check", json={"permission": "npo:manage", "npo_id": NPO})
+        assert check.json() == {"allowed": False, "reason": "mfa_enrollment_required"}
+        Enrolled(admin, clock)
+        assert admin.request("GET", "/api/v1/users").status_code == 200, "the next request already sees it"
+        donor = signed_in("donor")
+        assert donor.request("GET", "/api/v1/roles").status_code == 200, "donors are not required"
+
+
+def test_sensitive_actions_need_a_recent_proof_and_reauthentication_renews_it_for_the_whole_session(
+    signed_in: Callable[..., Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = signed_in("super_admin")
+    staff = signed_in("staff", NPO)
+    earlier_token = root.access_token
+    monkeypatch.setattr("shared.clock.now", lambda: time.time() + 11 * 60)  # 11 minutes after the sign-in
+    stale = root.request("PATCH", f"/api/v1/users/{staff.id}", json={"first_name": "Renamed"})
+    assert stale.status_code == 403 and stale.json()["error"]["code"] == "REAUTHENTICATION_REQUIRED"
+    assert root.request("GET", f"/api/v1/users/{staff.id}").status_code == 200, "reading needs no recent proof"
+    wrong = root.request("POST", "/api/v1/auth/reauthenticate", json={"password": "Not-the-password-9"})
+    assert wrong.status_code == 401
+    renewed = root.request("POST", "/api/v1/auth/reauthenticate", json={"password": root.account.password})
+    assert renewed.status_code == 200, renewed.text
+    claims = jwt.decode(renewed.json()["access_token"], options={"verify_signature": False})
+    assert claims["amr"] == ["pwd"] and claims["auth_time"] > time.time() + 10 * 60
+    # the older access token of the same session sees the renewal: it is recorded server-side
+    root.access_token = earlier_token
+    assert root.request("PATCH", f"/api/v1/users/{staff.id}", json={"first_name": "Renamed"}).status_code == 200
+
+
+def test_reauthentication_with_a_second_factor_needs_the_code(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    password = actor.account.password
+    without = actor.request("POST", "/api/v1/auth/reauthenticate", json={"password": password})
+    assert without.status_code == 401 and without.json()["error"]["code"] == "INVALID_MFA_CODE"
+    code = _code(enrolled.secret, clock.value)
+    ok = actor.request("POST", "/api/v1/auth/reauthenticate", json={"password": password, "code": code})
+    assert ok.status_code == 200
+    assert jwt.decode(ok.json()["access_token"], options={"verify_signature": False})["amr"] == ["pwd", "otp"]
+    with unit_of_work() as db:
+        events = db.scalars(
+            select(AuditLog.event_type)
+            .where(AuditLog.target_user_id == uuid.UUID(actor.id))
+            .order_by(AuditLog.created_at)
+        ).all()
+    assert {"mfa.enrolment_started", "mfa.enrolled", "mfa.wrong_code", "auth.reauthenticated"} <= set(events)
+
+
+def test_break_glass_clears_a_second_factor_ends_sessions_and_is_audited(
+    signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    actor = signed_in("donor")
+    Enrolled(actor, clock)
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "clear-mfa", "--email", actor.account.email],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert actor.request("GET", "/api/v1/users/me").status_code == 401, "sessions ended"
+    assert "access_token" in actor.account.tokens()
+    with unit_of_work() as db:
+        event = db.scalars(
+            select(AuditLog).where(
+                AuditLog.event_type == "mfa.cleared_by_operator", AuditLog.target_user_id == uuid.UUID(actor.id)
+            )
+        ).one()
+    assert event.actor_user_id is None and event.details["sessions_ended"] >= 1
+    unknown = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "clear-mfa", "--email", "nobody@example.org"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unknown.returncode == 1
+
+
+def test_enrolment_needs_a_confirmation_before_anything_changes(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    assert actor.request("POST", "/api/v1/auth/mfa/totp").status_code == 200
+    assert "access_token" in actor.account.tokens(), "an unconfirmed secret signs nobody in"
+    wrong = actor.request("POST", "/api/v1/auth/mfa/totp/confirm", json={"code": "000000"})
+    assert wrong.status_code == 400
+    Enrolled(actor, clock)
+    again = actor.request("POST", "/api/v1/auth/mfa/totp")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "MFA_ALREADY_ENABLED"
