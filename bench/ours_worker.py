@@ -377,10 +377,10 @@ def hung_database(runs: int) -> dict[str, Any]:
     waits. Each run counts the connections tried while hung.
     """
     from sqlalchemy.engine import make_url
-    from tests.support.hung_server import HangingProxy, upstream_address
 
     from shared.config import get_settings
     from shared.database import STATEMENT_TIMEOUT_MARGIN_SECONDS
+    from tests.support.hung_server import HangingProxy, upstream_address
 
     saved = {name: os.environ.get(name) for name in ("DATABASE_URL", "DB_PING_AFTER_IDLE_SECONDS")}
     database_url = os.environ["DATABASE_URL"]

@@ -166,7 +166,7 @@ def start_embedded_postgres(
     Every role signs in with its password (SCRAM), as on a managed server: the
     administrator ``postgres`` with the one kept in ``data_dir`` (its URL
     carries it), the runtime and retention roles made from that URL with
-    theirs (devtools/database_roles.py), so a wrong password is refused here
+    theirs (devtools/derived_roles.py), so a wrong password is refused here
     as it is in Azure. ``fresh`` drops ``database`` first (the test suite
     wants an empty one).
     """

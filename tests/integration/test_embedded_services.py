@@ -299,7 +299,7 @@ _SIGN_IN_PROBE = textwrap.dedent(
 
     from sqlalchemy.engine import make_url
 
-    from devtools.database_roles import derive_roles
+    from devtools.derived_roles import derive_roles
     from devtools.services import start_embedded_postgres
     from shared.config import load_settings
     from shared.database_roles import ensure_app_role

@@ -33,37 +33,6 @@ def test_request_id_is_echoed_or_created(client: httpx.Client) -> None:
     assert hostile != "evil\tvalue with spaces" and len(hostile) == 32
 
 
-def test_cors_preflight_for_allowed_origin(client: httpx.Client) -> None:
-    response = client.options(
-        "/api/v1/auth/login",
-        headers={
-            "Origin": "http://localhost:3000",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type, authorization",
-        },
-    )
-    assert response.status_code == 204
-    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
-    assert "POST" in response.headers["access-control-allow-methods"]
-    assert "authorization" in response.headers["access-control-allow-headers"]
-
-
-def test_cors_preflight_for_other_origin_is_refused(client: httpx.Client) -> None:
-    response = client.options(
-        "/health", headers={"Origin": "https://evil.example.org", "Access-Control-Request-Method": "GET"}
-    )
-    assert response.status_code == 403
-    assert "access-control-allow-origin" not in response.headers
-
-
-def test_cors_headers_on_a_real_response(client: httpx.Client) -> None:
-    allowed = client.get("/api", headers={"Origin": "http://localhost:3000"})
-    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
-    assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
-    other = client.get("/api", headers={"Origin": "https://evil.example.org"})
-    assert "access-control-allow-origin" not in other.headers
-
-
 def test_openapi_lists_the_registered_platform_routes(client: httpx.Client) -> None:
     document = client.get("/openapi.json").json()
     assert document["openapi"] == "3.1.0"

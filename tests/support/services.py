@@ -10,7 +10,7 @@ allowed to create a role. It becomes the owner's: migrations run with it, and
 so does the little test set-up only an owner may do
 (:func:`tests.support.database.owner_engine`). The app, everywhere in the
 suite, signs in as the runtime role made from it (``<database>_app``,
-devtools/database_roles.py): DATABASE_URL is rewritten to it.
+devtools/derived_roles.py): DATABASE_URL is rewritten to it.
 """
 
 from __future__ import annotations
