@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.context import ClientInfo
+from shared.errors import ErrorCode
 from shared.http.endpoint import endpoint
 from shared.schemas.audit import AuditLogOut, AuditLogPage, AuditLogQuery
 from shared.services import audit_queries
@@ -23,7 +24,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
     tags=("audit",),
     response_model=AuditLogPage,
     auth=True,
-    errors=(403,),
+    errors=(ErrorCode.FORBIDDEN,),
 )
 def list_audit_logs(query: AuditLogQuery, caller: Principal, client: ClientInfo) -> AuditLogPage:
     """super_admin: every event; npo_admin: events about users of their NPO; others 403."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
+from functions.rendering import user_out
 from shared.context import ClientInfo
+from shared.errors import ErrorCode
 from shared.http.endpoint import endpoint
 from shared.schemas.auth import (
     EmailRequest,
@@ -22,7 +24,6 @@ from shared.schemas.auth import (
 )
 from shared.schemas.common import MessageResponse
 from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVerifyRequest, ReauthenticateRequest
-from shared.schemas.users import UserOut
 from shared.services import accounts, password_changes, reauthentication, session_tokens, sign_in
 from shared.services.principal import Principal
 from shared.services.sign_in import SignedIn
@@ -38,12 +39,14 @@ RESET_MESSAGE = "If the address belongs to an account, a reset link is on its wa
 
 
 def _token_response(signed_in: SignedIn) -> TokenResponse:
+    user = user_out(signed_in.user)
     return TokenResponse(
         access_token=signed_in.tokens.access_token,
         refresh_token=signed_in.tokens.refresh_token,
         expires_in=signed_in.tokens.expires_in,
         password_change_required=signed_in.user.password_change_required,
-        user=UserOut.model_validate(signed_in.user),
+        mfa_enrollment_required=user.mfa_enrollment_required,
+        user=user,
     )
 
 
@@ -56,14 +59,12 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
     tags=TAGS,
     response_model=RegisterResponse,
     status=201,
-    errors=(409, 429, 503),
+    errors=(ErrorCode.DUPLICATE_EMAIL, ErrorCode.RATE_LIMITED),
 )
 def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
     """Creates an unverified, inactive donor and queues the verification email."""
     user = accounts.register(body.model_dump(exclude={"password"}), body.password, client)
-    return RegisterResponse(
-        user=UserOut.model_validate(user), message="Account created. Check your email to verify your address."
-    )
+    return RegisterResponse(user=user_out(user), message="Account created. Check your email to verify your address.")
 
 
 @endpoint(
@@ -74,12 +75,12 @@ def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
     summary="Verify an email address",
     tags=TAGS,
     response_model=UserMessageResponse,
-    errors=(503,),
+    errors=((400, ErrorCode.INVALID_TOKEN), ErrorCode.RATE_LIMITED),
 )
 def verify_email(body: TokenRequest, client: ClientInfo) -> UserMessageResponse:
     """Spends the single-use token from the verification email (400 INVALID_TOKEN otherwise)."""
     user = accounts.verify_email(body.token, client)
-    return UserMessageResponse(message="Email verified. You can sign in now.", user=UserOut.model_validate(user))
+    return UserMessageResponse(message="Email verified. You can sign in now.", user=user_out(user))
 
 
 @endpoint(
@@ -91,7 +92,7 @@ def verify_email(body: TokenRequest, client: ClientInfo) -> UserMessageResponse:
     tags=TAGS,
     response_model=MessageResponse,
     status=202,
-    errors=(429, 503),
+    errors=(ErrorCode.RATE_LIMITED,),
 )
 def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
@@ -107,11 +108,18 @@ def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageRespon
     summary="Sign in with email and password",
     tags=TAGS,
     response_model=LoginResponse,
-    errors=(401, 403, 429, 503),
+    errors=(
+        ErrorCode.INVALID_CREDENTIALS,
+        ErrorCode.EMAIL_NOT_VERIFIED,
+        ErrorCode.ACCOUNT_DEACTIVATED,
+        ErrorCode.RATE_LIMITED,
+    ),
 )
 def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
-    """Opens a session (one per device) and returns an access and a refresh token; when the
-    account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead."""
+    """Opens a session (one per device) and answers `status: "authenticated"` with an access and a refresh
+    token; when the account has a second factor, answers `status: "mfa_required"` (and `mfa_required: true`)
+    with an `mfa_token` for /auth/mfa/verify instead. `password_change_required` and
+    `mfa_enrollment_required` say what the user must do before the rest of the API is theirs."""
     outcome = sign_in.login(body.email, body.password, client)
     if isinstance(outcome, sign_in.MfaChallenge):
         challenge = MfaChallengeResponse(
@@ -129,7 +137,13 @@ def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
     summary="Second step of a sign-in: the code",
     tags=TAGS,
     response_model=TokenResponse,
-    errors=(401, 403, 429, 503),
+    errors=(
+        ErrorCode.INVALID_MFA_TOKEN,
+        (401, ErrorCode.INVALID_MFA_CODE),
+        ErrorCode.INVALID_CREDENTIALS,  # the password changed since the first step
+        ErrorCode.ACCOUNT_DEACTIVATED,
+        ErrorCode.RATE_LIMITED,
+    ),
 )
 def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenResponse:
     """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
@@ -147,7 +161,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
     tags=TAGS,
     response_model=AccessTokenResponse,
     auth=True,
-    errors=(400, 429),
+    errors=(ErrorCode.INVALID_CREDENTIALS, (401, ErrorCode.INVALID_MFA_CODE), ErrorCode.RATE_LIMITED),
     allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
@@ -165,7 +179,7 @@ def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: Clien
     summary="Rotate the refresh token",
     tags=TAGS,
     response_model=TokenResponse,
-    errors=(401, 503),
+    errors=(ErrorCode.INVALID_REFRESH_TOKEN, ErrorCode.RATE_LIMITED),
 )
 def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     """Returns a new access token and a new refresh token; the old refresh token is spent."""
@@ -198,7 +212,7 @@ def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     tags=TAGS,
     response_model=MessageResponse,
     status=202,
-    errors=(429, 503),
+    errors=(ErrorCode.RATE_LIMITED,),
 )
 def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
@@ -214,7 +228,7 @@ def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageRes
     summary="Set a new password with a reset token",
     tags=TAGS,
     response_model=MessageResponse,
-    errors=(503,),
+    errors=((400, ErrorCode.INVALID_TOKEN), ErrorCode.RATE_LIMITED),
 )
 def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo) -> MessageResponse:
     """Every session of the user ends."""
@@ -231,7 +245,7 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     tags=TAGS,
     response_model=MessageResponse,
     auth=True,
-    errors=(429,),
+    errors=(ErrorCode.INVALID_CREDENTIALS, ErrorCode.RATE_LIMITED),
     allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
     recent_auth=True,
 )

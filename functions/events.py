@@ -6,10 +6,12 @@ import uuid
 
 import azure.functions as func
 
+from functions.rendering import user_out
 from shared.context import ClientInfo
+from shared.errors import ErrorCode
 from shared.http.endpoint import Reply, endpoint
 from shared.schemas.events import EventAssignmentList, EventAssignmentOut, EventMemberOut, EventMemberPage
-from shared.schemas.users import PageQuery, UserOut
+from shared.schemas.users import PageQuery
 from shared.services import event_assignments
 from shared.services.paging import Page
 from shared.services.principal import Principal
@@ -29,7 +31,7 @@ TAGS = ("events",)
     tags=TAGS,
     response_model=EventAssignmentList,
     auth=True,
-    errors=(404,),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 def list_user_events(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> EventAssignmentList:
     """For the user themselves, a super admin, or an NPO admin of the user's NPO."""
@@ -48,7 +50,13 @@ def list_user_events(user_id: uuid.UUID, caller: Principal, client: ClientInfo) 
     status=201,
     also_succeeds_with=(200,),
     auth=True,
-    errors=(403, 404, 409),
+    errors=(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.ACCOUNT_ERASED,
+        ErrorCode.ROLE_NOT_EVENT_SCOPED,
+        ErrorCode.EVENT_IN_OTHER_NPO,
+    ),
     recent_auth=True,
 )
 def assign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: ClientInfo) -> Reply:
@@ -67,7 +75,7 @@ def assign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: C
     tags=TAGS,
     status=204,
     auth=True,
-    errors=(403, 404),
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN),
     recent_auth=True,
 )
 def unassign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
@@ -84,7 +92,7 @@ def unassign(user_id: uuid.UUID, event_id: uuid.UUID, caller: Principal, client:
     tags=TAGS,
     response_model=EventMemberPage,
     auth=True,
-    errors=(403, 404),
+    errors=(ErrorCode.FORBIDDEN,),
 )
 def list_members(event_id: uuid.UUID, query: PageQuery, caller: Principal, client: ClientInfo) -> EventMemberPage:
     """super_admin: everyone assigned; npo_admin: their NPO's users; an event coordinator
@@ -92,7 +100,7 @@ def list_members(event_id: uuid.UUID, query: PageQuery, caller: Principal, clien
     members, total = event_assignments.list_members(caller, event_id, Page(query.page, query.per_page), client)
     items = [
         EventMemberOut(
-            **UserOut.model_validate(member.user).model_dump(),
+            **user_out(member.user).model_dump(),
             assigned_by=member.assigned_by,
             assigned_at=member.assigned_at,
         )

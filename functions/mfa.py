@@ -5,6 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from shared.context import ClientInfo
+from shared.errors import ErrorCode
 from shared.http.endpoint import endpoint
 from shared.schemas.mfa import CodeOrRecoveryCode, RecoveryCodesResponse, TotpCodeRequest, TotpEnrolmentResponse
 from shared.services import mfa
@@ -28,7 +29,7 @@ ENROLLING = (PendingStep.MFA_ENROLLMENT,)
     tags=TAGS,
     response_model=TotpEnrolmentResponse,
     auth=True,
-    errors=(409,),
+    errors=(ErrorCode.MFA_ALREADY_ENABLED,),
     allowed_despite=ENROLLING,
     recent_auth=True,
 )
@@ -47,7 +48,7 @@ def start_enrolment(caller: Principal, client: ClientInfo) -> TotpEnrolmentRespo
     tags=TAGS,
     response_model=RecoveryCodesResponse,
     auth=True,
-    errors=(400, 409),
+    errors=(ErrorCode.MFA_ALREADY_ENABLED, ErrorCode.MFA_NOT_ENROLLING, (400, ErrorCode.INVALID_MFA_CODE)),
     allowed_despite=ENROLLING,
     recent_auth=True,
 )
@@ -65,7 +66,7 @@ def confirm_enrolment(body: TotpCodeRequest, caller: Principal, client: ClientIn
     tags=TAGS,
     status=204,
     auth=True,
-    errors=(400, 409),
+    errors=(ErrorCode.MFA_NOT_ENABLED, (400, ErrorCode.INVALID_MFA_CODE)),
     recent_auth=True,
 )
 def remove(body: CodeOrRecoveryCode, caller: Principal, client: ClientInfo) -> None:
@@ -82,7 +83,7 @@ def remove(body: CodeOrRecoveryCode, caller: Principal, client: ClientInfo) -> N
     tags=TAGS,
     response_model=RecoveryCodesResponse,
     auth=True,
-    errors=(409,),
+    errors=(ErrorCode.MFA_NOT_ENABLED,),
     recent_auth=True,
 )
 def regenerate_recovery_codes(caller: Principal, client: ClientInfo) -> RecoveryCodesResponse:

@@ -5,11 +5,18 @@ import azure.functions as func
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.docs_assets import REDOC_PAGE, SWAGGER_PAGE, asset
-from shared.errors import MethodNotAllowedError, NotFoundError, ServiceUnavailableError
+from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
 from shared.http.responses import error_response
 from shared.openapi import build_openapi
-from shared.schemas.platform import ApiIndexResponse, CheckStatus, HealthChecks, HealthResponse, JwksResponse
+from shared.schemas.platform import (
+    ApiIndexResponse,
+    CheckStatus,
+    HealthChecks,
+    HealthResponse,
+    JwksResponse,
+    UnhealthyReport,
+)
 from shared.security.jwt_tokens import published_keys
 from shared.services.health import check_health
 
@@ -31,7 +38,7 @@ JWKS_ROUTE_PATH = "/" + JWKS_ROUTE
     summary="Service and dependency health",
     tags=TAGS,
     response_model=HealthResponse,
-    errors=(503,),
+    report_beside_503=UnhealthyReport,
 )
 def health(client: ClientInfo) -> Reply | func.HttpResponse:
     """200 when PostgreSQL and Redis both answer; 503 naming the failing check.
@@ -40,16 +47,12 @@ def health(client: ClientInfo) -> Reply | func.HttpResponse:
     and a client that only knows the error shape both understand it.
     """
     report = check_health()
-    body = HealthResponse(
-        status="healthy" if report.healthy else "unhealthy",
-        environment=report.environment,
-        version=report.version,
-        checks=HealthChecks(database=_answered(report.database_ok), redis=_answered(report.redis_ok)),
-    )
+    checks = HealthChecks(database=_answered(report.database_ok), redis=_answered(report.redis_ok))
     if report.healthy:
-        return Reply(body)
+        return Reply(HealthResponse(environment=report.environment, version=report.version, checks=checks))
+    unhealthy = UnhealthyReport(environment=report.environment, version=report.version, checks=checks)
     unavailable = ServiceUnavailableError("A dependency is unavailable.")
-    return error_response(unavailable, client.request_id, beside=body.model_dump(mode="json"))
+    return error_response(unavailable, client.request_id, beside=unhealthy.model_dump(mode="json"))
 
 
 def _answered(ok: bool) -> CheckStatus:
@@ -64,6 +67,7 @@ def _answered(ok: bool) -> CheckStatus:
     summary="API name, version and links",
     tags=TAGS,
     response_model=ApiIndexResponse,
+    uses_storage=False,
 )
 def api_index() -> ApiIndexResponse:
     """Served at /api: the Functions host keeps / for its own landing page."""
@@ -89,6 +93,7 @@ def api_index() -> ApiIndexResponse:
     summary="The public keys that verify access tokens (JWK Set)",
     tags=TAGS,
     response_model=JwksResponse,
+    uses_storage=False,
 )
 def jwks() -> Reply:
     """Every configured key, the signing key first; other services pick the one a token's `kid` names.
@@ -100,20 +105,48 @@ def jwks() -> Reply:
     return Reply(published_keys(settings), headers={"Cache-Control": f"public, max-age={settings.jwks_cache_seconds}"})
 
 
-@endpoint(bp, "GET", "openapi.json", name="openapi_document", summary="The OpenAPI 3.1 document", tags=TAGS)
+# The document and its viewers are not in the document: a client generated from it has no use for them.
+@endpoint(
+    bp,
+    "GET",
+    "openapi.json",
+    name="openapi_document",
+    summary="The OpenAPI 3.1 document",
+    tags=TAGS,
+    include_in_schema=False,
+    uses_storage=False,
+)
 def openapi_document() -> Reply:
     return Reply(build_openapi(), headers={"Cache-Control": "public, max-age=300"})
 
 
 @endpoint(
-    bp, "GET", "docs", name="docs_swagger_ui", summary="Swagger UI for this API", tags=TAGS, media_type="text/html"
+    bp,
+    "GET",
+    "docs",
+    name="docs_swagger_ui",
+    summary="Swagger UI for this API",
+    tags=TAGS,
+    media_type="text/html",
+    include_in_schema=False,
+    uses_storage=False,
 )
 def swagger_ui() -> Reply:
     """Every asset is served by this app from files vendored in the repository: no CDN."""
     return Reply(raw=SWAGGER_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 
 
-@endpoint(bp, "GET", "redoc", name="docs_redoc", summary="ReDoc for this API", tags=TAGS, media_type="text/html")
+@endpoint(
+    bp,
+    "GET",
+    "redoc",
+    name="docs_redoc",
+    summary="ReDoc for this API",
+    tags=TAGS,
+    media_type="text/html",
+    include_in_schema=False,
+    uses_storage=False,
+)
 def redoc() -> Reply:
     return Reply(raw=REDOC_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 
@@ -126,7 +159,9 @@ def redoc() -> Reply:
     summary="A Swagger UI or ReDoc asset",
     tags=TAGS,
     media_type="application/octet-stream",
-    errors=(404,),
+    errors=(ErrorCode.NOT_FOUND,),
+    include_in_schema=False,
+    uses_storage=False,
 )
 def docs_asset(name: str) -> Reply:
     content, media_type = asset(name)
@@ -153,7 +188,9 @@ _PAGE_HEADERS = {
     name="route_not_found",
     summary="Unknown route",
     tags=TAGS,
+    errors=(ErrorCode.NOT_FOUND, ErrorCode.METHOD_NOT_ALLOWED),
     include_in_schema=False,
+    uses_storage=False,
 )
 def route_not_found(path: str) -> None:
     """The catch-all: the host gives it the lowest precedence, so it only sees

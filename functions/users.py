@@ -6,7 +6,9 @@ import uuid
 
 import azure.functions as func
 
+from functions.rendering import user_out
 from shared.context import ClientInfo
+from shared.errors import ErrorCode
 from shared.http.endpoint import endpoint
 from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
@@ -31,9 +33,9 @@ TAGS = ("users",)
 SESSION_TAGS = ("sessions",)
 PRIVACY_TAGS = ("privacy",)
 
-
-def _out(user: object) -> UserOut:
-    return UserOut.model_validate(user)
+# What an administrator's act on another user can refuse: a user they may not see (404),
+# one they see but may not act on (403), an erased account (409).
+ON_A_USER = (ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN, ErrorCode.ACCOUNT_ERASED)
 
 
 # -- the caller's own account ------------------------------------------------------------
@@ -52,7 +54,7 @@ def _out(user: object) -> UserOut:
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
-    return _out(users.get_me(caller))
+    return user_out(users.get_me(caller))
 
 
 @endpoint(
@@ -67,7 +69,7 @@ def me(caller: Principal) -> UserOut:
 )
 def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     """Profile fields only; email, role, npo_id, flags or unknown fields are a 422."""
-    return _out(users.update_own_profile(caller, body.model_dump(exclude_unset=True)))
+    return user_out(users.update_own_profile(caller, body.model_dump(exclude_unset=True)))
 
 
 @endpoint(
@@ -95,7 +97,7 @@ def my_sessions(caller: Principal) -> SessionList:
     tags=SESSION_TAGS,
     status=204,
     auth=True,
-    errors=(404,),
+    errors=(ErrorCode.NOT_FOUND,),
     allowed_despite=(PendingStep.MFA_ENROLLMENT,),
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
@@ -146,7 +148,7 @@ def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     tags=PRIVACY_TAGS,
     status=204,
     auth=True,
-    errors=(409, 429),
+    errors=(ErrorCode.INVALID_CREDENTIALS, ErrorCode.LAST_SUPER_ADMIN, ErrorCode.RATE_LIMITED),
     recent_auth=True,
 )
 def erase_me(body: EraseAccountRequest, caller: Principal, client: ClientInfo) -> None:
@@ -165,7 +167,7 @@ def erase_me(body: EraseAccountRequest, caller: Principal, client: ClientInfo) -
     tags=PRIVACY_TAGS,
     status=204,
     auth=True,
-    errors=(403, 404, 409),
+    errors=(*ON_A_USER, ErrorCode.LAST_SUPER_ADMIN),
     recent_auth=True,
 )
 def erase_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
@@ -186,7 +188,7 @@ def erase_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> Non
     tags=TAGS,
     response_model=UserPage,
     auth=True,
-    errors=(403,),
+    errors=(ErrorCode.FORBIDDEN,),
 )
 def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> UserPage:
     """super_admin: every user; npo_admin: the users of their NPO; others 403."""
@@ -199,7 +201,7 @@ def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> U
     )
     order = users.UserOrder(query.sort_field, query.sort_descending)
     items, total = users.list_users(caller, filters, order, Page(query.page, query.per_page), client)
-    return UserPage(items=[_out(u) for u in items], **UserPage.fields(total, query.page, query.per_page))
+    return UserPage(items=[user_out(u) for u in items], **UserPage.fields(total, query.page, query.per_page))
 
 
 @endpoint(
@@ -212,13 +214,13 @@ def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> U
     response_model=UserOut,
     status=201,
     auth=True,
-    errors=(403, 409),
+    errors=(ErrorCode.FORBIDDEN, ErrorCode.DUPLICATE_EMAIL),
     recent_auth=True,
 )
 def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> UserOut:
     """Without a password the invitation email carries a set-password link."""
     fields = body.model_dump(exclude={"password"})
-    return _out(users.create_user(caller, fields, body.password, client))
+    return user_out(users.create_user(caller, fields, body.password, client))
 
 
 @endpoint(
@@ -230,10 +232,10 @@ def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) 
     tags=TAGS,
     response_model=UserOut,
     auth=True,
-    errors=(404,),
+    errors=(ErrorCode.NOT_FOUND,),
 )
 def get_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
-    return _out(users.get_user(caller, user_id, client))
+    return user_out(users.get_user(caller, user_id, client))
 
 
 @endpoint(
@@ -245,11 +247,11 @@ def get_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserO
     tags=TAGS,
     response_model=UserOut,
     auth=True,
-    errors=(403, 404, 409),
+    errors=ON_A_USER,
     recent_auth=True,
 )
 def update_user(user_id: uuid.UUID, body: ProfileUpdate, caller: Principal, client: ClientInfo) -> UserOut:
-    return _out(users.update_profile(caller, user_id, body.model_dump(exclude_unset=True), client))
+    return user_out(users.update_profile(caller, user_id, body.model_dump(exclude_unset=True), client))
 
 
 @endpoint(
@@ -261,7 +263,7 @@ def update_user(user_id: uuid.UUID, body: ProfileUpdate, caller: Principal, clie
     tags=TAGS,
     status=204,
     auth=True,
-    errors=(403, 404, 409),
+    errors=(*ON_A_USER, ErrorCode.LAST_SUPER_ADMIN),
     recent_auth=True,
 )
 def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
@@ -278,11 +280,11 @@ def deactivate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -
     tags=TAGS,
     response_model=UserOut,
     auth=True,
-    errors=(403, 404, 409),
+    errors=ON_A_USER,
     recent_auth=True,
 )
 def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
-    return _out(users.activate(caller, user_id, client))
+    return user_out(users.activate(caller, user_id, client))
 
 
 @endpoint(
@@ -294,12 +296,12 @@ def activate_user(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> 
     tags=TAGS,
     response_model=UserOut,
     auth=True,
-    errors=(403, 404, 409),
+    errors=(*ON_A_USER, ErrorCode.LAST_SUPER_ADMIN),
     recent_auth=True,
 )
 def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, client: ClientInfo) -> UserOut:
     """Takes effect on the target user's very next request."""
-    return _out(users.change_role(caller, user_id, body.role, body.npo_id, client))
+    return user_out(users.change_role(caller, user_id, body.role, body.npo_id, client))
 
 
 @endpoint(
@@ -311,9 +313,9 @@ def change_role(user_id: uuid.UUID, body: RoleChangeRequest, caller: Principal, 
     tags=TAGS,
     response_model=UserOut,
     auth=True,
-    errors=(403, 404, 409),
+    errors=ON_A_USER,
     recent_auth=True,
 )
 def verify_user_email(user_id: uuid.UUID, caller: Principal, client: ClientInfo) -> UserOut:
     """Also activates the account unless an admin deactivated it."""
-    return _out(users.verify_email_by_admin(caller, user_id, client))
+    return user_out(users.verify_email_by_admin(caller, user_id, client))

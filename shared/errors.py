@@ -1,13 +1,21 @@
-"""Typed errors and the one place that turns them into the error body.
+"""Typed errors, the statuses each error code is answered with, and the one place that builds the error body.
 
 Services raise these; the HTTP layer (``shared.http.endpoint``) catches them
-and calls :func:`error_body`. Each error code exists once, in :class:`ErrorCode`.
+and calls :func:`error_body`. Each error code exists once, in :class:`ErrorCode`;
+:data:`STATUSES` says with which status (or statuses) the API answers it, and
+:data:`DETAILS` what its ``details`` hold when it carries any. An endpoint
+declares the codes its handler can raise (``errors=``, a :data:`DeclaredError`
+each); the OpenAPI document derives every status from this table, and
+docs/api.md's error table is checked against it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, NotRequired
+
+from typing_extensions import TypedDict
 
 
 class ErrorCode(StrEnum):
@@ -45,6 +53,113 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
+# The status each code is answered with; a code answered with two (an emailed
+# token is a bad request, a bearer token a failed authentication) lists both,
+# and an endpoint that raises it says which (a ``(status, code)`` pair).
+STATUSES: dict[ErrorCode, tuple[int, ...]] = {
+    ErrorCode.INVALID_JSON: (400,),
+    ErrorCode.VALIDATION_ERROR: (422,),
+    ErrorCode.INVALID_TOKEN: (400, 401),
+    ErrorCode.AUTHENTICATION_REQUIRED: (401,),
+    ErrorCode.INVALID_CREDENTIALS: (401,),
+    ErrorCode.INVALID_REFRESH_TOKEN: (401,),
+    ErrorCode.EMAIL_NOT_VERIFIED: (403,),
+    ErrorCode.ACCOUNT_DEACTIVATED: (403,),
+    ErrorCode.ACCOUNT_ERASED: (409,),
+    ErrorCode.PASSWORD_CHANGE_REQUIRED: (403,),
+    ErrorCode.MFA_ENROLLMENT_REQUIRED: (403,),
+    ErrorCode.REAUTHENTICATION_REQUIRED: (403,),
+    ErrorCode.MFA_ALREADY_ENABLED: (409,),
+    ErrorCode.MFA_NOT_ENABLED: (409,),
+    ErrorCode.MFA_NOT_ENROLLING: (409,),
+    ErrorCode.INVALID_MFA_CODE: (400, 401),
+    ErrorCode.INVALID_MFA_TOKEN: (401,),
+    ErrorCode.FORBIDDEN: (403,),
+    ErrorCode.NOT_FOUND: (404,),
+    ErrorCode.METHOD_NOT_ALLOWED: (405,),
+    ErrorCode.DUPLICATE_EMAIL: (409,),
+    ErrorCode.CONFLICT: (409,),
+    ErrorCode.LAST_SUPER_ADMIN: (409,),
+    ErrorCode.ROLE_NOT_EVENT_SCOPED: (409,),
+    ErrorCode.EVENT_IN_OTHER_NPO: (409,),
+    ErrorCode.PAYLOAD_TOO_LARGE: (413,),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415,),
+    ErrorCode.RATE_LIMITED: (429,),
+    ErrorCode.INTERNAL_ERROR: (500,),
+    ErrorCode.SERVICE_UNAVAILABLE: (503,),
+}
+
+# What an endpoint declares it can answer: a code, or ``(status, code)`` for a code of two statuses.
+DeclaredError = ErrorCode | tuple[int, ErrorCode]
+
+
+def error_answer(declared: DeclaredError) -> tuple[int, ErrorCode]:
+    """The ``(status, code)`` of a declared error; TypeError for one the table does not allow.
+
+    Raised when the declaring module is imported (the test suite imports them
+    all), so a wrong declaration never reaches a request.
+    """
+    status, code = (None, declared) if isinstance(declared, ErrorCode) else declared
+    statuses = STATUSES.get(code)
+    if not statuses:
+        raise TypeError(f"{code}: give its status in shared.errors.STATUSES")
+    if status is None:
+        if len(statuses) > 1:
+            raise TypeError(f"{code} is answered with {statuses}: declare ({statuses[0]}, ErrorCode.{code.name})")
+        return statuses[0], code
+    if status not in statuses:
+        raise TypeError(f"{code} is never answered with {status} (shared.errors.STATUSES: {statuses})")
+    return status, code
+
+
+# -- what ``details`` holds, for the codes that carry it --------------------------------------
+
+
+class FieldProblem(TypedDict):
+    """One failing field of a 422: its name (``npo_id``; ``address.city`` inside an object; ``body`` or
+    ``query`` for the whole), a message for people, and ``type``, a stable code for programs
+    (``password_too_short``, ``email_invalid``, ``missing``, ``extra_forbidden``, ...)."""
+
+    field: str
+    message: str
+    type: str
+
+
+class ValidationDetails(TypedDict):
+    """The failing fields (at most 20), and how many there were when that is more."""
+
+    fields: list[FieldProblem]
+    fields_total: NotRequired[int]
+
+
+class RetryDetails(TypedDict):
+    """When to try again, in whole seconds (as the Retry-After header says)."""
+
+    retry_after_seconds: int
+
+
+class BodyLimitDetails(TypedDict):
+    """The largest request body accepted, in bytes."""
+
+    max_bytes: int
+
+
+class ReauthenticationDetails(TypedDict):
+    """How recent a proof of identity this action needs, in seconds (REAUTH_MAX_AGE_MINUTES)."""
+
+    max_age_seconds: int
+
+
+# The codes whose error carries ``details``, and their shape; the others carry none.
+DETAILS: dict[ErrorCode, type[Mapping[str, Any]]] = {
+    ErrorCode.VALIDATION_ERROR: ValidationDetails,
+    ErrorCode.RATE_LIMITED: RetryDetails,
+    ErrorCode.SERVICE_UNAVAILABLE: RetryDetails,
+    ErrorCode.PAYLOAD_TOO_LARGE: BodyLimitDetails,
+    ErrorCode.REAUTHENTICATION_REQUIRED: ReauthenticationDetails,
+}
+
+
 class AppError(Exception):
     """An error with a status, a code and a message that is safe to show a caller."""
 
@@ -57,7 +172,7 @@ class AppError(Exception):
         message: str | None = None,
         *,
         code: ErrorCode | None = None,
-        details: dict[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         self.message = message or self.default_message
@@ -143,6 +258,11 @@ class ValidationFailedError(AppError):
     default_code = ErrorCode.VALIDATION_ERROR
     default_message = "The request is not valid."
 
+    @classmethod
+    def of_field(cls, field: str, message: str, rule: str) -> ValidationFailedError:
+        """A 422 a service decides (it knows what the request alone does not): one field, its rule's type."""
+        return cls(details=ValidationDetails(fields=[FieldProblem(field=field, message=message, type=rule)]))
+
 
 class RateLimitedError(AppError):
     """429 with Retry-After, in whole seconds, rounded up."""
@@ -155,27 +275,33 @@ class RateLimitedError(AppError):
         self.retry_after_seconds = max(1, int(retry_after_seconds))
         super().__init__(
             message,
-            details={"retry_after_seconds": self.retry_after_seconds},
+            details=RetryDetails(retry_after_seconds=self.retry_after_seconds),
             headers={"Retry-After": str(self.retry_after_seconds)},
         )
 
 
 class ServiceUnavailableError(AppError):
-    """503: a dependency (PostgreSQL, Redis, email provider) did not answer."""
+    """503: a dependency (PostgreSQL, Redis, email provider) did not answer; retry after a few seconds."""
 
     status_code = 503
     default_code = ErrorCode.SERVICE_UNAVAILABLE
     default_message = "The service is temporarily unavailable. Try again shortly."
+    retry_after_seconds = 5
 
-    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.headers.setdefault("Retry-After", "5")
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(
+            message,
+            details=RetryDetails(retry_after_seconds=self.retry_after_seconds),
+            headers={"Retry-After": str(self.retry_after_seconds)},
+        )
 
 
-def error_body(code: ErrorCode, message: str, request_id: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def error_body(
+    code: ErrorCode, message: str, request_id: str, details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The error shape of every non-2xx response (docs/api.md, "Errors")."""
     error: dict[str, Any] = {"code": code.value, "message": message}
     if details:
-        error["details"] = details
+        error["details"] = dict(details)
     error["request_id"] = request_id
     return {"error": error}

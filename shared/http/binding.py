@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.context import ClientInfo
-from shared.errors import ValidationFailedError
+from shared.errors import FieldProblem, ValidationDetails, ValidationFailedError
 from shared.http.routing import RouteTemplate
 from shared.services.principal import LiveSession, Principal
 
@@ -49,8 +49,8 @@ def _uuid(name: str, value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        fields = [{"field": name, "message": "must be a UUID", "type": "uuid_parsing"}]
-        raise ValidationFailedError(details={"fields": fields}) from None
+        fields = [FieldProblem(field=name, message="must be a UUID", type="uuid_parsing")]
+        raise ValidationFailedError(details=ValidationDetails(fields=fields)) from None
 
 
 def _text(_name: str, value: str) -> str:

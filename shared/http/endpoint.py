@@ -27,10 +27,12 @@ from pydantic import BaseModel
 from shared import clock
 from shared.config import ConfigurationError, get_settings
 from shared.context import ClientInfo
-from shared.errors import AppError, ServiceUnavailableError
+from shared.errors import AppError, DeclaredError, ErrorCode, ServiceUnavailableError, error_answer
 from shared.failures import is_dependency_failure
 from shared.http.binding import BODY, CALLER, CLIENT, QUERY, SESSION, HandlerBinding
 from shared.http.request import (
+    BODY_REFUSALS,
+    QUERY_REFUSALS,
     bearer_token_from,
     client_ip_from,
     parse_json,
@@ -41,24 +43,41 @@ from shared.http.request import (
 from shared.http.responses import add_cross_origin_headers, error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
-from shared.services.caller import authenticate, verify_bearer
+from shared.services.caller import BEARER_REFUSALS, authenticate, verify_bearer
 from shared.services.principal import LiveSession, Principal
-from shared.services.sign_in_state import PendingStep, refuse_pending_steps, refuse_unless_recent
+from shared.services.sign_in_state import (
+    STALE_PROOF,
+    PendingStep,
+    owed_codes,
+    refuse_pending_steps,
+    refuse_unless_recent,
+)
 
 logger = logging.getLogger("augeo.http")
 
 
 Handler = Callable[..., Any]
 P = ParamSpec("P")
+# One error an operation can answer: its status and its code.
+ErrorAnswer = tuple[int, ErrorCode]
 
 
 @dataclass(frozen=True)
 class Declaration:
     """What ``@endpoint(...)`` says about a route: every option, listed here once.
 
+    ``errors``: the codes the handler (and the service it calls) can raise, a
+    code or a ``(status, code)`` pair each (``shared.errors.DeclaredError``);
+    the statuses come from ``shared.errors.STATUSES``, and what the pipeline
+    itself answers (401 and the pending steps' 403s on a bearer route, a
+    body's 400/413/415/422, 503, 500) is added by :meth:`EndpointSpec.answers`.
     ``allowed_despite``: the pending steps (``sign_in_state.PendingStep``) a
     caller may still owe and use this route; ``recent_auth``: the route wants
-    a proof of identity within REAUTH_MAX_AGE_MINUTES.
+    a proof of identity within REAUTH_MAX_AGE_MINUTES; ``uses_storage``: the
+    handler reaches PostgreSQL or Redis, so it may answer 503 (false for what
+    settings and code alone answer: the index, the key set, the documentation);
+    ``report_beside_503``: the model of a report a 503 carries beside its error
+    (the health check's).
     """
 
     method: str
@@ -71,13 +90,15 @@ class Declaration:
     status: int = 200
     also_succeeds_with: tuple[int, ...] = ()
     auth: bool = False
-    errors: tuple[int, ...] = ()
+    errors: tuple[DeclaredError, ...] = ()
     description: str | None = None
     include_in_schema: bool = True
     body_optional: bool = False
     media_type: str = "application/json"
     allowed_despite: tuple[PendingStep, ...] = ()
     recent_auth: bool = False
+    uses_storage: bool = True
+    report_beside_503: type[BaseModel] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,7 @@ class EndpointSpec(Declaration):
     handler: Handler = field(kw_only=True)
     template: RouteTemplate = field(init=False, repr=False)
     binding: HandlerBinding = field(init=False, repr=False)
+    answers: frozenset[ErrorAnswer] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         template = RouteTemplate.parse(self.route)
@@ -101,6 +123,33 @@ class EndpointSpec(Declaration):
         object.__setattr__(self, "description", self.description or self.handler.__doc__)
         object.__setattr__(self, "template", template)
         object.__setattr__(self, "binding", binding)
+        declared = {error_answer(error) for error in self.errors}
+        object.__setattr__(self, "answers", frozenset(declared | self._pipeline_answers()))
+
+    def _pipeline_answers(self) -> set[ErrorAnswer]:
+        """What :func:`run_pipeline` itself can answer for this route, whatever its handler does.
+
+        The error answers of a route are these and the declared ones; the
+        OpenAPI document lists exactly them, and the test suite's observer
+        fails on any response outside them.
+        """
+        refusals: list[DeclaredError] = [ErrorCode.INTERNAL_ERROR]
+        if self.uses_storage or self.auth:
+            refusals.append(ErrorCode.SERVICE_UNAVAILABLE)
+        if self.auth:
+            refusals += BEARER_REFUSALS
+        if self.auth and not self.binding.wants_session:
+            refusals += owed_codes(self.allowed_despite)
+        if self.recent_auth:
+            refusals.append(STALE_PROOF)
+        if self.binding.request_model is not None:
+            refusals += BODY_REFUSALS
+        if self.binding.query_model is not None:
+            refusals += QUERY_REFUSALS
+        if self.template.constraints:
+            # A malformed id never reaches the route: the host gives the path to the catch-all, a 404.
+            refusals.append(ErrorCode.NOT_FOUND)
+        return {error_answer(refusal) for refusal in refusals}
 
     @classmethod
     def of(cls, declared: Declaration, handler: Handler) -> "EndpointSpec":

@@ -13,13 +13,26 @@ from pydantic import BaseModel, ValidationError
 
 from shared.errors import (
     BadRequestError,
+    BodyLimitDetails,
     ErrorCode,
+    FieldProblem,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
+    ValidationDetails,
     ValidationFailedError,
 )
+from shared.schemas.fields import FIELD_CONTEXT_KEY
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+# What reading a JSON body can refuse (parse_json, validate_model), and a query string (validate_model).
+BODY_REFUSALS = (
+    ErrorCode.INVALID_JSON,
+    ErrorCode.PAYLOAD_TOO_LARGE,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.VALIDATION_ERROR,
+)
+QUERY_REFUSALS = (ErrorCode.VALIDATION_ERROR,)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _MAX_USER_AGENT = 512
@@ -85,7 +98,7 @@ def _reject_constant(name: str) -> Any:
 def parse_json(body: bytes, content_type: str | None, limit: int) -> Any:
     """Decode a JSON request body, refusing what the service will not accept."""
     if len(body) > limit:
-        raise PayloadTooLargeError(details={"max_bytes": limit})
+        raise PayloadTooLargeError(details=BodyLimitDetails(max_bytes=limit))
     if content_type and "json" not in content_type.split(";", 1)[0].lower():
         raise UnsupportedMediaTypeError()
     if not body.strip():
@@ -113,8 +126,8 @@ def _unstorable_strings(value: Any, path: tuple[str | int, ...] = ()) -> list[tu
     return []
 
 
-def _field_name(location: tuple[str | int, ...]) -> str:
-    return ".".join(str(part) for part in location) or "body"
+def _field_name(location: tuple[str | int, ...], source: str) -> str:
+    return ".".join(str(part) for part in location) or source
 
 
 # A body of 60,000 unknown keys must not answer a 5 MB list: name the first
@@ -122,11 +135,20 @@ def _field_name(location: tuple[str | int, ...]) -> str:
 MAX_FIELD_ERRORS = 20
 
 
-def _failed(fields: list[dict[str, str]], total: int) -> ValidationFailedError:
-    details: dict[str, Any] = {"fields": fields[:MAX_FIELD_ERRORS]}
+def _failed(fields: list[FieldProblem], total: int) -> ValidationFailedError:
+    details = ValidationDetails(fields=fields[:MAX_FIELD_ERRORS])
     if total > MAX_FIELD_ERRORS:
         details["fields_total"] = total
     return ValidationFailedError(details=details)
+
+
+def _problem(item: Any, source: str) -> FieldProblem:
+    """One pydantic error as the 422 names it: a rule over the whole model names its field itself."""
+    context = item.get("ctx") or {}
+    location = item["loc"] or ((context[FIELD_CONTEXT_KEY],) if FIELD_CONTEXT_KEY in context else ())
+    return FieldProblem(
+        field=_field_name(location, source), message=item["msg"].removeprefix("Value error, "), type=item["type"]
+    )
 
 
 def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> ModelT:
@@ -134,20 +156,14 @@ def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> M
     bad = _unstorable_strings(data)
     if bad:
         fields = [
-            {"field": _field_name(p), "message": "contains a forbidden character", "type": "string_characters"}
+            FieldProblem(
+                field=_field_name(p, source), message="contains a forbidden character", type="string_characters"
+            )
             for p in bad[:MAX_FIELD_ERRORS]
         ]
         raise _failed(fields, len(bad))
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        items = error.errors(include_url=False, include_input=False, include_context=False)
-        fields = [
-            {
-                "field": _field_name(item["loc"]) if item["loc"] else source,
-                "message": item["msg"].removeprefix("Value error, "),
-                "type": item["type"],
-            }
-            for item in items[:MAX_FIELD_ERRORS]
-        ]
-        raise _failed(fields, error.error_count()) from None
+        items = error.errors(include_url=False, include_input=False)
+        raise _failed([_problem(item, source) for item in items[:MAX_FIELD_ERRORS]], error.error_count()) from None

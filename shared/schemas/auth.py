@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, RootModel
+from pydantic import ConfigDict, Field, RootModel, model_validator
 
-from shared.schemas.common import RequestModel, ResponseModel
+from shared.schemas.common import RequestModel, ResponseModel, is_none
 from shared.schemas.fields import (
     Email,
     GivenPassword,
@@ -15,14 +15,22 @@ from shared.schemas.fields import (
     OpaqueToken,
 )
 from shared.schemas.mfa import MfaChallengeResponse
-from shared.schemas.users import ContactFields, UserOut
+from shared.schemas.users import ContactFields, UserOut, refuse_personal_password
 
 
 class RegisterRequest(ContactFields):
     email: Email
-    password: NewPassword
+    password: NewPassword = Field(
+        description="8 to 128 characters with a letter and a digit; not a common "
+        "password, and not built on the service's name, the person's names or their email address."
+    )
     first_name: Name
     last_name: Name
+
+    @model_validator(mode="after")
+    def _nothing_personal(self) -> RegisterRequest:
+        refuse_personal_password(self.password, "password", self.email, self.first_name, self.last_name)
+        return self
 
 
 class RegisterResponse(ResponseModel):
@@ -61,15 +69,32 @@ class PasswordChangeRequest(RequestModel):
     new_password: NewPassword
 
 
+ACCESS_TOKEN_EXAMPLE = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtwMVZaS0dZIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiIwYjhmIn0.c2ln"
+
+
 class TokenResponse(ResponseModel):
-    access_token: str
-    refresh_token: str
+    """A session's tokens (sign-in, its second step, a refresh), and what the user must do first."""
+
+    status: Literal["authenticated"] = "authenticated"
+    access_token: str = Field(examples=[ACCESS_TOKEN_EXAMPLE])
+    refresh_token: str | None = Field(
+        default=None,
+        exclude_if=is_none,
+        description="Present unless the request asked for the cookie transport (the cookie carries it then).",
+        examples=["p3H9vQ2xLk7TnR4sW8yZbC1dF6gJ0mA5eU_-oI2qXtY"],
+    )
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(examples=[900], description="Seconds until the access token expires.")
     password_change_required: bool = Field(
         default=False,
         description="An administrator set this password: until it is changed, only password change, "
         "logout and GET /api/v1/users/me are allowed (others answer 403 PASSWORD_CHANGE_REQUIRED).",
+    )
+    mfa_enrollment_required: bool = Field(
+        default=False,
+        description="The role requires a second factor (MFA_REQUIRED_ROLES) and none is on yet: until one is, "
+        "only GET /api/v1/users/me, the /api/v1/auth/mfa routes, logout and the own-session routes are "
+        "allowed (others answer 403 MFA_ENROLLMENT_REQUIRED).",
     )
     user: UserOut
 
@@ -79,7 +104,8 @@ class UserMessageResponse(ResponseModel):
     user: UserOut
 
 
-class LoginResponse(RootModel[TokenResponse | MfaChallengeResponse]):
-    """The tokens, or (when the account has a second factor) a challenge for the code."""
+class LoginResponse(RootModel[Annotated[TokenResponse | MfaChallengeResponse, Field(discriminator="status")]]):
+    """The tokens (``status: "authenticated"``), or, when the account has a second factor, a
+    challenge for the code (``status: "mfa_required"``)."""
 
     model_config = ConfigDict(defer_build=True)

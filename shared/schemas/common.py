@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.errors import (
+    BodyLimitDetails,
+    ErrorCode,
+    ReauthenticationDetails,
+    RetryDetails,
+    ValidationDetails,
+)
+
+
+def is_none(value: object) -> bool:
+    """The ``exclude_if`` of a response field the server leaves out, rather than sending null."""
+    return value is None
 
 
 class RequestModel(BaseModel):
@@ -20,17 +31,24 @@ class RequestModel(BaseModel):
 class ResponseModel(BaseModel):
     """Base of every response body.
 
+    Every field is sent, so the published schema marks each one required
+    (a field with a default too: the default is what is sent); a field the
+    server leaves out when it has nothing to say declares ``exclude_if``.
     ``defer_build`` postpones pydantic's schema building to first use, so
     declaring ~30 models costs little when the host imports function_app.
     """
 
-    model_config = ConfigDict(defer_build=True)
+    model_config = ConfigDict(defer_build=True, json_schema_serialization_defaults_required=True)
 
 
 class ErrorDetail(ResponseModel):
-    code: str = Field(examples=["VALIDATION_ERROR"])
-    message: str = Field(examples=["The request is not valid."])
-    details: dict[str, Any] | None = None
+    """Any error: each operation's responses narrow ``code`` (and type ``details``) to what it answers."""
+
+    code: ErrorCode = Field(examples=["VALIDATION_ERROR"])
+    message: str = Field(examples=["The request is not valid."], description="For people; it may change.")
+    details: ValidationDetails | RetryDetails | BodyLimitDetails | ReauthenticationDetails | None = Field(
+        default=None, exclude_if=is_none
+    )
     request_id: str = Field(examples=["4f1c2b8e9a0d4e6f8b7a6c5d4e3f2a1b"])
 
 
@@ -41,4 +59,4 @@ class ErrorResponse(ResponseModel):
 
 
 class MessageResponse(ResponseModel):
-    message: str
+    message: str = Field(examples=["Password changed. Sign in with your new password."])

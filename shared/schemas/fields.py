@@ -6,16 +6,28 @@ never contain NUL (PostgreSQL cannot store it), passwords follow the policy,
 and the one-line texts of a profile (names, organisation, address) hold no
 control characters: they reach emails and logs, where a line break or an
 escape character would let a user write lines of their own.
+
+A rule of the service's own fails with a ``type`` of its own (``email_invalid``,
+``phone_invalid``, ``password_too_short``, ...: :func:`refusal`), never
+pydantic's generic ``value_error``, so a program can tell which rule failed.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-from shared.security.password_policy import MAX_LENGTH, MIN_LENGTH, PASSWORD_PATTERN, password_problems
+from shared.security.password_policy import (
+    MAX_LENGTH,
+    MIN_LENGTH,
+    PASSWORD_PATTERN,
+    PasswordProblem,
+    password_problems,
+)
 
 MAX_EMAIL_LENGTH = 320
 MAX_TOKEN_LENGTH = 256
@@ -30,27 +42,63 @@ ONE_LINE = rf"^[^{_NOT_ONE_LINE}]*$"
 NAME_PATTERN = rf"^[^{_NOT_ONE_LINE}]*[^\s{_NOT_ONE_LINE}][^{_NOT_ONE_LINE}]*$"
 
 
+# The context key that names the field a model-level rule is about (``shared.http.request`` reads it).
+FIELD_CONTEXT_KEY = "refused_field"
+
+
+def refusal(rule: str, message: str, *, field: str | None = None) -> PydanticCustomError:
+    """A validation error whose ``type`` is ``rule``; ``field`` names the field when a rule over the
+    whole model raises it (else the 422 would name the body)."""
+    context: dict[str, str] = {"message": message}
+    if field is not None:
+        context[FIELD_CONTEXT_KEY] = field
+    return PydanticCustomError(rule, "{message}", context)
+
+
+def password_refusal(problems: list[PasswordProblem], *, field: str | None = None) -> PydanticCustomError:
+    """The first rule broken is the ``type``; the message names every one."""
+    return refusal(problems[0].rule, "password " + "; ".join(p.message for p in problems), field=field)
+
+
 def _email_address(value: str) -> str:
     """Syntax only (no DNS): lower-cased. ``.test`` domains are accepted (RFC 6761)."""
+    if not 3 <= len(value) <= MAX_EMAIL_LENGTH:
+        raise refusal("email_invalid", f"must be an email address of 3 to {MAX_EMAIL_LENGTH} characters")
     try:
         address = validate_email(value, check_deliverability=False, test_environment=True)
     except EmailNotValidError as error:
-        raise ValueError(f"value is not a valid email address: {error}") from None
+        raise refusal("email_invalid", f"value is not a valid email address: {error}") from None
     return address.normalized.lower()
 
 
 def _policy(value: str) -> str:
     problems = password_problems(value)
     if problems:
-        raise ValueError("password " + "; ".join(problems))
+        raise password_refusal(problems)
     return value
 
 
 def _iso_datetime(value: Any) -> Any:
     """Only ISO 8601 text: pydantic would also take a number as a Unix time."""
     if not isinstance(value, str) or len(value) < 10 or value[4] != "-":
-        raise ValueError("must be an ISO 8601 date-time with a time zone, like 2026-01-31T12:00:00Z")
+        raise refusal(
+            "datetime_not_iso8601", "must be an ISO 8601 date-time with a time zone, like 2026-01-31T12:00:00Z"
+        )
     return value
+
+
+_PHONE_PATTERN = r"^[0-9+()\-. ]{3,32}$"
+
+
+def _phone(value: str) -> str:
+    if not re.fullmatch(_PHONE_PATTERN, value):
+        raise refusal("phone_invalid", "must be 3 to 32 digits, spaces and + ( ) - . characters")
+    return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    """An HTML form sends a field left blank as ""; in an optional profile text it means none."""
+    return None if value == "" else value
 
 
 def _any_case(word: str) -> str:
@@ -68,7 +116,6 @@ NOT_AT_SPECIAL_USE_DOMAIN = rf"^(?!.*@(?:.*\.)?(?:{_REFUSED_DOMAINS})$)"
 # An email address, checked for syntax and stored lower-case.
 Email = Annotated[
     str,
-    StringConstraints(min_length=3, max_length=MAX_EMAIL_LENGTH),
     AfterValidator(_email_address),
     WithJsonSchema(
         {
@@ -102,10 +149,31 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=4 * MA
 OpaqueToken = Annotated[str, StringConstraints(min_length=16, max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN)]
-Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[0-9+()\-. ]+$")]
+_PHONE_SCHEMA = {"type": "string", "minLength": 3, "maxLength": 32, "pattern": _PHONE_PATTERN}
+Phone = Annotated[str, AfterValidator(_phone), WithJsonSchema({**_PHONE_SCHEMA, "examples": ["+1 555 0100"]})]
 Text255 = Annotated[str, StringConstraints(max_length=255, pattern=ONE_LINE)]
 Text100 = Annotated[str, StringConstraints(max_length=100, pattern=ONE_LINE)]
 PostalCode = Annotated[str, StringConstraints(max_length=20, pattern=ONE_LINE)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+
+# The optional texts of a profile (phone, organisation, address), as forms send them: absent,
+# null or "" (a field left blank) all mean none, and "" is stored as null.
+_BLANK = "An empty string means none (stored as null)."
+BlankIsNone = BeforeValidator(_blank_is_none)
+OptionalPhone = Annotated[
+    Phone | None,
+    BlankIsNone,
+    WithJsonSchema(
+        {
+            "anyOf": [_PHONE_SCHEMA, {"type": "string", "maxLength": 0}, {"type": "null"}],
+            "description": _BLANK,
+            "examples": ["+1 555 0100"],
+        },
+        mode="validation",
+    ),
+]
+OptionalText255 = Annotated[Text255 | None, BlankIsNone, Field(description=_BLANK)]
+OptionalText100 = Annotated[Text100 | None, BlankIsNone, Field(description=_BLANK)]
+OptionalPostalCode = Annotated[PostalCode | None, BlankIsNone, Field(description=_BLANK)]
 
 __all__ = ["Email", "Field", "GivenPassword", "IsoDateTime", "Name", "NewPassword", "OpaqueToken", "Phone"]

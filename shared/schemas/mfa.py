@@ -46,10 +46,11 @@ class RecoveryCodesResponse(ResponseModel):
 class MfaChallengeResponse(ResponseModel):
     """The password was right; the account has a second factor: send a code to /api/v1/auth/mfa/verify."""
 
-    mfa_required: Literal[True] = True
-    mfa_token: str
+    status: Literal["mfa_required"] = "mfa_required"
+    mfa_required: Literal[True] = Field(default=True, description="Always true; `status` says the same.")
+    mfa_token: str = Field(examples=["Zq4mT8vN1xR6sK3wH9bY2cL7dF0gJ5pA-uE_iO3tWvQ"])
     expires_in: int = Field(examples=[300], description="Seconds the mfa_token stays valid.")
-    methods: list[Method]
+    methods: list[Method] = Field(examples=[["totp", "recovery_code"]])
 
 
 class MfaVerifyRequest(CodeOrRecoveryCode):

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from shared.roles_and_permissions import RoleName
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import GivenPassword
 
@@ -35,7 +36,7 @@ class ExportedProfile(ResponseModel):
     state: str | None
     postal_code: str | None
     country: str | None
-    role: str
+    role: RoleName
     npo_id: uuid.UUID | None
     email_verified: bool
     email_verified_at: datetime | None

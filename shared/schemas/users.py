@@ -10,52 +10,74 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
 from shared.models.user import UserSortField
-from shared.roles_and_permissions import NPO_SCOPED_ROLES, RoleName
+from shared.roles_and_permissions import NPO_SCOPED_ROLES, Permission, RoleName
 from shared.schemas.common import RequestModel, ResponseModel
-from shared.schemas.fields import Email, Name, NewPassword, Phone, PostalCode, Text100, Text255
+from shared.schemas.fields import (
+    Email,
+    Name,
+    NewPassword,
+    OptionalPhone,
+    OptionalPostalCode,
+    OptionalText100,
+    OptionalText255,
+    password_refusal,
+    refusal,
+)
+from shared.security.password_policy import PERSONAL_INFO, is_personal
 
 
 class UserOut(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: uuid.UUID
+    id: uuid.UUID = Field(examples=["0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10"])
     email: str = Field(examples=["ada@example.org"])
-    first_name: str
-    last_name: str
-    phone: str | None = None
-    organization_name: str | None = None
-    address_line1: str | None = None
-    address_line2: str | None = None
-    city: str | None = None
-    state: str | None = None
-    postal_code: str | None = None
-    country: str | None = None
-    role: str = Field(examples=["donor"])
-    npo_id: uuid.UUID | None = None
+    first_name: str = Field(examples=["Ada"])
+    last_name: str = Field(examples=["Lovelace"])
+    phone: str | None = Field(default=None, examples=["+1 555 0100"])
+    organization_name: str | None = Field(default=None, examples=[None])
+    address_line1: str | None = Field(default=None, examples=[None])
+    address_line2: str | None = Field(default=None, examples=[None])
+    city: str | None = Field(default=None, examples=["Boston"])
+    state: str | None = Field(default=None, examples=["MA"])
+    postal_code: str | None = Field(default=None, examples=["02110"])
+    country: str | None = Field(default=None, examples=["US"])
+    role: RoleName = Field(examples=["donor"])
+    npo_id: uuid.UUID | None = Field(default=None, examples=[None])
     email_verified: bool
     is_active: bool
     mfa_enabled: bool = False
+    mfa_enrollment_required: bool = Field(
+        default=False,
+        description="The role requires a second factor (MFA_REQUIRED_ROLES) and none is on yet: until one is, "
+        "only GET /api/v1/users/me, the /api/v1/auth/mfa routes, logout and the own-session routes are allowed.",
+    )
     created_at: datetime
     updated_at: datetime
-    last_login_at: datetime | None = None
-    erased_at: datetime | None = Field(default=None, description="Set when the account's personal data was erased.")
+    last_login_at: datetime | None = Field(default=None, examples=[None])
+    erased_at: datetime | None = Field(
+        default=None, description="Set when the account's personal data was erased.", examples=[None]
+    )
 
 
 class ContactFields(RequestModel):
-    """Phone, organisation and postal address: optional everywhere they appear."""
+    """Phone, organisation and postal address: optional everywhere they appear; "" (a form's
+    blank field) means none, like null."""
 
-    phone: Phone | None = None
-    organization_name: Text255 | None = None
-    address_line1: Text255 | None = None
-    address_line2: Text255 | None = None
-    city: Text100 | None = None
-    state: Text100 | None = None
-    postal_code: PostalCode | None = None
-    country: Text100 | None = None
+    phone: OptionalPhone = None
+    organization_name: OptionalText255 = None
+    address_line1: OptionalText255 = None
+    address_line2: OptionalText255 = None
+    city: OptionalText100 = None
+    state: OptionalText100 = None
+    postal_code: OptionalPostalCode = None
+    country: OptionalText100 = None
 
 
 class ProfileUpdate(ContactFields):
-    """The profile fields a user (or an admin over them) may change; nothing else."""
+    """The profile fields a user (or an admin over them) may change; nothing else.
+
+    A field left out stays as it is; null (or "") clears an optional one.
+    """
 
     # Names may be changed but not cleared: absent is fine, null is not.
     first_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
@@ -78,14 +100,18 @@ class UserCreateRequest(RequestModel):
     last_name: Name
     role: RoleName
     npo_id: uuid.UUID | None = None
-    phone: Phone | None = None
+    phone: OptionalPhone = None
     password: NewPassword | None = Field(
-        default=None, description="Optional: without one the invitation email carries a set-password link."
+        default=None,
+        description="Optional: without one the invitation email carries a set-password link. A password given "
+        "here is temporary (the user must change it at first sign-in); it may not contain their name or email.",
     )
 
     @model_validator(mode="after")
     def _npo_matches_role(self) -> UserCreateRequest:
         check_npo_for_role(self.role, self.npo_id)
+        if self.password is not None:
+            refuse_personal_password(self.password, "password", self.email, self.first_name, self.last_name)
         return self
 
 
@@ -104,9 +130,15 @@ class RoleChangeRequest(RequestModel):
 def check_npo_for_role(role: RoleName, npo_id: uuid.UUID | None) -> None:
     """npo_admin, event_coordinator and staff carry an npo_id; super_admin and donor do not."""
     if role in NPO_SCOPED_ROLES and npo_id is None:
-        raise ValueError(f"npo_id is required for role {role.value}")
+        raise refusal("npo_id_required", f"npo_id is required for role {role.value}", field="npo_id")
     if role not in NPO_SCOPED_ROLES and npo_id is not None:
-        raise ValueError(f"npo_id must not be set for role {role.value}")
+        raise refusal("npo_id_not_allowed", f"npo_id must not be set for role {role.value}", field="npo_id")
+
+
+def refuse_personal_password(password: str, field: str, *person: str | None) -> None:
+    """A 422 on ``field`` when the password is built on the person's email address or names."""
+    if is_personal(password, *person):
+        raise password_refusal([PERSONAL_INFO], field=field)
 
 
 USER_SORT_PATTERN = "^-?(" + "|".join(field.value for field in UserSortField) + ")$"
@@ -172,7 +204,7 @@ class RoleOut(ResponseModel):
     scope: str
     description: str
     reach: str = Field(description="How far the role's platform permissions reach.")
-    permissions: list[str] = Field(description="The platform permissions other services check.")
+    permissions: list[Permission] = Field(description="The platform permissions other services check.")
     user_admin: list[str] = Field(description="What the role may do through this service's user administration.")
 
 

@@ -45,9 +45,11 @@ def ensure_super_admin(settings: Settings) -> BootstrapResult:
         email = validate_email(settings.super_admin_email, check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
         raise BootstrapRefusedError(f"SUPER_ADMIN_EMAIL is not a valid address: {error}") from None
-    problems = password_problems(settings.super_admin_password)
+    problems = password_problems(
+        settings.super_admin_password, email, settings.super_admin_first_name, settings.super_admin_last_name
+    )
     if problems:
-        raise BootstrapRefusedError("SUPER_ADMIN_PASSWORD " + "; ".join(problems))
+        raise BootstrapRefusedError("SUPER_ADMIN_PASSWORD " + "; ".join(problem.message for problem in problems))
 
     existing = _find(email)
     if existing is not None:

@@ -13,13 +13,17 @@ import uuid
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.errors import AuthenticationError, ErrorCode, SessionEndedError
+from shared.errors import AuthenticationError, DeclaredError, ErrorCode, SessionEndedError
 from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
 from shared.services import user_state
 from shared.services.principal import LiveSession, Principal
 from shared.services.sessions import check_session
 from shared.services.sign_in_state import pending_steps
 from shared.services.user_state import UserState
+
+# What a bearer token is refused with (401), on whichever route: none given; an invalid or
+# expired one, or one whose session has ended.
+BEARER_REFUSALS: tuple[DeclaredError, ...] = (ErrorCode.AUTHENTICATION_REQUIRED, (401, ErrorCode.INVALID_TOKEN))
 
 
 def verify_bearer(token: str | None) -> tuple[AccessClaims, LiveSession]:

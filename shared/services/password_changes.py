@@ -13,6 +13,7 @@ from shared.context import ClientInfo
 from shared.database import unit_of_work
 from shared.errors import BadRequestError, ErrorCode, SessionEndedError, ValidationFailedError
 from shared.models import TokenPurpose, User
+from shared.security.password_policy import PERSONAL_INFO, is_personal
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
 from shared.services.accounts import RESET_LIMITS, mark_verified, reserve_email_limits, token_attempts
@@ -60,6 +61,9 @@ def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
             user = db.get(User, user_id, with_for_update=True) if user_id else None
             if user is None or user.deactivated_at is not None:
                 raise invalid
+            if is_personal(new_password, user.email, user.first_name, user.last_name):
+                attempt.give_back()  # the token was good: it stays unspent (the transaction rolls back)
+                raise _personal_refusal()
             mark_verified(user)
             _set_password(db, user, password_hash, AuditEvent.PASSWORD_RESET_COMPLETED, client, keep=None)
             attempt.give_back()
@@ -71,19 +75,25 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     settings = get_settings()
     checked = check_own_password(settings, principal.user_id, current, "The current password is not correct.")
     if verify_password(new, checked.password_hash):
-        raise ValidationFailedError(
-            details={
-                "fields": [
-                    {"field": "new_password", "message": "must differ from the current password", "type": "value_error"}
-                ]
-            }
+        raise ValidationFailedError.of_field(
+            NEW_PASSWORD, "password must differ from the current password", "password_unchanged"
         )
     password_hash = hash_password(new, settings.bcrypt_rounds)
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
         if user is None:
             raise SessionEndedError()
+        if is_personal(new, user.email, user.first_name, user.last_name):
+            raise _personal_refusal()
         _set_password(db, user, password_hash, AuditEvent.PASSWORD_CHANGED, client, keep=principal.session_id)
+
+
+# The request field a new password arrives in (reset confirmation and change alike).
+NEW_PASSWORD = "new_password"
+
+
+def _personal_refusal() -> ValidationFailedError:
+    return ValidationFailedError.of_field(NEW_PASSWORD, "password " + PERSONAL_INFO.message, PERSONAL_INFO.rule)
 
 
 def _set_password(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from shared.errors import AuthorizationError, ErrorCode
+from shared.errors import AuthorizationError, ErrorCode, ReauthenticationDetails
 from shared.roles_and_permissions import CheckReason, RoleName
 
 if TYPE_CHECKING:
@@ -70,9 +70,14 @@ def pending_steps(state: UserState, mfa_required_roles: Collection[RoleName]) ->
     steps = set()
     if state.password_change_required:
         steps.add(PendingStep.PASSWORD_CHANGE)
-    if state.role in mfa_required_roles and not state.mfa_enabled:
+    if owes_second_factor(state.role, state.mfa_enabled, mfa_required_roles):
         steps.add(PendingStep.MFA_ENROLLMENT)
     return frozenset(steps)
+
+
+def owes_second_factor(role: str, mfa_enabled: bool, mfa_required_roles: Collection[RoleName]) -> bool:
+    """The role requires a second factor (MFA_REQUIRED_ROLES: ``mfa_required_roles``) and none is on."""
+    return RoleName(role) in mfa_required_roles and not mfa_enabled
 
 
 def first_owed(pending: frozenset[PendingStep], allowed_despite: Collection[PendingStep] = ()) -> Owed | None:
@@ -90,11 +95,20 @@ def refuse_pending_steps(pending: frozenset[PendingStep], allowed_despite: Colle
         raise AuthorizationError(owed.message, code=owed.code)
 
 
+def owed_codes(allowed_despite: Collection[PendingStep]) -> list[ErrorCode]:
+    """The 403 codes a route answers for the steps it is not allowed despite."""
+    return [owed.code for step, owed in OWED.items() if step not in allowed_despite]
+
+
+# The 403 of a sensitive route whose session's last proof of identity is too old.
+STALE_PROOF = ErrorCode.REAUTHENTICATION_REQUIRED
+
+
 def refuse_unless_recent(auth_time: int, now: float, max_age_seconds: int) -> None:
     """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions)."""
     if now - auth_time > max_age_seconds:
         raise AuthorizationError(
             "Confirm your password (and code) again: POST /api/v1/auth/reauthenticate.",
-            code=ErrorCode.REAUTHENTICATION_REQUIRED,
-            details={"max_age_seconds": max_age_seconds},
+            code=STALE_PROOF,
+            details=ReauthenticationDetails(max_age_seconds=max_age_seconds),
         )

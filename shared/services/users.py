@@ -28,6 +28,7 @@ from shared.errors import (
     DuplicateEmailError,
     ErrorCode,
     NotFoundError,
+    SessionEndedError,
 )
 from shared.failures import is_unique_violation
 from shared.models import NPO_SCOPED_ROLES, RoleName, User
@@ -94,8 +95,8 @@ def get_me(principal: Principal) -> User:
     """The caller's own row: one primary-key read."""
     with without_transaction() as db:
         user = db.get(User, principal.user_id)
-    if user is None:
-        raise NotFoundError("User not found.")
+    if user is None:  # gone since the session was checked: as for any ended session
+        raise SessionEndedError()
     return user
 
 
@@ -235,7 +236,7 @@ def update_own_profile(principal: Principal, changes: dict[str, Any]) -> User:
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
         if user is None:
-            raise NotFoundError("User not found.")
+            raise SessionEndedError()
         for name, value in changes.items():
             setattr(user, name, value)
     return user

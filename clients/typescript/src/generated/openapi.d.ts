@@ -96,7 +96,7 @@ export interface paths {
         /**
          * Sign in with email and password
          * @description Opens a session (one per device) and returns an access and a refresh token; when the
-         *         account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead.
+         *     account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead.
          */
         post: operations["auth_login"];
         delete?: never;
@@ -117,7 +117,7 @@ export interface paths {
         /**
          * Second step of a sign-in: the code
          * @description Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
-         *         The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit.
+         *     The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit.
          */
         post: operations["auth_mfa_verify"];
         delete?: never;
@@ -138,7 +138,7 @@ export interface paths {
         /**
          * Confirm the password (and code) again
          * @description Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
-         *         this renews it for every token of the session at once, and answers a new access token.
+         *     this renews it for every token of the session at once, and answers a new access token.
          */
         post: operations["auth_reauthenticate"];
         delete?: never;
@@ -259,8 +259,8 @@ export interface paths {
         /**
          * May the bearer's user do this, here, right now?
          * @description Called by other services with the user's access token. Decided live (the session, the
-         *         user's role, NPO and assignments as of this request), unlike the token's claims, which
-         *         may be up to one token lifetime old. An unknown permission is a 422.
+         *     user's role, NPO and assignments as of this request), unlike the token's claims, which
+         *     may be up to one token lifetime old. An unknown permission is a 422.
          */
         post: operations["authz_check"];
         delete?: never;
@@ -300,7 +300,7 @@ export interface paths {
         /**
          * Assign a user to an event
          * @description 201 when new, 200 when it already was. Only event coordinators and staff are assigned
-         *         (409 ROLE_NOT_EVENT_SCOPED); an event's team is of one NPO (409 EVENT_IN_OTHER_NPO).
+         *     (409 ROLE_NOT_EVENT_SCOPED); an event's team is of one NPO (409 EVENT_IN_OTHER_NPO).
          */
         put: operations["user_events_assign"];
         post?: never;
@@ -324,7 +324,7 @@ export interface paths {
         /**
          * The users assigned to an event
          * @description super_admin: everyone assigned; npo_admin: their NPO's users; an event coordinator
-         *         assigned to the event: its whole team; others 403.
+         *     assigned to the event: its whole team; others 403.
          */
         get: operations["event_members_list"];
         put?: never;
@@ -409,9 +409,8 @@ export interface paths {
         /**
          * Service and dependency health
          * @description 200 when PostgreSQL and Redis both answer; 503 naming the failing check.
-         *
-         *         The 503 body is the health report plus the usual error object, so a probe
-         *         and a client that only knows the error shape both understand it.
+         *     The 503 body is the health report plus the usual error object, so a probe
+         *     and a client that only knows the error shape both understand it.
          */
         get: operations["health"];
         put?: never;
@@ -452,82 +451,10 @@ export interface paths {
         /**
          * The public keys that verify access tokens (JWK Set)
          * @description Every configured key, the signing key first; other services pick the one a token's `kid` names.
-         *
-         *         Cached by callers for JWKS_CACHE_SECONDS: a key published for rotation must
-         *         be visible this long before it starts signing (docs/operations.md, "Rotating the signing key").
+         *     Cached by callers for JWKS_CACHE_SECONDS: a key published for rotation must
+         *     be visible this long before it starts signing (docs/operations.md, "Rotating the signing key").
          */
         get: operations["jwks"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/openapi.json": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** The OpenAPI 3.1 document */
-        get: operations["openapi_document"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/docs": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Swagger UI for this API
-         * @description Every asset is served by this app from files vendored in the repository: no CDN.
-         */
-        get: operations["docs_swagger_ui"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/redoc": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** ReDoc for this API */
-        get: operations["docs_redoc"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/docs/assets/{name}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** A Swagger UI or ReDoc asset */
-        get: operations["docs_asset"];
         put?: never;
         post?: never;
         delete?: never;
@@ -573,8 +500,8 @@ export interface paths {
         /**
          * Erase my account and my personal data
          * @description Needs the password (wrong ones count like a password change's). Every session ends at once; the
-         *         account never signs in again and keeps only its id; the address may register again. The last active
-         *         super admin cannot (409 LAST_SUPER_ADMIN).
+         *     account never signs in again and keeps only its id; the address may register again. The last active
+         *     super admin cannot (409 LAST_SUPER_ADMIN).
          */
         delete: operations["users_erase_me"];
         options?: never;
@@ -634,7 +561,7 @@ export interface paths {
         /**
          * Everything held about me
          * @description Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-         *         the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
+         *     the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
          */
         get: operations["users_export_me"];
         put?: never;
@@ -657,7 +584,7 @@ export interface paths {
         /**
          * Erase a user's account and personal data
          * @description super_admin only, never themselves (DELETE /users/me is theirs). The account keeps its id and nothing
-         *         else; 409 ACCOUNT_ERASED when it already was, LAST_SUPER_ADMIN for the last active super admin.
+         *     else; 409 ACCOUNT_ERASED when it already was, LAST_SUPER_ADMIN for the last active super admin.
          */
         post: operations["users_erase"];
         delete?: never;
@@ -792,11 +719,24 @@ export interface components {
         };
         /** ApiIndexResponse */
         ApiIndexResponse: {
-            /** Name */
+            /**
+             * Name
+             * @example Augeo Platform API
+             */
             name: string;
-            /** Version */
+            /**
+             * Version
+             * @example 1.4.0
+             */
             version: string;
-            /** Links */
+            /**
+             * Links
+             * @example {
+             *       "health": "/health",
+             *       "openapi": "/openapi.json",
+             *       "v1": "/api/v1"
+             *     }
+             */
             links: {
                 [key: string]: string;
             };
@@ -845,41 +785,13 @@ export interface components {
             /** Items */
             items: components["schemas"]["AuditLogOut"][];
         };
-        /** AuditLogQuery */
-        AuditLogQuery: {
-            /**
-             * Page
-             * @default 1
-             */
-            page: number;
-            /**
-             * Per Page
-             * @default 20
-             */
-            per_page: number;
-            /**
-             * User Id
-             * @description Events whose actor or target is this user.
-             * @default null
-             */
-            user_id: string | null;
-            /**
-             * Event Type
-             * @default null
-             */
-            event_type: string | null;
-            /**
-             * Since
-             * @description Events at or after this time (ISO 8601, with zone).
-             * @default null
-             */
-            since: string | null;
-            /**
-             * Until
-             * @description Events at or before this time; before since: none.
-             * @default null
-             */
-            until: string | null;
+        /**
+         * BodyLimitDetails
+         * @description The largest request body accepted, in bytes.
+         */
+        BodyLimitDetails: {
+            /** Max Bytes */
+            max_bytes: number;
         };
         /**
          * CheckReason
@@ -895,16 +807,10 @@ export interface components {
          *     recovery code. Giving neither is a wrong code, answered like one.
          */
         CodeOrRecoveryCode: {
-            /**
-             * Code
-             * @default null
-             */
-            code: string | null;
-            /**
-             * Recovery Code
-             * @default null
-             */
-            recovery_code: string | null;
+            /** Code */
+            code?: string | null;
+            /** Recovery Code */
+            recovery_code?: string | null;
         };
         /** EmailRequest */
         EmailRequest: {
@@ -923,25 +829,27 @@ export interface components {
              */
             password: string;
         };
-        /** ErrorDetail */
+        /**
+         * ErrorCode
+         * @description Every machine-readable error code a caller can see.
+         * @enum {string}
+         */
+        ErrorCode: "INVALID_JSON" | "VALIDATION_ERROR" | "INVALID_TOKEN" | "AUTHENTICATION_REQUIRED" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "EMAIL_NOT_VERIFIED" | "ACCOUNT_DEACTIVATED" | "ACCOUNT_ERASED" | "PASSWORD_CHANGE_REQUIRED" | "MFA_ENROLLMENT_REQUIRED" | "REAUTHENTICATION_REQUIRED" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_NOT_ENROLLING" | "INVALID_MFA_CODE" | "INVALID_MFA_TOKEN" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "DUPLICATE_EMAIL" | "CONFLICT" | "LAST_SUPER_ADMIN" | "ROLE_NOT_EVENT_SCOPED" | "EVENT_IN_OTHER_NPO" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+        /**
+         * ErrorDetail
+         * @description Any error: each operation's responses narrow ``code`` (and type ``details``) to what it answers.
+         */
         ErrorDetail: {
-            /**
-             * Code
-             * @example VALIDATION_ERROR
-             */
-            code: string;
+            /** @example VALIDATION_ERROR */
+            code: components["schemas"]["ErrorCode"];
             /**
              * Message
+             * @description For people; it may change.
              * @example The request is not valid.
              */
             message: string;
-            /**
-             * Details
-             * @default null
-             */
-            details: {
-                [key: string]: unknown;
-            } | null;
+            /** Details */
+            details?: components["schemas"]["ValidationDetails"] | components["schemas"]["RetryDetails"] | components["schemas"]["BodyLimitDetails"] | components["schemas"]["ReauthenticationDetails"];
             /**
              * Request Id
              * @example 4f1c2b8e9a0d4e6f8b7a6c5d4e3f2a1b
@@ -986,6 +894,7 @@ export interface components {
             /**
              * Id
              * Format: uuid
+             * @example 0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10
              */
             id: string;
             /**
@@ -993,58 +902,70 @@ export interface components {
              * @example ada@example.org
              */
             email: string;
-            /** First Name */
+            /**
+             * First Name
+             * @example Ada
+             */
             first_name: string;
-            /** Last Name */
+            /**
+             * Last Name
+             * @example Lovelace
+             */
             last_name: string;
             /**
              * Phone
              * @default null
+             * @example +1 555 0100
              */
             phone: string | null;
             /**
              * Organization Name
              * @default null
+             * @example null
              */
             organization_name: string | null;
             /**
              * Address Line1
              * @default null
+             * @example null
              */
             address_line1: string | null;
             /**
              * Address Line2
              * @default null
+             * @example null
              */
             address_line2: string | null;
             /**
              * City
              * @default null
+             * @example Boston
              */
             city: string | null;
             /**
              * State
              * @default null
+             * @example MA
              */
             state: string | null;
             /**
              * Postal Code
              * @default null
+             * @example 02110
              */
             postal_code: string | null;
             /**
              * Country
              * @default null
+             * @example US
              */
             country: string | null;
-            /**
-             * Role
-             * @example donor
-             */
-            role: string;
+            /** @example donor */
+            role: components["schemas"]["RoleName"];
             /**
              * Npo Id
              * @default null
+             * @example null
              */
             npo_id: string | null;
             /** Email Verified */
@@ -1056,6 +977,12 @@ export interface components {
              * @default false
              */
             mfa_enabled: boolean;
+            /**
+             * Mfa Enrollment Required
+             * @description The role requires a second factor (MFA_REQUIRED_ROLES) and none is on yet: until one is, only GET /api/v1/users/me, the /api/v1/auth/mfa routes, logout and the own-session routes are allowed.
+             * @default false
+             */
+            mfa_enrollment_required: boolean;
             /**
              * Created At
              * Format: date-time
@@ -1069,12 +996,14 @@ export interface components {
             /**
              * Last Login At
              * @default null
+             * @example null
              */
             last_login_at: string | null;
             /**
              * Erased At
              * @description Set when the account's personal data was erased.
              * @default null
+             * @example null
              */
             erased_at: string | null;
             /** Assigned By */
@@ -1199,8 +1128,7 @@ export interface components {
             postal_code: string | null;
             /** Country */
             country: string | null;
-            /** Role */
-            role: string;
+            role: components["schemas"]["RoleName"];
             /** Npo Id */
             npo_id: string | null;
             /** Email Verified */
@@ -1275,6 +1203,20 @@ export interface components {
             /** User Agent */
             user_agent: string | null;
         };
+        /**
+         * FieldProblem
+         * @description One failing field of a 422: its name (``npo_id``; ``address.city`` inside an object; ``body`` or
+         *     ``query`` for the whole), a message for people, and ``type``, a stable code for programs
+         *     (``password_too_short``, ``email_invalid``, ``missing``, ``extra_forbidden``, ...).
+         */
+        FieldProblem: {
+            /** Field */
+            field: string;
+            /** Message */
+            message: string;
+            /** Type */
+            type: string;
+        };
         /** HealthChecks */
         HealthChecks: {
             /**
@@ -1288,18 +1230,28 @@ export interface components {
              */
             redis: "ok" | "unavailable";
         };
-        /** HealthResponse */
+        /**
+         * HealthResponse
+         * @description PostgreSQL and Redis both answer.
+         */
         HealthResponse: {
             /**
-             * Status
-             * @enum {string}
+             * Environment
+             * @example production
              */
-            status: "healthy" | "unhealthy";
-            /** Environment */
             environment: string;
-            /** Version */
+            /**
+             * Version
+             * @example 1.4.0
+             */
             version: string;
             checks: components["schemas"]["HealthChecks"];
+            /**
+             * Status
+             * @default healthy
+             * @constant
+             */
+            status: "healthy";
         };
         /**
          * JsonWebKey
@@ -1332,30 +1284,30 @@ export interface components {
             use: "sig";
             /**
              * Crv
-             * @default null
              * @example P-256
+             * @enum {string}
              */
-            crv: ("P-256" | "Ed25519") | null;
+            crv?: "P-256" | "Ed25519";
             /**
              * X
-             * @default null
+             * @example f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU
              */
-            x: string | null;
+            x?: string;
             /**
              * Y
-             * @default null
+             * @example x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0
              */
-            y: string | null;
+            y?: string;
             /**
              * N
-             * @default null
+             * @description RSA keys only.
              */
-            n: string | null;
+            n?: string;
             /**
              * E
-             * @default null
+             * @description RSA keys only.
              */
-            e: string | null;
+            e?: string;
         };
         /**
          * JwksResponse
@@ -1378,20 +1330,21 @@ export interface components {
         };
         /**
          * LoginResponse
-         * @description The tokens, or (when the account has a second factor) a challenge for the code.
+         * @description The tokens (``status: "authenticated"``), or, when the account has a second factor, a
+         *     challenge for the code (``status: "mfa_required"``).
          */
         LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaChallengeResponse"];
         /** LogoutRequest */
         LogoutRequest: {
-            /**
-             * Refresh Token
-             * @default null
-             */
-            refresh_token: string | null;
+            /** Refresh Token */
+            refresh_token?: string | null;
         };
         /** MessageResponse */
         MessageResponse: {
-            /** Message */
+            /**
+             * Message
+             * @example Password changed. Sign in with your new password.
+             */
             message: string;
         };
         /**
@@ -1400,12 +1353,21 @@ export interface components {
          */
         MfaChallengeResponse: {
             /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            status: "mfa_required";
+            /**
              * Mfa Required
+             * @description Always true; `status` says the same.
              * @default true
              * @constant
              */
             mfa_required: true;
-            /** Mfa Token */
+            /**
+             * Mfa Token
+             * @example Zq4mT8vN1xR6sK3wH9bY2cL7dF0gJ5pA-uE_iO3tWvQ
+             */
             mfa_token: string;
             /**
              * Expires In
@@ -1413,36 +1375,23 @@ export interface components {
              * @example 300
              */
             expires_in: number;
-            /** Methods */
+            /**
+             * Methods
+             * @example [
+             *       "totp",
+             *       "recovery_code"
+             *     ]
+             */
             methods: ("totp" | "recovery_code")[];
         };
         /** MfaVerifyRequest */
         MfaVerifyRequest: {
-            /**
-             * Code
-             * @default null
-             */
-            code: string | null;
-            /**
-             * Recovery Code
-             * @default null
-             */
-            recovery_code: string | null;
+            /** Code */
+            code?: string | null;
+            /** Recovery Code */
+            recovery_code?: string | null;
             /** Mfa Token */
             mfa_token: string;
-        };
-        /** PageQuery */
-        PageQuery: {
-            /**
-             * Page
-             * @default 1
-             */
-            page: number;
-            /**
-             * Per Page
-             * @default 20
-             */
-            per_page: number;
         };
         /** PasswordChangeRequest */
         PasswordChangeRequest: {
@@ -1479,15 +1428,13 @@ export interface components {
             /**
              * Npo Id
              * @description The NPO the action is in, when the caller knows it.
-             * @default null
              */
-            npo_id: string | null;
+            npo_id?: string | null;
             /**
              * Event Id
              * @description The event the action is about, if any.
-             * @default null
              */
-            event_id: string | null;
+            event_id?: string | null;
         };
         /** PermissionCheckResponse */
         PermissionCheckResponse: {
@@ -1521,58 +1468,55 @@ export interface components {
         /**
          * ProfileUpdate
          * @description The profile fields a user (or an admin over them) may change; nothing else.
+         *
+         *     A field left out stays as it is; null (or "") clears an optional one.
          */
         ProfileUpdate: {
             /**
              * Phone
-             * @default null
+             * @description An empty string means none (stored as null).
+             * @example +1 555 0100
              */
-            phone: string | null;
+            phone?: string | null;
             /**
              * Organization Name
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            organization_name: string | null;
+            organization_name?: string | null;
             /**
              * Address Line1
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            address_line1: string | null;
+            address_line1?: string | null;
             /**
              * Address Line2
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            address_line2: string | null;
+            address_line2?: string | null;
             /**
              * City
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            city: string | null;
+            city?: string | null;
             /**
              * State
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            state: string | null;
+            state?: string | null;
             /**
              * Postal Code
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            postal_code: string | null;
+            postal_code?: string | null;
             /**
              * Country
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            country: string | null;
-            /**
-             * First Name
-             * @default null
-             */
-            first_name: string;
-            /**
-             * Last Name
-             * @default null
-             */
-            last_name: string;
+            country?: string | null;
+            /** First Name */
+            first_name?: string;
+            /** Last Name */
+            last_name?: string;
         };
         /** ReauthenticateRequest */
         ReauthenticateRequest: {
@@ -1581,14 +1525,18 @@ export interface components {
             /**
              * Code
              * @description Needed when a second factor is on (or recovery_code).
-             * @default null
              */
-            code: string | null;
-            /**
-             * Recovery Code
-             * @default null
-             */
-            recovery_code: string | null;
+            code?: string | null;
+            /** Recovery Code */
+            recovery_code?: string | null;
+        };
+        /**
+         * ReauthenticationDetails
+         * @description How recent a proof of identity this action needs, in seconds (REAUTH_MAX_AGE_MINUTES).
+         */
+        ReauthenticationDetails: {
+            /** Max Age Seconds */
+            max_age_seconds: number;
         };
         /** RecoveryCodesResponse */
         RecoveryCodesResponse: {
@@ -1607,44 +1555,45 @@ export interface components {
         RegisterRequest: {
             /**
              * Phone
-             * @default null
+             * @description An empty string means none (stored as null).
+             * @example +1 555 0100
              */
-            phone: string | null;
+            phone?: string | null;
             /**
              * Organization Name
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            organization_name: string | null;
+            organization_name?: string | null;
             /**
              * Address Line1
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            address_line1: string | null;
+            address_line1?: string | null;
             /**
              * Address Line2
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            address_line2: string | null;
+            address_line2?: string | null;
             /**
              * City
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            city: string | null;
+            city?: string | null;
             /**
              * State
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            state: string | null;
+            state?: string | null;
             /**
              * Postal Code
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            postal_code: string | null;
+            postal_code?: string | null;
             /**
              * Country
-             * @default null
+             * @description An empty string means none (stored as null).
              */
-            country: string | null;
+            country?: string | null;
             /**
              * Email
              * Format: email
@@ -1653,7 +1602,7 @@ export interface components {
             email: string;
             /**
              * Password
-             * @description 8 to 128 characters with a letter and a digit; not a common password.
+             * @description 8 to 128 characters with a letter and a digit; not a common password, and not built on the service's name, the person's names or their email address.
              * @example Gala-night-2026
              */
             password: string;
@@ -1682,14 +1631,19 @@ export interface components {
             /** Audit Events */
             audit_events: number;
         };
+        /**
+         * RetryDetails
+         * @description When to try again, in whole seconds (as the Retry-After header says).
+         */
+        RetryDetails: {
+            /** Retry After Seconds */
+            retry_after_seconds: number;
+        };
         /** RoleChangeRequest */
         RoleChangeRequest: {
             role: components["schemas"]["RoleName"];
-            /**
-             * Npo Id
-             * @default null
-             */
-            npo_id: string | null;
+            /** Npo Id */
+            npo_id?: string | null;
         };
         /** RoleList */
         RoleList: {
@@ -1717,7 +1671,7 @@ export interface components {
              * Permissions
              * @description The platform permissions other services check.
              */
-            permissions: string[];
+            permissions: components["schemas"]["Permission"][];
             /**
              * User Admin
              * @description What the role may do through this service's user administration.
@@ -1758,12 +1712,27 @@ export interface components {
             /** Token */
             token: string;
         };
-        /** TokenResponse */
+        /**
+         * TokenResponse
+         * @description A session's tokens (sign-in, its second step, a refresh), and what the user must do first.
+         */
         TokenResponse: {
-            /** Access Token */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            status: "authenticated";
+            /**
+             * Access Token
+             * @example eyJhbGciOiJFUzI1NiIsImtpZCI6ImtwMVZaS0dZIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiIwYjhmIn0.c2ln
+             */
             access_token: string;
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description Present unless the request asked for the cookie transport (the cookie carries it then).
+             * @example p3H9vQ2xLk7TnR4sW8yZbC1dF6gJ0mA5eU_-oI2qXtY
+             */
+            refresh_token?: string;
             /**
              * Token Type
              * @default bearer
@@ -1782,6 +1751,12 @@ export interface components {
              * @default false
              */
             password_change_required: boolean;
+            /**
+             * Mfa Enrollment Required
+             * @description The role requires a second factor (MFA_REQUIRED_ROLES) and none is on yet: until one is, only GET /api/v1/users/me, the /api/v1/auth/mfa routes, logout and the own-session routes are allowed (others answer 403 MFA_ENROLLMENT_REQUIRED).
+             * @default false
+             */
+            mfa_enrollment_required: boolean;
             user: components["schemas"]["UserOut"];
         };
         /** TotpCodeRequest */
@@ -1810,6 +1785,35 @@ export interface components {
              */
             qr_svg: string;
         };
+        /**
+         * UnhealthyReport
+         * @description The report beside the error of a 503: which dependency did not answer.
+         */
+        UnhealthyReport: {
+            /**
+             * Environment
+             * @example production
+             */
+            environment: string;
+            /**
+             * Version
+             * @example 1.4.0
+             */
+            version: string;
+            /**
+             * @example {
+             *       "database": "ok",
+             *       "redis": "unavailable"
+             *     }
+             */
+            checks: components["schemas"]["HealthChecks"];
+            /**
+             * Status
+             * @default unhealthy
+             * @constant
+             */
+            status: "unhealthy";
+        };
         /** UserCreateRequest */
         UserCreateRequest: {
             /**
@@ -1823,63 +1827,19 @@ export interface components {
             /** Last Name */
             last_name: string;
             role: components["schemas"]["RoleName"];
-            /**
-             * Npo Id
-             * @default null
-             */
-            npo_id: string | null;
+            /** Npo Id */
+            npo_id?: string | null;
             /**
              * Phone
-             * @default null
+             * @description An empty string means none (stored as null).
+             * @example +1 555 0100
              */
-            phone: string | null;
+            phone?: string | null;
             /**
              * Password
-             * @description Optional: without one the invitation email carries a set-password link.
-             * @default null
+             * @description Optional: without one the invitation email carries a set-password link. A password given here is temporary (the user must change it at first sign-in); it may not contain their name or email.
              */
-            password: string | null;
-        };
-        /** UserListQuery */
-        UserListQuery: {
-            /**
-             * Page
-             * @default 1
-             */
-            page: number;
-            /**
-             * Per Page
-             * @default 20
-             */
-            per_page: number;
-            /** @default null */
-            role: components["schemas"]["RoleName"] | null;
-            /**
-             * Npo Id
-             * @default null
-             */
-            npo_id: string | null;
-            /**
-             * Email Verified
-             * @default null
-             */
-            email_verified: boolean | null;
-            /**
-             * Is Active
-             * @default null
-             */
-            is_active: boolean | null;
-            /**
-             * Search
-             * @default null
-             */
-            search: string | null;
-            /**
-             * Sort
-             * @description A field name, or -field for descending order.
-             * @default -created_at
-             */
-            sort: string;
+            password?: string | null;
         };
         /** UserMessageResponse */
         UserMessageResponse: {
@@ -1892,6 +1852,7 @@ export interface components {
             /**
              * Id
              * Format: uuid
+             * @example 0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10
              */
             id: string;
             /**
@@ -1899,58 +1860,70 @@ export interface components {
              * @example ada@example.org
              */
             email: string;
-            /** First Name */
+            /**
+             * First Name
+             * @example Ada
+             */
             first_name: string;
-            /** Last Name */
+            /**
+             * Last Name
+             * @example Lovelace
+             */
             last_name: string;
             /**
              * Phone
              * @default null
+             * @example +1 555 0100
              */
             phone: string | null;
             /**
              * Organization Name
              * @default null
+             * @example null
              */
             organization_name: string | null;
             /**
              * Address Line1
              * @default null
+             * @example null
              */
             address_line1: string | null;
             /**
              * Address Line2
              * @default null
+             * @example null
              */
             address_line2: string | null;
             /**
              * City
              * @default null
+             * @example Boston
              */
             city: string | null;
             /**
              * State
              * @default null
+             * @example MA
              */
             state: string | null;
             /**
              * Postal Code
              * @default null
+             * @example 02110
              */
             postal_code: string | null;
             /**
              * Country
              * @default null
+             * @example US
              */
             country: string | null;
-            /**
-             * Role
-             * @example donor
-             */
-            role: string;
+            /** @example donor */
+            role: components["schemas"]["RoleName"];
             /**
              * Npo Id
              * @default null
+             * @example null
              */
             npo_id: string | null;
             /** Email Verified */
@@ -1962,6 +1935,12 @@ export interface components {
              * @default false
              */
             mfa_enabled: boolean;
+            /**
+             * Mfa Enrollment Required
+             * @description The role requires a second factor (MFA_REQUIRED_ROLES) and none is on yet: until one is, only GET /api/v1/users/me, the /api/v1/auth/mfa routes, logout and the own-session routes are allowed.
+             * @default false
+             */
+            mfa_enrollment_required: boolean;
             /**
              * Created At
              * Format: date-time
@@ -1975,12 +1954,14 @@ export interface components {
             /**
              * Last Login At
              * @default null
+             * @example null
              */
             last_login_at: string | null;
             /**
              * Erased At
              * @description Set when the account's personal data was erased.
              * @default null
+             * @example null
              */
             erased_at: string | null;
         };
@@ -1996,6 +1977,413 @@ export interface components {
             pages: number;
             /** Items */
             items: components["schemas"]["UserOut"][];
+        };
+        /**
+         * ValidationDetails
+         * @description The failing fields (at most 20), and how many there were when that is more.
+         */
+        ValidationDetails: {
+            /** Fields */
+            fields: components["schemas"]["FieldProblem"][];
+            /** Fields Total */
+            fields_total?: number;
+        };
+        /**
+         * AccountDeactivatedError
+         * @description The error body of `ACCOUNT_DEACTIVATED`.
+         */
+        AccountDeactivatedError: {
+            error: {
+                /** @enum {string} */
+                code: "ACCOUNT_DEACTIVATED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * AccountErasedError
+         * @description The error body of `ACCOUNT_ERASED`.
+         */
+        AccountErasedError: {
+            error: {
+                /** @enum {string} */
+                code: "ACCOUNT_ERASED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * AuthenticationRequiredError
+         * @description The error body of `AUTHENTICATION_REQUIRED`.
+         */
+        AuthenticationRequiredError: {
+            error: {
+                /** @enum {string} */
+                code: "AUTHENTICATION_REQUIRED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * DuplicateEmailError
+         * @description The error body of `DUPLICATE_EMAIL`.
+         */
+        DuplicateEmailError: {
+            error: {
+                /** @enum {string} */
+                code: "DUPLICATE_EMAIL";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * EmailNotVerifiedError
+         * @description The error body of `EMAIL_NOT_VERIFIED`.
+         */
+        EmailNotVerifiedError: {
+            error: {
+                /** @enum {string} */
+                code: "EMAIL_NOT_VERIFIED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * EventInOtherNpoError
+         * @description The error body of `EVENT_IN_OTHER_NPO`.
+         */
+        EventInOtherNpoError: {
+            error: {
+                /** @enum {string} */
+                code: "EVENT_IN_OTHER_NPO";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * ForbiddenError
+         * @description The error body of `FORBIDDEN`.
+         */
+        ForbiddenError: {
+            error: {
+                /** @enum {string} */
+                code: "FORBIDDEN";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * InternalError
+         * @description The error body of `INTERNAL_ERROR`.
+         */
+        InternalError: {
+            error: {
+                /** @enum {string} */
+                code: "INTERNAL_ERROR";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * InvalidCredentialsError
+         * @description The error body of `INVALID_CREDENTIALS`.
+         */
+        InvalidCredentialsError: {
+            error: {
+                /** @enum {string} */
+                code: "INVALID_CREDENTIALS";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * InvalidJsonError
+         * @description The error body of `INVALID_JSON`.
+         */
+        InvalidJsonError: {
+            error: {
+                /** @enum {string} */
+                code: "INVALID_JSON";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * InvalidMfaCodeError
+         * @description The error body of `INVALID_MFA_CODE`.
+         */
+        InvalidMfaCodeError: {
+            error: {
+                /** @enum {string} */
+                code: "INVALID_MFA_CODE";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * InvalidMfaTokenError
+         * @description The error body of `INVALID_MFA_TOKEN`.
+         */
+        InvalidMfaTokenError: {
+            error: {
+                /** @enum {string} */
+                code: "INVALID_MFA_TOKEN";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * InvalidRefreshTokenError
+         * @description The error body of `INVALID_REFRESH_TOKEN`.
+         */
+        InvalidRefreshTokenError: {
+            error: {
+                /** @enum {string} */
+                code: "INVALID_REFRESH_TOKEN";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * InvalidTokenError
+         * @description The error body of `INVALID_TOKEN`.
+         */
+        InvalidTokenError: {
+            error: {
+                /** @enum {string} */
+                code: "INVALID_TOKEN";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * LastSuperAdminError
+         * @description The error body of `LAST_SUPER_ADMIN`.
+         */
+        LastSuperAdminError: {
+            error: {
+                /** @enum {string} */
+                code: "LAST_SUPER_ADMIN";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * MfaAlreadyEnabledError
+         * @description The error body of `MFA_ALREADY_ENABLED`.
+         */
+        MfaAlreadyEnabledError: {
+            error: {
+                /** @enum {string} */
+                code: "MFA_ALREADY_ENABLED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * MfaEnrollmentRequiredError
+         * @description The error body of `MFA_ENROLLMENT_REQUIRED`.
+         */
+        MfaEnrollmentRequiredError: {
+            error: {
+                /** @enum {string} */
+                code: "MFA_ENROLLMENT_REQUIRED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * MfaNotEnabledError
+         * @description The error body of `MFA_NOT_ENABLED`.
+         */
+        MfaNotEnabledError: {
+            error: {
+                /** @enum {string} */
+                code: "MFA_NOT_ENABLED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * MfaNotEnrollingError
+         * @description The error body of `MFA_NOT_ENROLLING`.
+         */
+        MfaNotEnrollingError: {
+            error: {
+                /** @enum {string} */
+                code: "MFA_NOT_ENROLLING";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * NotFoundError
+         * @description The error body of `NOT_FOUND`.
+         */
+        NotFoundError: {
+            error: {
+                /** @enum {string} */
+                code: "NOT_FOUND";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * PasswordChangeRequiredError
+         * @description The error body of `PASSWORD_CHANGE_REQUIRED`.
+         */
+        PasswordChangeRequiredError: {
+            error: {
+                /** @enum {string} */
+                code: "PASSWORD_CHANGE_REQUIRED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * PayloadTooLargeError
+         * @description The error body of `PAYLOAD_TOO_LARGE`.
+         */
+        PayloadTooLargeError: {
+            error: {
+                /** @enum {string} */
+                code: "PAYLOAD_TOO_LARGE";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["BodyLimitDetails"];
+            };
+        };
+        /**
+         * RateLimitedError
+         * @description The error body of `RATE_LIMITED`.
+         */
+        RateLimitedError: {
+            error: {
+                /** @enum {string} */
+                code: "RATE_LIMITED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["RetryDetails"];
+            };
+        };
+        /**
+         * ReauthenticationRequiredError
+         * @description The error body of `REAUTHENTICATION_REQUIRED`.
+         */
+        ReauthenticationRequiredError: {
+            error: {
+                /** @enum {string} */
+                code: "REAUTHENTICATION_REQUIRED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["ReauthenticationDetails"];
+            };
+        };
+        /**
+         * RoleNotEventScopedError
+         * @description The error body of `ROLE_NOT_EVENT_SCOPED`.
+         */
+        RoleNotEventScopedError: {
+            error: {
+                /** @enum {string} */
+                code: "ROLE_NOT_EVENT_SCOPED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * ServiceUnavailableError
+         * @description The error body of `SERVICE_UNAVAILABLE`.
+         */
+        ServiceUnavailableError: {
+            error: {
+                /** @enum {string} */
+                code: "SERVICE_UNAVAILABLE";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["RetryDetails"];
+            };
+        };
+        /**
+         * UnsupportedMediaTypeError
+         * @description The error body of `UNSUPPORTED_MEDIA_TYPE`.
+         */
+        UnsupportedMediaTypeError: {
+            error: {
+                /** @enum {string} */
+                code: "UNSUPPORTED_MEDIA_TYPE";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * ValidationError
+         * @description The error body of `VALIDATION_ERROR`.
+         */
+        ValidationError: {
+            error: {
+                /** @enum {string} */
+                code: "VALIDATION_ERROR";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["ValidationDetails"];
+            };
         };
     };
     responses: never;
@@ -2033,10 +2421,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "per_page": 1,
+                     *       "pages": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "event_type": "string",
+                     *           "actor_user_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "target_user_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "ip_address": "string",
+                     *           "user_agent": "string",
+                     *           "request_id": "string",
+                     *           "details": {},
+                     *           "created_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["AuditLogPage"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2046,10 +2456,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2057,10 +2467,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2068,10 +2478,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2079,10 +2489,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2092,7 +2502,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2118,10 +2528,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *         "email": "ada@example.org",
+                     *         "first_name": "Ada",
+                     *         "last_name": "Lovelace",
+                     *         "phone": "+1 555 0100",
+                     *         "organization_name": null,
+                     *         "address_line1": null,
+                     *         "address_line2": null,
+                     *         "city": "Boston",
+                     *         "state": "MA",
+                     *         "postal_code": "02110",
+                     *         "country": "US",
+                     *         "role": "donor",
+                     *         "npo_id": null,
+                     *         "email_verified": true,
+                     *         "is_active": true,
+                     *         "mfa_enabled": false,
+                     *         "mfa_enrollment_required": false,
+                     *         "created_at": "2026-01-31T12:00:00Z",
+                     *         "updated_at": "2026-01-31T12:00:00Z",
+                     *         "last_login_at": null,
+                     *         "erased_at": null
+                     *       },
+                     *       "message": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["RegisterResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2129,10 +2568,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `DUPLICATE_EMAIL`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2140,10 +2579,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["DuplicateEmailError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2151,10 +2590,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2162,10 +2601,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2173,10 +2612,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2186,10 +2625,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2197,10 +2636,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2210,7 +2649,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2236,10 +2675,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "string",
+                     *       "user": {
+                     *         "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *         "email": "ada@example.org",
+                     *         "first_name": "Ada",
+                     *         "last_name": "Lovelace",
+                     *         "phone": "+1 555 0100",
+                     *         "organization_name": null,
+                     *         "address_line1": null,
+                     *         "address_line2": null,
+                     *         "city": "Boston",
+                     *         "state": "MA",
+                     *         "postal_code": "02110",
+                     *         "country": "US",
+                     *         "role": "donor",
+                     *         "npo_id": null,
+                     *         "email_verified": true,
+                     *         "is_active": true,
+                     *         "mfa_enabled": false,
+                     *         "mfa_enrollment_required": false,
+                     *         "created_at": "2026-01-31T12:00:00Z",
+                     *         "updated_at": "2026-01-31T12:00:00Z",
+                     *         "last_login_at": null,
+                     *         "erased_at": null
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserMessageResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_TOKEN`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2247,10 +2715,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2258,10 +2726,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2269,10 +2737,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2280,10 +2748,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2291,10 +2772,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2304,7 +2785,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2330,10 +2811,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Password changed. Sign in with your new password."
+                     *     }
+                     */
                     "application/json": components["schemas"]["MessageResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2341,10 +2827,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2352,10 +2838,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2363,10 +2849,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2374,10 +2860,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2387,10 +2873,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2398,10 +2884,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2411,7 +2897,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2440,7 +2926,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2448,10 +2934,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `INVALID_CREDENTIALS`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2461,10 +2947,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidCredentialsError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `ACCOUNT_DEACTIVATED`, `EMAIL_NOT_VERIFIED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2472,10 +2958,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountDeactivatedError"] | components["schemas"]["EmailNotVerifiedError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2483,10 +2969,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2494,10 +2980,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2505,10 +2991,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2518,10 +3004,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2529,10 +3015,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2542,7 +3028,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2568,10 +3054,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "authenticated",
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtwMVZaS0dZIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiIwYjhmIn0.c2ln",
+                     *       "refresh_token": "p3H9vQ2xLk7TnR4sW8yZbC1dF6gJ0mA5eU_-oI2qXtY",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 900,
+                     *       "password_change_required": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "user": {
+                     *         "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *         "email": "ada@example.org",
+                     *         "first_name": "Ada",
+                     *         "last_name": "Lovelace",
+                     *         "phone": "+1 555 0100",
+                     *         "organization_name": null,
+                     *         "address_line1": null,
+                     *         "address_line2": null,
+                     *         "city": "Boston",
+                     *         "state": "MA",
+                     *         "postal_code": "02110",
+                     *         "country": "US",
+                     *         "role": "donor",
+                     *         "npo_id": null,
+                     *         "email_verified": true,
+                     *         "is_active": true,
+                     *         "mfa_enabled": false,
+                     *         "mfa_enrollment_required": false,
+                     *         "created_at": "2026-01-31T12:00:00Z",
+                     *         "updated_at": "2026-01-31T12:00:00Z",
+                     *         "last_login_at": null,
+                     *         "erased_at": null
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2579,10 +3100,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `INVALID_CREDENTIALS`, `INVALID_MFA_CODE`, `INVALID_MFA_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2592,10 +3113,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidMfaTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `ACCOUNT_DEACTIVATED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2603,10 +3124,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountDeactivatedError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2614,10 +3135,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2625,10 +3146,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2636,10 +3157,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2649,10 +3170,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2660,10 +3181,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2673,7 +3194,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2699,10 +3220,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "access_token": "string",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 900
+                     *     }
+                     */
                     "application/json": components["schemas"]["AccessTokenResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2710,10 +3238,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_MFA_CODE`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2723,10 +3251,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2734,10 +3262,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2745,10 +3273,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2756,10 +3284,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2767,10 +3295,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2780,10 +3308,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2791,10 +3319,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2804,7 +3332,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2830,10 +3358,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "authenticated",
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtwMVZaS0dZIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiIwYjhmIn0.c2ln",
+                     *       "refresh_token": "p3H9vQ2xLk7TnR4sW8yZbC1dF6gJ0mA5eU_-oI2qXtY",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 900,
+                     *       "password_change_required": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "user": {
+                     *         "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *         "email": "ada@example.org",
+                     *         "first_name": "Ada",
+                     *         "last_name": "Lovelace",
+                     *         "phone": "+1 555 0100",
+                     *         "organization_name": null,
+                     *         "address_line1": null,
+                     *         "address_line2": null,
+                     *         "city": "Boston",
+                     *         "state": "MA",
+                     *         "postal_code": "02110",
+                     *         "country": "US",
+                     *         "role": "donor",
+                     *         "npo_id": null,
+                     *         "email_verified": true,
+                     *         "is_active": true,
+                     *         "mfa_enabled": false,
+                     *         "mfa_enrollment_required": false,
+                     *         "created_at": "2026-01-31T12:00:00Z",
+                     *         "updated_at": "2026-01-31T12:00:00Z",
+                     *         "last_login_at": null,
+                     *         "erased_at": null
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2841,10 +3404,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `INVALID_REFRESH_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2854,10 +3417,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidRefreshTokenError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2865,10 +3428,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2876,10 +3439,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2887,10 +3450,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2898,10 +3474,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2911,7 +3487,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -2938,7 +3514,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2946,10 +3522,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2959,21 +3535,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
-            403: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2981,10 +3546,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2992,10 +3557,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3003,10 +3568,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3014,10 +3579,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3027,7 +3592,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3053,10 +3618,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Password changed. Sign in with your new password."
+                     *     }
+                     */
                     "application/json": components["schemas"]["MessageResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3064,10 +3634,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3075,10 +3645,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3086,10 +3656,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3097,10 +3667,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3110,10 +3680,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3121,10 +3691,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3134,7 +3704,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3160,10 +3730,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Password changed. Sign in with your new password."
+                     *     }
+                     */
                     "application/json": components["schemas"]["MessageResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_TOKEN`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3171,10 +3746,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3182,10 +3757,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3193,10 +3768,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3204,10 +3779,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3215,10 +3803,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3228,7 +3816,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3254,10 +3842,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "message": "Password changed. Sign in with your new password."
+                     *     }
+                     */
                     "application/json": components["schemas"]["MessageResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3265,10 +3858,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3278,10 +3871,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3289,10 +3882,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3300,10 +3893,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3311,10 +3904,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3322,10 +3915,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3335,10 +3928,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3346,10 +3939,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3359,7 +3952,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3385,10 +3978,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "allowed": true,
+                     *       "reason": "super_admin"
+                     *     }
+                     */
                     "application/json": components["schemas"]["PermissionCheckResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3396,10 +3995,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3409,21 +4008,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
-            403: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3431,10 +4019,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3442,10 +4030,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3453,10 +4041,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3464,10 +4052,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3477,7 +4065,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3501,10 +4089,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "event_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "assigned_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "assigned_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventAssignmentList"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3514,10 +4113,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3525,10 +4124,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3536,21 +4135,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3558,10 +4146,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3571,7 +4159,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3596,6 +4184,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "event_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "assigned_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "assigned_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventAssignmentOut"];
                 };
             };
@@ -3607,10 +4202,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "event_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "assigned_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "assigned_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventAssignmentOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3620,10 +4222,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3631,10 +4233,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3642,10 +4244,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`, `EVENT_IN_OTHER_NPO`, `ROLE_NOT_EVENT_SCOPED`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3653,21 +4255,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountErasedError"] | components["schemas"]["EventInOtherNpoError"] | components["schemas"]["RoleNotEventScopedError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3675,10 +4266,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3688,7 +4279,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3714,7 +4305,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3724,10 +4315,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3735,10 +4326,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3746,21 +4337,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3768,10 +4348,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3781,7 +4361,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3808,10 +4388,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "per_page": 1,
+                     *       "pages": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *           "email": "ada@example.org",
+                     *           "first_name": "Ada",
+                     *           "last_name": "Lovelace",
+                     *           "phone": "+1 555 0100",
+                     *           "organization_name": null,
+                     *           "address_line1": null,
+                     *           "address_line2": null,
+                     *           "city": "Boston",
+                     *           "state": "MA",
+                     *           "postal_code": "02110",
+                     *           "country": "US",
+                     *           "role": "donor",
+                     *           "npo_id": null,
+                     *           "email_verified": true,
+                     *           "is_active": true,
+                     *           "mfa_enabled": false,
+                     *           "mfa_enrollment_required": false,
+                     *           "created_at": "2026-01-31T12:00:00Z",
+                     *           "updated_at": "2026-01-31T12:00:00Z",
+                     *           "last_login_at": null,
+                     *           "erased_at": null,
+                     *           "assigned_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "assigned_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventMemberPage"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3821,10 +4437,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3832,10 +4448,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3843,10 +4459,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3854,10 +4470,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3865,10 +4481,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3878,7 +4494,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3900,10 +4516,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "secret": "string",
+                     *       "otpauth_uri": "string",
+                     *       "qr_svg": "string"
+                     *     }
+                     */
                     "application/json": components["schemas"]["TotpEnrolmentResponse"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3913,10 +4536,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3924,10 +4547,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `MFA_ALREADY_ENABLED`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3935,10 +4558,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaAlreadyEnabledError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3946,10 +4569,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3959,7 +4582,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -3986,7 +4609,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_MFA_CODE`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3994,10 +4617,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidMfaCodeError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4007,10 +4630,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4018,10 +4641,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `MFA_NOT_ENABLED`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4029,10 +4652,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaNotEnabledError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4040,10 +4663,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4051,10 +4674,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4062,10 +4685,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4073,10 +4696,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4086,7 +4709,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4112,10 +4735,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recovery_codes": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RecoveryCodesResponse"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_MFA_CODE`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4123,10 +4753,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidMfaCodeError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4136,10 +4766,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4147,10 +4777,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `MFA_ALREADY_ENABLED`, `MFA_NOT_ENROLLING`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4158,10 +4788,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaAlreadyEnabledError"] | components["schemas"]["MfaNotEnrollingError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4169,10 +4799,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4180,10 +4810,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4191,10 +4821,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4202,10 +4832,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4215,7 +4845,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4237,10 +4867,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "recovery_codes": [
+                     *         "string"
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RecoveryCodesResponse"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4250,10 +4887,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4261,10 +4898,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `MFA_NOT_ENABLED`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4272,10 +4909,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaNotEnabledError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4283,10 +4920,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4296,7 +4933,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4318,10 +4955,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "environment": "production",
+                     *       "version": "1.4.0",
+                     *       "checks": {
+                     *         "database": "ok",
+                     *         "redis": "ok"
+                     *       },
+                     *       "status": "healthy"
+                     *     }
+                     */
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4329,10 +4977,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4342,7 +4990,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnhealthyReport"] & components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4364,10 +5012,21 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "name": "Augeo Platform API",
+                     *       "version": "1.4.0",
+                     *       "links": {
+                     *         "health": "/health",
+                     *         "openapi": "/openapi.json",
+                     *         "v1": "/api/v1"
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["ApiIndexResponse"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4375,7 +5034,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
         };
@@ -4397,10 +5056,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "kty": "EC",
+                     *           "kid": "kp1VZKGYIxPusVzkPG7Iw3fIBxj7SUXLqfVfXA-_S-Q",
+                     *           "alg": "ES256",
+                     *           "use": "sig",
+                     *           "crv": "P-256",
+                     *           "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                     *           "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                     *           "n": "string",
+                     *           "e": "string"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["JwksResponse"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4408,161 +5084,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    openapi_document: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The OpenAPI 3.1 document */
-            200: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
-            500: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    docs_swagger_ui: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Swagger UI for this API */
-            200: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
-            500: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    docs_redoc: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description ReDoc for this API */
-            200: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/html": string;
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
-            500: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-        };
-    };
-    docs_asset: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                name: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description A Swagger UI or ReDoc asset */
-            200: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/octet-stream": string;
-                };
-            };
-            /** @description Not found, or not visible to the caller. */
-            404: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
-            500: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
         };
@@ -4584,10 +5106,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "name": "super_admin",
+                     *           "scope": "string",
+                     *           "description": "string",
+                     *           "reach": "string",
+                     *           "permissions": [
+                     *             "npo:manage"
+                     *           ],
+                     *           "user_admin": [
+                     *             "string"
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["RoleList"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4597,10 +5137,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4608,10 +5148,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4619,10 +5159,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4632,7 +5172,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4654,10 +5194,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4667,21 +5233,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
-            403: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4689,10 +5244,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4702,7 +5257,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4729,7 +5284,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4737,10 +5292,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4750,10 +5305,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4761,10 +5316,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `LAST_SUPER_ADMIN`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4772,10 +5327,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["LastSuperAdminError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4783,10 +5338,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4794,10 +5349,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4805,10 +5360,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Rate limited; retry after `Retry-After` seconds. */
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
             429: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4818,10 +5373,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4829,10 +5384,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4842,7 +5397,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4868,10 +5423,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4879,10 +5460,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4892,10 +5473,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4903,10 +5484,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4914,10 +5495,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4925,10 +5506,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4936,10 +5517,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4947,10 +5528,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4960,7 +5541,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -4982,10 +5563,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "created_at": "2026-01-31T12:00:00Z",
+                     *           "last_seen_at": "2026-01-31T12:00:00Z",
+                     *           "ip_address": "string",
+                     *           "user_agent": "string",
+                     *           "current": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SessionList"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4995,10 +5590,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5006,10 +5601,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5017,10 +5612,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5030,7 +5625,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5053,7 +5648,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5063,10 +5658,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5074,10 +5669,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5085,10 +5680,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5098,7 +5693,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5123,7 +5718,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5133,10 +5728,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5144,10 +5739,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5155,21 +5750,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5177,10 +5761,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5190,7 +5774,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5212,10 +5796,92 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "generated_at": "2026-01-31T12:00:00Z",
+                     *       "profile": {
+                     *         "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *         "email": "string",
+                     *         "first_name": "string",
+                     *         "last_name": "string",
+                     *         "phone": "string",
+                     *         "organization_name": "string",
+                     *         "address_line1": "string",
+                     *         "address_line2": "string",
+                     *         "city": "string",
+                     *         "state": "string",
+                     *         "postal_code": "string",
+                     *         "country": "string",
+                     *         "role": "super_admin",
+                     *         "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *         "email_verified": true,
+                     *         "email_verified_at": "2026-01-31T12:00:00Z",
+                     *         "is_active": true,
+                     *         "deactivated_at": "2026-01-31T12:00:00Z",
+                     *         "last_login_at": "2026-01-31T12:00:00Z",
+                     *         "password_changed_at": "2026-01-31T12:00:00Z",
+                     *         "created_at": "2026-01-31T12:00:00Z",
+                     *         "updated_at": "2026-01-31T12:00:00Z"
+                     *       },
+                     *       "sessions": [
+                     *         {
+                     *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "created_at": "2026-01-31T12:00:00Z",
+                     *           "last_seen_at": "2026-01-31T12:00:00Z",
+                     *           "expires_at": "2026-01-31T12:00:00Z",
+                     *           "revoked_at": "2026-01-31T12:00:00Z",
+                     *           "revoked_reason": "string",
+                     *           "ip_address": "string",
+                     *           "user_agent": "string"
+                     *         }
+                     *       ],
+                     *       "event_assignments": [
+                     *         {
+                     *           "event_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "assigned_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "assigned_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ],
+                     *       "second_factor": {
+                     *         "enabled": true,
+                     *         "enrolled_at": "2026-01-31T12:00:00Z",
+                     *         "recovery_codes_left": 1
+                     *       },
+                     *       "audit_events": [
+                     *         {
+                     *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "event_type": "string",
+                     *           "actor_user_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "target_user_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "ip_address": "string",
+                     *           "user_agent": "string",
+                     *           "details": {},
+                     *           "created_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ],
+                     *       "emails": [
+                     *         {
+                     *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "template": "string",
+                     *           "subject": "string",
+                     *           "status": "string",
+                     *           "created_at": "2026-01-31T12:00:00Z",
+                     *           "sent_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ],
+                     *       "retention_days": {
+                     *         "sessions": 1,
+                     *         "email_tokens": 1,
+                     *         "emails": 1,
+                     *         "audit_events": 1
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["PersonalDataExport"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5225,10 +5891,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5236,10 +5902,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5247,10 +5913,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5260,7 +5926,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5285,7 +5951,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5295,10 +5961,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5306,10 +5972,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5317,10 +5983,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`, `LAST_SUPER_ADMIN`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5328,21 +5994,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountErasedError"] | components["schemas"]["LastSuperAdminError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5350,10 +6005,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5363,7 +6018,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5395,10 +6050,44 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "per_page": 1,
+                     *       "pages": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *           "email": "ada@example.org",
+                     *           "first_name": "Ada",
+                     *           "last_name": "Lovelace",
+                     *           "phone": "+1 555 0100",
+                     *           "organization_name": null,
+                     *           "address_line1": null,
+                     *           "address_line2": null,
+                     *           "city": "Boston",
+                     *           "state": "MA",
+                     *           "postal_code": "02110",
+                     *           "country": "US",
+                     *           "role": "donor",
+                     *           "npo_id": null,
+                     *           "email_verified": true,
+                     *           "is_active": true,
+                     *           "mfa_enabled": false,
+                     *           "mfa_enrollment_required": false,
+                     *           "created_at": "2026-01-31T12:00:00Z",
+                     *           "updated_at": "2026-01-31T12:00:00Z",
+                     *           "last_login_at": null,
+                     *           "erased_at": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserPage"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5408,10 +6097,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5419,10 +6108,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5430,10 +6119,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5441,10 +6130,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5454,7 +6143,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5480,10 +6169,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5491,10 +6206,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5504,10 +6219,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5515,10 +6230,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `DUPLICATE_EMAIL`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5526,10 +6241,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["DuplicateEmailError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5537,10 +6252,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5548,10 +6263,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5559,10 +6274,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5570,10 +6285,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5583,7 +6298,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5607,10 +6322,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5620,10 +6361,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5631,10 +6372,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5642,21 +6383,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5664,10 +6394,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5677,7 +6407,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5702,7 +6432,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5712,10 +6442,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5723,10 +6453,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5734,10 +6464,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`, `LAST_SUPER_ADMIN`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5745,21 +6475,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountErasedError"] | components["schemas"]["LastSuperAdminError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5767,10 +6486,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5780,7 +6499,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5808,10 +6527,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5819,10 +6564,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5832,10 +6577,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5843,10 +6588,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5854,10 +6599,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5865,10 +6610,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountErasedError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5876,10 +6621,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5887,10 +6632,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5898,10 +6643,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5909,10 +6654,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5922,7 +6667,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -5946,10 +6691,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5959,10 +6730,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5970,10 +6741,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5981,10 +6752,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5992,21 +6763,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountErasedError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6014,10 +6774,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6027,7 +6787,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -6055,10 +6815,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Malformed request (for example invalid JSON). */
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6066,10 +6852,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6079,10 +6865,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6090,10 +6876,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6101,10 +6887,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`, `LAST_SUPER_ADMIN`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6112,10 +6898,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountErasedError"] | components["schemas"]["LastSuperAdminError"];
                 };
             };
-            /** @description Request body too large. */
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
             413: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6123,10 +6909,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description Request body is not JSON. */
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
             415: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6134,10 +6920,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6145,10 +6931,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6156,10 +6942,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6169,7 +6955,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
@@ -6193,10 +6979,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6206,10 +7018,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. */
+            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6217,10 +7029,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. */
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6228,10 +7040,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Conflicts with the current state. */
+            /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`. */
             409: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6239,21 +7051,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["AccountErasedError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
-            422: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
-                };
-            };
-            /** @description Unexpected error; nothing internal is disclosed. */
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6261,10 +7062,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
-            /** @description A dependency is unavailable; retry shortly. */
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
             503: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6274,7 +7075,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorResponse"];
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
