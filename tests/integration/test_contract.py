@@ -11,15 +11,17 @@ import os
 import re
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import pytest
 
-from shared.http.endpoint import ANY_METHOD, ENDPOINTS
-from tests.support import ROOT
-from tests.support.accounts import make_user
+from shared.http.endpoint import ENDPOINTS
+from tests.support import ROOT, contract_observer
+from tests.support.accounts import Account, make_user
+from tests.support.contract_observer import UndocumentedResponseError, check_response
 from tests.support.emails import deliver_emails, token_from_last_email
 from tests.support.network import fresh_ip
 from tests.support.settings import settings_changed
@@ -109,6 +111,26 @@ def test_request_schemas_state_the_rules(document: dict[str, Any]) -> None:
     assert schemas["RoleChangeRequest"]["then"]["required"] == ["npo_id"]
     examples = [p for s in schemas.values() for p in s.get("properties", {}).values() if "examples" in p]
     assert examples, "fields carry examples"
+
+
+def test_every_response_the_suite_receives_is_checked_against_the_document(
+    client: httpx.Client, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The observer is on the clients the fixtures give, and it fails a request whose answer the
+    document does not allow (here: the document is told login never answers 401)."""
+    assert check_response in client.event_hooks["response"]
+    assert check_response in account.http.event_hooks["response"]
+    assert account.login(password="Wrong-password-1").status_code == 401
+    narrowed = tuple(
+        (
+            template,
+            replace(op, error_codes={**op.error_codes, 401: frozenset({"OTHER"})}) if op.name == "auth_login" else op,
+        )
+        for template, op in contract_observer.operations()
+    )
+    monkeypatch.setattr(contract_observer, "operations", lambda: narrowed)
+    with pytest.raises(UndocumentedResponseError, match="answered 401 with code INVALID_CREDENTIALS"):
+        account.login(password="Wrong-password-1")
 
 
 def _run(command: list[str | Path], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.contract_observer import check_response
+
 
 def unused_port() -> int:
     """A loopback TCP port nothing listens on (the system's pick, released at once)."""
@@ -24,8 +26,17 @@ def fresh_ip() -> str:
 
 def client_from(base_url: str, ip: str) -> httpx.Client:
     """An HTTP client whose connections leave from ``ip``: the server sees it as the peer,
-    and the local server, like Azure's front end, appends it to X-Forwarded-For."""
-    return httpx.Client(base_url=base_url, timeout=30, transport=httpx.HTTPTransport(local_address=ip))
+    and the local server, like Azure's front end, appends it to X-Forwarded-For.
+
+    Every response it receives is checked against the OpenAPI document
+    (:mod:`tests.support.contract_observer`): a status or error code the
+    document does not list for the operation fails the request."""
+    return httpx.Client(
+        base_url=base_url,
+        timeout=30,
+        transport=httpx.HTTPTransport(local_address=ip),
+        event_hooks={"response": [check_response]},
+    )
 
 
 def served_at(server: Any) -> str:
