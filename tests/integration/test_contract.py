@@ -49,7 +49,7 @@ def test_document_lists_exactly_the_registered_routes(
     document: dict[str, Any], functions: dict[str, Callable[..., Any]]
 ) -> None:
     assert functions  # the app is loaded and its routes registered
-    registered = {(spec.path, spec.method.lower()) for spec in ENDPOINTS if spec.method != ANY_METHOD}
+    registered = {(spec.path, spec.method.lower()) for spec in ENDPOINTS if spec.include_in_schema}
     documented = {(path, method) for path, item in document["paths"].items() for method in item}
     assert documented == registered, {
         "missing from the document": registered - documented,
@@ -69,10 +69,6 @@ def test_every_operation_is_described(document: dict[str, Any]) -> None:
             operation_ids.append(operation["operationId"])
             for status, response in operation["responses"].items():
                 assert "X-Request-ID" in response.get("headers", {}), (where, status)
-                if int(status) >= 400:
-                    assert response["content"]["application/json"]["schema"] == {
-                        "$ref": "#/components/schemas/ErrorResponse"
-                    }, (where, status)
             if "requestBody" in operation:
                 assert {"400", "413", "415", "422"} <= set(operation["responses"]), where
     assert len(operation_ids) == len(set(operation_ids))
@@ -87,7 +83,7 @@ def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any
     }
     protected = 0
     for spec in ENDPOINTS:
-        if spec.method == ANY_METHOD:
+        if not spec.include_in_schema:
             continue
         operation = document["paths"][spec.path][spec.method.lower()]
         if spec.auth:

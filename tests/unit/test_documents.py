@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from shared.config import Settings
-from shared.errors import ErrorCode
+from shared.errors import STATUSES, ErrorCode
 from shared.services.audit import AuditEvent
 from tests.support import ROOT
 
@@ -103,9 +103,25 @@ def test_the_configuration_page_lists_every_setting() -> None:
     assert not missing, f"docs/configuration.md's table lacks {missing}"
 
 
-def test_the_error_table_lists_every_error_code() -> None:
-    documented = _code_spans_in_tables(_section(DOCS / "api.md", "## Errors"))
-    assert {code.value for code in ErrorCode} <= documented
+def _error_rows() -> set[tuple[int, str]]:
+    """The (status, code) of each row of docs/api.md's error table."""
+    rows = set()
+    for line in _section(DOCS / "api.md", "## Errors").splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and cells[0].isdigit() and re.fullmatch(r"`[A-Z_]+`", cells[1]):
+            rows.add((int(cells[0]), cells[1].strip("`")))
+    return rows
+
+
+def test_the_error_table_is_the_codes_table_with_each_codes_statuses() -> None:
+    """Both ways: every code at each status shared.errors.STATUSES gives it, and no row the code lacks."""
+    in_code = {(status, code.value) for code, statuses in STATUSES.items() for status in statuses}
+    documented = _error_rows()
+    assert {code.value for code in ErrorCode} == {code for _, code in in_code}, "a code without a status"
+    assert documented == in_code, {
+        "rows docs/api.md lacks": sorted(in_code - documented),
+        "rows no code answers": sorted(documented - in_code),
+    }
 
 
 def test_the_audit_table_lists_every_audit_event() -> None:
