@@ -147,6 +147,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
         "SCHEMATHESIS_HOOKS": "tests.support.contract.schemathesis_hooks",
         "PYTHONPATH": str(ROOT),
     }
+    # The limits the fuzzer's own sign-in (every few seconds) would meet are lifted; the rest stay as
+    # configured, so the fuzzer meets their 429s (bad emailed tokens, failed refreshes) and checks
+    # that each operation documents them.
     generous = {
         name: "1000000"
         for name in (
@@ -156,8 +159,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
             "RATE_LIMIT_EMAIL_PER_IP",
             "RATE_LIMIT_EMAIL_PER_ADDRESS",
             "RATE_LIMIT_LOGIN_SUCCESS_PER_ACCOUNT",
-            "RATE_LIMIT_TOKEN_PER_IP",
-            "RATE_LIMIT_REFRESH_PER_IP",
             "MAX_SESSIONS_PER_USER",
         )
     }
