@@ -52,8 +52,10 @@ def test_verify_then_login_then_me(client: httpx.Client, unique_email: Callable[
     assert verified.status_code == 200
     assert verified.json()["user"]["email_verified"] is True and verified.json()["user"]["is_active"] is True
     tokens = person.tokens()
+    assert tokens["status"] == "authenticated" and "mfa_required" not in tokens
     assert tokens["token_type"] == "bearer" and tokens["expires_in"] == 900
-    assert tokens["user"]["last_login_at"] is not None
+    assert tokens["password_change_required"] is False and tokens["mfa_enrollment_required"] is False
+    assert tokens["user"]["last_login_at"] is not None and tokens["user"]["mfa_enrollment_required"] is False
     me = person.me(tokens["access_token"])
     assert me.status_code == 200 and me.json()["email"] == person.email
 

@@ -13,32 +13,83 @@ from sqlalchemy import func, select, update
 from shared.database import unit_of_work
 from shared.models import AuditLog, User, UserToken
 from shared.security.tokens import hash_token
-from tests.support.accounts import PASSWORD, Account
+from tests.support.accounts import PASSWORD, Account, Actor
 from tests.support.emails import emails_to, token_from_last_email
 
 # -- password policy over HTTP -------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("password", "rule"),
+    ("password", "rule", "words"),
     [
-        ("short1", "at least 8"),
-        ("onlyletters", "number"),
-        ("1234567890", "letter"),
-        ("Aa1" * 43, "at most 128"),
-        ("password123", "too common"),
-        ("qwerty123", "too common"),
+        ("short1", "password_too_short", "at least 8"),
+        ("onlyletters", "password_needs_letter_and_digit", "number"),
+        ("1234567890", "password_needs_letter_and_digit", "letter"),
+        ("Aa1" * 43, "password_too_long", "at most 128"),
+        ("password123", "password_too_common", "too common"),
+        ("qwerty123", "password_too_common", "too common"),
+        ("Lovelace-1815", "password_contains_personal_info", "your name"),
+        ("Augeo-gala-2026", "password_contains_personal_info", "service's name"),
     ],
 )
 def test_register_rejects_weak_passwords_naming_the_rule(
-    client: httpx.Client, unique_email: Callable[[str], str], password: str, rule: str
+    client: httpx.Client, unique_email: Callable[[str], str], password: str, rule: str, words: str
 ) -> None:
     response = Account(client, unique_email("weak"), password=password).register()
     assert response.status_code == 422
     fields = response.json()["error"]["details"]["fields"]
-    assert [f["field"] for f in fields] == ["password"]
-    assert rule in fields[0]["message"]
+    assert [(f["field"], f["type"]) for f in fields] == [("password", rule)]
+    assert words in fields[0]["message"]
     assert password not in response.text
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "rule"),
+    [
+        ({"email": "not-an-address"}, "email", "email_invalid"),
+        ({"email": "a" * 400 + "@example.org"}, "email", "email_invalid"),
+        ({"phone": "call me"}, "phone", "phone_invalid"),
+        ({"password": "password123"}, "password", "password_too_common"),
+        ({"first_name": ""}, "first_name", "string_too_short"),
+        ({"favourite": "x"}, "favourite", "extra_forbidden"),
+    ],
+)
+def test_a_422_names_the_field_and_the_rule_by_a_stable_type(
+    client: httpx.Client, unique_email: Callable[[str], str], fields: dict[str, str], field: str, rule: str
+) -> None:
+    """A program tells the rules apart by ``type``: never pydantic's generic ``value_error``."""
+    body = {"email": unique_email("rule"), "password": PASSWORD, "first_name": "Ada", "last_name": "Lovelace", **fields}
+    response = client.post("/api/v1/auth/register", json=body)
+    assert response.status_code == 422
+    problems = response.json()["error"]["details"]["fields"]
+    assert [(problem["field"], problem["type"]) for problem in problems] == [(field, rule)]
+
+
+def test_a_password_built_on_the_person_is_refused_wherever_one_is_set(
+    client: httpx.Client, account: Account, signed_in: Callable[..., Actor]
+) -> None:
+    """Registration, a reset, a change and an administrator's temporary password: each knows the
+    person's email address and names, and refuses a password made of them (naming the rule)."""
+    local_part = account.email.split("@", 1)[0]
+    personal = f"{local_part.capitalize()}-77"
+
+    def refused(response: httpx.Response, field: str) -> bool:
+        problems = response.json()["error"]["details"]["fields"] if response.status_code == 422 else []
+        return [(p["field"], p["type"]) for p in problems] == [(field, "password_contains_personal_info")]
+
+    account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    token = token_from_last_email(account.email, "reset")
+    reset = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": personal})
+    assert refused(reset, "new_password"), reset.text
+    access = account.tokens()["access_token"]
+    assert refused(_change(account, access, PASSWORD, "Lovelace-Gala-9"), "new_password")
+    root = signed_in("super_admin")
+    body = {"email": "grace.hopper@example.org", "first_name": "Grace", "last_name": "Hopper", "role": "donor"}
+    created = root.request("POST", "/api/v1/users", json={**body, "password": "Hopper-Gala-1906"})
+    assert refused(created, "password"), created.text
+    assert account.login().status_code == 200, "nothing changed"
+    again = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Fresh-pass-321"})
+    assert again.status_code == 200, "the refused reset did not spend its token"
 
 
 @pytest.mark.parametrize("password", ["x1" * 40 + "é" * 40, "😀" * 100 + "a1", "a1" + "\u200b" * 120])
@@ -210,7 +261,9 @@ def test_change_needs_the_current_password(account: Account) -> None:
 
 def test_change_refuses_the_same_password_and_weak_ones(account: Account) -> None:
     access = account.tokens()["access_token"]
-    assert _change(account, access, PASSWORD, PASSWORD).status_code == 422
+    same = _change(account, access, PASSWORD, PASSWORD)
+    assert same.status_code == 422
+    assert same.json()["error"]["details"]["fields"][0]["type"] == "password_unchanged"
     assert _change(account, access, PASSWORD, "abc").status_code == 422
 
 

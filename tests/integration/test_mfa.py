@@ -72,10 +72,12 @@ def test_enrolment_then_sign_in_in_two_steps(signed_in: Callable[..., Actor], cl
     assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is True
     assert len(enrolled.recovery_codes) == 10 and len(set(enrolled.recovery_codes)) == 10
     challenge = actor.account.tokens()
-    assert challenge["mfa_required"] is True and challenge["methods"] == ["totp", "recovery_code"]
+    assert challenge["status"] == "mfa_required" and challenge["mfa_required"] is True
+    assert challenge["methods"] == ["totp", "recovery_code"]
     assert challenge["expires_in"] == 300 and "access_token" not in challenge
     done = _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value))
     assert done.status_code == 200, done.text
+    assert done.json()["status"] == "authenticated" and done.json()["mfa_enrollment_required"] is False
     claims = jwt.decode(done.json()["access_token"], options={"verify_signature": False})
     assert claims["amr"] == ["pwd", "otp"] and claims["auth_time"] == int(clock.value)
     assert _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value)).status_code == 401
@@ -185,8 +187,12 @@ def test_a_required_role_without_a_second_factor_may_only_enrol(
     client: httpx.Client, signed_in: Callable[..., Actor], clock: Clock
 ) -> None:
     with settings_changed(MFA_REQUIRED_ROLES="super_admin,npo_admin"):
-        admin = Actor(make_user(client, "npo_admin", NPO))  # signed in, no second factor yet
-        assert admin.request("GET", "/api/v1/users/me").status_code == 200
+        account = make_user(client, "npo_admin", NPO)
+        tokens = account.tokens()  # signed in, no second factor yet: the answer says what is owed
+        assert tokens["status"] == "authenticated" and tokens["mfa_enrollment_required"] is True
+        assert tokens["user"]["mfa_enrollment_required"] is True and tokens["password_change_required"] is False
+        admin = Actor(account)
+        assert admin.request("GET", "/api/v1/users/me").json()["mfa_enrollment_required"] is True
         assert admin.request("GET", "/api/v1/users/me/sessions").status_code == 200
         refused = admin.request("GET", "/api/v1/users")
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "MFA_ENROLLMENT_REQUIRED"
@@ -194,6 +200,7 @@ def test_a_required_role_without_a_second_factor_may_only_enrol(
         assert check.json() == {"allowed": False, "reason": "mfa_enrollment_required"}
         Enrolled(admin, clock)
         assert admin.request("GET", "/api/v1/users").status_code == 200, "the next request already sees it"
+        assert admin.request("GET", "/api/v1/users/me").json()["mfa_enrollment_required"] is False
         donor = signed_in("donor")
         assert donor.request("GET", "/api/v1/roles").status_code == 200, "donors are not required"
 

@@ -112,6 +112,28 @@ def test_role_change_validates_npo_id(signed_in: Callable[..., Actor], body: dic
     assert field_hint in str(response.json()["error"]["details"])
 
 
+@pytest.mark.parametrize(
+    ("role", "npo_id", "rule"),
+    [("staff", None, "npo_id_required"), ("donor", NPO_A, "npo_id_not_allowed")],
+)
+def test_the_role_and_npo_rule_names_npo_id_and_its_own_type(
+    signed_in: Callable[..., Actor], role: str, npo_id: str | None, rule: str
+) -> None:
+    """Not ``body`` and ``value_error``: a form puts the message beside the npo_id field."""
+    root = signed_in("super_admin")
+    target = signed_in("donor")
+    created = root.request(
+        "POST",
+        "/api/v1/users",
+        json={"email": f"npo-{uuid.uuid4().hex[:8]}@example.org", "first_name": "N", "last_name": "P", "role": role}
+        | ({"npo_id": npo_id} if npo_id else {}),
+    )
+    changed = root.request("PATCH", f"/api/v1/users/{target.id}/role", json={"role": role, "npo_id": npo_id})
+    for response in (created, changed):
+        assert response.status_code == 422
+        assert [(f["field"], f["type"]) for f in response.json()["error"]["details"]["fields"]] == [("npo_id", rule)]
+
+
 def test_nobody_changes_their_own_role_or_deactivates_themselves(signed_in: Callable[..., Actor]) -> None:
     root = signed_in("super_admin")
     assert root.request("PATCH", f"/api/v1/users/{root.id}/role", json={"role": "donor"}).status_code == 403
@@ -273,10 +295,10 @@ def test_create_without_password_sends_an_invitation_that_sets_one(
     assert "http://localhost:3000/set-password?token=" in invitation["text"]
     token = token_from_last_email(email, "invited")
     confirm = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Invited-pass-42"}
+        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Welcome-aboard-42"}
     )
     assert confirm.status_code == 200
-    assert Account(client, email, password="Invited-pass-42").login().status_code == 200
+    assert Account(client, email, password="Welcome-aboard-42").login().status_code == 200
 
 
 def test_create_with_password_sends_verification(client: httpx.Client, signed_in: Callable[..., Actor]) -> None:

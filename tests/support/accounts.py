@@ -91,7 +91,7 @@ class Actor:
         return self.account.http.request(method, path, headers=headers, **kwargs)
 
 
-TEMPORARY_PASSWORD = "Temporary-pass-11"
+TEMPORARY_PASSWORD = "Provisional-key-11"
 
 
 def created_with_temporary_password(admin: Actor, client: httpx.Client, root: Actor, npo_id: str) -> Account:

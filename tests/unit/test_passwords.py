@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.security.password_policy import common_passwords, password_problems
+from shared.security.password_policy import PasswordRule, common_passwords, is_personal, password_problems
 from shared.security.passwords import burn_equal_time, hash_password, needs_rehash, verify_password
 
 ROUNDS = 4
@@ -54,20 +54,57 @@ def test_common_password_list_is_large_enough() -> None:
 
 
 @pytest.mark.parametrize(
-    ("password", "rule"),
+    ("password", "rule", "words"),
     [
-        ("a1b2c3", "at least 8"),
-        ("abcdefghij", "number"),
-        ("1234567890", "letter"),
-        ("a1" * 65, "at most 128"),
-        ("password1", "too common"),
-        ("Password1", "too common"),
-        ("a1bcdefg\x00", "NUL"),
+        ("Qz7-kp", PasswordRule.TOO_SHORT, "at least 8"),
+        ("qzvbnwxktr", PasswordRule.NEEDS_LETTER_AND_DIGIT, "number"),
+        ("8172635490", PasswordRule.NEEDS_LETTER_AND_DIGIT, "letter"),
+        ("q7" * 65, PasswordRule.TOO_LONG, "at most 128"),
+        ("password1", PasswordRule.TOO_COMMON, "too common"),
+        ("Password1", PasswordRule.TOO_COMMON, "too common"),
+        ("a1bcdefg\x00", PasswordRule.FORBIDDEN_CHARACTERS, "NUL"),
+        ("My-Augeo-2026", PasswordRule.CONTAINS_PERSONAL_INFO, "service's name"),
     ],
 )
-def test_policy_names_the_rule(password: str, rule: str) -> None:
-    assert any(rule in problem for problem in password_problems(password))
+def test_policy_names_the_rule(password: str, rule: PasswordRule, words: str) -> None:
+    (problem,) = password_problems(password)
+    assert problem.rule is rule and words in problem.message
+
+
+def test_the_rules_have_stable_codes() -> None:
+    assert {rule.value for rule in PasswordRule} == {
+        "password_too_short",
+        "password_too_long",
+        "password_needs_letter_and_digit",
+        "password_forbidden_characters",
+        "password_too_common",
+        "password_contains_personal_info",
+    }
 
 
 def test_policy_accepts_a_good_password() -> None:
     assert password_problems("Gala-night-2026!") == []
+    assert password_problems("Gala-night-2026!", "ada.lovelace@example.org", "Ada", "Lovelace") == []
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Lovelace-1815",  # the last name
+        "ada.lovelace99",  # the email's local part
+        "Example-org-77",  # the email's domain
+        "ADA-1815!",  # a short name, as every letter of the password
+        "1815_Ada_1815",
+        "Byron-Ada-King-1815",  # a part of a hyphenated name
+    ],
+)
+def test_a_password_built_on_the_person_is_refused(password: str) -> None:
+    person = ("ada.lovelace@example.org", "Ada", "Byron-King")
+    assert is_personal(password, *person)
+    assert password_problems(password, *person)[-1].rule is PasswordRule.CONTAINS_PERSONAL_INFO
+
+
+@pytest.mark.parametrize("password", ["Adamant-night-7", "Planning-2026", "Gala-night-2026"])
+def test_a_short_name_inside_another_word_is_no_reason_to_refuse(password: str) -> None:
+    """Ann in Planning, Ada in Adamant: a name of under four letters counts only as the password's every letter."""
+    assert not is_personal(password, "ann.wu@example.org", "Ann", "Ada")
