@@ -1,12 +1,14 @@
 """Platform routes: health, the API index, the JWK Set, the OpenAPI document, and 404/405."""
 
+from collections.abc import Callable
+
 import azure.functions as func
 
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.docs_assets import REDOC_PAGE, SWAGGER_PAGE, asset
 from shared.errors import ErrorCode, MethodNotAllowedError, NotFoundError, ServiceUnavailableError
-from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Reply, endpoint
+from shared.http.endpoint import ANY_METHOD, ENDPOINTS, Handler, Reply, endpoint
 from shared.http.responses import error_response
 from shared.openapi import build_openapi
 from shared.schemas.platform import (
@@ -120,33 +122,28 @@ def openapi_document() -> Reply:
     return Reply(build_openapi(), headers={"Cache-Control": "public, max-age=300"})
 
 
-@endpoint(
-    bp,
-    "GET",
-    "docs",
-    name="docs_swagger_ui",
-    summary="Swagger UI for this API",
-    tags=TAGS,
-    media_type="text/html",
-    include_in_schema=False,
-    uses_storage=False,
-)
+def _viewer(route: str, name: str, summary: str) -> Callable[[Handler], Handler]:
+    """The declaration of a documentation page: HTML this app serves, itself not in the document."""
+    return endpoint(
+        bp,
+        "GET",
+        route,
+        name=name,
+        summary=summary,
+        tags=TAGS,
+        media_type="text/html",
+        include_in_schema=False,
+        uses_storage=False,
+    )
+
+
+@_viewer("docs", "docs_swagger_ui", "Swagger UI for this API")
 def swagger_ui() -> Reply:
     """Every asset is served by this app from files vendored in the repository: no CDN."""
     return Reply(raw=SWAGGER_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 
 
-@endpoint(
-    bp,
-    "GET",
-    "redoc",
-    name="docs_redoc",
-    summary="ReDoc for this API",
-    tags=TAGS,
-    media_type="text/html",
-    include_in_schema=False,
-    uses_storage=False,
-)
+@_viewer("redoc", "docs_redoc", "ReDoc for this API")
 def redoc() -> Reply:
     return Reply(raw=REDOC_PAGE, mimetype="text/html", headers=_PAGE_HEADERS)
 

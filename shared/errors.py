@@ -99,6 +99,8 @@ def error_answer(declared: DeclaredError) -> tuple[int, ErrorCode]:
     Raised when the declaring module is imported (the test suite imports them
     all), so a wrong declaration never reaches a request.
     """
+    if isinstance(declared, int):
+        raise TypeError(f"errors=: {declared} is a status; declare codes (ErrorCode.X), their statuses are in STATUSES")
     status, code = (None, declared) if isinstance(declared, ErrorCode) else declared
     statuses = STATUSES.get(code)
     if not statuses:

@@ -49,7 +49,7 @@ TAGS = {
 _ERROR_TEXT = {
     400: "Malformed request.",
     401: "Missing, invalid or revoked credentials.",
-    403: "Authenticated but not allowed.",
+    403: "Not allowed (the code says why).",
     404: "Not found, or not visible to the caller.",
     405: "Method not allowed on this path.",
     409: "Conflicts with the current state.",

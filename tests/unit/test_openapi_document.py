@@ -284,6 +284,8 @@ def test_every_code_has_its_statuses_and_a_declaration_must_name_the_status_of_a
         error_answer(ErrorCode.INVALID_TOKEN)
     with pytest.raises(TypeError, match="never answered with 404"):
         error_answer((404, ErrorCode.DUPLICATE_EMAIL))
+    with pytest.raises(TypeError, match="409 is a status; declare codes"):
+        error_answer(409)  # type: ignore[arg-type]  # the form declarations had before codes
 
 
 # -- examples, routes, tags ---------------------------------------------------------------------

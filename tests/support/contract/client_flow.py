@@ -41,7 +41,7 @@ from augeo_client.models import (
 
 BASE_URL = os.environ["AUGEO_URL"]
 EMAIL = os.environ["FLOW_EMAIL"]
-PASSWORD = "Client-flow-2026"
+PASSWORD = "Gala-evening-2026"
 # Connect from the test's own loopback address, as a browser on its own IP would.
 HTTPX_ARGS = {"transport": httpx.HTTPTransport(local_address=os.environ["FLOW_IP"])}
 
