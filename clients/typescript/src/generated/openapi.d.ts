@@ -95,8 +95,10 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password
-         * @description Opens a session (one per device) and returns an access and a refresh token; when the
-         *     account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead.
+         * @description Opens a session (one per device) and answers `status: "authenticated"` with an access and a refresh
+         *     token; when the account has a second factor, answers `status: "mfa_required"` (and `mfa_required: true`)
+         *     with an `mfa_token` for /auth/mfa/verify instead. `password_change_required` and
+         *     `mfa_enrollment_required` say what the user must do before the rest of the API is theirs.
          */
         post: operations["auth_login"];
         delete?: never;
@@ -2459,7 +2461,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2950,7 +2952,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidCredentialsError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `ACCOUNT_DEACTIVATED`, `EMAIL_NOT_VERIFIED`. */
+            /** @description Not allowed (the code says why). Codes: `ACCOUNT_DEACTIVATED`, `EMAIL_NOT_VERIFIED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3116,7 +3118,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidMfaTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `ACCOUNT_DEACTIVATED`. */
+            /** @description Not allowed (the code says why). Codes: `ACCOUNT_DEACTIVATED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3254,7 +3256,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3874,7 +3876,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4116,7 +4118,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4225,7 +4227,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4318,7 +4320,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4440,7 +4442,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4539,7 +4541,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4633,7 +4635,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4769,7 +4771,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4890,7 +4892,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5140,7 +5142,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5308,7 +5310,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5476,7 +5478,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5593,7 +5595,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5661,7 +5663,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5731,7 +5733,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5894,7 +5896,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5964,7 +5966,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6100,7 +6102,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6222,7 +6224,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6364,7 +6366,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6445,7 +6447,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6580,7 +6582,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6733,7 +6735,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6868,7 +6870,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -7021,7 +7023,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
                 };
             };
-            /** @description Authenticated but not allowed. Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
