@@ -9,6 +9,9 @@ operation, the status and the code, and what to declare. So a code raised where
 no declaration says so (added later, by anyone) shows up the first time any test
 meets it, and the document generated clients trust stays true.
 
+A 422 whose failing field has pydantic's generic ``value_error`` type fails too: each
+rule of the service's own has a type of its own (``shared.schemas.fields.refusal``).
+
 Requests to no operation of the document (an unknown path, a wrong method, the
 documentation pages, a preflight the host answers) are not checked here: the
 tests of the 404/405 and of the host check those.
@@ -104,10 +107,17 @@ def problem_with(method: str, path: str, status: int, body: bytes) -> str | None
         return None
     where = f"{operation.method} {operation.path} (operation {operation.name})"
     if status < 400:
-        if status in operation.successes:
-            return None
-        return f"{where} answered {status}, a success status the document does not list for it"
-    code = _error_code(body)
+        return (
+            None
+            if status in operation.successes
+            else f"{where} answered {status}, a success status the document does not list for it"
+        )
+    if status == 422 and "value_error" in _field_types(body):
+        return f"{where} answered a 422 of type value_error: give the rule a type of its own (fields.refusal)"
+    return _error_problem(operation, where, status, _error_code(body))
+
+
+def _error_problem(operation: Operation, where: str, status: int, code: str | None) -> str | None:
     allowed = operation.error_codes.get(status)
     if allowed is None:
         return f"{where} answered {status} {code}, a status it does not document: {_declare(operation, status, code)}"
@@ -120,13 +130,22 @@ def problem_with(method: str, path: str, status: int, body: bytes) -> str | None
     return None
 
 
-def _error_code(body: bytes) -> str | None:
+def _error(body: bytes) -> dict[str, Any]:
     try:
         error = json.loads(body)["error"]
     except (ValueError, KeyError, TypeError):
-        return None
-    code = error.get("code") if isinstance(error, dict) else None
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
+def _error_code(body: bytes) -> str | None:
+    code = _error(body).get("code")
     return code if isinstance(code, str) else None
+
+
+def _field_types(body: bytes) -> set[str]:
+    fields = (_error(body).get("details") or {}).get("fields") or []
+    return {str(field.get("type")) for field in fields if isinstance(field, dict)}
 
 
 def check_response(response: httpx.Response) -> None:

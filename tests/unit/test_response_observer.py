@@ -38,6 +38,14 @@ def test_a_status_the_operation_does_not_document_fails() -> None:
     assert success is not None and "201" in success
 
 
+def test_a_422_of_pydantics_generic_value_error_fails() -> None:
+    """Each rule of the service's own names itself: a bad email and a leaked password are told apart."""
+    details = {"fields": [{"field": "email", "message": "x", "type": "value_error"}]}
+    body = json.dumps({"error": {"code": "VALIDATION_ERROR", "message": "x", "details": details, "request_id": "r"}})
+    problem = problem_with("POST", "/api/v1/auth/register", 422, body.encode())
+    assert problem is not None and "value_error" in problem
+
+
 def test_an_operation_is_found_by_its_route_template_and_method() -> None:
     problem = problem_with("GET", USER, 403, _error("FORBIDDEN"))
     assert problem is not None and "GET /api/v1/users/{user_id} (operation users_get)" in problem
