@@ -26,7 +26,7 @@ from shared.schemas.users import UserOut
 from shared.services import accounts, password_changes, reauthentication, session_tokens, sign_in
 from shared.services.principal import Principal
 from shared.services.sign_in import SignedIn
-from shared.services.sign_in_state import PendingStep
+from shared.services.sign_in_state import REAUTHENTICATION_ROUTE, PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -141,7 +141,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/reauthenticate",
+    REAUTHENTICATION_ROUTE,
     name="auth_reauthenticate",
     summary="Confirm the password (and code) again",
     tags=TAGS,

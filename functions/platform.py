@@ -48,7 +48,7 @@ def health(client: ClientInfo) -> Reply | func.HttpResponse:
     )
     if report.healthy:
         return Reply(body)
-    unavailable = ServiceUnavailableError("A dependency is unavailable.")
+    unavailable = ServiceUnavailableError()
     return error_response(unavailable, client.request_id, beside=body.model_dump(mode="json"))
 
 
@@ -164,4 +164,4 @@ def route_not_found(path: str) -> None:
     }
     if allowed:
         raise MethodNotAllowedError(sorted(allowed))
-    raise NotFoundError("No route matches this path.")
+    raise NotFoundError("Nothing was found at this address.")

@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from shared.field_messages import field_sentence
+
 
 class ErrorCode(StrEnum):
     """Every machine-readable error code a caller can see."""
@@ -78,7 +80,7 @@ class AuthenticationError(AppError):
 
     status_code = 401
     default_code = ErrorCode.AUTHENTICATION_REQUIRED
-    default_message = "Authentication is required."
+    default_message = "Sign in to continue."
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -89,7 +91,7 @@ class SessionEndedError(AuthenticationError):
     """401: the token was good, but its session (or its user's account) is no longer live."""
 
     default_code = ErrorCode.INVALID_TOKEN
-    default_message = "The session has ended."
+    default_message = "Your session has ended. Sign in again."
 
 
 class AuthorizationError(AppError):
@@ -139,9 +141,17 @@ class UnsupportedMediaTypeError(AppError):
 
 
 class ValidationFailedError(AppError):
+    """422: ``details.fields`` names each failing field, and the message the first one in words."""
+
     status_code = 422
     default_code = ErrorCode.VALIDATION_ERROR
     default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        fields = (kwargs.get("details") or {}).get("fields")
+        if message is None and fields:
+            message = field_sentence(fields[0]["field"], fields[0]["message"])
+        super().__init__(message, **kwargs)
 
 
 class RateLimitedError(AppError):

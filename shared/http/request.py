@@ -18,6 +18,7 @@ from shared.errors import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
+from shared.field_messages import plain_rule
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -141,13 +142,10 @@ def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> M
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        items = error.errors(include_url=False, include_input=False, include_context=False)
-        fields = [
-            {
-                "field": _field_name(item["loc"]) if item["loc"] else source,
-                "message": item["msg"].removeprefix("Value error, "),
-                "type": item["type"],
-            }
-            for item in items[:MAX_FIELD_ERRORS]
-        ]
+        items = error.errors(include_url=False, include_input=False)
+        fields = []
+        for item in items[:MAX_FIELD_ERRORS]:
+            field = _field_name(item["loc"]) if item["loc"] else source
+            message = plain_rule(item["type"], item.get("ctx"), item["msg"], field)
+            fields.append({"field": field, "message": message, "type": item["type"]})
         raise _failed(fields, error.error_count()) from None

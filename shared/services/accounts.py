@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
-from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode, RateLimitedError
+from shared.errors import DuplicateEmailError, RateLimitedError
 from shared.failures import is_unique_violation
 from shared.models import RoleName, TokenPurpose, User
 from shared.redis_client import Keys, get_redis
@@ -102,7 +102,7 @@ def verify_email(token: str, client: ClientInfo) -> User:
         user_id = user_tokens.consume(db, token, TokenPurpose.EMAIL_VERIFICATION)
         user = db.get(User, user_id, with_for_update=True) if user_id else None
         if user is None:
-            raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
+            raise user_tokens.invalid_link()
         mark_verified(user)
         user_state.invalidate(db, [user.id])
         audit.record_own(db, AuditEvent.EMAIL_VERIFIED, client, user)

@@ -50,11 +50,11 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
 
 def _verified(settings: Settings, token: str | None) -> tuple[AccessClaims, LiveSession]:
     if not token:
-        raise AuthenticationError("A bearer token is required.")
+        raise AuthenticationError("Sign in to continue.")
     try:
         claims = decode_access_token(settings, token)
     except InvalidTokenError:
-        raise AuthenticationError("The access token is invalid or expired.", code=ErrorCode.INVALID_TOKEN) from None
+        raise AuthenticationError("Your sign-in has expired. Sign in again.", code=ErrorCode.INVALID_TOKEN) from None
     live = check_session(settings, uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
     if live is None or (live.state is not None and not live.state.is_active):
         raise SessionEndedError()

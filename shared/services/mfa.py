@@ -82,7 +82,7 @@ def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> li
         if user.mfa_enabled:
             raise ConflictError("A second factor is already on.", code=ErrorCode.MFA_ALREADY_ENABLED)
         if factor is None:
-            raise ConflictError("Start the enrolment first.", code=ErrorCode.MFA_NOT_ENROLLING)
+            raise ConflictError("Start setting up the second factor first.", code=ErrorCode.MFA_NOT_ENROLLING)
         step = totp.matching_step(_secret(settings, factor), code, clock.now(), factor.last_used_step)
         if step is None:
             audit.record_by_caller(db, AuditEvent.MFA_WRONG_CODE, client, principal, during="enrolment")

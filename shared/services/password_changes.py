@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.errors import BadRequestError, ErrorCode, SessionEndedError, ValidationFailedError
+from shared.errors import SessionEndedError, ValidationFailedError
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
@@ -50,7 +50,7 @@ def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
     admin deactivated it).
     """
     settings = get_settings()
-    invalid = BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
+    invalid = user_tokens.invalid_link()
     with rate_limits.reserved([token_attempts(settings, client)]) as attempt:
         if user_tokens.holder(token, TokenPurpose.PASSWORD_RESET) is None:
             raise invalid

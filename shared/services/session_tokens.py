@@ -55,5 +55,5 @@ def _rotate(settings: Settings, presented: str, client: ClientInfo) -> SignedIn:
                 details={"session_id": str(session.id)},
             )
     if rotation is None or rotation.tokens is None or rotation.user is None:
-        raise AuthenticationError("The refresh token is invalid or expired.", code=ErrorCode.INVALID_REFRESH_TOKEN)
+        raise AuthenticationError("Your session has ended. Sign in again.", code=ErrorCode.INVALID_REFRESH_TOKEN)
     return SignedIn(rotation.tokens, rotation.user)

@@ -90,11 +90,18 @@ def refuse_pending_steps(pending: frozenset[PendingStep], allowed_despite: Colle
         raise AuthorizationError(owed.message, code=owed.code)
 
 
+# Where a session renews its proof (declared by functions/auth.py): named in the 403's details.
+REAUTHENTICATION_ROUTE = "api/v1/auth/reauthenticate"
+
+
 def refuse_unless_recent(auth_time: int, now: float, max_age_seconds: int) -> None:
-    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions)."""
+    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions).
+
+    The message is for the person; the route that renews the proof is for the app, in ``details``.
+    """
     if now - auth_time > max_age_seconds:
         raise AuthorizationError(
-            "Confirm your password (and code) again: POST /api/v1/auth/reauthenticate.",
+            "For your security, confirm it is you: enter your password again (and your code, if you use one).",
             code=ErrorCode.REAUTHENTICATION_REQUIRED,
-            details={"max_age_seconds": max_age_seconds},
+            details={"max_age_seconds": max_age_seconds, "reauthenticate_with": f"POST /{REAUTHENTICATION_ROUTE}"},
         )

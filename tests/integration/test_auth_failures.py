@@ -20,6 +20,7 @@ from shared.models import EmailOutbox, RefreshToken, Session, User
 from tests.support import FunctionsByName
 from tests.support.accounts import PASSWORD, Account
 from tests.support.emails import token_from_last_email
+from tests.support.messages import check_error_body
 from tests.support.network import unused_port
 from tests.support.settings import settings_changed
 
@@ -49,6 +50,7 @@ def call(
         headers["Authorization"] = f"Bearer {token}"
     request = func.HttpRequest("POST", "/x", headers=headers, body=json.dumps(body or {}).encode())
     response = functions[name](request)
+    check_error_body(response.status_code, response.get_body(), name)
     return response.status_code, cast(dict[str, Any], json.loads(response.get_body() or b"{}"))
 
 

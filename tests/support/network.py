@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from tests.support.messages import check_error_message
+
 
 def unused_port() -> int:
     """A loopback TCP port nothing listens on (the system's pick, released at once)."""
@@ -24,8 +26,14 @@ def fresh_ip() -> str:
 
 def client_from(base_url: str, ip: str) -> httpx.Client:
     """An HTTP client whose connections leave from ``ip``: the server sees it as the peer,
-    and the local server, like Azure's front end, appends it to X-Forwarded-For."""
-    return httpx.Client(base_url=base_url, timeout=30, transport=httpx.HTTPTransport(local_address=ip))
+    and the local server, like Azure's front end, appends it to X-Forwarded-For. Every error
+    it receives is checked against the rule of messages (:mod:`tests.support.messages`)."""
+    return httpx.Client(
+        base_url=base_url,
+        timeout=30,
+        transport=httpx.HTTPTransport(local_address=ip),
+        event_hooks={"response": [check_error_message]},
+    )
 
 
 def served_at(server: Any) -> str:

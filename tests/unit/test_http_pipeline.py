@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from shared.http.endpoint import EndpointSpec, Reply, run_pipeline
 from shared.http.request import client_ip_from
 from shared.schemas.common import RequestModel
+from tests.support.messages import check_error_body
 
 
 class Signup(RequestModel):
@@ -35,6 +36,7 @@ def call(
     spec = EndpointSpec(name="probe", method="POST", route="probe", summary="probe", tags=("test",), handler=handler)
     request = func.HttpRequest("POST", "/probe", headers=headers or {"Content-Type": "application/json"}, body=body)
     response = run_pipeline(spec, request)
+    check_error_body(response.status_code, response.get_body(), spec.name)
     payload = json.loads(response.get_body()) if response.get_body() else {}
     return response.status_code, dict(response.headers), payload
 
