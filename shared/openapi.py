@@ -40,7 +40,7 @@ _ERROR_TEXT = {
     409: "Conflicts with the current state.",
     413: "Request body too large.",
     415: "Request body is not JSON.",
-    422: "Validation failed; `details.fields` names each failing field.",
+    422: "Validation failed, or a body sent where none is taken; `details.fields` names each failing field.",
     429: "Rate limited; retry after `Retry-After` seconds.",
     500: "Unexpected error; nothing internal is disclosed.",
     503: "A dependency is unavailable; retry shortly.",
@@ -120,11 +120,10 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     elif spec.media_type != "application/json":
         success["content"] = {spec.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(status): success for status in (spec.status, *spec.also_succeeds_with)}
-    statuses = set(spec.errors) | {500}
+    # 422: every operation checks its body, even one that takes none (which refuses one)
+    statuses = set(spec.errors) | {422, 500}
     if spec.request_model is not None:
-        statuses |= {400, 413, 415, 422}
-    if spec.query_model is not None or spec.template.param_names:
-        statuses |= {422}
+        statuses |= {400, 413, 415}
     if spec.auth:
         statuses |= {401, 403, 503}  # 403: a step the caller still owes (a temporary password)
     for status in sorted(statuses):

@@ -34,6 +34,7 @@ from shared.http.request import (
     bearer_token_from,
     client_ip_from,
     parse_json,
+    refuse_body,
     request_id_from,
     user_agent_from,
     validate_model,
@@ -273,6 +274,8 @@ def _arguments(
             {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), body_limit)
         )
         arguments[BODY] = validate_model(binding.request_model, data)
+    elif spec.method != ANY_METHOD:  # the catch-all answers 404/405 whatever was sent
+        refuse_body(req.get_body() or b"")
     if binding.query_model is not None:
         arguments[QUERY] = validate_model(binding.query_model, dict(req.params), source="query")
     if binding.wants_client:

@@ -101,6 +101,25 @@ def parse_json(body: bytes, content_type: str | None, limit: int) -> Any:
         raise BadRequestError("The request body is not valid JSON.", code=ErrorCode.INVALID_JSON) from None
 
 
+# What a client sends to an operation that takes no body: nothing, white space, or
+# an empty JSON object (axios sends ``{}`` for ``post(url, {})``). Only JSON's own
+# white space, so nothing else can hide in it.
+_NO_BODY = re.compile(rb"[ \t\r\n]*(?:\{[ \t\r\n]*\}[ \t\r\n]*)?")
+
+
+def refuse_body(body: bytes) -> None:
+    """422 naming ``body`` when an operation that takes no body was sent one.
+
+    Ignoring it would be a silent no-op: ``POST /users/{id}/activate``
+    with ``{"is_active": false}`` answered 200 and left the user active.
+    Nothing in a body is ever ignored, so an empty object is the only body
+    such an operation accepts.
+    """
+    if not _NO_BODY.fullmatch(body):
+        field = {"field": "body", "message": "must be empty", "type": "body_not_allowed"}
+        raise _failed([field], 1)
+
+
 def _unstorable_strings(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
     """Paths of strings holding NUL or lone surrogates, which PostgreSQL cannot store."""
     if isinstance(value, str):

@@ -196,3 +196,24 @@ def test_a_few_field_errors_are_all_listed_without_a_total() -> None:
     assert status == 422
     assert {item["field"] for item in body["error"]["details"]["fields"]} == {"email", "age", "name"}
     assert "fields_total" not in body["error"]["details"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"", 200), (b" \r\n\t", 200), (b"{}", 200), (b"{ }\n", 200), (b'{"is_active": false}', 422), (b"[]", 422)],
+)
+def test_an_operation_that_takes_no_body_refuses_one_before_its_handler(body: bytes, status: int) -> None:
+    called: list[bool] = []
+
+    def activate() -> Reply:
+        called.append(True)
+        return Reply({})
+
+    spec = EndpointSpec(name="probe_none", method="POST", route="probe", summary="p", tags=("test",), handler=activate)
+    request = func.HttpRequest("POST", "/probe", headers={"Content-Type": "application/json"}, body=body)
+    response = run_pipeline(spec, request)
+    assert response.status_code == status
+    assert called == ([True] if status == 200 else [])
+    if status == 422:
+        error = json.loads(response.get_body())["error"]
+        assert error["details"]["fields"] == [{"field": "body", "message": "must be empty", "type": "body_not_allowed"}]

@@ -2060,7 +2060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2165,7 +2165,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2272,7 +2272,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2366,7 +2366,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2497,7 +2497,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2628,7 +2628,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2759,7 +2759,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2879,7 +2879,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2995,7 +2995,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3089,7 +3089,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3196,7 +3196,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3314,7 +3314,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3445,7 +3445,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3539,7 +3539,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3656,7 +3656,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3749,7 +3749,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3846,7 +3846,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3929,6 +3929,17 @@ export interface operations {
             };
             /** @description Conflicts with the current state. */
             409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
@@ -4054,7 +4065,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4183,7 +4194,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4275,6 +4286,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error; nothing internal is disclosed. */
             500: {
                 headers: {
@@ -4319,6 +4341,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. */
@@ -4367,6 +4400,17 @@ export interface operations {
                     "application/json": components["schemas"]["ApiIndexResponse"];
                 };
             };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error; nothing internal is disclosed. */
             500: {
                 headers: {
@@ -4400,6 +4444,17 @@ export interface operations {
                     "application/json": components["schemas"]["JwksResponse"];
                 };
             };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error; nothing internal is disclosed. */
             500: {
                 headers: {
@@ -4430,6 +4485,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
             };
             /** @description Unexpected error; nothing internal is disclosed. */
             500: {
@@ -4464,6 +4530,17 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error; nothing internal is disclosed. */
             500: {
                 headers: {
@@ -4495,6 +4572,17 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. */
@@ -4543,7 +4631,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4602,6 +4690,17 @@ export interface operations {
             };
             /** @description Authenticated but not allowed. */
             403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
@@ -4672,6 +4771,17 @@ export interface operations {
             };
             /** @description Authenticated but not allowed. */
             403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
@@ -4797,7 +4907,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4928,7 +5038,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5009,6 +5119,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Unexpected error; nothing internal is disclosed. */
             500: {
                 headers: {
@@ -5068,6 +5189,17 @@ export interface operations {
             };
             /** @description Authenticated but not allowed. */
             403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
@@ -5158,7 +5290,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5230,6 +5362,17 @@ export interface operations {
             };
             /** @description Authenticated but not allowed. */
             403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
@@ -5331,7 +5474,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5422,7 +5565,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5551,7 +5694,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5645,7 +5788,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5748,7 +5891,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5890,7 +6033,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5995,7 +6138,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6137,7 +6280,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6242,7 +6385,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
