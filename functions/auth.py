@@ -189,16 +189,18 @@ def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     session_tokens.logout(caller, client)
 
 
+# The reset routes' first names (/password-reset/...), kept for the clients that call them.
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/password-reset/request",
+    f"{PREFIX}/password/reset/request",
     name="auth_password_reset_request",
     summary="Email a password-reset link",
     tags=TAGS,
     response_model=MessageResponse,
     status=202,
     errors=(429, 503),
+    deprecated_routes=(f"{PREFIX}/password-reset/request",),
 )
 def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
@@ -209,12 +211,13 @@ def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageRes
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/password-reset/confirm",
+    f"{PREFIX}/password/reset/confirm",
     name="auth_password_reset_confirm",
     summary="Set a new password with a reset token",
     tags=TAGS,
     response_model=MessageResponse,
     errors=(503,),
+    deprecated_routes=(f"{PREFIX}/password-reset/confirm",),
 )
 def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo) -> MessageResponse:
     """Every session of the user ends."""

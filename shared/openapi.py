@@ -144,6 +144,8 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     }
     if spec.description:
         operation["description"] = spec.description.strip()
+    if spec.deprecated:
+        operation["deprecated"] = True
     parameters = _parameters(spec, schemas)
     if parameters:
         operation["parameters"] = parameters

@@ -18,7 +18,7 @@ service. Nothing here audits: the services record what they refuse.
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field, fields
+from dataclasses import KW_ONLY, dataclass, field, fields, replace
 from typing import Any, Concatenate, ParamSpec
 
 import azure.functions as func
@@ -59,7 +59,9 @@ class Declaration:
 
     ``allowed_despite``: the pending steps (``sign_in_state.PendingStep``) a
     caller may still owe and use this route; ``recent_auth``: the route wants
-    a proof of identity within REAUTH_MAX_AGE_MINUTES.
+    a proof of identity within REAUTH_MAX_AGE_MINUTES; ``deprecated_routes``:
+    older routes of this same operation, still served by the same handler and
+    documented as deprecated operations of their own (``deprecated``).
     """
 
     method: str
@@ -79,6 +81,8 @@ class Declaration:
     media_type: str = "application/json"
     allowed_despite: tuple[PendingStep, ...] = ()
     recent_auth: bool = False
+    deprecated: bool = False
+    deprecated_routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,13 +91,17 @@ class EndpointSpec(Declaration):
 
     The request and query models come from the handler's signature (``body``
     and ``query`` parameters), so what OpenAPI documents is what the handler reads.
+    ``operation``: the declared name, which a deprecated route's spec shares
+    (its ``name``, the function's and the document's, is its own).
     """
 
     handler: Handler = field(kw_only=True)
+    operation: str = field(default="", kw_only=True)
     template: RouteTemplate = field(init=False, repr=False)
     binding: HandlerBinding = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "operation", self.operation or self.name)
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
         if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
@@ -111,6 +119,21 @@ class EndpointSpec(Declaration):
     @property
     def path(self) -> str:
         return self.template.openapi_path
+
+    def deprecated_specs(self) -> list["EndpointSpec"]:
+        """One spec per deprecated route: the same operation and handler, a name and route of its own."""
+        return [
+            replace(
+                self,
+                route=route,
+                name=f"{self.name}_deprecated" + (f"_{number}" if number > 1 else ""),
+                description=f"Deprecated: use {self.method} {self.path}. {self.description or ''}".strip(),
+                deprecated=True,
+                deprecated_routes=(),
+                operation=self.operation,
+            )
+            for number, route in enumerate(self.deprecated_routes, start=1)
+        ]
 
     @property
     def request_model(self) -> type[BaseModel] | None:
@@ -149,22 +172,28 @@ def _declaring(
 
         def decorate(handler: Handler) -> Handler:
             spec = EndpointSpec.of(declared, handler)
-            ENDPOINTS.append(spec)
-
-            def trigger(req: func.HttpRequest) -> func.HttpResponse:
-                return run_pipeline(spec, req)
-
-            trigger.__name__ = trigger.__qualname__ = spec.name
-            trigger.__doc__ = spec.summary
-            methods = list(_ALL_METHODS) if spec.method == ANY_METHOD else [spec.method]
-            blueprint.function_name(spec.name)(
-                blueprint.route(route=spec.route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)(trigger)
-            )
+            for each in (spec, *spec.deprecated_specs()):
+                ENDPOINTS.append(each)
+                _register(blueprint, each)
             return handler
 
         return decorate
 
     return endpoint
+
+
+def _register(blueprint: func.Blueprint, spec: EndpointSpec) -> None:
+    """The Functions trigger of one route: the pipeline around the spec's handler."""
+
+    def trigger(req: func.HttpRequest) -> func.HttpResponse:
+        return run_pipeline(spec, req)
+
+    trigger.__name__ = trigger.__qualname__ = spec.name
+    trigger.__doc__ = spec.summary
+    methods = list(_ALL_METHODS) if spec.method == ANY_METHOD else [spec.method]
+    blueprint.function_name(spec.name)(
+        blueprint.route(route=spec.route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)(trigger)
+    )
 
 
 endpoint = _declaring(Declaration)
@@ -178,7 +207,7 @@ def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse
         request_id=request_id_from(headers),
         ip_address=client_ip_from(headers),
         user_agent=user_agent_from(headers),
-        operation=spec.name,
+        operation=spec.operation,
     )
     tokens = (request_id_var.set(client.request_id), client_ip_var.set(client.ip_address), user_id_var.set(None))
     try:

@@ -59,10 +59,10 @@ def test_self_registered_and_reset_passwords_are_not_temporary(
     assert account.tokens()["password_change_required"] is False
     person = created_with_temporary_password(signed_in("npo_admin", NPO), client, signed_in("super_admin"), NPO)
     assert person.tokens()["password_change_required"] is True
-    assert person.http.post("/api/v1/auth/password-reset/request", json={"email": person.email}).status_code == 202
+    assert person.http.post("/api/v1/auth/password/reset/request", json={"email": person.email}).status_code == 202
     token = token_from_last_email(person.email, "reset your password")
     body = {"token": token, "new_password": "Reset-by-me-88"}
-    assert person.http.post("/api/v1/auth/password-reset/confirm", json=body).status_code == 200
+    assert person.http.post("/api/v1/auth/password/reset/confirm", json=body).status_code == 200
     assert person.login(password="Reset-by-me-88").json()["password_change_required"] is False
 
 

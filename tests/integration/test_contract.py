@@ -100,6 +100,20 @@ def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any
     assert protected >= 15
 
 
+def test_the_first_reset_routes_are_the_same_operations_marked_deprecated(document: dict[str, Any]) -> None:
+    for step in ("request", "confirm"):
+        current = document["paths"][f"/api/v1/auth/password/reset/{step}"]["post"]
+        old = document["paths"][f"/api/v1/auth/password-reset/{step}"]["post"]
+        assert old["deprecated"] is True and "deprecated" not in current
+        assert old["operationId"] == current["operationId"] + "_deprecated"
+        assert old["requestBody"] == current["requestBody"] and old["responses"] == current["responses"]
+        assert old["description"].startswith(f"Deprecated: use POST /api/v1/auth/password/reset/{step}.")
+    deprecated = {
+        path for path, item in document["paths"].items() for operation in item.values() if "deprecated" in operation
+    }
+    assert deprecated == {"/api/v1/auth/password-reset/request", "/api/v1/auth/password-reset/confirm"}
+
+
 def test_request_schemas_state_the_rules(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     password = schemas["RegisterRequest"]["properties"]["password"]

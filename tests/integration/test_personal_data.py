@@ -103,7 +103,7 @@ def person(client: httpx.Client, unique_email: Callable[[str], str], signed_in: 
     assert account.login("not the password", **{"User-Agent": browsers[1]}).status_code == 401
     first = account.tokens(**{"User-Agent": browsers[0]})
     second = account.tokens(**{"User-Agent": browsers[1]})  # a new device: an email about it
-    asked = account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    asked = account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     assert asked.status_code == 202
     reset_token = token_from_last_email(account.email, "reset")
     found = Person(account, user_id, profile, browsers, first, second, event_id, reset_token, "", [], admin)
@@ -214,7 +214,7 @@ def test_erasure_leaves_no_personal_data_in_any_table_and_ends_every_session(
     assert {"user.registered", "auth.login_succeeded", "event.assigned", "user.erased"} <= events
     assert not get_redis().exists(Keys.user_state(person.id)), "the cached authorization state is gone"
     reset = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": person.reset_token, "new_password": "Another-gala-27"}
+        "/api/v1/auth/password/reset/confirm", json={"token": person.reset_token, "new_password": "Another-gala-27"}
     )
     assert reset.status_code == 400, "the reset link died with the account's tokens"
 

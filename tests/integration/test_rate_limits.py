@@ -165,7 +165,7 @@ def test_over_the_per_address_limit_resend_and_reset_answer_the_same_and_send_no
     """Anyone can name an address: a limit they could use up must not turn into a 429
     that blocks the owner's own reset, so it silently stops sending instead."""
     sent_before = _outbox_count(account.email)
-    for path in ("/api/v1/auth/verify-email/resend", "/api/v1/auth/password-reset/request"):
+    for path in ("/api/v1/auth/verify-email/resend", "/api/v1/auth/password/reset/request"):
         statuses = []
         for _ in range(5):
             with client_from(str(client.base_url), fresh_ip()) as http:
@@ -177,7 +177,7 @@ def test_over_the_per_address_limit_resend_and_reset_answer_the_same_and_send_no
 def test_reset_request_is_limited_per_ip(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     with settings_changed(RATE_LIMIT_EMAIL_PER_IP="2"), client_from(str(client.base_url), fresh_ip()) as http:
         statuses = [
-            http.post("/api/v1/auth/password-reset/request", json={"email": unique_email("x")}).status_code
+            http.post("/api/v1/auth/password/reset/request", json={"email": unique_email("x")}).status_code
             for _ in range(3)
         ]
     assert statuses == [202, 202, 429]
@@ -217,7 +217,7 @@ def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(
 
     monkeypatch.setattr(bcrypt, "hashpw", spy)
     response = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": "z" * 43, "new_password": "Brand-new-pass-77"}
+        "/api/v1/auth/password/reset/confirm", json={"token": "z" * 43, "new_password": "Brand-new-pass-77"}
     )
     assert response.status_code == 400
     assert calls == []
@@ -227,7 +227,7 @@ def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(
     ("path", "body"),
     [
         ("/api/v1/auth/verify-email", {"token": "q" * 43}),
-        ("/api/v1/auth/password-reset/confirm", {"token": "q" * 43, "new_password": "Brand-new-pass-77"}),
+        ("/api/v1/auth/password/reset/confirm", {"token": "q" * 43, "new_password": "Brand-new-pass-77"}),
     ],
 )
 def test_made_up_email_tokens_are_limited_per_address(client: httpx.Client, path: str, body: dict[str, str]) -> None:

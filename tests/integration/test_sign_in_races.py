@@ -57,7 +57,7 @@ def _race(user_id: uuid.UUID, first: Callable[[], Any], email: str) -> tuple[Fut
 
 def test_no_session_outlives_a_password_reset_that_raced_the_sign_in(account: Account) -> None:
     user_id = _user_id(account.email)
-    assert account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email}).status_code == 202
+    assert account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email}).status_code == 202
     token = token_from_last_email(account.email, "reset your password")
     reset, sign_in = _race(user_id, lambda: password_changes.confirm_reset(token, NEW_PASSWORD, CLIENT), account.email)
     reset.result()

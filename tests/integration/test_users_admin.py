@@ -273,7 +273,7 @@ def test_create_without_password_sends_an_invitation_that_sets_one(
     assert "http://localhost:3000/set-password?token=" in invitation["text"]
     token = token_from_last_email(email, "invited")
     confirm = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Invited-pass-42"}
+        "/api/v1/auth/password/reset/confirm", json={"token": token, "new_password": "Invited-pass-42"}
     )
     assert confirm.status_code == 200
     assert Account(client, email, password="Invited-pass-42").login().status_code == 200

@@ -198,6 +198,27 @@ def test_a_few_field_errors_are_all_listed_without_a_total() -> None:
     assert "fields_total" not in body["error"]["details"]
 
 
+def test_a_deprecated_route_is_the_same_operation_under_a_name_of_its_own() -> None:
+    spec = EndpointSpec(
+        name="probe_echo",
+        method="POST",
+        route="probe/echo",
+        summary="echo",
+        tags=("test",),
+        handler=echo,
+        deprecated_routes=("probe/old-echo", "probe/older-echo"),
+    )
+    old, older = spec.deprecated_specs()
+    assert (old.name, old.route, old.deprecated) == ("probe_echo_deprecated", "probe/old-echo", True)
+    assert (older.name, older.route) == ("probe_echo_deprecated_2", "probe/older-echo")
+    assert old.handler is spec.handler and old.request_model is spec.request_model
+    assert old.operation == older.operation == spec.operation == "probe_echo"
+    assert old.deprecated_routes == () and not spec.deprecated
+    assert old.description is not None and old.description.startswith("Deprecated: use POST /probe/echo.")
+    request = func.HttpRequest("POST", "/probe/old-echo", headers={"Content-Type": "application/json"}, body=b"{}")
+    assert run_pipeline(old, request).status_code == 422, "the same validation"
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [(b"", 200), (b" \r\n\t", 200), (b"{}", 200), (b"{ }\n", 200), (b'{"is_active": false}', 422), (b"[]", 422)],
