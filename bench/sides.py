@@ -102,6 +102,8 @@ def ours_env(services: Services, email_dir: str, signing_key: str) -> dict[str, 
         BCRYPT_ROUNDS=str(ROUNDS),
         EMAIL_BACKEND="file",
         EMAIL_FILE_DIR=email_dir,
+        FRONTEND_ADMIN_URL="https://admin.example.org",  # production refuses a local link target
+        FRONTEND_DONOR_URL="https://donate.example.org",
         BENCH_EMAIL=EMAIL,
         BENCH_STAFF_EMAIL=STAFF_EMAIL,
         BENCH_PASSWORD=PASSWORD,

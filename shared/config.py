@@ -38,6 +38,11 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DatabaseAuth = Literal["password", "entra"]
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
 FERNET_KEY_BYTES = 32
+# MFA_REQUIRED_ROLES=none: no role must have a second factor.
+NO_ROLES = "none"
+# A page of a web app: "/" and the characters of a URL path (RFC 3986), never "//"
+# (a host to a browser) and no "?", "#", white space or backslash (which browsers read as "/").
+_PAGE_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
 # CORS_ORIGINS in development when it is not set: the usual ports of the web
 # apps' dev servers (Vite's 5173, then 3000 and 3001 for the admin and donor apps).
 DEVELOPMENT_CORS_ORIGINS = (
@@ -145,6 +150,12 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     frontend_admin_url: str = "http://localhost:3000"
     frontend_donor_url: str = "http://localhost:3001"
+    # The pages email links open on those apps, each with the token as ?token=
+    # (docs/api.md, "Email link pages"). The invitation page is for invitations.
+    frontend_verify_email_path: str = "/verify-email"
+    frontend_reset_password_path: str = "/reset-password"
+    frontend_set_password_path: str = "/set-password"
+    frontend_accept_invitation_path: str = "/accept-invitation"
 
     # Email
     email_backend: EmailBackend = "console"
@@ -196,7 +207,8 @@ class Settings(BaseSettings):
     audit_log_retention_days: int = Field(default=400, ge=90, le=3650)
 
     # Second factor and recent authentication. MFA_REQUIRED_ROLES: users of
-    # these roles must enrol a second factor before using the API (empty: off).
+    # these roles must enrol a second factor before using the API; "none":
+    # nobody (empty means nobody too, except in production, which wants it said).
     mfa_required_roles: Annotated[list[RoleName], NoDecode] = Field(
         default_factory=lambda: [RoleName.SUPER_ADMIN, RoleName.NPO_ADMIN]
     )
@@ -279,6 +291,19 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator(
+        "frontend_verify_email_path",
+        "frontend_reset_password_path",
+        "frontend_set_password_path",
+        "frontend_accept_invitation_path",
+    )
+    @classmethod
+    def _is_page_path(cls, value: str) -> str:
+        """Only a path: the link's scheme and host are the app's URL, and the query is the token's."""
+        if not _PAGE_PATH.fullmatch(value):
+            raise ValueError("must be a path like /reset-password (no scheme, host, query, fragment or space)")
+        return value
+
     @field_validator("rate_limit_trusted_networks", mode="before")
     @classmethod
     def _parse_networks(cls, value: object) -> object:
@@ -292,10 +317,24 @@ class Settings(BaseSettings):
                 raise ValueError(f"{part!r} is not a network like 10.20.0.0/16 (no host bits set)") from None
         return networks
 
-    @field_validator("mfa_required_roles", "data_encryption_keys", mode="before")
+    @field_validator("data_encryption_keys", mode="before")
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
         return _comma_list(value) if isinstance(value, str) else value
+
+    @field_validator("mfa_required_roles", mode="before")
+    @classmethod
+    def _roles_or_none(cls, value: object, info: ValidationInfo) -> object:
+        """Turning second factors off is said, not left empty: an unset list in a
+        production template would otherwise quietly let every admin in on a password."""
+        roles = _comma_list(value) if isinstance(value, str) else value
+        if roles == [NO_ROLES]:
+            return []
+        if isinstance(roles, list) and NO_ROLES in roles:
+            raise ValueError(f"{NO_ROLES!r} stands alone: it means nobody")
+        if roles == [] and info.data.get("environment") == "production":
+            raise ValueError(f"is empty: production requires it to name roles, or to say {NO_ROLES} to turn it off")
+        return roles
 
     @field_validator("data_encryption_keys")
     @classmethod
@@ -402,12 +441,34 @@ def weak_secret(value: str) -> str | None:
 
 
 def _is_local(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1")
+    """This machine: localhost (and names under it), 127.0.0.0/8, ::1."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _is_public_https(url: str) -> bool:
+    """An https URL of a host that is not this machine nor a name of the local network (.local)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    return parts.scheme == "https" and not _is_local(host) and not (host == "local" or host.endswith(".local"))
 
 
 def production_problems(settings: Settings) -> list[str]:
     """Every setting production refuses: each would make a deployment quietly unsafe."""
     problems = _token_key_problems(settings)
+    for name, url in (
+        ("FRONTEND_ADMIN_URL", settings.frontend_admin_url),
+        ("FRONTEND_DONOR_URL", settings.frontend_donor_url),
+    ):
+        if not _is_public_https(url):
+            problems.append(f"{name} must be an https URL of a host that is not local (emailed links open it)")
     remote = [url for url in (settings.database_url, settings.retention_database_url) if url]
     if any(not _is_local_database(url) for url in remote) and settings.db_ssl != "verify-full":
         problems.append("DB_SSL must be verify-full for a remote database")

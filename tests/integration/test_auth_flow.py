@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import jwt
 import pytest
 
-from tests.support.accounts import PASSWORD, Account
+from tests.support.accounts import PASSWORD, Account, Actor
 from tests.support.emails import emails_to, token_from_last_email
 from tests.support.settings import settings_changed
 
@@ -35,6 +36,40 @@ def test_verification_email_links_to_the_donor_app(client: httpx.Client, unique_
     assert message["subject"] == "Confirm your email address"
     assert "http://localhost:3001/verify-email?token=" in message["text"]
     assert set(message) >= {"to", "subject", "text", "html", "created_at"}
+
+
+def test_each_email_link_opens_the_page_its_setting_names(
+    client: httpx.Client, unique_email: Callable[[str], str], signed_in: Callable[..., Actor]
+) -> None:
+    """An admin app whose reset page is /password-reset-confirm, and which has no set-password
+    page, points both links there; the verification page is renamed too. Each link still works."""
+    pages = {
+        "FRONTEND_VERIFY_EMAIL_PATH": "/confirm-email",
+        "FRONTEND_RESET_PASSWORD_PATH": "/password-reset-confirm",
+        "FRONTEND_SET_PASSWORD_PATH": "/password-reset-confirm",
+    }
+    with settings_changed(**pages):
+        person = Account(client, unique_email("pages"))
+        person.register()
+        [verification] = emails_to(person.email)
+        assert "http://localhost:3001/confirm-email?token=" in verification["text"]
+        assert person.verify().status_code == 200
+
+        assert person.http.post("/api/v1/auth/password/reset/request", json={"email": person.email}).status_code == 202
+        reset = emails_to(person.email)[-1]
+        assert "http://localhost:3001/password-reset-confirm?token=" in reset["text"]
+        assert 'href="http://localhost:3001/password-reset-confirm?token=' in reset["html"]
+
+        admin = signed_in("super_admin")
+        invited = unique_email("invited")
+        body = {"email": invited, "first_name": "In", "last_name": "Vited", "role": "npo_admin", "npo_id": str(uuid4())}
+        assert admin.request("POST", "/api/v1/users", json=body).status_code == 201
+        [invitation] = emails_to(invited)
+        assert "http://localhost:3000/password-reset-confirm?token=" in invitation["text"]
+        token = token_from_last_email(invited, "invited")
+        confirmed = client.post("/api/v1/auth/password/reset/confirm", json={"token": token, "new_password": PASSWORD})
+        assert confirmed.status_code == 200, confirmed.text
+    assert "/set-password?token=" not in invitation["text"] and "/reset-password?" not in reset["text"]
 
 
 def test_taken_email_in_any_case_is_409(client: httpx.Client, account: Account) -> None:

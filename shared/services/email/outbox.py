@@ -23,27 +23,27 @@ from shared.services.email.templates import RenderedEmail, Template
 
 @dataclass(frozen=True)
 class LinkKind:
-    """What a template's link is: the token's purpose, the page it opens, how long it lives."""
+    """What a template's link is: the token's purpose, the page it opens (a setting), how long it lives."""
 
     purpose: TokenPurpose
-    path: str
+    path: Callable[[Settings], str]
     lifetime: Callable[[Settings], timedelta]
 
 
 LINK_KINDS: dict[Template, LinkKind] = {
     Template.VERIFY_EMAIL: LinkKind(
         TokenPurpose.EMAIL_VERIFICATION,
-        "/verify-email",
+        lambda settings: settings.frontend_verify_email_path,
         lambda settings: timedelta(hours=settings.email_verification_token_expire_hours),
     ),
     Template.INVITATION: LinkKind(
         TokenPurpose.PASSWORD_RESET,
-        "/set-password",
+        lambda settings: settings.frontend_set_password_path,
         lambda settings: timedelta(hours=settings.invitation_token_expire_hours),
     ),
     Template.PASSWORD_RESET: LinkKind(
         TokenPurpose.PASSWORD_RESET,
-        "/reset-password",
+        lambda settings: settings.frontend_reset_password_path,
         lambda settings: timedelta(minutes=settings.password_reset_token_expire_minutes),
     ),
 }
@@ -87,7 +87,7 @@ def enqueue_with_link(db: DbSession, settings: Settings, user: User, message: Re
             template=message.template.value,
             user_id=user.id,
             token_purpose=kind.purpose.value,
-            link_url=f"{base_url}{kind.path}",
+            link_url=f"{base_url}{kind.path(settings)}",
             expires_at=datetime.now(UTC) + kind.lifetime(settings),
         )
     )
