@@ -50,7 +50,7 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
 
 def _verified(settings: Settings, token: str | None) -> tuple[AccessClaims, LiveSession]:
     if not token:
-        raise AuthenticationError("Sign in to continue.")
+        raise AuthenticationError()
     try:
         claims = decode_access_token(settings, token)
     except InvalidTokenError:
