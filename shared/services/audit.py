@@ -70,6 +70,8 @@ class AuditEvent(StrEnum):
     CHECK_REFUSED = "authz.check_refused"
     EVENT_ASSIGNED = "event.assigned"
     EVENT_UNASSIGNED = "event.unassigned"
+    EVENT_REGISTERED = "event.registered"
+    EVENT_MOVED = "event.moved"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:

@@ -26,6 +26,7 @@ from shared.database import unit_of_work
 from shared.models import AuditLog
 from shared.redis_client import Keys, get_redis
 from tests.support.accounts import Actor, created_with_temporary_password
+from tests.support.events import registered_event
 from tests.support.round_trips import counting_round_trips
 
 PERMISSIONS = [
@@ -78,11 +79,11 @@ def expected(role: str, permission: str, place: str) -> bool:
 
 class Gala:
     """NPO A with an event E1 whose coordinator and staff are assigned, a second event E2 of
-    NPO A nobody of ours works, and NPO B; one signed-in user of each role."""
+    NPO A nobody of ours works (both registered to NPO A), and NPO B; one signed-in user of each role."""
 
     def __init__(self, signed_in: Callable[..., Actor]) -> None:
         self.npo_a, self.npo_b = str(uuid.uuid4()), str(uuid.uuid4())
-        self.own_event, self.other_event = str(uuid.uuid4()), str(uuid.uuid4())
+        self.own_event, self.other_event = registered_event(self.npo_a), registered_event(self.npo_a)
         root = signed_in("super_admin")
         self.actors = {
             "super_admin": root,
@@ -128,8 +129,9 @@ def test_every_cell_of_the_permission_table(signed_in: Callable[..., Actor]) -> 
         ("event_coordinator", {"npo_id": "A"}, False, "event_id_required"),
         ("staff", {"event_id": "E1"}, True, "assigned_event"),
         ("staff", {"event_id": "E2"}, False, "event_not_assigned"),
-        ("npo_admin", {"event_id": "E1"}, True, "own_npo"),  # its team is of NPO A
-        ("npo_admin", {"event_id": "E2"}, False, "event_npo_unknown"),  # nobody assigned: name the NPO
+        ("npo_admin", {"event_id": "E1"}, True, "event_of_own_npo"),  # registered to NPO A
+        ("npo_admin", {"npo_id": "B", "event_id": "E2"}, True, "event_of_own_npo"),  # the event's NPO decides
+        ("staff", {"npo_id": "B", "event_id": "E1"}, True, "assigned_event"),
         ("npo_admin", {}, True, "own_npo"),
         ("donor", {"npo_id": "B", "event_id": "E2"}, True, "themselves"),
         ("super_admin", {"npo_id": "B"}, True, "super_admin"),
@@ -149,7 +151,7 @@ def test_an_npo_admin_naming_only_another_npos_event_is_refused(signed_in: Calla
     gala = Gala(signed_in)
     elsewhere = signed_in("npo_admin", gala.npo_b)
     body = check(elsewhere, "events:manage", event_id=gala.own_event).json()
-    assert body == {"allowed": False, "reason": "other_npo"}
+    assert body == {"allowed": False, "reason": "event_of_other_npo"}
 
 
 @pytest.mark.parametrize("permission", ["bids:delete", "", "NPO:MANAGE", "users:list"])
@@ -242,9 +244,14 @@ def test_a_check_costs_one_redis_round_trip_and_at_most_one_sql_statement(
     admin.request("GET", "/api/v1/users/me")
     own = gala.place("own_event")
     assert _costs(functions, staff, {"permission": "checkin:perform", **own}, monkeypatch)[:2] == (1, 0)
-    # an NPO admin naming only an event: its NPO is its team's, one statement
+    # an NPO admin naming an event: its registered NPO, one statement (an NPO named with it is not believed)
     by_event = {"permission": "events:manage", "event_id": gala.own_event}
-    assert _costs(functions, admin, by_event, monkeypatch) == (1, 1, {"allowed": True, "reason": "own_npo"})
+    expected = {"allowed": True, "reason": "event_of_own_npo"}
+    assert _costs(functions, admin, by_event, monkeypatch) == (1, 1, expected)
+    assert _costs(functions, admin, {**by_event, "npo_id": gala.npo_b}, monkeypatch) == (1, 1, expected)
+    # an NPO admin whose state is not cached: the state and the event's NPO in that one statement
+    get_redis().delete(Keys.user_state(admin.id))
+    assert _costs(functions, admin, by_event, monkeypatch) == (1, 1, expected)
     # a state that is not cached (a change just dropped it): read in the one statement, not cached here
     get_redis().delete(Keys.user_state(staff.id))
     assert _costs(functions, staff, {"permission": "checkin:perform", **own}, monkeypatch)[:2] == (1, 1)
