@@ -90,13 +90,14 @@ def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[U
 def _audit_refusal(
     state: UserState, permission: Permission, where: Where, reason: CheckReason, client: ClientInfo
 ) -> None:
-    """One audit row per user, question and window (``audit.record_refusal``: one statement)."""
+    """One audit row per user, permission and window, whatever NPO or event was named (a new
+    event id each time would otherwise write a row per request); the row holds the first
+    refused question of the window (``audit.record_refusal``: one statement)."""
     details = {
         "permission": permission.value,
         "npo_id": str(where.npo_id) if where.npo_id else None,
         "event_id": str(where.event_id) if where.event_id else None,
         "reason": reason.value,
-        "question": f"{permission.value}|{where.npo_id or '-'}|{where.event_id or '-'}",
     }
     audit.record_refusal(
         AuditEvent.CHECK_REFUSED,
@@ -105,4 +106,5 @@ def _audit_refusal(
         target_id=state.user_id,
         npo_id=state.npo_id,
         details=details,
+        same_if={"permission": permission.value},
     )
