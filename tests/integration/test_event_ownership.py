@@ -16,11 +16,13 @@ The expectations are written out here, independently of ``shared.services.policy
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from shared.database import unit_of_work
@@ -214,6 +216,16 @@ def test_an_event_is_seen_by_super_admins_and_its_npos_users_only(signed_in: Cal
     ):
         assert _code(outsider.request("GET", f"/api/v1/events/{gala}")) == (404, "EVENT_NOT_FOUND")
     assert _code(root.request("GET", f"/api/v1/events/{uuid.uuid4()}")) == (404, "EVENT_NOT_FOUND")
+
+
+def test_registering_needs_a_recent_sign_in(signed_in: Callable[..., Actor], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin write, like the assignments it makes possible."""
+    npo = str(uuid.uuid4())
+    admin = signed_in("npo_admin", npo)
+    gala = str(uuid.uuid4())
+    monkeypatch.setattr("shared.clock.now", lambda: time.time() + 11 * 60)  # 11 minutes after the sign-in
+    assert _code(_register(admin, gala, npo)) == (403, "REAUTHENTICATION_REQUIRED")
+    assert admin.request("GET", f"/api/v1/events/{gala}").status_code == 404, "nothing was registered"
 
 
 def test_a_registration_names_an_npo_and_a_one_line_name(signed_in: Callable[..., Actor]) -> None:
