@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     rate_limit_trusted_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
+    # Permission checks per user: a service asks on a user's behalf, at most a few a second.
+    rate_limit_authz_check_per_user: int = Field(default=600, ge=1)
+    rate_limit_authz_check_per_user_window_seconds: int = Field(default=60, ge=1)
 
     # Retention: the job deletes what is older than this, each age counted from
     # when the thing ended (a session revoked or expired, a token spent or expired).

@@ -9,7 +9,9 @@ INSERT ``audit_logs``, and deletes only what the app removes on purpose
 erased user's email tokens and outbox rows). Owning nothing, it can neither
 disable a trigger nor drop, alter or truncate a table. It may blank the IP
 address and user agent of an erased user's audit rows, through
-``scrub_erased_user_audit_logs`` only.
+``scrub_erased_user_audit_logs`` only; an erasure is final (migration 0009:
+``erased_at`` is written once and an erased row stays erased), so it cannot
+mark someone erased for the function's sake and then undo it.
 
 The retention role (DB_RETENTION_ROLE, RETENTION_DATABASE_URL; a second
 managed identity in Azure) is the retention job's and nobody else's: the

@@ -53,7 +53,10 @@ class CheckReason(StrEnum):
     THEMSELVES = "themselves"
     NOT_IN_ROLE = "permission_not_in_role"
     OTHER_NPO = "other_npo"
-    NPO_UNKNOWN = "event_npo_unknown"
+    # An event was named: its registered NPO decided, whatever NPO the caller named.
+    EVENT_OF_OWN_NPO = "event_of_own_npo"
+    EVENT_OF_OTHER_NPO = "event_of_other_npo"
+    EVENT_NOT_REGISTERED = "event_not_registered"
     EVENT_REQUIRED = "event_id_required"
     NOT_ASSIGNED = "event_not_assigned"
     PASSWORD_CHANGE_REQUIRED = "password_change_required"

@@ -44,6 +44,7 @@ from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
 from shared.services.caller import authenticate, verify_bearer
 from shared.services.principal import LiveSession, Principal
+from shared.services.rate_limits import Rule
 from shared.services.sign_in_state import PendingStep, refuse_pending_steps, refuse_unless_recent
 
 logger = logging.getLogger("augeo.http")
@@ -61,7 +62,9 @@ class Declaration:
     caller may still owe and use this route; ``recent_auth``: the route wants
     a proof of identity within REAUTH_MAX_AGE_MINUTES; ``deprecated_routes``:
     older routes of this same operation, still served by the same handler and
-    documented as deprecated operations of their own (``deprecated``).
+    documented as deprecated operations of their own (``deprecated``);
+    ``per_user_limit``: a rule counting the user's calls, taken in the session
+    script's own round trip (for routes that take the live session).
     """
 
     method: str
@@ -83,6 +86,7 @@ class Declaration:
     recent_auth: bool = False
     deprecated: bool = False
     deprecated_routes: tuple[str, ...] = ()
+    per_user_limit: Rule | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class EndpointSpec(Declaration):
         binding = HandlerBinding.of(self.handler, template)
         if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
             raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
+        if self.per_user_limit is not None and not binding.wants_session:
+            raise TypeError(f"{self.name}: a per-user limit is counted by the session script: take 'session'")
         object.__setattr__(self, "method", self.method.upper())
         object.__setattr__(self, "description", self.description or self.handler.__doc__)
         object.__setattr__(self, "template", template)
@@ -272,7 +278,7 @@ def _authenticated(
         return None, None
     token = bearer_token_from(headers)
     if spec.binding.wants_session:
-        claims, live = verify_bearer(token)
+        claims, live = verify_bearer(token, client, spec.per_user_limit)
         user_id_var.set(claims.user_id)
         return None, live
     principal = authenticate(token, client)

@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -83,6 +84,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# No request body of this API nests deeper than a few levels. Deeper JSON is refused
+# before it is parsed, so nothing that walks a body (the parser, the scan below,
+# validation) ever goes deep enough to exhaust the stack.
+MAX_JSON_DEPTH = 32
+# A JSON string, escapes included; one left open runs to the end of the text, so
+# every quote starts a match and the scan stays linear.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether arrays and objects in ``text`` nest (or open) more than ``limit`` levels deep.
+
+    No recursion, and linear: the strings go (brackets inside them are text),
+    then everything but brackets, then the running depth is a sum over what
+    is left, all in C. Malformed input is left to the parser.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    if len(brackets) <= limit:
+        return False
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > limit
+
+
 def parse_json(body: bytes, content_type: str | None, limit: int) -> Any:
     """Decode a JSON request body, refusing what the service will not accept."""
     if len(body) > limit:
@@ -92,13 +117,18 @@ def parse_json(body: bytes, content_type: str | None, limit: int) -> Any:
     if not body.strip():
         raise BadRequestError("The request body must be a JSON object.", code=ErrorCode.INVALID_JSON)
     try:
-        return json.loads(
-            body.decode("utf-8"),
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_json() from None
+    if nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise BadRequestError(
+            f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep.",
+            code=ErrorCode.INVALID_JSON,
         )
-    except (ValueError, RecursionError):
-        raise BadRequestError("The request body is not valid JSON.", code=ErrorCode.INVALID_JSON) from None
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+    except ValueError:
+        raise _not_json() from None
 
 
 # What a client sends to an operation that takes no body: nothing, white space, or
@@ -120,17 +150,33 @@ def refuse_body(body: bytes) -> None:
         raise _failed([field], 1)
 
 
-def _unstorable_strings(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    """Paths of strings holding NUL or lone surrogates, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
-            return [path]
-        return []
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _unstorable_strings(v, (*path, k))]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _unstorable_strings(v, (*path, i))]
-    return []
+def _not_json() -> BadRequestError:
+    return BadRequestError("The request body is not valid JSON.", code=ErrorCode.INVALID_JSON)
+
+
+def _unstorable(text: str) -> bool:
+    """Whether ``text`` holds NUL or a lone surrogate, which PostgreSQL cannot store."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _unstorable_strings(value: Any) -> list[tuple[str | int, ...]]:
+    """Paths of the strings PostgreSQL cannot store, in document order.
+
+    A loop over a stack, not a recursion: however deep the value, it cannot
+    exhaust Python's stack.
+    """
+    found: list[tuple[str | int, ...]] = []
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if _unstorable(item):
+                found.append(path)
+        elif isinstance(item, dict):
+            pending.extend((child, (*path, key)) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend((item[index], (*path, index)) for index in reversed(range(len(item))))
+    return found
 
 
 def _field_name(location: tuple[str | int, ...]) -> str:

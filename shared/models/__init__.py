@@ -3,6 +3,7 @@
 from shared.models.audit_log import AuditLog
 from shared.models.base import Base
 from shared.models.email_outbox import DUE_STATUSES, EmailOutbox, OutboxStatus
+from shared.models.event import Event
 from shared.models.event_assignment import EventAssignment
 from shared.models.mfa import RecoveryCode, TotpFactor
 from shared.models.role import NPO_SCOPED_ROLES, Role, RoleName, RoleScope
@@ -16,6 +17,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "EmailOutbox",
+    "Event",
     "EventAssignment",
     "OutboxStatus",
     "RecoveryCode",

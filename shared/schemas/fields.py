@@ -102,10 +102,12 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=4 * MA
 OpaqueToken = Annotated[str, StringConstraints(min_length=16, max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN)]
+# What an event is called (shown to the NPO's people): one line, not blank.
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NAME_PATTERN)]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[0-9+()\-. ]+$")]
 Text255 = Annotated[str, StringConstraints(max_length=255, pattern=ONE_LINE)]
 Text100 = Annotated[str, StringConstraints(max_length=100, pattern=ONE_LINE)]
 PostalCode = Annotated[str, StringConstraints(max_length=20, pattern=ONE_LINE)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
-__all__ = ["Email", "Field", "GivenPassword", "IsoDateTime", "Name", "NewPassword", "OpaqueToken", "Phone"]
+__all__ = ["Email", "EventName", "Field", "GivenPassword", "IsoDateTime", "Name", "NewPassword", "OpaqueToken", "Phone"]

@@ -13,21 +13,27 @@ import uuid
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.errors import AuthenticationError, ErrorCode, SessionEndedError
+from shared.errors import AuthenticationError, ErrorCode, RateLimitedError, SessionEndedError
 from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
-from shared.services import user_state
+from shared.services import audit, rate_limits, user_state
+from shared.services.audit import AuditEvent
 from shared.services.principal import LiveSession, Principal
+from shared.services.rate_limits import Rule
 from shared.services.sessions import check_session
 from shared.services.sign_in_state import pending_steps
 from shared.services.user_state import UserState
 
 
-def verify_bearer(token: str | None) -> tuple[AccessClaims, LiveSession]:
+def verify_bearer(
+    token: str | None, client: ClientInfo, per_user_limit: Rule | None = None
+) -> tuple[AccessClaims, LiveSession]:
     """Signature and claims, a live session, an unrevoked token: one Redis round trip, no SQL.
 
     The user's cached authorization state comes with it when it is current.
+    ``per_user_limit`` is counted in that same round trip; a 429 it answers
+    is audited (once per user and window).
     """
-    return _verified(get_settings(), token)
+    return _verified(get_settings(), token, client, per_user_limit)
 
 
 def authenticate(token: str | None, client: ClientInfo) -> Principal:
@@ -48,14 +54,29 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
     )
 
 
-def _verified(settings: Settings, token: str | None) -> tuple[AccessClaims, LiveSession]:
+def _verified(
+    settings: Settings, token: str | None, client: ClientInfo | None = None, per_user_limit: Rule | None = None
+) -> tuple[AccessClaims, LiveSession]:
     if not token:
         raise AuthenticationError()
     try:
         claims = decode_access_token(settings, token)
     except InvalidTokenError:
         raise AuthenticationError("Your sign-in has expired. Sign in again.", code=ErrorCode.INVALID_TOKEN) from None
-    live = check_session(settings, uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
+    user_id = uuid.UUID(claims.user_id)
+    limit = rate_limits.limit(settings, per_user_limit, user_id=user_id) if per_user_limit else None
+    try:
+        live = check_session(settings, user_id, uuid.UUID(claims.session_id), claims.jti, limit)
+    except RateLimitedError:
+        if client is not None:
+            audit.record_refusal(
+                AuditEvent.RATE_LIMITED,
+                client,
+                actor_id=user_id,
+                target_id=user_id,
+                details={"action": client.operation},
+            )
+        raise
     if live is None or (live.state is not None and not live.state.is_active):
         raise SessionEndedError()
     return claims, live

@@ -9,7 +9,8 @@ has locked, and leaves nothing that identifies the person:
   the real address is free to register again), names become empty, phone,
   organisation and address NULL, the password hash NULL, the second factor
   off; it is inactive, deactivated and ``erased_at`` is set, so it never
-  signs in again;
+  signs in again. The database holds it there: a row with ``erased_at`` must
+  be in this state, and ``erased_at`` is written once (migration 0009);
 - ``sessions``: every open one ends now, Redis first (an access token from
   before answers 401 on its next request); every session keeps its times but
   loses its IP address and user agent. Their refresh tokens hold only hashes
@@ -39,23 +40,11 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from shared.models import EmailOutbox, Session, User, UserToken
+from shared.models.user import CONTACT_FIELDS, ERASED_DOMAIN
 from shared.services import known_devices, mfa
 from shared.services.email.outbox import addressed_to
 from shared.services.event_assignments import end_assignments
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
-
-ERASED_DOMAIN = "erased.invalid"
-# The profile fields that hold nothing but personal data, cleared to NULL.
-_CONTACT_FIELDS = (
-    "phone",
-    "organization_name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-)
 
 
 def erased_email(user_id: uuid.UUID) -> str:
@@ -106,7 +95,7 @@ def _clear_profile(user: User, erased_by_role: str) -> None:
     user.email = erased_email(user.id)
     user.first_name = ""
     user.last_name = ""
-    for field in _CONTACT_FIELDS:
+    for field in CONTACT_FIELDS:
         setattr(user, field, None)
     user.password_hash = None
     user.password_changed_at = now  # a sign-in whose password check came before this one fails

@@ -35,19 +35,25 @@ logger = logging.getLogger(__name__)
 # an attacker 2**64 fresh budgets.
 IPV6_PREFIX = 64
 
-# KEYS[1] counter; ARGV[1] limit, ARGV[2] window seconds.
-# Returns {1, count} when a slot was taken, {0, ttl} when the limit is reached.
-_RESERVE = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count >= tonumber(ARGV[1]) then
-  local ttl = redis.call('TTL', KEYS[1])
-  if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
-  return {0, ttl}
+# Taking a slot, as a Lua function other scripts include (the session script counts a
+# per-user limit with it, in its own round trip): reserve(counter, limit, window seconds)
+# returns {1, count} when a slot was taken, {0, ttl} when the limit is reached.
+RESERVE_FUNCTION = """
+local function reserve(key, limit, window)
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count >= tonumber(limit) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 0 then redis.call('EXPIRE', key, window); ttl = tonumber(window) end
+    return {0, ttl}
+  end
+  count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, window) end
+  return {1, count}
 end
-count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return {1, count}
 """
+
+# KEYS[1] counter; ARGV[1] limit, ARGV[2] window seconds.
+_RESERVE = RESERVE_FUNCTION + "return reserve(KEYS[1], ARGV[1], ARGV[2])\n"
 
 # KEYS[1] counter. Decrements a counter that still exists, never below zero.
 _REFUND = """
@@ -72,6 +78,7 @@ class Rule(StrEnum):
     EMAILED_TOKEN_PER_ADDRESS = "token:ip"  # attempts with a verification or reset token
     REFRESH_FAILURE_PER_ADDRESS = "refresh:ip"  # failed refreshes only
     SIGNED_IN_PASSWORD_PER_USER = "signed-in-password"  # wrong passwords of a signed-in user
+    PERMISSION_CHECK_PER_USER = "authz-check"  # POST /api/v1/authz/check, every call
 
 
 class Counted(Enum):
@@ -84,7 +91,8 @@ class Counted(Enum):
     ADDRESS_PER_ACCOUNT_IN_TRUSTED_NETWORKS = "address, per account in trusted networks"
     # The account (or mailbox) the request names, as a digest of its email address.
     ACCOUNT = "account"
-    # The signed-in user.
+    # The signed-in user (a hash tag of their id: the counter shares the cluster slot of
+    # their sessions, so the session script can count it).
     USER = "user"
 
 
@@ -136,6 +144,9 @@ RULES: dict[Rule, RuleDefinition] = {
     ),
     Rule.SIGNED_IN_PASSWORD_PER_USER: RuleDefinition(
         "rate_limit_password_change_per_user", "rate_limit_password_change_per_user_window_seconds", Counted.USER
+    ),
+    Rule.PERMISSION_CHECK_PER_USER: RuleDefinition(
+        "rate_limit_authz_check_per_user", "rate_limit_authz_check_per_user_window_seconds", Counted.USER
     ),
 }
 
@@ -191,7 +202,7 @@ def _subject(
     if counts is Counted.USER:
         if user_id is None:
             raise ValueError("a per-user limit needs the user")
-        return str(user_id)
+        return "{" + str(user_id) + "}"
     if account is None:
         raise ValueError("a per-account limit needs the account's email address")
     digest = subject_digest(account)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared import clock
 from shared.config import Settings
 from shared.context import ClientInfo
+from shared.errors import RateLimitedError
 from shared.models import RefreshToken, Session, User
 from shared.redis_client import Keys, get_redis, script
 from shared.security import refresh_tokens
@@ -32,14 +33,21 @@ from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
 from shared.services import user_state
 from shared.services.principal import LiveSession
+from shared.services.rate_limits import RESERVE_FUNCTION, Limit
 from shared.services.user_state import UserState
 
-# KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version.
-# ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3..] the state's field names.
-# {0} when the session has ended or the token is revoked. Otherwise slides
-# the idle timeout and returns {1, version, auth_time, amr, state fields...},
-# the state fields only when the cached state is current (``v`` equals the version).
-_CHECK_SESSION = """
+# KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version,
+# KEYS[5] (when the route has one) the counter of a per-user limit.
+# ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3] the limit's attempts and
+# ARGV[4] its window (s) (both 0 without a limit), ARGV[5..] the state's field names.
+# {0} when the session has ended or the token is revoked; {2, ttl} when the
+# per-user limit is used up (a live session only: a dead one counts nothing).
+# Otherwise slides the idle timeout and returns {1, version, auth_time, amr,
+# state fields...}, the state fields only when the cached state is current
+# (``v`` equals the version).
+_CHECK_SESSION = (
+    RESERVE_FUNCTION
+    + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
 local session = redis.call('HMGET', KEYS[1], 'expires_at', 'auth_time', 'amr')
 if not session[1] then return {0} end
@@ -47,13 +55,18 @@ local ttl = math.min(tonumber(ARGV[1]), tonumber(session[1]) - tonumber(ARGV[2])
 if ttl <= 0 then redis.call('DEL', KEYS[1]); return {0} end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
+if KEYS[5] then
+  local taken = reserve(KEYS[5], ARGV[3], ARGV[4])
+  if taken[1] == 0 then return {2, taken[2]} end
+end
 local version = redis.call('GET', KEYS[4]) or '0'
 local reply = {1, version, session[2] or '0', session[3] or ''}
-local state = redis.call('HMGET', KEYS[3], 'v', unpack(ARGV, 3))
+local state = redis.call('HMGET', KEYS[3], 'v', unpack(ARGV, 5))
 if state[1] ~= version then return reply end
 for i = 2, #state do reply[#reply + 1] = state[i] end
 return reply
 """
+)
 
 
 class SessionEndReason(StrEnum):
@@ -146,9 +159,15 @@ def open_session(
     return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
 
 
-def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
+def check_session(
+    settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None, limit: Limit | None = None
+) -> LiveSession | None:
     """One round trip: the session is alive and the token not revoked (the idle timeout
-    slides), with the user's cached state when it is current; None when it has ended."""
+    slides), with the user's cached state when it is current; None when it has ended.
+
+    ``limit``, a per-user limit (its counter shares the user's cluster slot),
+    takes a slot in the same round trip: 429 when it is used up.
+    """
     user, sid = str(user_id), str(session_id)
     keys = [
         Keys.session(user, sid),
@@ -156,8 +175,13 @@ def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID,
         Keys.user_state(user),
         Keys.user_version(user),
     ]
-    args: list[str | int] = [_idle_seconds(settings), int(time.time()), *user_state.CACHED_FIELDS]
+    sized = (limit.attempts, limit.window_seconds) if limit is not None else (0, 0)
+    if limit is not None:
+        keys.append(limit.key)
+    args: list[str | int] = [_idle_seconds(settings), int(time.time()), *sized, *user_state.CACHED_FIELDS]
     reply = script(_CHECK_SESSION)(keys=keys, args=args)
+    if reply and reply[0] == 2:
+        raise RateLimitedError(int(reply[1]))
     if not reply or reply[0] != 1:
         return None
     version, auth_time, amr, fields = str(reply[1]), int(reply[2]), str(reply[3]), reply[4:]

@@ -53,6 +53,8 @@ EXPECTED_ROUTES = {
     ("users_verify_email", "api/v1/users/{user_id:guid}/verify-email", ("POST",)),
     ("roles_list", "api/v1/roles", ("GET",)),
     ("audit_logs_list", "api/v1/audit-logs", ("GET",)),
+    ("event_register", "api/v1/events/{event_id:guid}", ("PUT",)),
+    ("event_get", "api/v1/events/{event_id:guid}", ("GET",)),
     ("user_events_list", "api/v1/users/{user_id:guid}/events", ("GET",)),
     ("user_events_assign", "api/v1/users/{user_id:guid}/events/{event_id:guid}", ("PUT",)),
     ("user_events_unassign", "api/v1/users/{user_id:guid}/events/{event_id:guid}", ("DELETE",)),

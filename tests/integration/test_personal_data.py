@@ -30,6 +30,7 @@ from shared.security.tokens import hash_token
 from tests.support.accounts import PASSWORD, Account, Actor
 from tests.support.database import owner_engine
 from tests.support.emails import token_from_last_email
+from tests.support.events import registered_event
 
 NPO = str(uuid.uuid4())
 
@@ -96,7 +97,7 @@ def person(client: httpx.Client, unique_email: Callable[[str], str], signed_in: 
     user_id = registered.json()["user"]["id"]
     admin = signed_in("super_admin")
     assert admin.request("PATCH", f"/api/v1/users/{user_id}/role", json={"role": "staff", "npo_id": NPO}).is_success
-    event_id = str(uuid.uuid4())
+    event_id = registered_event(NPO)
     assert admin.request("PUT", f"/api/v1/users/{user_id}/events/{event_id}").status_code == 201
     tag = secrets.token_hex(4)
     browsers = (f"ErasureBrowser/{tag}", f"ErasurePhone/{tag}")

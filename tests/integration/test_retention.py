@@ -33,6 +33,7 @@ from tests.support.database import alembic_config, owner_engine, table_privilege
 
 INSUFFICIENT_PRIVILEGE = "42501"
 INVALID_PARAMETER_VALUE = "22023"
+CHECK_VIOLATION = "23514"
 DAY = timedelta(days=1)
 
 
@@ -351,6 +352,72 @@ def test_the_runtime_role_has_no_path_to_deleting_audit_rows(
     error = _refused(get_engine(), [statement.format(**names) for statement in statements], audit_row)
     assert sqlstate(error) == INSUFFICIENT_PRIVILEGE, error
     assert refusal in str(error)
+
+
+# -- erased_at is written once: the scrub cannot be turned on anyone ---------------------------
+
+_AUDITED_ADDRESS = "203.0.113.7"
+
+
+def _person_with_an_audited_address() -> tuple[uuid.UUID, uuid.UUID]:
+    """An active donor, and an audit row of their own request with its address; both ids."""
+    user = _owner_insert(
+        "INSERT INTO users (email, first_name, last_name, role, is_active)"
+        " VALUES (:email, 'Ada', 'Lovelace', 'donor', true) RETURNING id",
+        email=f"scrub-{secrets.token_hex(6)}@example.org",
+    )
+    row = _owner_insert(
+        "INSERT INTO audit_logs (event_type, actor_user_id, target_user_id, ip_address, user_agent)"
+        " VALUES ('auth.login_succeeded', :user, :user, :ip, 'pytest') RETURNING id",
+        user=user,
+        ip=_AUDITED_ADDRESS,
+    )
+    return user, row
+
+
+def _as_runtime_role(statements: list[str], user: uuid.UUID) -> sa.exc.DBAPIError:
+    """Run ``statements`` as the app's role in one transaction that must fail."""
+    with get_engine().connect() as connection, connection.begin() as transaction:
+        with pytest.raises(sa.exc.DBAPIError) as refused:
+            for statement in statements:
+                connection.execute(text(statement), {"id": user})
+        transaction.rollback()
+    return refused.value
+
+
+def test_the_runtime_role_cannot_mark_an_account_erased_to_blank_its_audit_addresses() -> None:
+    """Mark erased, scrub, unmark used to blank anyone's audit addresses: marking now takes a real erasure."""
+    user, row = _person_with_an_audited_address()
+    error = _as_runtime_role(
+        [
+            "UPDATE users SET erased_at = now() WHERE id = :id",
+            "SELECT scrub_erased_user_audit_logs(:id)",
+            "UPDATE users SET erased_at = NULL WHERE id = :id",
+        ],
+        user,
+    )
+    assert sqlstate(error) == CHECK_VIOLATION and "ck_users_erased_state" in str(error), error
+    assert _owner_scalar("SELECT ip_address FROM audit_logs WHERE id = :id", id=row) == _AUDITED_ADDRESS
+    assert _owner_scalar("SELECT erased_at FROM users WHERE id = :id", id=user) is None
+
+
+def test_erased_at_is_written_once_and_an_erased_account_stays_erased() -> None:
+    user, _ = _person_with_an_audited_address()
+    _owner(
+        "UPDATE users SET email = 'erased-' || id || '@erased.invalid', first_name = '', last_name = '',"
+        " password_hash = NULL, is_active = false, erased_at = now() WHERE id = :id",
+        id=user,
+    )
+    for statement, expected in (
+        ("UPDATE users SET erased_at = NULL WHERE id = :id", "written once"),
+        ("UPDATE users SET erased_at = now() - interval '1 day' WHERE id = :id", "written once"),
+        ("UPDATE users SET email = 'ada@example.org' WHERE id = :id", "ck_users_erased_state"),
+        ("UPDATE users SET is_active = true WHERE id = :id", "ck_users_erased_state"),
+    ):
+        error = _as_runtime_role([statement], user)
+        assert sqlstate(error) in (CHECK_VIOLATION, INSUFFICIENT_PRIVILEGE) and expected in str(error), statement
+    with get_engine().begin() as connection:  # what it was erased for still works
+        assert connection.scalar(text("SELECT scrub_erased_user_audit_logs(:id)"), {"id": user}) == 1
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +15,9 @@ import redis
 from pydantic import EmailStr, Field
 from sqlalchemy.exc import OperationalError
 
+from shared.errors import ValidationFailedError
 from shared.http.endpoint import EndpointSpec, Reply, run_pipeline
-from shared.http.request import client_ip_from
+from shared.http.request import client_ip_from, validate_model
 from shared.schemas.common import RequestModel
 from tests.support.messages import check_error_body
 
@@ -55,11 +57,51 @@ def test_malformed_json_is_400(raw: bytes) -> None:
     assert body["error"]["code"] == "INVALID_JSON"
 
 
-def test_deeply_nested_json_is_400_not_500() -> None:
-    nested = b"[" * 100_000 + b"]" * 100_000  # 200 kB: under the size limit, over the parser's recursion limit
-    status, _, body = call(echo, nested)
-    assert status == 400
-    assert body["error"]["code"] == "INVALID_JSON"
+def _nested(depth: int, kind: str) -> bytes:
+    if kind == "array":
+        return b"[" * depth + b"]" * depth
+    return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+@pytest.mark.parametrize("depth", [33, 500, 100_000])
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_json_nested_deeper_than_32_levels_is_400_and_logs_no_traceback(
+    depth: int, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """500 to 960 levels used to reach a recursive walk and answer 500, with a 249 KB traceback logged."""
+    with caplog.at_level(logging.DEBUG):
+        status, _, body = call(echo, _nested(depth, kind))
+    assert (status, body["error"]["code"]) == (400, "INVALID_JSON")
+    assert "32 levels" in body["error"]["message"]
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        (_nested(32, "object"), 422),  # 32 levels parse (and then fail validation)
+        (_nested(32, "array"), 422),
+        # brackets inside a string, after an escaped quote, are text
+        (b'{"email":"a@example.org","age":30,"name":"\\"' + b"[{" * 40 + b'"}', 422),
+        # a string ending in an escaped backslash ends there: the brackets after it count
+        (b'{"name":"\\\\","x":' + _nested(33, "array") + b"}", 400),
+    ],
+    ids=["32-objects", "32-arrays", "brackets-after-an-escaped-quote", "brackets-after-an-escaped-backslash"],
+)
+def test_json_depth_is_counted_outside_strings_only(raw: bytes, status: int) -> None:
+    assert call(echo, raw)[0] == status
+
+
+def test_the_unstorable_string_scan_walks_any_depth_without_recursion() -> None:
+    """Every walk over caller input is a loop: a structure deeper than Python's recursion limit is fine."""
+    deep: Any = "nul\x00"
+    for _ in range(3 * sys.getrecursionlimit()):
+        deep = [deep]
+    with pytest.raises(ValidationFailedError) as raised:
+        validate_model(Signup, {"email": "a@example.org", "age": 30, "name": "x", "deep": deep})
+    assert raised.value.details is not None
+    field = raised.value.details["fields"][0]
+    assert field["type"] == "string_characters" and field["field"].startswith("deep.0.0.0")
 
 
 def test_validation_errors_name_each_field_without_echoing_input() -> None:

@@ -302,9 +302,39 @@ export interface paths {
          * May the bearer's user do this, here, right now?
          * @description Called by other services with the user's access token. Decided live (the session, the
          *         user's role, NPO and assignments as of this request), unlike the token's claims, which
-         *         may be up to one token lifetime old. An unknown permission is a 422.
+         *         may be up to one token lifetime old. An event named is decided by the NPO it is registered
+         *         to, not by an npo_id sent with it. An unknown permission is a 422; more than
+         *         RATE_LIMIT_AUTHZ_CHECK_PER_USER checks a window for one user, a 429.
          */
         post: operations["authz_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A registered event and its NPO
+         * @description For super admins and the users of the event's NPO; 404 EVENT_NOT_FOUND for anyone else, as
+         *         for an event never registered.
+         */
+        get: operations["event_get"];
+        /**
+         * Register an event to its NPO
+         * @description 201 when new; 200 when it already was that NPO's (the same body: nothing changes). A super
+         *         admin registers for any NPO and alone moves an event to another (its assignees of the NPO it
+         *         left leave it); an NPO admin registers for their own NPO, while the event is unregistered
+         *         (403 for another NPO, 409 EVENT_IN_OTHER_NPO for an event another NPO holds).
+         */
+        put: operations["event_register"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -342,7 +372,8 @@ export interface paths {
         /**
          * Assign a user to an event
          * @description 201 when new, 200 when it already was. Only event coordinators and staff are assigned
-         *         (409 ROLE_NOT_EVENT_SCOPED); an event's team is of one NPO (409 EVENT_IN_OTHER_NPO).
+         *         (409 ROLE_NOT_EVENT_SCOPED), to a registered event (404 EVENT_NOT_FOUND) of their own NPO
+         *         (409 EVENT_IN_OTHER_NPO).
          */
         put: operations["user_events_assign"];
         post?: never;
@@ -928,7 +959,7 @@ export interface components {
          * @description Why a permission check came out as it did (the ``reason`` of the answer).
          * @enum {string}
          */
-        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_npo_unknown" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required";
+        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_of_own_npo" | "event_of_other_npo" | "event_not_registered" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required";
         /**
          * CodeOrRecoveryCode
          * @description A six-digit code from the authenticator app, or one of the recovery codes.
@@ -1139,6 +1170,47 @@ export interface components {
             pages: number;
             /** Items */
             items: components["schemas"]["EventMemberOut"][];
+        };
+        /** EventOut */
+        EventOut: {
+            /**
+             * Id
+             * Format: uuid
+             * @description The events service's id of the event.
+             */
+            id: string;
+            /**
+             * Npo Id
+             * Format: uuid
+             */
+            npo_id: string;
+            /** Name */
+            name: string | null;
+            /**
+             * Registered By
+             * @description Who registered it to this NPO (null once that account is gone, or when it was registered from its assignments by the upgrade that introduced registration).
+             */
+            registered_by: string | null;
+            /**
+             * Registered At
+             * Format: date-time
+             */
+            registered_at: string;
+        };
+        /** EventRegistration */
+        EventRegistration: {
+            /**
+             * Npo Id
+             * Format: uuid
+             * @description The NPO the event belongs to.
+             */
+            npo_id: string;
+            /**
+             * Name
+             * @description What the event is called; set when it is registered (or moved), else kept.
+             * @default null
+             */
+            name: string | null;
         };
         /** ExportedAssignment */
         ExportedAssignment: {
@@ -3657,6 +3729,266 @@ export interface operations {
             };
             /** @description Authenticated but not allowed. */
             403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body is not JSON. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    event_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A registered event and its NPO */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    event_register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventRegistration"];
+            };
+        };
+        responses: {
+            /** @description Register an event to its NPO */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Register an event to its NPO */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON). */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
