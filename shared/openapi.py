@@ -23,6 +23,7 @@ TAG_DESCRIPTIONS = {
     "auth": "Register, verify the email address, sign in and out, refresh, reset and change the password.",
     "mfa": "The signed-in user's second factor: an authenticator app (TOTP) and recovery codes.",
     "users": "The signed-in user, and user administration (super_admin everywhere, npo_admin in its NPO).",
+    "invitations": "Inviting people by email, including people who already have an account; the accept page's calls.",
     "sessions": "The signed-in user's own sessions (devices).",
     "privacy": "Personal data: everything held about the signed-in user, and erasing an account for good.",
     "roles": "The five roles and what each may do.",
@@ -125,7 +126,7 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
         statuses |= {400, 413, 415, 422}
     if spec.query_model is not None or spec.template.param_names:
         statuses |= {422}
-    if spec.auth:
+    if spec.auth or spec.bearer_optional:
         statuses |= {401, 403, 503}  # 403: a step the caller still owes (a temporary password)
     for status in sorted(statuses):
         responses[str(status)] = {
@@ -134,6 +135,15 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
             "content": schemas.content(ErrorResponse, "serialization"),
         }
     return responses
+
+
+def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
+    """A bearer token required, optional (``{}``: none at all is fine too), or not read."""
+    if spec.auth:
+        return [{"bearerAuth": []}]
+    if spec.bearer_optional:
+        return [{}, {"bearerAuth": []}]
+    return []
 
 
 def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
@@ -153,7 +163,7 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
             "required": not spec.body_optional,
             "content": schemas.content(spec.request_model, "validation"),
         }
-    operation["security"] = [{"bearerAuth": []}] if spec.auth else []
+    operation["security"] = _security(spec)
     return operation
 
 

@@ -58,7 +58,9 @@ class Declaration:
 
     ``allowed_despite``: the pending steps (``sign_in_state.PendingStep``) a
     caller may still owe and use this route; ``recent_auth``: the route wants
-    a proof of identity within REAUTH_MAX_AGE_MINUTES.
+    a proof of identity within REAUTH_MAX_AGE_MINUTES; ``bearer_optional``
+    (with ``auth=False``): a bearer token is read when one is sent, and the
+    handler, taking ``caller: Principal | None``, gets None without one.
     """
 
     method: str
@@ -78,6 +80,7 @@ class Declaration:
     media_type: str = "application/json"
     allowed_despite: tuple[PendingStep, ...] = ()
     recent_auth: bool = False
+    bearer_optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,8 +98,14 @@ class EndpointSpec(Declaration):
     def __post_init__(self) -> None:
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
-        if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
-            raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
+        if (binding.wants_session or self.recent_auth) and not self.auth:
+            raise TypeError(f"{self.name}: a handler taking 'session' or wanting a recent proof needs auth=True")
+        if binding.wants_caller and binding.caller_optional != self.bearer_optional:
+            raise TypeError(f"{self.name}: 'caller: Principal | None' goes with bearer_optional=True, and only with it")
+        if binding.wants_caller and not (self.auth or self.bearer_optional):
+            raise TypeError(f"{self.name}: a handler taking 'caller' needs auth=True")
+        if self.auth and self.bearer_optional:
+            raise TypeError(f"{self.name}: a bearer token is either required (auth) or optional, not both")
         object.__setattr__(self, "method", self.method.upper())
         object.__setattr__(self, "description", self.description or self.handler.__doc__)
         object.__setattr__(self, "template", template)
@@ -238,9 +247,9 @@ def _authenticated(
     a protected route would accept. A route that takes only the live session
     resolves the caller's state (and any step they owe) itself.
     """
-    if not spec.auth:
-        return None, None
     token = bearer_token_from(headers)
+    if not spec.auth and not (spec.bearer_optional and token):
+        return None, None
     if spec.binding.wants_session:
         claims, live = verify_bearer(token)
         user_id_var.set(claims.user_id)
