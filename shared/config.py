@@ -136,7 +136,8 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     email_verification_token_expire_hours: int = Field(default=24, ge=1, le=168)
     password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
-    invitation_token_expire_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # An invitation (its link) expires this long after it was sent or last re-sent.
+    invitation_expire_days: int = Field(default=7, ge=1, le=90)
 
     # HTTP
     # Unset in development: DEVELOPMENT_CORS_ORIGINS, so a web app on its dev
@@ -186,6 +187,9 @@ class Settings(BaseSettings):
     rate_limit_trusted_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
+    # Invitations an administrator sends (new ones and re-sends), per administrator.
+    rate_limit_invitations_per_user: int = Field(default=50, ge=1)
+    rate_limit_invitations_per_user_window_seconds: int = Field(default=3600, ge=1)
 
     # Retention: the job deletes what is older than this, each age counted from
     # when the thing ended (a session revoked or expired, a token spent or expired).

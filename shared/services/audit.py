@@ -70,6 +70,10 @@ class AuditEvent(StrEnum):
     CHECK_REFUSED = "authz.check_refused"
     EVENT_ASSIGNED = "event.assigned"
     EVENT_UNASSIGNED = "event.unassigned"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_RESENT = "invitation.resent"
+    INVITATION_REVOKED = "invitation.revoked"
+    INVITATION_ACCEPTED = "invitation.accepted"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:
