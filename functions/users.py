@@ -6,8 +6,10 @@ import uuid
 
 import azure.functions as func
 
+from functions.invitations import invited_reply
 from shared.context import ClientInfo
-from shared.http.endpoint import endpoint
+from shared.http.endpoint import Reply, endpoint
+from shared.schemas.invitations import CreatedUserOrInvitation
 from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
     ProfileUpdate,
@@ -19,7 +21,7 @@ from shared.schemas.users import (
     UserOut,
     UserPage,
 )
-from shared.services import own_sessions, personal_data, users
+from shared.services import invitations, own_sessions, personal_data, users
 from shared.services.paging import Page
 from shared.services.principal import Principal
 from shared.services.sign_in_state import PendingStep
@@ -207,17 +209,22 @@ def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> U
     "POST",
     PREFIX,
     name="users_create",
-    summary="Create a user",
+    summary="Create a user, or invite them",
     tags=TAGS,
-    response_model=UserOut,
+    response_model=CreatedUserOrInvitation,
     status=201,
+    also_succeeds_with=(200,),
     auth=True,
-    errors=(403, 409),
+    errors=(403, 409, 429),
     recent_auth=True,
 )
-def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> UserOut:
-    """Without a password the invitation email carries a set-password link."""
+def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> Reply | UserOut:
+    """With a password: the account is created now (201 the user), unverified, and the password is temporary.
+    Without one: the person is invited, exactly as POST /api/v1/invitations does it (201 the invitation, or
+    200 the one already pending), and the account exists once they accept."""
     fields = body.model_dump(exclude={"password"})
+    if body.password is None:
+        return invited_reply(invitations.invite(caller, fields, client))
     return _out(users.create_user(caller, fields, body.password, client))
 
 
