@@ -8,11 +8,10 @@ import azure.functions as func
 
 from functions.auth import token_response
 from shared.context import ClientInfo
-from shared.http.endpoint import Reply, endpoint
-from shared.schemas.auth import TokenRequest
+from shared.http.endpoint import Answer, Reply, endpoint
+from shared.schemas.auth import TokenRequest, TokenResponse
 from shared.schemas.invitations import (
     AcceptInvitationRequest,
-    AcceptInvitationResponse,
     InvitationListQuery,
     InvitationOut,
     InvitationPage,
@@ -28,12 +27,6 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 PREFIX = "api/v1/invitations"
 TAGS = ("invitations",)
-
-
-def invited_reply(invited: invitations.Invited) -> Reply:
-    """201 with a new invitation; 200 with the pending one an invite answered (sent again within the limits)."""
-    body = InvitationOut.model_validate(invited.invitation)
-    return Reply(body, status=201 if invited.created else 200)
 
 
 @endpoint(
@@ -53,8 +46,10 @@ def invited_reply(invited: invitations.Invited) -> Reply:
 def create_invitation(body: InvitationRequest, caller: Principal, client: ClientInfo) -> Reply:
     """super_admin: any role; npo_admin: npo_admin, event_coordinator or staff of their own NPO. The email's
     link opens the admin app's /accept-invitation page. An invitation already pending for the address and
-    NPO is answered instead (200), and sent again unless the address had three in the last hour."""
-    return invited_reply(invitations.invite(caller, body.model_dump(), client))
+    NPO is answered instead (200), and sent again (unless invitations were sent again to the address three
+    times in the last hour)."""
+    invited = invitations.invite(caller, body.model_dump(), client)
+    return Reply(InvitationOut.model_validate(invited.invitation), status=201 if invited.created else 200)
 
 
 @endpoint(
@@ -139,20 +134,19 @@ def inspect_invitation(body: TokenRequest, client: ClientInfo) -> InvitationPrev
     name="invitations_accept",
     summary="Accept an invitation",
     tags=TAGS,
-    response_model=AcceptInvitationResponse,
+    response_model=UserOut,
+    also_answers=(Answer(201, TokenResponse, "A new account, created and signed in: its tokens"),),
     errors=(400, 401, 403, 409, 429, 503),
     bearer_optional=True,
 )
-def accept_invitation(
-    body: AcceptInvitationRequest, caller: Principal | None, client: ClientInfo
-) -> AcceptInvitationResponse:
+def accept_invitation(body: AcceptInvitationRequest, caller: Principal | None, client: ClientInfo) -> Reply | UserOut:
     """A new address: `password` (and names, unless the invitation has them) creates the account, verified
-    and active, and answers its tokens as a sign-in does. An address with an account: sign in as it and send
-    the bearer token; the account takes the invitation's role and NPO (from its next request) and the user is
-    answered; 401 without the token, 403 signed in as another account, 409 ROLE_CONFLICT when the account
-    holds a role in another NPO or a higher one. The link works once."""
+    and active, and answers 201 with its tokens, as a sign-in does. An address with an account: sign in as it
+    and send the bearer token; the account takes the invitation's role and NPO (from its next request) and
+    the answer is 200 with the user; 401 without the token, 403 signed in as another account, 409
+    ROLE_CONFLICT when the account holds a role in another NPO or a higher one. The link works once."""
     names = (body.first_name, body.last_name)
     accepted = invitations.accept(body.token, caller, body.password, names, client)
     if accepted.session is not None:
-        return AcceptInvitationResponse(token_response(accepted.session))
-    return AcceptInvitationResponse(UserOut.model_validate(accepted.user))
+        return Reply(token_response(accepted.session), status=201)
+    return UserOut.model_validate(accepted.user)

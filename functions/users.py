@@ -6,10 +6,9 @@ import uuid
 
 import azure.functions as func
 
-from functions.invitations import invited_reply
 from shared.context import ClientInfo
-from shared.http.endpoint import Reply, endpoint
-from shared.schemas.invitations import CreatedUserOrInvitation
+from shared.http.endpoint import Answer, Reply, endpoint
+from shared.schemas.invitations import InvitationOut
 from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
     ProfileUpdate,
@@ -211,20 +210,22 @@ def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> U
     name="users_create",
     summary="Create a user, or invite them",
     tags=TAGS,
-    response_model=CreatedUserOrInvitation,
+    response_model=UserOut,
     status=201,
-    also_succeeds_with=(200,),
+    also_answers=(Answer(202, InvitationOut, "No password: the person is invited (the invitation, new or pending)"),),
     auth=True,
     errors=(403, 409, 429),
     recent_auth=True,
 )
 def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> Reply | UserOut:
     """With a password: the account is created now (201 the user), unverified, and the password is temporary.
-    Without one: the person is invited, exactly as POST /api/v1/invitations does it (201 the invitation, or
-    200 the one already pending), and the account exists once they accept."""
+    Without one: nobody is created yet; the person is invited, by the same rules, limits and email as
+    POST /api/v1/invitations (202 the invitation: a new one, or the one already pending for the address and
+    NPO), and the account exists once they accept."""
     fields = body.model_dump(exclude={"password"})
     if body.password is None:
-        return invited_reply(invitations.invite(caller, fields, client))
+        invited = invitations.invite(caller, fields, client)
+        return Reply(InvitationOut.model_validate(invited.invitation), status=202)
     return _out(users.create_user(caller, fields, body.password, client))
 
 

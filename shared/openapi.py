@@ -65,6 +65,8 @@ class _SchemaSet:
                 pairs[(spec.request_model, "validation")] = None
             if spec.response_model is not None:
                 pairs[(spec.response_model, "serialization")] = None
+            for answer in spec.also_answers:
+                pairs[(answer.model, "serialization")] = None
             if spec.query_model is not None:
                 pairs[(spec.query_model, "validation")] = None
         refs, schema = models_json_schema(list(pairs), ref_template=_REF)  # type: ignore[arg-type]
@@ -121,6 +123,12 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     elif spec.media_type != "application/json":
         success["content"] = {spec.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(status): success for status in (spec.status, *spec.also_succeeds_with)}
+    for answer in spec.also_answers:
+        responses[str(answer.status)] = {
+            "description": answer.description,
+            "headers": _REQUEST_ID_HEADER,
+            "content": schemas.content(answer.model, "serialization"),
+        }
     statuses = set(spec.errors) | {500}
     if spec.request_model is not None:
         statuses |= {400, 413, 415, 422}

@@ -53,12 +53,24 @@ P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
+class Answer:
+    """Another success a route answers, with a body of its own: its status, model and what it means."""
+
+    status: int
+    model: type[BaseModel]
+    description: str
+
+
+@dataclass(frozen=True)
 class Declaration:
     """What ``@endpoint(...)`` says about a route: every option, listed here once.
 
     ``allowed_despite``: the pending steps (``sign_in_state.PendingStep``) a
     caller may still owe and use this route; ``recent_auth``: the route wants
-    a proof of identity within REAUTH_MAX_AGE_MINUTES; ``bearer_optional``
+    a proof of identity within REAUTH_MAX_AGE_MINUTES; ``also_succeeds_with``:
+    other success statuses with the same body, ``also_answers``: other success
+    statuses, each with a body of its own (the handler answers a ``Reply``
+    with that status); ``bearer_optional``
     (with ``auth=False``): a bearer token is read when one is sent, and the
     handler, taking ``caller: Principal | None``, gets None without one.
     """
@@ -72,6 +84,7 @@ class Declaration:
     response_model: type[BaseModel] | None = None
     status: int = 200
     also_succeeds_with: tuple[int, ...] = ()
+    also_answers: tuple["Answer", ...] = ()
     auth: bool = False
     errors: tuple[int, ...] = ()
     description: str | None = None

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import ConfigDict, Field, RootModel, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from shared.models import InvitationStatus
 from shared.roles_and_permissions import RoleName
-from shared.schemas.auth import RefreshTokenTransport, TokenResponse
+from shared.schemas.auth import RefreshTokenTransport
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import Email, Name, NewPassword, OpaqueToken, Phone
-from shared.schemas.users import PageMeta, PageQuery, UserOut, check_npo_for_role, role_npo_rule
+from shared.schemas.users import PageMeta, PageQuery, check_npo_for_role, role_npo_rule
 
 
 class InvitationRequest(RequestModel):
@@ -84,15 +84,3 @@ class AcceptInvitationRequest(RequestModel):
     refresh_token_transport: RefreshTokenTransport = Field(
         default="body", description="A new account's session: how its refresh token is answered."
     )
-
-
-class AcceptInvitationResponse(RootModel[TokenResponse | UserOut]):
-    """A new account: its tokens, as a sign-in answers them. An existing one: the user, with the new role."""
-
-    model_config = ConfigDict(defer_build=True)
-
-
-class CreatedUserOrInvitation(RootModel[UserOut | InvitationOut]):
-    """With a password: the new user. Without: the invitation (as POST /api/v1/invitations answers)."""
-
-    model_config = ConfigDict(defer_build=True)

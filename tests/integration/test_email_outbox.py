@@ -201,7 +201,7 @@ def test_no_outbox_row_ever_holds_a_usable_token(
     assert Account(client, registered).register().status_code == 201
     admin = signed_in("super_admin")
     body = {"email": invited, "first_name": "In", "last_name": "Vited", "role": "donor"}
-    assert admin.request("POST", "/api/v1/users", json=body).status_code == 201
+    assert admin.request("POST", "/api/v1/users", json=body).status_code == 202
     password_changes.request_reset(verified.email, _client())
     addresses = [registered, invited, verified.email]
 

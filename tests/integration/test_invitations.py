@@ -19,6 +19,7 @@ from shared.models import AuditLog, Invitation, User
 from tests.support.accounts import PASSWORD, Account, Actor, make_user
 from tests.support.concurrency import locks_held
 from tests.support.emails import emails_to, token_from_last_email
+from tests.support.network import client_from, fresh_ip
 from tests.support.settings import settings_changed
 
 INVITATIONS = "/api/v1/invitations"
@@ -149,7 +150,7 @@ def test_a_new_address_inspects_and_accepts_the_emailed_link_and_can_sign_in(
     assert [field["field"] for field in missing.json()["error"]["details"]["fields"]] == ["password"]
 
     accepted = _accept(client, token, password=NEW_PASSWORD, first_name="Amazing")
-    assert accepted.status_code == 200, accepted.text
+    assert accepted.status_code == 201, accepted.text
     tokens = accepted.json()
     assert tokens["access_token"] and tokens["refresh_token"] and tokens["token_type"] == "bearer"
     user = tokens["user"]
@@ -176,7 +177,7 @@ def test_a_new_account_needs_names_from_the_invitation_or_the_person(
     assert refused.status_code == 422
     assert [field["field"] for field in refused.json()["error"]["details"]["fields"]] == ["last_name"]
     accepted = _accept(client, token, password=NEW_PASSWORD, first_name="Only", last_name="Donor")
-    assert accepted.status_code == 200 and accepted.json()["user"]["role"] == "donor"
+    assert accepted.status_code == 201 and accepted.json()["user"]["role"] == "donor"
 
 
 # -- the emailed link: an existing account ------------------------------------------------------------
@@ -257,7 +258,7 @@ def _make_dead(case: str, admin: Actor, client: httpx.Client, email: str, monkey
     if case == "revoked":
         assert admin.request("DELETE", f"{INVITATIONS}/{invitation['id']}").status_code == 204
     elif case == "spent":
-        assert _accept(client, token, password=NEW_PASSWORD, first_name="S", last_name="P").status_code == 200
+        assert _accept(client, token, password=NEW_PASSWORD, first_name="S", last_name="P").status_code == 201
     elif case == "expired":
         later = time.time() + 7 * 86400 + 60  # the app's clock, a minute past the invitation's 7 days
         monkeypatch.setattr("shared.clock.now", lambda: later)
@@ -315,7 +316,7 @@ def test_accepted_or_revoked_invitations_are_not_sent_again_and_revoke_is_idempo
     assert admin.request("DELETE", f"{INVITATIONS}/{revoked['id']}").status_code == 204
     assert admin.request("DELETE", f"{INVITATIONS}/{revoked['id']}").status_code == 204
     body = {"password": NEW_PASSWORD, "first_name": "A", "last_name": "B"}
-    assert _accept(client, _token(accepted["email"]), **body).status_code == 200
+    assert _accept(client, _token(accepted["email"]), **body).status_code == 201
     for invitation, method, suffix in (
         (revoked, "POST", "/resend"),
         (accepted, "POST", "/resend"),
@@ -356,7 +357,7 @@ def test_the_list_filters_by_status_and_npo_and_pages(
     made = [_invited(admin, unique_email(f"list{n}"), npo) for n in range(4)]
     assert admin.request("DELETE", f"{INVITATIONS}/{made[0]['id']}").status_code == 204
     body = {"password": NEW_PASSWORD, "first_name": "L", "last_name": "P"}
-    assert _accept(client, _token(made[1]["email"]), **body).status_code == 200
+    assert _accept(client, _token(made[1]["email"]), **body).status_code == 201
 
     def listed(actor: Actor, **params: Any) -> dict[str, Any]:
         answer = actor.request("GET", INVITATIONS, params=params)
@@ -392,16 +393,16 @@ def test_creating_a_user_without_a_password_invites_them(
     email = unique_email("created")
     body = {"email": email, "first_name": "Cre", "last_name": "Ated", "role": "staff", "npo_id": npo, "phone": "+1 555"}
     created = admin.request("POST", "/api/v1/users", json=body)
-    assert created.status_code == 201, created.text
+    assert created.status_code == 202, created.text
     assert (created.json()["status"], created.json()["email"], created.json()["role"]) == ("pending", email, "staff")
     with unit_of_work() as db:
         assert db.scalar(select(User.id).where(User.email == email)) is None, "no account until accepted"
     again = admin.request("POST", "/api/v1/users", json=body)
-    assert again.status_code == 200 and again.json()["id"] == created.json()["id"]
+    assert again.status_code == 202 and again.json()["id"] == created.json()["id"], "the pending one"
     listed = admin.request("GET", INVITATIONS, params={"npo_id": npo}).json()["items"]
     assert [item["id"] for item in listed] == [created.json()["id"]]
     accepted = _accept(client, _token(email), password=NEW_PASSWORD)
-    assert accepted.status_code == 200, accepted.text
+    assert accepted.status_code == 201, accepted.text
     user = accepted.json()["user"]
     assert (user["first_name"], user["last_name"], user["phone"], user["npo_id"]) == ("Cre", "Ated", "+1 555", npo)
 
@@ -412,7 +413,7 @@ def test_an_existing_account_can_be_invited_through_the_users_route_too(
     root = signed_in("super_admin")
     body = {"email": account.email, "first_name": "Ex", "last_name": "Isting", "role": "staff", "npo_id": _npo()}
     invited = root.request("POST", "/api/v1/users", json=body)
-    assert invited.status_code == 201 and invited.json()["status"] == "pending", invited.text
+    assert invited.status_code == 202 and invited.json()["status"] == "pending", invited.text
     with_password = root.request("POST", "/api/v1/users", json={**body, "password": PASSWORD})
     assert with_password.status_code == 409 and with_password.json()["error"]["code"] == "DUPLICATE_EMAIL"
 
@@ -521,14 +522,14 @@ def test_two_acceptances_of_one_link_at_once_make_one_account(
     body = {"token": token, "password": NEW_PASSWORD, "first_name": "R", "last_name": "Ace"}
     held = "SELECT 1 FROM invitations WHERE id = :id FOR UPDATE"
     with (
-        httpx.Client(base_url=base_url, timeout=30) as http,
+        client_from(base_url, fresh_ip()) as http,
         ThreadPoolExecutor(max_workers=2) as pool,
         locks_held(held, id=invitation["id"]) as lock,
     ):
         racing = [pool.submit(http.post, f"{INVITATIONS}/accept", json=body) for _ in range(2)]
         lock.queued(2)
     answers = sorted(race.result().status_code for race in racing)
-    assert answers == [200, 400]
+    assert answers == [201, 400]
     with unit_of_work() as db:
         assert len(db.scalars(select(User).where(User.email == email)).all()) == 1
 

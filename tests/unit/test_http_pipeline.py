@@ -176,7 +176,7 @@ def test_route_parameters_reach_the_handler_parsed() -> None:
     ],
 )
 def test_a_signature_the_pipeline_cannot_serve_fails_at_declaration(
-    route: str, handler_source: str, options: dict[str, bool]
+    route: str, handler_source: str, options: dict[str, Any]
 ) -> None:
     namespace: dict[str, Any] = {"uuid": uuid, "Principal": Principal}
     exec(handler_source, namespace)  # noqa: S102 (a fixed, local source)

@@ -353,7 +353,8 @@ export interface paths {
          * Invite someone by email
          * @description super_admin: any role; npo_admin: npo_admin, event_coordinator or staff of their own NPO. The email's
          *         link opens the admin app's /accept-invitation page. An invitation already pending for the address and
-         *         NPO is answered instead (200), and sent again unless the address had three in the last hour.
+         *         NPO is answered instead (200), and sent again (unless invitations were sent again to the address three
+         *         times in the last hour).
          */
         post: operations["invitations_create"];
         delete?: never;
@@ -437,10 +438,10 @@ export interface paths {
         /**
          * Accept an invitation
          * @description A new address: `password` (and names, unless the invitation has them) creates the account, verified
-         *         and active, and answers its tokens as a sign-in does. An address with an account: sign in as it and send
-         *         the bearer token; the account takes the invitation's role and NPO (from its next request) and the user is
-         *         answered; 401 without the token, 403 signed in as another account, 409 ROLE_CONFLICT when the account
-         *         holds a role in another NPO or a higher one. The link works once.
+         *         and active, and answers 201 with its tokens, as a sign-in does. An address with an account: sign in as it
+         *         and send the bearer token; the account takes the invitation's role and NPO (from its next request) and
+         *         the answer is 200 with the user; 401 without the token, 403 signed in as another account, 409
+         *         ROLE_CONFLICT when the account holds a role in another NPO or a higher one. The link works once.
          */
         post: operations["invitations_accept"];
         delete?: never;
@@ -796,8 +797,9 @@ export interface paths {
         /**
          * Create a user, or invite them
          * @description With a password: the account is created now (201 the user), unverified, and the password is temporary.
-         *         Without one: the person is invited, exactly as POST /api/v1/invitations does it (201 the invitation, or
-         *         200 the one already pending), and the account exists once they accept.
+         *         Without one: nobody is created yet; the person is invited, by the same rules, limits and email as
+         *         POST /api/v1/invitations (202 the invitation: a new one, or the one already pending for the address and
+         *         NPO), and the account exists once they accept.
          */
         post: operations["users_create"];
         delete?: never;
@@ -919,11 +921,6 @@ export interface components {
              */
             refresh_token_transport: "body";
         };
-        /**
-         * AcceptInvitationResponse
-         * @description A new account: its tokens, as a sign-in answers them. An existing one: the user, with the new role.
-         */
-        AcceptInvitationResponse: components["schemas"]["TokenResponse"] | components["schemas"]["UserOut"];
         /** AccessTokenResponse */
         AccessTokenResponse: {
             /** Access Token */
@@ -1057,11 +1054,6 @@ export interface components {
              */
             recovery_code: string | null;
         };
-        /**
-         * CreatedUserOrInvitation
-         * @description With a password: the new user. Without: the invitation (as POST /api/v1/invitations answers).
-         */
-        CreatedUserOrInvitation: components["schemas"]["UserOut"] | components["schemas"]["InvitationOut"];
         /** EmailRequest */
         EmailRequest: {
             /**
@@ -4797,7 +4789,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AcceptInvitationResponse"];
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description A new account, created and signed in: its tokens */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
                 };
             };
             /** @description Malformed request (for example invalid JSON). */
@@ -6508,17 +6511,6 @@ export interface operations {
         };
         responses: {
             /** @description Create a user, or invite them */
-            200: {
-                headers: {
-                    /** @description Echoed or generated. */
-                    "X-Request-ID"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CreatedUserOrInvitation"];
-                };
-            };
-            /** @description Create a user, or invite them */
             201: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6526,7 +6518,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreatedUserOrInvitation"];
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description No password: the person is invited (the invitation, new or pending) */
+            202: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
                 };
             };
             /** @description Malformed request (for example invalid JSON). */
