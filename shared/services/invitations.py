@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select
+from sqlalchemy import ColumnElement, Select, and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -55,7 +55,7 @@ from shared.services.accounts import token_attempts
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_invitation
-from shared.services.paging import Page
+from shared.services.paging import Page, read_page
 from shared.services.policy import RANK, Action, Decision, decide_invitation, list_scope, may_act_at_all, may_assign
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit, Rule
@@ -230,10 +230,7 @@ def list_invitations(
     if filters.status is not None:
         statement = statement.where(_status_is(filters.status))
     with without_transaction() as db:
-        total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        newest_first = statement.order_by(Invitation.created_at.desc(), Invitation.id.desc())
-        items = list(db.scalars(newest_first.offset(page.offset).limit(page.size)))
-    return items, total
+        return read_page(db, statement, (Invitation.created_at.desc(), Invitation.id.desc()), page)
 
 
 def _load_for(db: DbSession, principal: Principal, invitation_id: uuid.UUID, *, lock: bool) -> Invitation:

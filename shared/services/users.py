@@ -37,7 +37,7 @@ from shared.services import audit, erasure, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
 from shared.services.event_assignments import end_assignments
-from shared.services.paging import Page
+from shared.services.paging import Page, read_page
 from shared.services.policy import (
     EVENT_SCOPED_ROLES,
     Action,
@@ -155,9 +155,7 @@ def list_users(
     column = getattr(User, order.field.value)
     ordering = desc(column).nulls_last() if order.descending else asc(column).nulls_last()
     with without_transaction() as db:
-        total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        items = list(db.scalars(statement.order_by(ordering, User.id).offset(page.offset).limit(page.size)))
-    return items, total
+        return read_page(db, statement, (ordering, User.id), page)
 
 
 # -- creating --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import Session as DbSession
@@ -62,17 +63,21 @@ def addressed_to(user: User) -> ColumnElement[bool]:
     return or_(EmailOutbox.user_id == user.id, EmailOutbox.to_address == user.email)
 
 
+def _row(to_address: str, message: RenderedEmail, **link: Any) -> EmailOutbox:
+    """The outbox row of ``message``; ``link``: whose link it carries, its purpose, target and expiry."""
+    return EmailOutbox(
+        to_address=to_address,
+        subject=message.subject,
+        text_body=message.text,
+        html_body=message.html,
+        template=message.template.value,
+        **link,
+    )
+
+
 def enqueue(db: DbSession, to_address: str, message: RenderedEmail) -> None:
     """A message without a link; sent only if the surrounding transaction commits."""
-    db.add(
-        EmailOutbox(
-            to_address=to_address,
-            subject=message.subject,
-            text_body=message.text,
-            html_body=message.html,
-            template=message.template.value,
-        )
-    )
+    db.add(_row(to_address, message))
 
 
 def enqueue_with_link(db: DbSession, settings: Settings, user: User, message: RenderedEmail, base_url: str) -> None:
@@ -87,12 +92,9 @@ def enqueue_with_link(db: DbSession, settings: Settings, user: User, message: Re
     purpose = TokenPurpose(kind.purpose)  # a user's link: an invitation's goes through enqueue_invitation
     user_tokens.revoke_unused(db, user.id, purpose)
     db.add(
-        EmailOutbox(
-            to_address=user.email,
-            subject=message.subject,
-            text_body=message.text,
-            html_body=message.html,
-            template=message.template.value,
+        _row(
+            user.email,
+            message,
             user_id=user.id,
             token_purpose=purpose.value,
             link_url=f"{base_url}{kind.path}",
@@ -110,12 +112,9 @@ def enqueue_invitation(db: DbSession, settings: Settings, invitation: Invitation
     """
     kind = LINK_KINDS[message.template]
     db.add(
-        EmailOutbox(
-            to_address=invitation.email,
-            subject=message.subject,
-            text_body=message.text,
-            html_body=message.html,
-            template=message.template.value,
+        _row(
+            invitation.email,
+            message,
             invitation_id=invitation.id,
             token_purpose=kind.purpose,
             link_url=f"{settings.frontend_admin_url}{kind.path}",
