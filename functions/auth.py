@@ -37,7 +37,8 @@ RESEND_MESSAGE = "If the address belongs to an account awaiting verification, a 
 RESET_MESSAGE = "If the address belongs to an account, a reset link is on its way."
 
 
-def _token_response(signed_in: SignedIn) -> TokenResponse:
+def token_response(signed_in: SignedIn) -> TokenResponse:
+    """The tokens of a new session and its user, as every sign-in answers them."""
     return TokenResponse(
         access_token=signed_in.tokens.access_token,
         refresh_token=signed_in.tokens.refresh_token,
@@ -118,7 +119,7 @@ def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
             mfa_token=outcome.mfa_token, expires_in=outcome.expires_in, methods=list(outcome.methods)
         )
         return LoginResponse(challenge)
-    return LoginResponse(_token_response(outcome))
+    return LoginResponse(token_response(outcome))
 
 
 @endpoint(
@@ -135,7 +136,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
     """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
     The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit."""
     signed_in = sign_in.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
-    return _token_response(signed_in)
+    return token_response(signed_in)
 
 
 @endpoint(
@@ -169,7 +170,7 @@ def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: Clien
 )
 def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     """Returns a new access token and a new refresh token; the old refresh token is spent."""
-    return _token_response(session_tokens.refresh(body.refresh_token, client))
+    return token_response(session_tokens.refresh(body.refresh_token, client))
 
 
 @endpoint(

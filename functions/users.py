@@ -7,7 +7,8 @@ import uuid
 import azure.functions as func
 
 from shared.context import ClientInfo
-from shared.http.endpoint import endpoint
+from shared.http.endpoint import Answer, Reply, endpoint
+from shared.schemas.invitations import InvitationOut
 from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
     ProfileUpdate,
@@ -19,7 +20,7 @@ from shared.schemas.users import (
     UserOut,
     UserPage,
 )
-from shared.services import own_sessions, personal_data, users
+from shared.services import invitations, own_sessions, personal_data, users
 from shared.services.paging import Page
 from shared.services.principal import Principal
 from shared.services.sign_in_state import PendingStep
@@ -207,17 +208,24 @@ def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> U
     "POST",
     PREFIX,
     name="users_create",
-    summary="Create a user",
+    summary="Create a user, or invite them",
     tags=TAGS,
     response_model=UserOut,
     status=201,
+    also_answers=(Answer(202, InvitationOut, "No password: the person is invited (the invitation, new or pending)"),),
     auth=True,
-    errors=(403, 409),
+    errors=(403, 409, 429),
     recent_auth=True,
 )
-def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> UserOut:
-    """Without a password the invitation email carries a set-password link."""
+def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> Reply | UserOut:
+    """With a password: the account is created now (201 the user), unverified, and the password is temporary.
+    Without one: nobody is created yet; the person is invited, by the same rules, limits and email as
+    POST /api/v1/invitations (202 the invitation: a new one, or the one already pending for the address and
+    NPO), and the account exists once they accept."""
     fields = body.model_dump(exclude={"password"})
+    if body.password is None:
+        invited = invitations.invite(caller, fields, client)
+        return Reply(InvitationOut.model_validate(invited.invitation), status=202)
     return _out(users.create_user(caller, fields, body.password, client))
 
 

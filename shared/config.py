@@ -141,7 +141,8 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     email_verification_token_expire_hours: int = Field(default=24, ge=1, le=168)
     password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
-    invitation_token_expire_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # An invitation (its link) expires this long after it was sent or last re-sent.
+    invitation_expire_days: int = Field(default=7, ge=1, le=90)
 
     # HTTP
     # Unset in development: DEVELOPMENT_CORS_ORIGINS, so a web app on its dev
@@ -151,10 +152,9 @@ class Settings(BaseSettings):
     frontend_admin_url: str = "http://localhost:3000"
     frontend_donor_url: str = "http://localhost:3001"
     # The pages email links open on those apps, each with the token as ?token=
-    # (docs/api.md, "Email link pages"). The invitation page is for invitations.
+    # (docs/api.md, "Email link pages").
     frontend_verify_email_path: str = "/verify-email"
     frontend_reset_password_path: str = "/reset-password"
-    frontend_set_password_path: str = "/set-password"
     frontend_accept_invitation_path: str = "/accept-invitation"
 
     # Email
@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     # Permission checks per user: a service asks on a user's behalf, at most a few a second.
     rate_limit_authz_check_per_user: int = Field(default=600, ge=1)
     rate_limit_authz_check_per_user_window_seconds: int = Field(default=60, ge=1)
+    # Invitations an administrator sends (new ones and re-sends), per administrator.
+    rate_limit_invitations_per_user: int = Field(default=50, ge=1)
+    rate_limit_invitations_per_user_window_seconds: int = Field(default=3600, ge=1)
 
     # Retention: the job deletes what is older than this, each age counted from
     # when the thing ended (a session revoked or expired, a token spent or expired).
@@ -297,7 +300,6 @@ class Settings(BaseSettings):
     @field_validator(
         "frontend_verify_email_path",
         "frontend_reset_password_path",
-        "frontend_set_password_path",
         "frontend_accept_invitation_path",
     )
     @classmethod

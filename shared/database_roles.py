@@ -6,7 +6,7 @@ The runtime role (DB_APP_ROLE; the app's managed identity in Azure) owns
 nothing. It reads, inserts and updates the app's tables, may only SELECT and
 INSERT ``audit_logs``, and deletes only what the app removes on purpose
 (:data:`DELETABLE_TABLES`: an assignment ended, a second factor removed, an
-erased user's email tokens and outbox rows). Owning nothing, it can neither
+erased user's email tokens, outbox rows and the invitations addressed to them). Owning nothing, it can neither
 disable a trigger nor drop, alter or truncate a table. It may blank the IP
 address and user agent of an erased user's audit rows, through
 ``scrub_erased_user_audit_logs`` only; an erasure is final (migration 0009:
@@ -61,14 +61,21 @@ APPEND_ONLY_TABLES = ("audit_logs",)
 # Tables that are none of the app's business.
 PRIVATE_TABLES = ("alembic_version",)
 # Tables whose rows the app itself removes: an assignment ended, a second factor
-# removed or its recovery codes replaced, an erased user's email tokens and the
-# messages addressed to them. Nothing else is ever deleted by the app.
-DELETABLE_TABLES = ("event_assignments", "mfa_totp", "mfa_recovery_codes", "user_tokens", "email_outbox")
+# removed or its recovery codes replaced, an erased user's email tokens, the
+# messages and the invitations addressed to them. Nothing else is ever deleted by the app.
+DELETABLE_TABLES = (
+    "event_assignments",
+    "mfa_totp",
+    "mfa_recovery_codes",
+    "user_tokens",
+    "email_outbox",
+    "invitations",
+)
 APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE"
 APPEND_ONLY_PRIVILEGES = "SELECT, INSERT"
 # Tables the retention job empties of what is past its age (refresh tokens go with
-# their session: ON DELETE CASCADE, which runs as the owner).
-RETENTION_TABLES = ("sessions", "user_tokens", "email_outbox")
+# their session, an invitation's emails with the invitation: ON DELETE CASCADE, which runs as the owner).
+RETENTION_TABLES = ("sessions", "user_tokens", "email_outbox", "invitations")
 RETENTION_TABLE_PRIVILEGES = "SELECT, DELETE"
 # The SECURITY DEFINER functions (migration 0007) and the one role each may call.
 PURGE_FUNCTION = "public.purge_audit_logs(interval, integer)"

@@ -23,6 +23,7 @@ TAG_DESCRIPTIONS = {
     "auth": "Register, verify the email address, sign in and out, refresh, reset and change the password.",
     "mfa": "The signed-in user's second factor: an authenticator app (TOTP) and recovery codes.",
     "users": "The signed-in user, and user administration (super_admin everywhere, npo_admin in its NPO).",
+    "invitations": "Inviting people by email, including people who already have an account; the accept page's calls.",
     "sessions": "The signed-in user's own sessions (devices).",
     "privacy": "Personal data: everything held about the signed-in user, and erasing an account for good.",
     "roles": "The five roles and what each may do.",
@@ -64,6 +65,8 @@ class _SchemaSet:
                 pairs[(spec.request_model, "validation")] = None
             if spec.response_model is not None:
                 pairs[(spec.response_model, "serialization")] = None
+            for answer in spec.also_answers:
+                pairs[(answer.model, "serialization")] = None
             if spec.query_model is not None:
                 pairs[(spec.query_model, "validation")] = None
         refs, schema = models_json_schema(list(pairs), ref_template=_REF)  # type: ignore[arg-type]
@@ -120,11 +123,17 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     elif spec.media_type != "application/json":
         success["content"] = {spec.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(status): success for status in (spec.status, *spec.also_succeeds_with)}
+    for answer in spec.also_answers:
+        responses[str(answer.status)] = {
+            "description": answer.description,
+            "headers": _REQUEST_ID_HEADER,
+            "content": schemas.content(answer.model, "serialization"),
+        }
     # 422: every operation checks its body, even one that takes none (which refuses one)
     statuses = set(spec.errors) | {422, 500}
     if spec.request_model is not None:
         statuses |= {400, 413, 415}
-    if spec.auth:
+    if spec.auth or spec.bearer_optional:
         statuses |= {401, 403, 503}  # 403: a step the caller still owes (a temporary password)
     for status in sorted(statuses):
         responses[str(status)] = {
@@ -133,6 +142,15 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
             "content": schemas.content(ErrorResponse, "serialization"),
         }
     return responses
+
+
+def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
+    """A bearer token required, optional (``{}``: none at all is fine too), or not read."""
+    if spec.auth:
+        return [{"bearerAuth": []}]
+    if spec.bearer_optional:
+        return [{}, {"bearerAuth": []}]
+    return []
 
 
 def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
@@ -154,7 +172,7 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
             "required": not spec.body_optional,
             "content": schemas.content(spec.request_model, "validation"),
         }
-    operation["security"] = [{"bearerAuth": []}] if spec.auth else []
+    operation["security"] = _security(spec)
     return operation
 
 

@@ -5,7 +5,8 @@ A handler names what it takes, and the pipeline provides exactly that:
 - ``body: SomeRequest``: the JSON body, validated into that model;
 - ``query: SomeQuery``: the query string, validated into that model;
 - ``caller: Principal``: the authenticated caller and their authorization state
-  (the route must say ``auth=True``);
+  (the route must say ``auth=True``); ``caller: Principal | None`` on a route
+  that says ``bearer_optional=True``: the caller when a bearer token was sent;
 - ``session: LiveSession``: only the live session behind the bearer token, the
   user's state if it was cached (a route that resolves the state itself, at a
   cost it controls: the permission check other services call);
@@ -76,6 +77,7 @@ class HandlerBinding:
     request_model: type[BaseModel] | None
     query_model: type[BaseModel] | None
     wants_caller: bool
+    caller_optional: bool
     wants_session: bool
     wants_client: bool
     route_parsers: Mapping[str, RouteParser]
@@ -85,7 +87,7 @@ class HandlerBinding:
         """Read ``handler``'s signature; raise TypeError for anything the pipeline cannot serve."""
         hints = typing.get_type_hints(handler)
         request_model = query_model = None
-        wants_caller = wants_session = wants_client = False
+        wants_caller = caller_optional = wants_session = wants_client = False
         parsers: dict[str, RouteParser] = {}
         for name in inspect.signature(handler).parameters:
             hint = hints.get(name)
@@ -93,8 +95,8 @@ class HandlerBinding:
                 request_model = _model(handler, name, hint)
             elif name == QUERY:
                 query_model = _model(handler, name, hint)
-            elif name == CALLER and hint is Principal:
-                wants_caller = True
+            elif name == CALLER and hint in (Principal, Principal | None):
+                wants_caller, caller_optional = True, hint is not Principal
             elif name == SESSION and hint is LiveSession:
                 wants_session = True
             elif name == CLIENT and hint is ClientInfo:
@@ -110,7 +112,7 @@ class HandlerBinding:
             raise TypeError(f"{handler.__qualname__}: route parameters {sorted(missing)} are not taken")
         if wants_caller and wants_session:
             raise TypeError(f"{handler.__qualname__}: take either 'caller' or 'session', not both")
-        return cls(request_model, query_model, wants_caller, wants_session, wants_client, parsers)
+        return cls(request_model, query_model, wants_caller, caller_optional, wants_session, wants_client, parsers)
 
     def route_values(self, route_params: Mapping[str, str]) -> dict[str, object]:
         """Each route parameter parsed into the handler's type."""

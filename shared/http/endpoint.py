@@ -55,6 +55,15 @@ P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
+class Answer:
+    """Another success a route answers, with a body of its own: its status, model and what it means."""
+
+    status: int
+    model: type[BaseModel]
+    description: str
+
+
+@dataclass(frozen=True)
 class Declaration:
     """What ``@endpoint(...)`` says about a route: every option, listed here once.
 
@@ -64,7 +73,12 @@ class Declaration:
     older routes of this same operation, still served by the same handler and
     documented as deprecated operations of their own (``deprecated``);
     ``per_user_limit``: a rule counting the user's calls, taken in the session
-    script's own round trip (for routes that take the live session).
+    script's own round trip (for routes that take the live session);
+    ``also_succeeds_with``: other success statuses with the same body;
+    ``also_answers``: other success statuses, each with a body of its own (the
+    handler answers a ``Reply`` with that status); ``bearer_optional`` (with
+    ``auth=False``): a bearer token is read when one is sent, and the
+    handler, taking ``caller: Principal | None``, gets None without one.
     """
 
     method: str
@@ -76,6 +90,7 @@ class Declaration:
     response_model: type[BaseModel] | None = None
     status: int = 200
     also_succeeds_with: tuple[int, ...] = ()
+    also_answers: tuple["Answer", ...] = ()
     auth: bool = False
     errors: tuple[int, ...] = ()
     description: str | None = None
@@ -87,6 +102,7 @@ class Declaration:
     deprecated: bool = False
     deprecated_routes: tuple[str, ...] = ()
     per_user_limit: Rule | None = None
+    bearer_optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,8 +124,14 @@ class EndpointSpec(Declaration):
         object.__setattr__(self, "operation", self.operation or self.name)
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
-        if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
-            raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
+        if (binding.wants_session or self.recent_auth) and not self.auth:
+            raise TypeError(f"{self.name}: a handler taking 'session' or wanting a recent proof needs auth=True")
+        if binding.wants_caller and binding.caller_optional != self.bearer_optional:
+            raise TypeError(f"{self.name}: 'caller: Principal | None' goes with bearer_optional=True, and only with it")
+        if binding.wants_caller and not (self.auth or self.bearer_optional):
+            raise TypeError(f"{self.name}: a handler taking 'caller' needs auth=True")
+        if self.auth and self.bearer_optional:
+            raise TypeError(f"{self.name}: a bearer token is either required (auth) or optional, not both")
         if self.per_user_limit is not None and not binding.wants_session:
             raise TypeError(f"{self.name}: a per-user limit is counted by the session script: take 'session'")
         object.__setattr__(self, "method", self.method.upper())
@@ -274,9 +296,9 @@ def _authenticated(
     a protected route would accept. A route that takes only the live session
     resolves the caller's state (and any step they owe) itself.
     """
-    if not spec.auth:
-        return None, None
     token = bearer_token_from(headers)
+    if not spec.auth and not (spec.bearer_optional and token):
+        return None, None
     if spec.binding.wants_session:
         claims, live = verify_bearer(token, client, spec.per_user_limit)
         user_id_var.set(claims.user_id)

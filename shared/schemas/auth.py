@@ -17,6 +17,9 @@ from shared.schemas.fields import (
 from shared.schemas.mfa import MfaChallengeResponse
 from shared.schemas.users import ContactFields, UserOut
 
+# How a sign-in answers its refresh token: in the JSON body (the cookie transport joins it).
+RefreshTokenTransport = Literal["body"]
+
 
 class RegisterRequest(ContactFields):
     email: Email

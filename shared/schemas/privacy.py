@@ -106,6 +106,25 @@ class ExportedEmail(ResponseModel):
     sent_at: datetime | None
 
 
+class ExportedInvitation(ResponseModel):
+    """An invitation sent to the user's address: what it asked, who sent it, how it ended; never its link."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    role: str
+    npo_id: uuid.UUID | None
+    status: str
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    invited_by: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+
 class RetentionDays(ResponseModel):
     """How long each kind of record is kept after it ends, in days."""
 
@@ -125,4 +144,5 @@ class PersonalDataExport(ResponseModel):
     second_factor: ExportedSecondFactor
     audit_events: list[ExportedAuditEvent]
     emails: list[ExportedEmail]
+    invitations: list[ExportedInvitation]
     retention_days: RetentionDays

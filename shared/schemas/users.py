@@ -62,7 +62,7 @@ class ProfileUpdate(ContactFields):
     last_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
 
 
-def _role_npo_rule(schema: dict[str, Any]) -> None:
+def role_npo_rule(schema: dict[str, Any]) -> None:
     """Publish the role/npo_id rule in the JSON schema, so the contract states it."""
     npo_roles = sorted(role.value for role in NPO_SCOPED_ROLES)
     schema["if"] = {"properties": {"role": {"enum": npo_roles}}, "required": ["role"]}
@@ -71,7 +71,7 @@ def _role_npo_rule(schema: dict[str, Any]) -> None:
 
 
 class UserCreateRequest(RequestModel):
-    model_config = ConfigDict(json_schema_extra=_role_npo_rule)
+    model_config = ConfigDict(json_schema_extra=role_npo_rule)
 
     email: Email
     first_name: Name
@@ -80,7 +80,10 @@ class UserCreateRequest(RequestModel):
     npo_id: uuid.UUID | None = None
     phone: Phone | None = None
     password: NewPassword | None = Field(
-        default=None, description="Optional: without one the invitation email carries a set-password link."
+        default=None,
+        description="A temporary password (the account is created now, and must change it at its first "
+        "sign-in). Without one nobody is created yet: the person is invited, exactly as by "
+        "POST /api/v1/invitations, and the answer is the invitation.",
     )
 
     @model_validator(mode="after")
@@ -90,7 +93,7 @@ class UserCreateRequest(RequestModel):
 
 
 class RoleChangeRequest(RequestModel):
-    model_config = ConfigDict(json_schema_extra=_role_npo_rule)
+    model_config = ConfigDict(json_schema_extra=role_npo_rule)
 
     role: RoleName
     npo_id: uuid.UUID | None = None

@@ -72,6 +72,10 @@ class AuditEvent(StrEnum):
     EVENT_UNASSIGNED = "event.unassigned"
     EVENT_REGISTERED = "event.registered"
     EVENT_MOVED = "event.moved"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_RESENT = "invitation.resent"
+    INVITATION_REVOKED = "invitation.revoked"
+    INVITATION_ACCEPTED = "invitation.accepted"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:

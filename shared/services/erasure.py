@@ -16,9 +16,13 @@ has locked, and leaves nothing that identifies the person:
   loses its IP address and user agent. Their refresh tokens hold only hashes
   of random values, die with the sessions and go with them when the
   retention job deletes them;
-- ``mfa_totp``, ``mfa_recovery_codes``, ``user_tokens``, ``event_assignments``
-  and the ``email_outbox`` rows addressed to the person (by user or address):
-  deleted. A message a drain had already claimed may still go out;
+- ``mfa_totp``, ``mfa_recovery_codes``, ``user_tokens``, ``event_assignments``,
+  the ``email_outbox`` rows addressed to the person (by user or address) and
+  the ``invitations`` sent to them (by address, or accepted by the account;
+  pending or ended: each holds the address and the names typed for them; the
+  audit log keeps the invitation ids): deleted. A message a drain had already
+  claimed may still go out. Invitations the person *sent* stay, naming them
+  by id (``invited_by``), as the audit log does;
 - ``audit_logs``: rows stay (ids, event types, times, details: which never
   hold personal data, only ids, roles, flags and field names); the IP address
   and user agent of the requests the person made (or nobody signed in made
@@ -36,10 +40,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from shared.models import EmailOutbox, Session, User, UserToken
+from shared.models import EmailOutbox, Invitation, Session, User, UserToken
 from shared.models.user import CONTACT_FIELDS, ERASED_DOMAIN
 from shared.services import known_devices, mfa
 from shared.services.email.outbox import addressed_to
@@ -59,6 +63,13 @@ class Wiped:
     sessions_ended: int
     events_left: int
     emails_deleted: int
+    invitations_deleted: int
+
+
+def invitations_to(user: User) -> ColumnElement[bool]:
+    """The invitations that are this person's: sent to their address, or accepted by their account.
+    One condition, so what an export lists is what an erasure deletes."""
+    return or_(Invitation.email == user.email, Invitation.accepted_by == user.id)
 
 
 def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
@@ -76,9 +87,10 @@ def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
     mfa.delete_factors(db, user.id)
     db.execute(delete(UserToken).where(UserToken.user_id == user.id))
     emails = db.scalars(delete(EmailOutbox).where(addressed_to(user)).returning(EmailOutbox.id)).all()
+    invitations = db.scalars(delete(Invitation).where(invitations_to(user)).returning(Invitation.id)).all()
     _clear_profile(user, erased_by_role)
     db.flush()  # the scrub function checks erased_at, in this transaction
-    return Wiped(len(ended), len(left), len(emails))
+    return Wiped(len(ended), len(left), len(emails), len(invitations))
 
 
 def scrub_audit_trail(db: DbSession, user_id: uuid.UUID) -> int:

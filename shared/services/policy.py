@@ -332,6 +332,18 @@ def may_assign(actor: Party, role: RoleName, npo_id: uuid.UUID | None) -> bool:
     return npo_id is not None and npo_id == actor.npo_id
 
 
+def decide_invitation(actor: Party, role: RoleName, npo_id: uuid.UUID | None) -> Decision:
+    """May ``actor`` see an invitation to ``role`` in ``npo_id`` (as they see that NPO's users: else
+    INVISIBLE), and re-send or revoke it (as they could have sent it: else FORBIDDEN)?"""
+    if not may_act_at_all(actor.role, Action.LIST):
+        return Decision.INVISIBLE
+    scope = list_scope(actor)
+    if scope is not None and npo_id != scope:
+        return Decision.INVISIBLE
+    allowed = may_act_at_all(actor.role, Action.CREATE) and may_assign(actor, role, npo_id)
+    return Decision.ALLOW if allowed else Decision.FORBIDDEN
+
+
 def decide_assignment(actor: Party, actor_events: frozenset[uuid.UUID], target: Party, event_id: uuid.UUID) -> Decision:
     """May ``actor`` assign ``target`` to (or remove them from) ``event_id``?
 

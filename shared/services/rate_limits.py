@@ -79,6 +79,8 @@ class Rule(StrEnum):
     REFRESH_FAILURE_PER_ADDRESS = "refresh:ip"  # failed refreshes only
     SIGNED_IN_PASSWORD_PER_USER = "signed-in-password"  # wrong passwords of a signed-in user
     PERMISSION_CHECK_PER_USER = "authz-check"  # POST /api/v1/authz/check, every call
+    INVITATIONS_PER_USER = "invite:user"  # invitations an administrator sends (new or again)
+    INVITATION_RESEND_PER_MAILBOX = "invite-resend:email"  # invitation emails sent again to one address
 
 
 class Counted(Enum):
@@ -147,6 +149,12 @@ RULES: dict[Rule, RuleDefinition] = {
     ),
     Rule.PERMISSION_CHECK_PER_USER: RuleDefinition(
         "rate_limit_authz_check_per_user", "rate_limit_authz_check_per_user_window_seconds", Counted.USER
+    ),
+    Rule.INVITATIONS_PER_USER: RuleDefinition(
+        "rate_limit_invitations_per_user", "rate_limit_invitations_per_user_window_seconds", Counted.USER
+    ),
+    Rule.INVITATION_RESEND_PER_MAILBOX: RuleDefinition(
+        "rate_limit_email_per_address", "rate_limit_email_per_address_window_seconds", Counted.ACCOUNT
     ),
 }
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
@@ -271,25 +272,46 @@ def _open_signed_in_session(
             raise AuthenticationError("Invalid email or password.", code=ErrorCode.INVALID_CREDENTIALS)
         if user.deactivated_at is not None or not user.is_active or not user.email_verified:
             raise AuthorizationError("This account has been deactivated.", code=ErrorCode.ACCOUNT_DEACTIVATED)
-        new_device = known_devices.is_new_device(db, user, client)
-        for evicted in make_room(db, user.id, settings.max_sessions_per_user):
-            audit.record_own(db, AuditEvent.SESSION_EVICTED, client, user, session_id=str(evicted))
-        tokens = open_session(db, settings, user, client, amr)
-        now = datetime.now(UTC)
-        user.last_login_at = now
+        tokens = start_session(db, settings, user, client, amr, second_factor=second_factor)
         if password and user.password_hash and needs_rehash(user.password_hash, settings.bcrypt_rounds):
             user.password_hash = hash_password(password, settings.bcrypt_rounds)
-        if new_device:
-            when = now.strftime("%Y-%m-%d %H:%M UTC")
-            enqueue(db, user.email, templates.new_device(user.first_name, client.ip_address, client.user_agent, when))
-        audit.record_own(
-            db,
-            AuditEvent.LOGIN_SUCCEEDED,
-            client,
-            user,
-            session_id=tokens.claims.session_id,
-            new_device=new_device,
-            second_factor=second_factor.value if second_factor else None,
-        )
-    known_devices.remember_address(user.email, client.ip_address)
+    signed_in(user, client)
     return SignedIn(tokens, user)
+
+
+def start_session(
+    db: DbSession,
+    settings: Settings,
+    user: User,
+    client: ClientInfo,
+    amr: tuple[str, ...],
+    *,
+    second_factor: SecondFactor | None = None,
+) -> IssuedTokens:
+    """Open a session for ``user`` (whose row the caller holds locked, or just created) in ``db``'s
+    transaction: room made, the new-device email, the last sign-in time, the audit event.
+    Once the transaction commits, the caller calls :func:`signed_in`."""
+    new_device = known_devices.is_new_device(db, user, client)
+    for evicted in make_room(db, user.id, settings.max_sessions_per_user):
+        audit.record_own(db, AuditEvent.SESSION_EVICTED, client, user, session_id=str(evicted))
+    tokens = open_session(db, settings, user, client, amr)
+    now = datetime.now(UTC)
+    user.last_login_at = now
+    if new_device:
+        when = now.strftime("%Y-%m-%d %H:%M UTC")
+        enqueue(db, user.email, templates.new_device(user.first_name, client.ip_address, client.user_agent, when))
+    audit.record_own(
+        db,
+        AuditEvent.LOGIN_SUCCEEDED,
+        client,
+        user,
+        session_id=tokens.claims.session_id,
+        new_device=new_device,
+        second_factor=second_factor.value if second_factor else None,
+    )
+    return tokens
+
+
+def signed_in(user: User, client: ClientInfo) -> None:
+    """After the session's commit: this address has signed in to the account (``known_devices``)."""
+    known_devices.remember_address(user.email, client.ip_address)

@@ -72,7 +72,8 @@ def test_only_a_super_admin_marks_another_users_email_verified(
     admin = signed_in("npo_admin", NPO)
     email = f"unverified-{uuid.uuid4().hex[:8]}@example.org"
     body = {"email": email, "first_name": "U", "last_name": "V", "role": "staff", "npo_id": NPO}
-    user_id = admin.request("POST", "/api/v1/users", json=body).json()["id"]
+    created = admin.request("POST", "/api/v1/users", json={**body, "password": TEMPORARY_PASSWORD})
+    user_id = created.json()["id"]  # an account with a temporary password, its address not verified
     refused = admin.request("POST", f"/api/v1/users/{user_id}/verify-email")
     assert refused.status_code == 403
     assert signed_in("super_admin").request("POST", f"/api/v1/users/{user_id}/verify-email").status_code == 200

@@ -41,12 +41,12 @@ def test_verification_email_links_to_the_donor_app(client: httpx.Client, unique_
 def test_each_email_link_opens_the_page_its_setting_names(
     client: httpx.Client, unique_email: Callable[[str], str], signed_in: Callable[..., Actor]
 ) -> None:
-    """An admin app whose reset page is /password-reset-confirm, and which has no set-password
-    page, points both links there; the verification page is renamed too. Each link still works."""
+    """An admin app whose reset page is /password-reset-confirm and whose invitation page is
+    /join points the links there; the verification page is renamed too. Each link still works."""
     pages = {
         "FRONTEND_VERIFY_EMAIL_PATH": "/confirm-email",
         "FRONTEND_RESET_PASSWORD_PATH": "/password-reset-confirm",
-        "FRONTEND_SET_PASSWORD_PATH": "/password-reset-confirm",
+        "FRONTEND_ACCEPT_INVITATION_PATH": "/join",
     }
     with settings_changed(**pages):
         person = Account(client, unique_email("pages"))
@@ -63,13 +63,14 @@ def test_each_email_link_opens_the_page_its_setting_names(
         admin = signed_in("super_admin")
         invited = unique_email("invited")
         body = {"email": invited, "first_name": "In", "last_name": "Vited", "role": "npo_admin", "npo_id": str(uuid4())}
-        assert admin.request("POST", "/api/v1/users", json=body).status_code == 201
+        assert admin.request("POST", "/api/v1/users", json=body).status_code == 202
         [invitation] = emails_to(invited)
-        assert "http://localhost:3000/password-reset-confirm?token=" in invitation["text"]
+        assert "http://localhost:3000/join?token=" in invitation["text"]
         token = token_from_last_email(invited, "invited")
-        confirmed = client.post("/api/v1/auth/password/reset/confirm", json={"token": token, "new_password": PASSWORD})
-        assert confirmed.status_code == 200, confirmed.text
-    assert "/set-password?token=" not in invitation["text"] and "/reset-password?" not in reset["text"]
+        inspected = client.post("/api/v1/invitations/inspect", json={"token": token})
+        assert inspected.status_code == 200, inspected.text
+        assert inspected.json()["email"] == invited
+    assert "/accept-invitation?token=" not in invitation["text"] and "/reset-password?" not in reset["text"]
 
 
 def test_taken_email_in_any_case_is_409(client: httpx.Client, account: Account) -> None:

@@ -137,6 +137,29 @@ def _outbox_row(status: str, *, days_ago: float) -> uuid.UUID:
     )
 
 
+def _invitation(*, ended: str | None, days_ago: float, expires_days_from_now: float) -> uuid.UUID:
+    """An invitation, ``ended`` ("accepted", "revoked", or None: still pending) ``days_ago``,
+    expiring when the test says; with an email about it (which goes with it)."""
+    now = datetime.now(UTC)
+    when = now - days_ago * DAY
+    invitation = _owner_insert(
+        "INSERT INTO invitations (email, role, state, expires_at, accepted_at, revoked_at)"
+        " VALUES (:email, 'donor', :state, :expires, :accepted, :revoked) RETURNING id",
+        email=f"retention-{secrets.token_hex(4)}@example.org",
+        state=ended or "pending",
+        expires=now + expires_days_from_now * DAY,
+        accepted=when if ended == "accepted" else None,
+        revoked=when if ended == "revoked" else None,
+    )
+    _owner(
+        "INSERT INTO email_outbox (to_address, subject, text_body, html_body, template, status,"
+        " invitation_id, token_purpose, link_url, expires_at)"
+        " VALUES ('x@example.org', 'Invited', '', '', 'invitation', 'sent', :id, 'invitation', 'https://a/x', now())",
+        id=invitation,
+    )
+    return invitation
+
+
 def _audit_row(*, days_ago: float) -> uuid.UUID:
     """Written by the owner with an old time (INSERT is what the log allows: nobody may move a row back)."""
     return _owner_insert(
@@ -176,10 +199,28 @@ def rows() -> Rows:
         made.add("email_outbox", _outbox_row(status, days_ago=outbox - 1), expect_gone=False)
     for status in ("pending", "sending"):  # may still be sent, however old
         made.add("email_outbox", _outbox_row(status, days_ago=outbox + 1), expect_gone=False)
+    for ended, days_ago, expires, gone in (  # invitations go at the email tokens' age
+        ("accepted", tokens + 1, 3, True),  # accepted long ago
+        ("revoked", tokens + 1, 3, True),  # revoked long ago
+        (None, 0, -(tokens + 1), True),  # never answered, expired long ago
+        ("revoked", 0, -(tokens + 1), True),  # revoked just now, but expired long ago: ended then
+        ("accepted", tokens - 1, 3, False),  # accepted, not yet long enough
+        (None, 0, -(tokens - 1), False),  # expired, not yet long enough
+        (None, 0, 3, False),  # pending
+    ):
+        invitation = _invitation(ended=ended, days_ago=days_ago, expires_days_from_now=expires)
+        made.add("invitations", invitation, expect_gone=gone)
     made.add("audit_logs", _audit_row(days_ago=audit + 1), expect_gone=True)
     made.add("audit_logs", _audit_row(days_ago=audit + 30), expect_gone=True)
     made.add("audit_logs", _audit_row(days_ago=audit - 1), expect_gone=False)
     return made
+
+
+def _emails_of(invitations: set[uuid.UUID]) -> int:
+    count: int = _owner_scalar(
+        "SELECT count(*) FROM email_outbox WHERE invitation_id = ANY(:ids)", ids=list(invitations)
+    )
+    return count
 
 
 def _refresh_tokens_of(sessions: set[uuid.UUID]) -> int:
@@ -191,15 +232,23 @@ def _refresh_tokens_of(sessions: set[uuid.UUID]) -> int:
 def test_retention_deletes_exactly_what_is_past_its_age(rows: Rows, batch_size: int) -> None:
     assert _refresh_tokens_of(rows.gone["sessions"]) == 2 * len(rows.gone["sessions"])
     report = run_retention(get_settings(), batch_size=batch_size)
-    for table in ("sessions", "user_tokens", "email_outbox", "audit_logs"):
+    for table in ("sessions", "user_tokens", "email_outbox", "invitations", "audit_logs"):
         assert rows.present(table) == rows.kept[table], table
     assert _refresh_tokens_of(rows.gone["sessions"]) == 0, "refresh tokens go with their session"
+    assert _emails_of(rows.gone["invitations"]) == 0, "an invitation's emails go with it"
+    assert _emails_of(rows.kept["invitations"]) == len(rows.kept["invitations"])
     assert _refresh_tokens_of(rows.kept["sessions"]) == 2 * len(rows.kept["sessions"])
     assert report.sessions >= 3 and report.email_tokens >= 3
-    assert report.email_outbox >= 4 and report.audit_logs >= 2
+    assert report.email_outbox >= 4 and report.audit_logs >= 2 and report.invitations >= 4
     again = run_retention(get_settings(), batch_size=batch_size)
     assert rows.present("sessions") == rows.kept["sessions"]
-    assert (again.sessions, again.email_tokens, again.email_outbox, again.audit_logs) == (0, 0, 0, 0)
+    assert (again.sessions, again.email_tokens, again.email_outbox, again.invitations, again.audit_logs) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 def test_the_ages_are_settings() -> None:

@@ -301,7 +301,6 @@ def test_an_empty_mfa_required_roles_is_nobody_outside_production_and_refused_in
 LINK_PAGES = {
     "frontend_verify_email_path": "/verify-email",
     "frontend_reset_password_path": "/reset-password",
-    "frontend_set_password_path": "/set-password",
     "frontend_accept_invitation_path": "/accept-invitation",
 }
 
@@ -312,7 +311,7 @@ def test_each_email_link_page_is_a_setting_defaulting_to_todays_path() -> None:
     assert settings(frontend_reset_password_path="/password-reset-confirm").frontend_reset_password_path == (
         "/password-reset-confirm"
     )
-    assert settings(frontend_set_password_path="/").frontend_set_password_path == "/"
+    assert settings(frontend_accept_invitation_path="/").frontend_accept_invitation_path == "/"
 
 
 @pytest.mark.parametrize("name", sorted(LINK_PAGES))

@@ -19,6 +19,7 @@ from shared.errors import ValidationFailedError
 from shared.http.endpoint import EndpointSpec, Reply, run_pipeline
 from shared.http.request import client_ip_from, validate_model
 from shared.schemas.common import RequestModel
+from shared.services.principal import Principal
 from tests.support.messages import check_error_body
 
 
@@ -203,23 +204,51 @@ def test_route_parameters_reach_the_handler_parsed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("route", "handler_source"),
+    ("route", "handler_source", "options"),
     [
-        ("probe/{user_id:guid}", "def handler(user_id: str) -> None: ..."),  # a guid is a UUID
-        ("probe/{user_id}", "def handler(user_id: uuid.UUID) -> None: ..."),  # a UUID needs :guid
-        ("probe/{user_id:guid}", "def handler() -> None: ..."),  # a route parameter nobody takes
-        ("probe", "def handler(body: dict) -> None: ..."),  # a body must be a model
-        ("probe", "def handler(caller: Principal) -> None: ..."),  # a caller needs auth=True
-        ("probe", "def handler(request: object) -> None: ..."),  # nothing provides 'request'
+        ("probe/{user_id:guid}", "def handler(user_id: str) -> None: ...", {}),  # a guid is a UUID
+        ("probe/{user_id}", "def handler(user_id: uuid.UUID) -> None: ...", {}),  # a UUID needs :guid
+        ("probe/{user_id:guid}", "def handler() -> None: ...", {}),  # a route parameter nobody takes
+        ("probe", "def handler(body: dict) -> None: ...", {}),  # a body must be a model
+        ("probe", "def handler(caller: Principal) -> None: ...", {}),  # a caller needs auth=True
+        ("probe", "def handler(request: object) -> None: ...", {}),  # nothing provides 'request'
+        # a caller who may be nobody goes with bearer_optional, and bearer_optional with one
+        ("probe", "def handler(caller: Principal | None) -> None: ...", {}),
+        ("probe", "def handler(caller: Principal | None) -> None: ...", {"auth": True}),
+        ("probe", "def handler(caller: Principal) -> None: ...", {"bearer_optional": True}),
+        ("probe", "def handler(caller: Principal | None) -> None: ...", {"auth": True, "bearer_optional": True}),
     ],
 )
-def test_a_signature_the_pipeline_cannot_serve_fails_at_declaration(route: str, handler_source: str) -> None:
-    from shared.services.principal import Principal
-
+def test_a_signature_the_pipeline_cannot_serve_fails_at_declaration(
+    route: str, handler_source: str, options: dict[str, Any]
+) -> None:
     namespace: dict[str, Any] = {"uuid": uuid, "Principal": Principal}
     exec(handler_source, namespace)  # noqa: S102 (a fixed, local source)
     with pytest.raises(TypeError):
-        EndpointSpec(name="bad", method="GET", route=route, summary="b", tags=("test",), handler=namespace["handler"])
+        EndpointSpec(
+            name="bad", method="GET", route=route, summary="b", tags=("test",), handler=namespace["handler"], **options
+        )
+
+
+def test_an_optional_bearer_route_without_a_token_gets_nobody() -> None:
+    """No Authorization header: the handler runs with ``caller=None`` (nothing is looked up)."""
+    seen: list[object] = []
+
+    def show(caller: Principal | None) -> Reply:
+        seen.append(caller)
+        return Reply({})
+
+    spec = EndpointSpec(
+        name="probe_optional",
+        method="GET",
+        route="probe",
+        summary="p",
+        tags=("test",),
+        handler=show,
+        bearer_optional=True,
+    )
+    assert run_pipeline(spec, func.HttpRequest("GET", "/probe", body=b"")).status_code == 200
+    assert seen == [None]
 
 
 def test_a_body_of_many_unknown_keys_gets_a_small_answer() -> None:

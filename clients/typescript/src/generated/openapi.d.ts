@@ -408,6 +408,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List invitations
+         * @description super_admin: every invitation; npo_admin: their NPO's; newest first. `status=pending` is what is
+         *         still waiting for an answer.
+         */
+        get: operations["invitations_list"];
+        put?: never;
+        /**
+         * Invite someone by email
+         * @description super_admin: any role; npo_admin: npo_admin, event_coordinator or staff of their own NPO. The email's
+         *         link opens the admin app's /accept-invitation page. An invitation already pending for the address and
+         *         NPO is answered instead (200), and sent again (unless invitations were sent again to the address three
+         *         times in the last hour).
+         */
+        post: operations["invitations_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{invitation_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an invitation again
+         * @description A new link with a new expiry; the previous link stops working at once. 409 INVITATION_NOT_PENDING
+         *         once accepted or revoked.
+         */
+        post: operations["invitations_resend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation
+         * @description Its link stops working at once. 409 INVITATION_NOT_PENDING once accepted.
+         */
+        delete: operations["invitations_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What an invitation link asks
+         * @description For the accept page: who invited, to which role, until when, and whether the address already has an
+         *         account (then sign in before accepting) or not (then choose a password). 400 INVALID_TOKEN for a link
+         *         that is unknown, spent, revoked or expired.
+         */
+        post: operations["invitations_inspect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation
+         * @description A new address: `password` (and names, unless the invitation has them) creates the account, verified
+         *         and active, and answers 201 with its tokens, as a sign-in does. An address with an account: sign in as it
+         *         and send the bearer token; the account takes the invitation's role and NPO (from its next request) and
+         *         the answer is 200 with the user; 401 without the token, 403 signed in as another account, 409
+         *         ROLE_CONFLICT when the account holds a role in another NPO or a higher one. The link works once.
+         */
+        post: operations["invitations_accept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/mfa/totp": {
         parameters: {
             query?: never;
@@ -753,8 +868,11 @@ export interface paths {
         get: operations["users_list"];
         put?: never;
         /**
-         * Create a user
-         * @description Without a password the invitation email carries a set-password link.
+         * Create a user, or invite them
+         * @description With a password: the account is created now (201 the user), unverified, and the password is temporary.
+         *         Without one: nobody is created yet; the person is invited, by the same rules, limits and email as
+         *         POST /api/v1/invitations (202 the invitation: a new one, or the one already pending for the address and
+         *         NPO), and the account exists once they accept.
          */
         post: operations["users_create"];
         delete?: never;
@@ -846,6 +964,36 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AcceptInvitationRequest */
+        AcceptInvitationRequest: {
+            /** Token */
+            token: string;
+            /**
+             * Password
+             * @description Required for a new account (422 naming `password` without it); not read otherwise.
+             * @default null
+             */
+            password: string | null;
+            /**
+             * First Name
+             * @description A new account's; else the invitation's.
+             * @default null
+             */
+            first_name: string | null;
+            /**
+             * Last Name
+             * @description A new account's; else the invitation's.
+             * @default null
+             */
+            last_name: string | null;
+            /**
+             * Refresh Token Transport
+             * @description A new account's session: how its refresh token is answered.
+             * @default body
+             * @constant
+             */
+            refresh_token_transport: "body";
+        };
         /** AccessTokenResponse */
         AccessTokenResponse: {
             /** Access Token */
@@ -1284,6 +1432,45 @@ export interface components {
             /** Sent At */
             sent_at: string | null;
         };
+        /**
+         * ExportedInvitation
+         * @description An invitation sent to the user's address: what it asked, who sent it, how it ended; never its link.
+         */
+        ExportedInvitation: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Role */
+            role: string;
+            /** Npo Id */
+            npo_id: string | null;
+            /** Status */
+            status: string;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Phone */
+            phone: string | null;
+            /** Invited By */
+            invited_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Accepted At */
+            accepted_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
         /** ExportedProfile */
         ExportedProfile: {
             /**
@@ -1415,6 +1602,146 @@ export interface components {
             version: string;
             checks: components["schemas"]["HealthChecks"];
         };
+        /** InvitationListQuery */
+        InvitationListQuery: {
+            /**
+             * Page
+             * @default 1
+             */
+            page: number;
+            /**
+             * Per Page
+             * @default 20
+             */
+            per_page: number;
+            /**
+             * Npo Id
+             * @default null
+             */
+            npo_id: string | null;
+            /** @default null */
+            status: components["schemas"]["InvitationStatus"] | null;
+        };
+        /**
+         * InvitationOut
+         * @description An invitation as its administrators see it; never its token.
+         */
+        InvitationOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Email
+             * @example grace@example.org
+             */
+            email: string;
+            role: components["schemas"]["RoleName"];
+            /** Npo Id */
+            npo_id: string | null;
+            /** @description `expired`: still pending, but past `expires_at`. */
+            status: components["schemas"]["InvitationStatus"];
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /**
+             * Invited By
+             * @description Who sent it (null once that account is gone).
+             */
+            invited_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Accepted At */
+            accepted_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
+        /** InvitationPage */
+        InvitationPage: {
+            /** Total */
+            total: number;
+            /** Page */
+            page: number;
+            /** Per Page */
+            per_page: number;
+            /** Pages */
+            pages: number;
+            /** Items */
+            items: components["schemas"]["InvitationOut"][];
+        };
+        /**
+         * InvitationPreview
+         * @description What the accept page shows, and whether it asks for a new password or a sign-in.
+         */
+        InvitationPreview: {
+            /** Email */
+            email: string;
+            role: components["schemas"]["RoleName"];
+            /** Npo Id */
+            npo_id: string | null;
+            /**
+             * Invited By Name
+             * @description Who sent it; null when that account no longer has a name.
+             */
+            invited_by_name: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Account Exists
+             * @description true: sign in as this address, then accept with the bearer token; false: accept with a password.
+             */
+            account_exists: boolean;
+        };
+        /** InvitationRequest */
+        InvitationRequest: {
+            /**
+             * Email
+             * Format: email
+             * @example ada@example.org
+             */
+            email: string;
+            role: components["schemas"]["RoleName"];
+            /**
+             * Npo Id
+             * @default null
+             */
+            npo_id: string | null;
+            /**
+             * First Name
+             * @description A new account starts with it unless the person gives their own when accepting.
+             * @default null
+             */
+            first_name: string | null;
+            /**
+             * Last Name
+             * @default null
+             */
+            last_name: string | null;
+            /**
+             * Phone
+             * @default null
+             */
+            phone: string | null;
+        };
+        /**
+         * InvitationStatus
+         * @description What callers see: the state, with ``expired`` for a pending one past its expiry.
+         * @enum {string}
+         */
+        InvitationStatus: "pending" | "accepted" | "revoked" | "expired";
         /**
          * JsonWebKey
          * @description One public key (RFC 7517 §4): EC keys carry crv, x and y; OKP crv and x; RSA n and e.
@@ -1630,6 +1957,8 @@ export interface components {
             audit_events: components["schemas"]["ExportedAuditEvent"][];
             /** Emails */
             emails: components["schemas"]["ExportedEmail"][];
+            /** Invitations */
+            invitations: components["schemas"]["ExportedInvitation"][];
             retention_days: components["schemas"]["RetentionDays"];
         };
         /**
@@ -1949,7 +2278,7 @@ export interface components {
             phone: string | null;
             /**
              * Password
-             * @description Optional: without one the invitation email carries a set-password link.
+             * @description A temporary password (the account is created now, and must change it at its first sign-in). Without one nobody is created yet: the person is invited, exactly as by POST /api/v1/invitations, and the answer is the invitation.
              * @default null
              */
             password: string | null;
@@ -4458,6 +4787,715 @@ export interface operations {
             };
         };
     };
+    invitations_list: {
+        parameters: {
+            query?: {
+                page?: number;
+                per_page?: number;
+                npo_id?: string;
+                status?: components["schemas"]["InvitationStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List invitations */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPage"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    invitations_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Invite someone by email */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Invite someone by email */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON). */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body is not JSON. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    invitations_resend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Send an invitation again */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    invitations_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoke an invitation */
+            204: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    invitations_inspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description What an invitation link asks */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON). */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body is not JSON. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    invitations_accept: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Accept an invitation */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description A new account, created and signed in: its tokens */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON). */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body is not JSON. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     mfa_totp_start: {
         parameters: {
             query?: never;
@@ -6190,7 +7228,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Create a user */
+            /** @description Create a user, or invite them */
             201: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6199,6 +7237,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description No password: the person is invited (the invitation, new or pending) */
+            202: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationOut"];
                 };
             };
             /** @description Malformed request (for example invalid JSON). */
@@ -6274,6 +7323,19 @@ export interface operations {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
