@@ -13,8 +13,8 @@ import uuid
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.errors import AuthenticationError, ErrorCode, SessionEndedError
-from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
+from shared.errors import AuthenticationError, ErrorCode, SessionEndedError, TokenRejectedError
+from shared.security.jwt_tokens import AccessClaims, ExpiredTokenError, InvalidTokenError, decode_access_token
 from shared.services import user_state
 from shared.services.principal import LiveSession, Principal
 from shared.services.sessions import check_session
@@ -53,8 +53,10 @@ def _verified(settings: Settings, token: str | None) -> tuple[AccessClaims, Live
         raise AuthenticationError("A bearer token is required.")
     try:
         claims = decode_access_token(settings, token)
+    except ExpiredTokenError:
+        raise TokenRejectedError("The access token has expired; refresh it.", code=ErrorCode.TOKEN_EXPIRED) from None
     except InvalidTokenError:
-        raise AuthenticationError("The access token is invalid or expired.", code=ErrorCode.INVALID_TOKEN) from None
+        raise TokenRejectedError("The access token is not valid.") from None
     live = check_session(settings, uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
     if live is None or (live.state is not None and not live.state.is_active):
         raise SessionEndedError()
