@@ -37,6 +37,9 @@ JwtAlgorithm = Literal["ES256", "EdDSA", "RS256", "HS256", "HS384", "HS512"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DatabaseAuth = Literal["password", "entra"]
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
+# A cookie name: an RFC 6265 token of the characters every browser keeps as they are.
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SECURE_COOKIE_PREFIX = "__Secure-"
 FERNET_KEY_BYTES = 32
 # CORS_ORIGINS in development when it is not set: the usual ports of the web
 # apps' dev servers (Vite's 5173, then 3000 and 3001 for the admin and donor apps).
@@ -143,6 +146,11 @@ class Settings(BaseSettings):
     # server can call `make run` as it is; elsewhere no origin unless named.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=_default_cors_origins)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The cookie of the cookie transport of refresh tokens (HttpOnly, Secure,
+    # SameSite=Strict, Path=/api/v1/auth). ``__Secure-``: a browser keeps it
+    # only when it was set over HTTPS with Secure (Chromium counts
+    # http://localhost as secure, so development uses the same name).
+    refresh_cookie_name: str = SECURE_COOKIE_PREFIX + "augeo_refresh"
     frontend_admin_url: str = "http://localhost:3000"
     frontend_donor_url: str = "http://localhost:3001"
 
@@ -278,6 +286,16 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @field_validator("refresh_cookie_name")
+    @classmethod
+    def _cookie_name_is_plain(cls, value: str) -> str:
+        if not _COOKIE_NAME.fullmatch(value):
+            raise ValueError("must be 1 to 64 letters, digits and _ . - (a cookie name)")
+        if value.lower().startswith("__host-"):
+            # __Host- cookies must have Path=/; this one is scoped to the auth routes.
+            raise ValueError("cannot use the __Host- prefix (the cookie's Path is /api/v1/auth)")
+        return value
 
     @field_validator("rate_limit_trusted_networks", mode="before")
     @classmethod
@@ -416,6 +434,8 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("REDIS_URL must use rediss:// (TLS) for a remote Redis")
     if "*" in settings.cors_origins:
         problems.append("CORS_ORIGINS must name the web apps' origins, not *")
+    if not settings.refresh_cookie_name.startswith(SECURE_COOKIE_PREFIX):
+        problems.append(f"REFRESH_COOKIE_NAME must start with {SECURE_COOKIE_PREFIX} (only HTTPS may set it)")
     if settings.bcrypt_rounds < _MIN_BCRYPT_ROUNDS_IN_PRODUCTION:
         problems.append(f"BCRYPT_ROUNDS must be at least {_MIN_BCRYPT_ROUNDS_IN_PRODUCTION}")
     return problems

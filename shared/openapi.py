@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.http.endpoint import ENDPOINTS, EndpointSpec
 from shared.schemas.common import ErrorResponse
 
@@ -153,8 +153,32 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
             "required": not spec.body_optional,
             "content": schemas.content(spec.request_model, "validation"),
         }
-    operation["security"] = [{"bearerAuth": []}] if spec.auth else []
+    operation["security"] = _security(spec)
     return operation
+
+
+def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
+    """Bearer for a route that needs it; for one that reads what it is given itself (refresh, logout),
+    each credential it accepts, and none (``{}``: a refresh token in the body will do)."""
+    if spec.auth:
+        return [{"bearerAuth": []}]
+    accepted: list[dict[str, list[str]]] = [{"bearerAuth": []}] if spec.binding.wants_bearer else []
+    if spec.binding.wants_cookie:
+        accepted.append({"refreshCookie": []})
+    return [*accepted, {}] if accepted else []
+
+
+def _security_schemes(settings: Settings) -> dict[str, Any]:
+    return {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "refreshCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.refresh_cookie_name,
+            "description": "The refresh token of the cookie transport (HttpOnly: the browser sends it, no script "
+            "reads it). A request it authenticates must carry `X-Requested-With: fetch`, and an allowed `Origin`.",
+        },
+    }
 
 
 def build_openapi() -> dict[str, Any]:
@@ -176,7 +200,7 @@ def build_openapi() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas.components,
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": _security_schemes(settings),
         },
         "tags": [
             {"name": tag, "description": TAG_DESCRIPTIONS.get(tag, tag)}

@@ -25,12 +25,14 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from shared import clock
-from shared.config import ConfigurationError, get_settings
+from shared.config import ConfigurationError, Settings, get_settings
 from shared.context import ClientInfo
 from shared.errors import AppError, ServiceUnavailableError
 from shared.failures import is_dependency_failure
-from shared.http.binding import BODY, CALLER, CLIENT, QUERY, SESSION, HandlerBinding
+from shared.http.binding import BEARER, BODY, CALLER, CLIENT, COOKIE, QUERY, SESSION, HandlerBinding
+from shared.http.refresh_cookie import CookieRequest
 from shared.http.request import (
+    PresentedBearer,
     bearer_token_from,
     client_ip_from,
     parse_json,
@@ -213,9 +215,7 @@ def _respond(
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
         principal, live = _authenticated(spec, headers, client)
-        arguments = _arguments(
-            spec, req, headers, client, principal=principal, body_limit=settings.max_request_body_bytes
-        )
+        arguments = _arguments(spec, req, headers, client, principal=principal, settings=settings)
         if live is not None:
             arguments[SESSION] = live
         return _render(spec, spec.handler(**arguments))
@@ -260,7 +260,7 @@ def _arguments(
     client: ClientInfo,
     *,
     principal: Principal | None,
-    body_limit: int,
+    settings: Settings,
 ) -> dict[str, Any]:
     """The handler's arguments, each validated into the type its signature names."""
     binding = spec.binding
@@ -269,14 +269,17 @@ def _arguments(
         arguments[CALLER] = principal
     if binding.request_model is not None:
         raw = req.get_body() or b""
-        data = (
-            {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), body_limit)
-        )
+        limit = settings.max_request_body_bytes
+        data = {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), limit)
         arguments[BODY] = validate_model(binding.request_model, data)
     if binding.query_model is not None:
         arguments[QUERY] = validate_model(binding.query_model, dict(req.params), source="query")
     if binding.wants_client:
         arguments[CLIENT] = client
+    if binding.wants_bearer:
+        arguments[BEARER] = PresentedBearer(bearer_token_from(headers))
+    if binding.wants_cookie:
+        arguments[COOKIE] = CookieRequest.of(headers, req.url, settings)
     arguments.update(binding.route_values(req.route_params or {}))
     return arguments
 

@@ -77,6 +77,8 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     claims: AccessClaims
+    # The session's absolute end (REFRESH_TOKEN_EXPIRE_DAYS after sign-in): no refresh token outlives it.
+    session_expires_at: datetime
 
 
 def _idle_seconds(settings: Settings) -> int:
@@ -143,7 +145,7 @@ def open_session(
     user_state.store_current(state, pipe)
     pipe.execute()
     access, claims = issue_access_token(settings, state, session.id, auth_time, amr)
-    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, expires_at)
 
 
 def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
@@ -299,7 +301,7 @@ class Rotation:
 
 
 @cache
-def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
+def _rotation_statement() -> Select[Any, datetime | None, User, list[uuid.UUID] | None]:
     """Spend the parent, add the child, touch the session, return the user: one statement.
 
     Built once per process, with bind parameters (``presented_hash``,
@@ -322,7 +324,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
         .cte("spent")
     )
     live = (
-        select(Session.id.label("session_id"), Session.user_id)
+        select(Session.id.label("session_id"), Session.user_id, Session.expires_at)
         .join(spent, spent.c.session_id == Session.id)
         .join(User, User.id == Session.user_id)
         .where(Session.revoked_at.is_(None), Session.expires_at > func.now(), User.is_active.is_(True))
@@ -347,7 +349,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
         .cte("touched")
     )
     return (
-        select(spent.c.session_id, User, user_state.events_of(User.id))
+        select(spent.c.session_id, live.c.expires_at, User, user_state.events_of(User.id))
         .select_from(spent)
         .outerjoin(live, true())
         .outerjoin(User, User.id == live.c.user_id)
@@ -373,20 +375,20 @@ def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation:
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
         return _replay_or_reuse(db, settings, presented)
-    session_id, user, events = row
+    session_id, expires_at, user, events = row
     live = check_session(settings, user.id, session_id, None) if user is not None else None
-    if user is None or live is None:
+    if user is None or live is None or expires_at is None:
         return Rotation.refusal(RefreshRefusal.SESSION_ENDED)
-    return Rotation(_tokens(settings, user, events, live, child.text), user)
+    return Rotation(_tokens(settings, user, events, live, refresh=child.text, ends=expires_at), user)
 
 
 def _tokens(
-    settings: Settings, user: User, events: list[uuid.UUID] | None, live: LiveSession, refresh: str
+    settings: Settings, user: User, events: list[uuid.UUID] | None, live: LiveSession, *, refresh: str, ends: datetime
 ) -> IssuedTokens:
     """A new access token for the live session (its proof carried on), beside ``refresh``."""
     state = user_state.from_user(user, events)
     access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
-    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, ends)
 
 
 def _live_session_and_user(
@@ -420,6 +422,6 @@ def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotat
     if token.child_sealed is not None and float(seconds_since_rotation) <= settings.refresh_token_reuse_grace_seconds:
         child = refresh_tokens.unseal(presented, token.child_sealed)
         events = user_state.assigned_events(db, user.id)
-        return Rotation(_tokens(settings, user, events, live, child), user)
+        return Rotation(_tokens(settings, user, events, live, refresh=child, ends=session.expires_at), user)
     revoke_session(db, session.user_id, session.id, SessionEndReason.REFRESH_REUSE)
     return Rotation.refusal(RefreshRefusal.REUSED, session)
