@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.config import Settings, get_settings
+from shared.http.binding import BEARER, COOKIE
 from shared.http.endpoint import ENDPOINTS, EndpointSpec
 from shared.schemas.common import ErrorResponse
 
@@ -162,8 +163,8 @@ def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
     each credential it accepts, and none (``{}``: a refresh token in the body will do)."""
     if spec.auth:
         return [{"bearerAuth": []}]
-    accepted: list[dict[str, list[str]]] = [{"bearerAuth": []}] if spec.binding.wants_bearer else []
-    if spec.binding.wants_cookie:
+    accepted: list[dict[str, list[str]]] = [{"bearerAuth": []}] if spec.binding.takes(BEARER) else []
+    if spec.binding.takes(COOKIE):
         accepted.append({"refreshCookie": []})
     return [*accepted, {}] if accepted else []
 

@@ -125,25 +125,9 @@ class HandlerBinding:
             raise TypeError(f"{handler.__qualname__}: take either 'caller' or 'session', not both")
         return cls(request_model, query_model, frozenset(provided), parsers)
 
-    @property
-    def wants_caller(self) -> bool:
-        return CALLER in self.provided
-
-    @property
-    def wants_session(self) -> bool:
-        return SESSION in self.provided
-
-    @property
-    def wants_client(self) -> bool:
-        return CLIENT in self.provided
-
-    @property
-    def wants_bearer(self) -> bool:
-        return BEARER in self.provided
-
-    @property
-    def wants_cookie(self) -> bool:
-        return COOKIE in self.provided
+    def takes(self, name: str) -> bool:
+        """Whether the handler takes the provided parameter ``name`` (CALLER, SESSION, CLIENT, BEARER, COOKIE)."""
+        return name in self.provided
 
     def route_values(self, route_params: Mapping[str, str]) -> dict[str, object]:
         """Each route parameter parsed into the handler's type."""

@@ -97,7 +97,7 @@ class EndpointSpec(Declaration):
     def __post_init__(self) -> None:
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
-        if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
+        if (binding.takes(CALLER) or binding.takes(SESSION) or self.recent_auth) and not self.auth:
             raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
         object.__setattr__(self, "method", self.method.upper())
         object.__setattr__(self, "description", self.description or self.handler.__doc__)
@@ -241,7 +241,7 @@ def _authenticated(
     if not spec.auth:
         return None, None
     token = bearer_token_from(headers)
-    if spec.binding.wants_session:
+    if spec.binding.takes(SESSION):
         claims, live = verify_bearer(token)
         user_id_var.set(claims.user_id)
         return None, live
@@ -265,7 +265,7 @@ def _arguments(
     """The handler's arguments, each validated into the type its signature names."""
     binding = spec.binding
     arguments: dict[str, Any] = {}
-    if binding.wants_caller:
+    if binding.takes(CALLER):
         arguments[CALLER] = principal
     if binding.request_model is not None:
         raw = req.get_body() or b""
@@ -274,11 +274,11 @@ def _arguments(
         arguments[BODY] = validate_model(binding.request_model, data)
     if binding.query_model is not None:
         arguments[QUERY] = validate_model(binding.query_model, dict(req.params), source="query")
-    if binding.wants_client:
+    if binding.takes(CLIENT):
         arguments[CLIENT] = client
-    if binding.wants_bearer:
+    if binding.takes(BEARER):
         arguments[BEARER] = PresentedBearer(bearer_token_from(headers))
-    if binding.wants_cookie:
+    if binding.takes(COOKIE):
         arguments[COOKIE] = CookieRequest.of(headers, req.url, settings)
     arguments.update(binding.route_values(req.route_params or {}))
     return arguments
