@@ -233,15 +233,15 @@ def refresh(body: RefreshRequest, cookie: CookieRequest, client: ClientInfo) -> 
 def logout(body: LogoutRequest, bearer: PresentedBearer, cookie: CookieRequest, client: ClientInfo) -> Reply:
     """Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,
     or the refresh cookie (under the same CSRF rule as refresh); 204 also when it had already ended.
-    Its tokens stop working at once; other devices stay signed in. Without a body token, the answer
-    clears the cookie."""
+    Its tokens stop working at once; other devices stay signed in. The answer clears a cookie it
+    read (not when a body token came)."""
     if body.refresh_token is not None:  # the body names the session: the cookie is not read
         session_tokens.logout(bearer.token, body.refresh_token, client)
         return Reply(status=204)
     token = cookie.token()  # the CSRF rule: 403 before anything ends
     with _cookie_cleared_on_refusal(cookie):
         session_tokens.logout(bearer.token, token, client)
-    return Reply(status=204, headers={"Set-Cookie": _refresh_cookie().cleared()})
+    return Reply(status=204, headers={"Set-Cookie": _refresh_cookie().cleared()} if cookie.present else {})
 
 
 @endpoint(

@@ -184,8 +184,8 @@ export interface paths {
          * Sign out this device
          * @description Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,
          *         or the refresh cookie (under the same CSRF rule as refresh); 204 also when it had already ended.
-         *         Its tokens stop working at once; other devices stay signed in. Without a body token, the answer
-         *         clears the cookie.
+         *         Its tokens stop working at once; other devices stay signed in. The answer clears a cookie it
+         *         read (not when a body token came).
          */
         post: operations["auth_logout"];
         delete?: never;
