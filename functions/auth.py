@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
 import azure.functions as func
 
+from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.http.endpoint import endpoint
+from shared.errors import AuthenticationError
+from shared.http.endpoint import Reply, endpoint
+from shared.http.refresh_cookie import CookieRequest, RefreshCookie
+from shared.http.request import PresentedBearer
 from shared.schemas.auth import (
+    COOKIE_TRANSPORT,
     EmailRequest,
     LoginRequest,
     LoginResponse,
@@ -37,15 +46,47 @@ RESEND_MESSAGE = "If the address belongs to an account awaiting verification, a 
 RESET_MESSAGE = "If the address belongs to an account, a reset link is on its way."
 
 
-def token_response(signed_in: SignedIn) -> TokenResponse:
+def token_response(signed_in: SignedIn, *, with_refresh_token: bool = True) -> TokenResponse:
     """The tokens of a new session and its user, as every sign-in answers them."""
     return TokenResponse(
         access_token=signed_in.tokens.access_token,
-        refresh_token=signed_in.tokens.refresh_token,
+        refresh_token=signed_in.tokens.refresh_token if with_refresh_token else None,
         expires_in=signed_in.tokens.expires_in,
         password_change_required=signed_in.user.password_change_required,
         user=UserOut.model_validate(signed_in.user),
     )
+
+
+def _refresh_cookie() -> RefreshCookie:
+    """REFRESH_COOKIE_NAME, scoped to the auth routes: only refresh and logout read it."""
+    return RefreshCookie(get_settings().refresh_cookie_name, f"/{PREFIX}")
+
+
+def _tokens_by_cookie(signed_in: SignedIn, status: int = 200) -> Reply:
+    """The tokens with the refresh token in the cookie, alive until the session's absolute end."""
+    tokens = signed_in.tokens
+    max_age = int((tokens.session_expires_at - datetime.now(UTC)).total_seconds())
+    cookie = _refresh_cookie().issued(tokens.refresh_token, max_age)
+    return Reply(token_response(signed_in, with_refresh_token=False), status=status, headers={"Set-Cookie": cookie})
+
+
+def signed_in_reply(signed_in: SignedIn, transport: str, status: int = 200) -> Reply:
+    """A new session's tokens (sign-in, second step, accepted invitation), the refresh token
+    where ``refresh_token_transport`` asked for it."""
+    if transport == COOKIE_TRANSPORT:
+        return _tokens_by_cookie(signed_in, status)
+    return Reply(token_response(signed_in), status=status)
+
+
+@contextmanager
+def _cookie_cleared_on_refusal(cookie: CookieRequest) -> Iterator[None]:
+    """A 401 of a request that carried the cookie also makes the browser forget it."""
+    try:
+        yield
+    except AuthenticationError as refused:
+        if cookie.present:
+            refused.headers["Set-Cookie"] = _refresh_cookie().cleared()
+        raise
 
 
 @endpoint(
@@ -110,16 +151,17 @@ def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageRespon
     response_model=LoginResponse,
     errors=(401, 403, 429, 503),
 )
-def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
-    """Opens a session (one per device) and returns an access and a refresh token; when the
-    account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead."""
+def login(body: LoginRequest, client: ClientInfo) -> LoginResponse | Reply:
+    """Opens a session (one per device) and returns an access and a refresh token (with
+    `refresh_token_transport: "cookie"`, the refresh token is set as an HttpOnly cookie instead); when
+    the account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify."""
     outcome = sign_in.login(body.email, body.password, client)
     if isinstance(outcome, sign_in.MfaChallenge):
         challenge = MfaChallengeResponse(
             mfa_token=outcome.mfa_token, expires_in=outcome.expires_in, methods=list(outcome.methods)
         )
         return LoginResponse(challenge)
-    return LoginResponse(token_response(outcome))
+    return signed_in_reply(outcome, body.refresh_token_transport)
 
 
 @endpoint(
@@ -132,11 +174,12 @@ def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
     response_model=TokenResponse,
     errors=(401, 403, 429, 503),
 )
-def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenResponse:
-    """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
-    The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit."""
+def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> Reply:
+    """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens
+    (`refresh_token_transport` as at /login). The token dies after 5 wrong or already used codes;
+    they count against the account's sign-in limit."""
     signed_in = sign_in.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
-    return token_response(signed_in)
+    return signed_in_reply(signed_in, body.refresh_token_transport)
 
 
 @endpoint(
@@ -166,11 +209,18 @@ def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: Clien
     summary="Rotate the refresh token",
     tags=TAGS,
     response_model=TokenResponse,
-    errors=(401, 503),
+    body_optional=True,
+    errors=(401, 403, 429, 503),
 )
-def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
-    """Returns a new access token and a new refresh token; the old refresh token is spent."""
-    return token_response(session_tokens.refresh(body.refresh_token, client))
+def refresh(body: RefreshRequest, cookie: CookieRequest, client: ClientInfo) -> TokenResponse | Reply:
+    """Returns a new access token and a new refresh token; the old refresh token is spent. Without
+    `refresh_token` in the body, rotates the refresh cookie (needs `X-Requested-With: fetch`, and an
+    allowed `Origin`: else 403 `CSRF_CHECK_FAILED`) and sets the new one."""
+    if body.refresh_token is not None:
+        return token_response(session_tokens.refresh(body.refresh_token, client))
+    token = cookie.token()  # the CSRF rule: 403 before anything is spent
+    with _cookie_cleared_on_refusal(cookie):
+        return _tokens_by_cookie(session_tokens.refresh(token, client))
 
 
 @endpoint(
@@ -181,13 +231,21 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     summary="Sign out this device",
     tags=TAGS,
     status=204,
-    auth=True,
     body_optional=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    errors=(401, 403, 503),
 )
-def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
-    """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
-    session_tokens.logout(caller, client)
+def logout(body: LogoutRequest, bearer: PresentedBearer, cookie: CookieRequest, client: ClientInfo) -> Reply:
+    """Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,
+    or the refresh cookie (under the same CSRF rule as refresh); 204 also when it had already ended.
+    Its tokens stop working at once; other devices stay signed in. The answer clears a cookie it
+    read (not when a body token came)."""
+    if body.refresh_token is not None:  # the body names the session: the cookie is not read
+        session_tokens.logout(bearer.token, body.refresh_token, client)
+        return Reply(status=204)
+    token = cookie.token()  # the CSRF rule: 403 before anything ends
+    with _cookie_cleared_on_refusal(cookie):
+        session_tokens.logout(bearer.token, token, client)
+    return Reply(status=204, headers={"Set-Cookie": _refresh_cookie().cleared()} if cookie.present else {})
 
 
 # The reset routes' first names (/password-reset/...), kept for the clients that call them.

@@ -6,7 +6,7 @@ import uuid
 
 import azure.functions as func
 
-from functions.auth import token_response
+from functions.auth import signed_in_reply
 from shared.context import ClientInfo
 from shared.http.endpoint import Answer, Reply, endpoint
 from shared.schemas.auth import TokenRequest, TokenResponse
@@ -148,5 +148,5 @@ def accept_invitation(body: AcceptInvitationRequest, caller: Principal | None, c
     names = (body.first_name, body.last_name)
     accepted = invitations.accept(body.token, caller, body.password, names, client)
     if accepted.session is not None:
-        return Reply(token_response(accepted.session), status=201)
+        return signed_in_reply(accepted.session, body.refresh_token_transport, status=201)
     return UserOut.model_validate(accepted.user)

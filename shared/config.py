@@ -37,6 +37,9 @@ JwtAlgorithm = Literal["ES256", "EdDSA", "RS256", "HS256", "HS384", "HS512"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DatabaseAuth = Literal["password", "entra"]
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
+# A cookie name: an RFC 6265 token of the characters every browser keeps as they are.
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SECURE_COOKIE_PREFIX = "__Secure-"
 FERNET_KEY_BYTES = 32
 # MFA_REQUIRED_ROLES=none: no role must have a second factor.
 NO_ROLES = "none"
@@ -149,6 +152,11 @@ class Settings(BaseSettings):
     # server can call `make run` as it is; elsewhere no origin unless named.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=_default_cors_origins)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The cookie of the cookie transport of refresh tokens (HttpOnly, Secure,
+    # SameSite=Strict, Path=/api/v1/auth). ``__Secure-``: a browser keeps it
+    # only when it was set over HTTPS with Secure (Chromium counts
+    # http://localhost as secure, so development uses the same name).
+    refresh_cookie_name: str = SECURE_COOKIE_PREFIX + "augeo_refresh"
     frontend_admin_url: str = "http://localhost:3000"
     frontend_donor_url: str = "http://localhost:3001"
     # The pages email links open on those apps, each with the token as ?token=
@@ -307,6 +315,16 @@ class Settings(BaseSettings):
         """Only a path: the link's scheme and host are the app's URL, and the query is the token's."""
         if not _PAGE_PATH.fullmatch(value):
             raise ValueError("must be a path like /reset-password (no scheme, host, query, fragment or space)")
+        return value
+
+    @field_validator("refresh_cookie_name")
+    @classmethod
+    def _cookie_name_is_plain(cls, value: str) -> str:
+        if not _COOKIE_NAME.fullmatch(value):
+            raise ValueError("must be 1 to 64 letters, digits and _ . - (a cookie name)")
+        if value.lower().startswith("__host-"):
+            # __Host- cookies must have Path=/; this one is scoped to the auth routes.
+            raise ValueError("cannot use the __Host- prefix (the cookie's Path is /api/v1/auth)")
         return value
 
     @field_validator("rate_limit_trusted_networks", mode="before")
@@ -482,6 +500,8 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("REDIS_URL must use rediss:// (TLS) for a remote Redis")
     if "*" in settings.cors_origins:
         problems.append("CORS_ORIGINS must name the web apps' origins, not *")
+    if not settings.refresh_cookie_name.startswith(SECURE_COOKIE_PREFIX):
+        problems.append(f"REFRESH_COOKIE_NAME must start with {SECURE_COOKIE_PREFIX} (only HTTPS may set it)")
     if settings.bcrypt_rounds < _MIN_BCRYPT_ROUNDS_IN_PRODUCTION:
         problems.append(f"BCRYPT_ROUNDS must be at least {_MIN_BCRYPT_ROUNDS_IN_PRODUCTION}")
     return problems

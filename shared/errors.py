@@ -21,6 +21,10 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    SESSION_ENDED = "SESSION_ENDED"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    CSRF_CHECK_FAILED = "CSRF_CHECK_FAILED"
     EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     ACCOUNT_DEACTIVATED = "ACCOUNT_DEACTIVATED"
     ACCOUNT_ERASED = "ACCOUNT_ERASED"
@@ -31,6 +35,7 @@ class ErrorCode(StrEnum):
     MFA_NOT_ENABLED = "MFA_NOT_ENABLED"
     MFA_NOT_ENROLLING = "MFA_NOT_ENROLLING"
     INVALID_MFA_CODE = "INVALID_MFA_CODE"
+    MFA_CODE_ALREADY_USED = "MFA_CODE_ALREADY_USED"
     INVALID_MFA_TOKEN = "INVALID_MFA_TOKEN"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
@@ -79,21 +84,38 @@ class BadRequestError(AppError):
 
 
 class AuthenticationError(AppError):
-    """401: who the caller is could not be established. Carries WWW-Authenticate."""
+    """401: who the caller is could not be established. Carries WWW-Authenticate.
+
+    The challenge names no error when no credential came (RFC 6750 §3.1) and
+    for a wrong password or code; :class:`TokenRejectedError` says which token failed.
+    """
 
     status_code = 401
     default_code = ErrorCode.AUTHENTICATION_REQUIRED
     default_message = "Sign in to continue."
+    challenge = 'Bearer realm="augeo"'
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="augeo"')
+        self.headers.setdefault("WWW-Authenticate", self.challenge)
 
 
-class SessionEndedError(AuthenticationError):
-    """401: the token was good, but its session (or its user's account) is no longer live."""
+class TokenRejectedError(AuthenticationError):
+    """401: a token came and is not honoured: expired, ended, reused or unknown (the code says which).
+
+    ``error="invalid_token"`` is RFC 6750 §3.1's word for all of them; the
+    code in the body tells a client whether to refresh or to sign in again.
+    """
 
     default_code = ErrorCode.INVALID_TOKEN
+    default_message = "Your sign-in is not valid. Sign in again."
+    challenge = 'Bearer realm="augeo", error="invalid_token"'
+
+
+class SessionEndedError(TokenRejectedError):
+    """401: the token was good, but its session (or its user's account) is no longer live: sign in again."""
+
+    default_code = ErrorCode.SESSION_ENDED
     default_message = "Your session has ended. Sign in again."
 
 

@@ -12,7 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
+from shared.http.binding import BEARER, COOKIE
 from shared.http.endpoint import ENDPOINTS, EndpointSpec
 from shared.schemas.common import ErrorResponse
 
@@ -144,15 +145,6 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     return responses
 
 
-def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
-    """A bearer token required, optional (``{}``: none at all is fine too), or not read."""
-    if spec.auth:
-        return [{"bearerAuth": []}]
-    if spec.bearer_optional:
-        return [{}, {"bearerAuth": []}]
-    return []
-
-
 def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": spec.name,
@@ -176,6 +168,33 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     return operation
 
 
+def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
+    """Bearer for a route that needs it; an optional one (``{}``: none at all is fine too); for one
+    that reads what it is given itself (refresh, logout), each credential it accepts, and none
+    (``{}``: a refresh token in the body will do)."""
+    if spec.auth:
+        return [{"bearerAuth": []}]
+    if spec.bearer_optional:
+        return [{}, {"bearerAuth": []}]
+    accepted: list[dict[str, list[str]]] = [{"bearerAuth": []}] if spec.binding.takes(BEARER) else []
+    if spec.binding.takes(COOKIE):
+        accepted.append({"refreshCookie": []})
+    return [*accepted, {}] if accepted else []
+
+
+def _security_schemes(settings: Settings) -> dict[str, Any]:
+    return {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "refreshCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.refresh_cookie_name,
+            "description": "The refresh token of the cookie transport (HttpOnly: the browser sends it, no script "
+            "reads it). A request it authenticates must carry `X-Requested-With: fetch`, and an allowed `Origin`.",
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     """The whole document for every declared endpoint."""
     settings = get_settings()
@@ -195,7 +214,7 @@ def build_openapi() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas.components,
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": _security_schemes(settings),
         },
         "tags": [
             {"name": tag, "description": TAG_DESCRIPTIONS.get(tag, tag)}

@@ -6,11 +6,16 @@ A handler names what it takes, and the pipeline provides exactly that:
 - ``query: SomeQuery``: the query string, validated into that model;
 - ``caller: Principal``: the authenticated caller and their authorization state
   (the route must say ``auth=True``); ``caller: Principal | None`` on a route
-  that says ``bearer_optional=True``: the caller when a bearer token was sent;
+  whose bearer token is optional (``bearer_optional=True``): None without one;
 - ``session: LiveSession``: only the live session behind the bearer token, the
   user's state if it was cached (a route that resolves the state itself, at a
   cost it controls: the permission check other services call);
 - ``client: ClientInfo``: request id, client IP and user agent;
+- ``bearer: PresentedBearer``: the bearer token as sent, unverified, for a
+  route that decides itself what it accepts of it (logout: an expired token
+  still names its session);
+- ``cookie: CookieRequest``: the refresh cookie and what its CSRF rule checks
+  (refresh and logout; ``shared.http.refresh_cookie``);
 - a route parameter by its name: ``user_id: uuid.UUID`` for ``{user_id:guid}``,
   ``str`` for an unconstrained one.
 
@@ -34,6 +39,8 @@ from pydantic import BaseModel
 
 from shared.context import ClientInfo
 from shared.errors import ValidationFailedError
+from shared.http.refresh_cookie import CookieRequest
+from shared.http.request import PresentedBearer
 from shared.http.routing import RouteTemplate
 from shared.services.principal import LiveSession, Principal
 
@@ -42,6 +49,8 @@ QUERY = "query"
 CALLER = "caller"
 SESSION = "session"
 CLIENT = "client"
+BEARER = "bearer"
+COOKIE = "cookie"
 
 RouteParser = Callable[[str, str], object]
 
@@ -70,24 +79,33 @@ def _model(handler: Callable[..., Any], name: str, hint: object) -> type[BaseMod
     return hint
 
 
+# What the pipeline provides by parameter name, and the type the parameter must name.
+_PROVIDED: dict[str, type] = {
+    CALLER: Principal,
+    SESSION: LiveSession,
+    CLIENT: ClientInfo,
+    BEARER: PresentedBearer,
+    COOKIE: CookieRequest,
+}
+
+
 @dataclass(frozen=True)
 class HandlerBinding:
     """What one handler takes, and how to produce each argument."""
 
     request_model: type[BaseModel] | None
     query_model: type[BaseModel] | None
-    wants_caller: bool
-    caller_optional: bool
-    wants_session: bool
-    wants_client: bool
+    provided: frozenset[str]  # names of _PROVIDED the handler takes
     route_parsers: Mapping[str, RouteParser]
+    caller_optional: bool = False  # ``caller: Principal | None``
 
     @classmethod
     def of(cls, handler: Callable[..., Any], template: RouteTemplate) -> HandlerBinding:
         """Read ``handler``'s signature; raise TypeError for anything the pipeline cannot serve."""
         hints = typing.get_type_hints(handler)
         request_model = query_model = None
-        wants_caller = caller_optional = wants_session = wants_client = False
+        provided: set[str] = set()
+        caller_optional = False
         parsers: dict[str, RouteParser] = {}
         for name in inspect.signature(handler).parameters:
             hint = hints.get(name)
@@ -95,12 +113,11 @@ class HandlerBinding:
                 request_model = _model(handler, name, hint)
             elif name == QUERY:
                 query_model = _model(handler, name, hint)
-            elif name == CALLER and hint in (Principal, Principal | None):
-                wants_caller, caller_optional = True, hint is not Principal
-            elif name == SESSION and hint is LiveSession:
-                wants_session = True
-            elif name == CLIENT and hint is ClientInfo:
-                wants_client = True
+            elif name in _PROVIDED and hint is _PROVIDED[name]:
+                provided.add(name)
+            elif name == CALLER and hint == Principal | None:
+                provided.add(name)
+                caller_optional = True
             elif name in template.param_names and hint in _ROUTE_PARSERS:
                 if _CONSTRAINT_FOR[hint] != template.constraints.get(name):
                     raise TypeError(f"{handler.__qualname__}: route parameter {name!r} needs the matching constraint")
@@ -110,9 +127,13 @@ class HandlerBinding:
         missing = set(template.param_names) - set(parsers)
         if missing:
             raise TypeError(f"{handler.__qualname__}: route parameters {sorted(missing)} are not taken")
-        if wants_caller and wants_session:
+        if {CALLER, SESSION} <= provided:
             raise TypeError(f"{handler.__qualname__}: take either 'caller' or 'session', not both")
-        return cls(request_model, query_model, wants_caller, caller_optional, wants_session, wants_client, parsers)
+        return cls(request_model, query_model, frozenset(provided), parsers, caller_optional)
+
+    def takes(self, name: str) -> bool:
+        """Whether the handler takes the provided parameter ``name`` (CALLER, SESSION, CLIENT, BEARER, COOKIE)."""
+        return name in self.provided
 
     def route_values(self, route_params: Mapping[str, str]) -> dict[str, object]:
         """Each route parameter parsed into the handler's type."""

@@ -25,12 +25,14 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from shared import clock
-from shared.config import ConfigurationError, get_settings
+from shared.config import ConfigurationError, Settings, get_settings
 from shared.context import ClientInfo
 from shared.errors import AppError, ServiceUnavailableError
 from shared.failures import is_dependency_failure
-from shared.http.binding import BODY, CALLER, CLIENT, QUERY, SESSION, HandlerBinding
+from shared.http.binding import BEARER, BODY, CALLER, CLIENT, COOKIE, QUERY, SESSION, HandlerBinding
+from shared.http.refresh_cookie import CookieRequest
 from shared.http.request import (
+    PresentedBearer,
     bearer_token_from,
     client_ip_from,
     parse_json,
@@ -124,15 +126,15 @@ class EndpointSpec(Declaration):
         object.__setattr__(self, "operation", self.operation or self.name)
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
-        if (binding.wants_session or self.recent_auth) and not self.auth:
+        if (binding.takes(SESSION) or self.recent_auth) and not self.auth:
             raise TypeError(f"{self.name}: a handler taking 'session' or wanting a recent proof needs auth=True")
-        if binding.wants_caller and binding.caller_optional != self.bearer_optional:
+        if binding.takes(CALLER) and binding.caller_optional != self.bearer_optional:
             raise TypeError(f"{self.name}: 'caller: Principal | None' goes with bearer_optional=True, and only with it")
-        if binding.wants_caller and not (self.auth or self.bearer_optional):
+        if binding.takes(CALLER) and not (self.auth or self.bearer_optional):
             raise TypeError(f"{self.name}: a handler taking 'caller' needs auth=True")
         if self.auth and self.bearer_optional:
             raise TypeError(f"{self.name}: a bearer token is either required (auth) or optional, not both")
-        if self.per_user_limit is not None and not binding.wants_session:
+        if self.per_user_limit is not None and not binding.takes(SESSION):
             raise TypeError(f"{self.name}: a per-user limit is counted by the session script: take 'session'")
         object.__setattr__(self, "method", self.method.upper())
         object.__setattr__(self, "description", self.description or self.handler.__doc__)
@@ -271,9 +273,7 @@ def _respond(
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
         principal, live = _authenticated(spec, headers, client)
-        arguments = _arguments(
-            spec, req, headers, client, principal=principal, body_limit=settings.max_request_body_bytes
-        )
+        arguments = _arguments(spec, req, headers, client, principal=principal, settings=settings)
         if live is not None:
             arguments[SESSION] = live
         return _render(spec, spec.handler(**arguments))
@@ -299,7 +299,7 @@ def _authenticated(
     token = bearer_token_from(headers)
     if not spec.auth and not (spec.bearer_optional and token):
         return None, None
-    if spec.binding.wants_session:
+    if spec.binding.takes(SESSION):
         claims, live = verify_bearer(token, client, spec.per_user_limit)
         user_id_var.set(claims.user_id)
         return None, live
@@ -318,25 +318,28 @@ def _arguments(
     client: ClientInfo,
     *,
     principal: Principal | None,
-    body_limit: int,
+    settings: Settings,
 ) -> dict[str, Any]:
     """The handler's arguments, each validated into the type its signature names."""
     binding = spec.binding
     arguments: dict[str, Any] = {}
-    if binding.wants_caller:
+    if binding.takes(CALLER):
         arguments[CALLER] = principal
     if binding.request_model is not None:
         raw = req.get_body() or b""
-        data = (
-            {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), body_limit)
-        )
+        limit = settings.max_request_body_bytes
+        data = {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), limit)
         arguments[BODY] = validate_model(binding.request_model, data)
     elif spec.method != ANY_METHOD:  # the catch-all answers 404/405 whatever was sent
         refuse_body(req.get_body() or b"")
     if binding.query_model is not None:
         arguments[QUERY] = validate_model(binding.query_model, dict(req.params), source="query")
-    if binding.wants_client:
+    if binding.takes(CLIENT):
         arguments[CLIENT] = client
+    if binding.takes(BEARER):
+        arguments[BEARER] = PresentedBearer(bearer_token_from(headers))
+    if binding.takes(COOKIE):
+        arguments[COOKIE] = CookieRequest.of(headers, req.url, settings)
     arguments.update(binding.route_values(req.route_params or {}))
     return arguments
 

@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, TypeVar
 
@@ -69,6 +70,13 @@ def bearer_token_from(headers: Mapping[str, str]) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+@dataclass(frozen=True)
+class PresentedBearer:
+    """The bearer token as sent, not verified: for a route that decides itself what it accepts of it."""
+
+    token: str | None
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import ConfigDict, Field, RootModel
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import (
@@ -13,12 +14,14 @@ from shared.schemas.fields import (
     Name,
     NewPassword,
     OpaqueToken,
+    RefreshTokenTransport,
+    without_default,
 )
 from shared.schemas.mfa import MfaChallengeResponse
 from shared.schemas.users import ContactFields, UserOut
 
-# How a sign-in answers its refresh token: in the JSON body (the cookie transport joins it).
-RefreshTokenTransport = Literal["body"]
+# refresh_token_transport's value that puts the refresh token in the cookie.
+COOKIE_TRANSPORT = "cookie"
 
 
 class RegisterRequest(ContactFields):
@@ -44,14 +47,23 @@ class EmailRequest(RequestModel):
 class LoginRequest(RequestModel):
     email: Email
     password: GivenPassword
+    refresh_token_transport: RefreshTokenTransport = "body"
 
 
 class RefreshRequest(RequestModel):
-    refresh_token: OpaqueToken
+    """The refresh token in the body; without one, the refresh cookie (with `X-Requested-With: fetch`)."""
+
+    refresh_token: OpaqueToken | None = Field(
+        default=None, description="Leave it out to refresh with the cookie; when both come, this one counts."
+    )
 
 
 class LogoutRequest(RequestModel):
-    refresh_token: OpaqueToken | None = None
+    """Any one of: this refresh token, the bearer token (even expired), the refresh cookie."""
+
+    refresh_token: OpaqueToken | None = Field(
+        default=None, description="Ends its session, whatever its state; when it comes, the cookie is not read."
+    )
 
 
 class PasswordResetConfirmRequest(RequestModel):
@@ -64,9 +76,18 @@ class PasswordChangeRequest(RequestModel):
     new_password: NewPassword
 
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
 class TokenResponse(ResponseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | SkipJsonSchema[None] = Field(
+        default=None,
+        exclude_if=_is_none,
+        json_schema_extra=without_default,
+        description="Left out with the cookie transport: the refresh token is in the cookie, out of scripts' reach.",
+    )
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(examples=[900], description="Seconds until the access token expires.")
     password_change_required: bool = Field(

@@ -10,7 +10,7 @@ escape character would let a user write lines of their own.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints, WithJsonSchema
@@ -101,6 +101,23 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=4 * MA
 # An opaque token from an email or a previous response.
 OpaqueToken = Annotated[str, StringConstraints(min_length=16, max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")]
 
+
+def without_default(schema: dict[str, Any]) -> None:
+    """Publish a field as optional without its default: a generator (openapi-typescript's defaults)
+    reads a default as "always present", which a request may leave out and a response does."""
+    schema.pop("default", None)
+
+
+# Where a sign-in's refresh token goes (the JSON, or a cookie no script can read); ``body`` when left out.
+RefreshTokenTransport = Annotated[
+    Literal["body", "cookie"],
+    Field(
+        description="Where the refresh token goes: `body` (in the JSON; the default) or `cookie` (an HttpOnly "
+        "cookie no script can read, for a web app on the API's site; the JSON then carries no refresh_token).",
+        json_schema_extra=without_default,
+    ),
+]
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 # What an event is called (shown to the NPO's people): one line, not blank.
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NAME_PATTERN)]
@@ -110,4 +127,16 @@ Text100 = Annotated[str, StringConstraints(max_length=100, pattern=ONE_LINE)]
 PostalCode = Annotated[str, StringConstraints(max_length=20, pattern=ONE_LINE)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
 
-__all__ = ["Email", "EventName", "Field", "GivenPassword", "IsoDateTime", "Name", "NewPassword", "OpaqueToken", "Phone"]
+__all__ = [
+    "Email",
+    "EventName",
+    "Field",
+    "GivenPassword",
+    "IsoDateTime",
+    "Name",
+    "NewPassword",
+    "OpaqueToken",
+    "Phone",
+    "RefreshTokenTransport",
+    "without_default",
+]

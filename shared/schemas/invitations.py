@@ -9,9 +9,8 @@ from pydantic import ConfigDict, Field, model_validator
 
 from shared.models import InvitationStatus
 from shared.roles_and_permissions import RoleName
-from shared.schemas.auth import RefreshTokenTransport
 from shared.schemas.common import RequestModel, ResponseModel
-from shared.schemas.fields import Email, Name, NewPassword, OpaqueToken, Phone
+from shared.schemas.fields import Email, Name, NewPassword, OpaqueToken, Phone, RefreshTokenTransport
 from shared.schemas.users import PageMeta, PageQuery, check_npo_for_role, role_npo_rule
 
 

@@ -13,8 +13,8 @@ import uuid
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.errors import AuthenticationError, ErrorCode, RateLimitedError, SessionEndedError
-from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
+from shared.errors import AuthenticationError, ErrorCode, RateLimitedError, SessionEndedError, TokenRejectedError
+from shared.security.jwt_tokens import AccessClaims, ExpiredTokenError, InvalidTokenError, decode_access_token
 from shared.services import audit, rate_limits, user_state
 from shared.services.audit import AuditEvent
 from shared.services.principal import LiveSession, Principal
@@ -61,8 +61,10 @@ def _verified(
         raise AuthenticationError()
     try:
         claims = decode_access_token(settings, token)
+    except ExpiredTokenError:
+        raise TokenRejectedError("Your sign-in has expired.", code=ErrorCode.TOKEN_EXPIRED) from None
     except InvalidTokenError:
-        raise AuthenticationError("Your sign-in has expired. Sign in again.", code=ErrorCode.INVALID_TOKEN) from None
+        raise TokenRejectedError("Your sign-in is not valid. Sign in again.") from None
     user_id = uuid.UUID(claims.user_id)
     limit = rate_limits.limit(settings, per_user_limit, user_id=user_id) if per_user_limit else None
     try:

@@ -40,6 +40,26 @@ class SecondFactor(StrEnum):
     RECOVERY_CODE = "recovery_code"
 
 
+class CodeRefused(StrEnum):
+    """Why a code was refused. Both count as a wrong code toward every limit."""
+
+    WRONG = "wrong"
+    # A TOTP code of a step at or before the last one accepted: a replay, or a
+    # second try with the code just used. Only the holder of the secret (or
+    # someone who saw that code) can send one, so saying so tells a guesser nothing.
+    ALREADY_USED = "already_used"
+
+    @property
+    def error_code(self) -> ErrorCode:
+        return ErrorCode.MFA_CODE_ALREADY_USED if self is CodeRefused.ALREADY_USED else ErrorCode.INVALID_MFA_CODE
+
+    @property
+    def message(self) -> str:
+        if self is CodeRefused.ALREADY_USED:
+            return "This code was already used; wait for the next one."
+        return "The code is not valid."
+
+
 @dataclass(frozen=True)
 class Enrolment:
     secret: str
@@ -87,7 +107,7 @@ def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> li
         if step is None:
             audit.record_by_caller(db, AuditEvent.MFA_WRONG_CODE, client, principal, during="enrolment")
             db.commit()  # the audit row stays; the enrolment does not change
-            raise _wrong_code()
+            raise _wrong_code(CodeRefused.WRONG)  # nothing is spent before the enrolment is confirmed
         factor.confirmed_at = func.now()
         factor.last_used_step = step
         user.mfa_enabled = True
@@ -106,10 +126,12 @@ def remove(principal: Principal, code: str | None, recovery_code: str | None, cl
         if not user.mfa_enabled:
             raise ConflictError("No second factor is on.", code=ErrorCode.MFA_NOT_ENABLED)
         used = check(db, settings, user.id, code, recovery_code)
-        if used is None:
-            audit.record_by_caller(db, AuditEvent.MFA_WRONG_CODE, client, principal, during="removal")
+        if isinstance(used, CodeRefused):
+            audit.record_by_caller(
+                db, AuditEvent.MFA_WRONG_CODE, client, principal, **wrong_code_details(used, "removal")
+            )
             db.commit()
-            raise _wrong_code()
+            raise _wrong_code(used)
         _turn_off(db, user)
         audit.record_by_caller(db, AuditEvent.MFA_REMOVED, client, principal, proven_with=used.value)
 
@@ -151,29 +173,14 @@ def clear_by_operator(email: str) -> bool:
 
 def check(
     db: DbSession, settings: Settings, user_id: uuid.UUID, code: str | None, recovery_code: str | None
-) -> SecondFactor | None:
-    """Accept a TOTP code or a recovery code, once; which one it was, or None.
+) -> SecondFactor | CodeRefused:
+    """Accept a TOTP code or a recovery code, once; which one it was, or why not.
 
     Both are spent by a conditional UPDATE: two requests racing with the same
-    code cannot both pass.
+    code cannot both pass (the loser is told the code was already used).
     """
     if code:
-        factor = db.get(TotpFactor, user_id)
-        if factor is None or factor.confirmed_at is None:
-            return None
-        step = totp.matching_step(_secret(settings, factor), code, clock.now(), factor.last_used_step)
-        if step is None:
-            return None
-        spent = db.execute(
-            update(TotpFactor)
-            .where(
-                TotpFactor.user_id == user_id,
-                or_(TotpFactor.last_used_step.is_(None), TotpFactor.last_used_step < step),
-            )
-            .values(last_used_step=step)
-            .returning(TotpFactor.user_id)
-        ).first()
-        return SecondFactor.TOTP if spent else None
+        return _check_totp(db, settings, user_id, code)
     if recovery_code:
         spent = db.execute(
             update(RecoveryCode)
@@ -185,8 +192,37 @@ def check(
             .values(used_at=func.now())
             .returning(RecoveryCode.id)
         ).first()
-        return SecondFactor.RECOVERY_CODE if spent else None
-    return None
+        return SecondFactor.RECOVERY_CODE if spent else CodeRefused.WRONG
+    return CodeRefused.WRONG
+
+
+def _check_totp(db: DbSession, settings: Settings, user_id: uuid.UUID, code: str) -> SecondFactor | CodeRefused:
+    factor = db.get(TotpFactor, user_id)
+    if factor is None or factor.confirmed_at is None:
+        return CodeRefused.WRONG
+    secret, now = _secret(settings, factor), clock.now()
+    step = totp.matching_step(secret, code, now, factor.last_used_step)
+    if step is None:
+        replayed = factor.last_used_step is not None and totp.matching_step(secret, code, now, None) is not None
+        return CodeRefused.ALREADY_USED if replayed else CodeRefused.WRONG
+    spent = db.execute(
+        update(TotpFactor)
+        .where(
+            TotpFactor.user_id == user_id,
+            or_(TotpFactor.last_used_step.is_(None), TotpFactor.last_used_step < step),
+        )
+        .values(last_used_step=step)
+        .returning(TotpFactor.user_id)
+    ).first()
+    return SecondFactor.TOTP if spent else CodeRefused.ALREADY_USED
+
+
+def wrong_code_details(refused: CodeRefused, during: str) -> dict[str, str | bool]:
+    """The details of an ``auth.mfa_wrong_code`` row: where, and whether the code was a replay."""
+    details: dict[str, str | bool] = {"during": during}
+    if refused is CodeRefused.ALREADY_USED:
+        details["already_used"] = True
+    return details
 
 
 def _secret(settings: Settings, factor: TotpFactor) -> str:
@@ -212,5 +248,5 @@ def _turn_off(db: DbSession, user: User) -> None:
     user_state.invalidate(db, [user.id])
 
 
-def _wrong_code() -> BadRequestError:
-    return BadRequestError("The code is not valid, or was already used.", code=ErrorCode.INVALID_MFA_CODE)
+def _wrong_code(refused: CodeRefused) -> BadRequestError:
+    return BadRequestError(refused.message, code=refused.error_code)

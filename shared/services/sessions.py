@@ -90,6 +90,8 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     claims: AccessClaims
+    # The session's absolute end (REFRESH_TOKEN_EXPIRE_DAYS after sign-in): no refresh token outlives it.
+    session_expires_at: datetime
 
 
 def _idle_seconds(settings: Settings) -> int:
@@ -156,7 +158,7 @@ def open_session(
     user_state.store_current(state, pipe)
     pipe.execute()
     access, claims = issue_access_token(settings, state, session.id, auth_time, amr)
-    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, expires_at)
 
 
 def check_session(
@@ -300,17 +302,30 @@ def revoke_user_sessions(
     return ended
 
 
+class RefreshRefusal(StrEnum):
+    """Why a refresh token was not rotated: each is its own 401 code."""
+
+    UNKNOWN = "unknown"  # never issued, or garbage
+    SESSION_ENDED = "session_ended"  # signed out, deactivated, reset, idle, expired, evicted
+    REUSED = "reused"  # a rotated token after the grace period: this presentation ended the session
+
+
 @dataclass(frozen=True)
 class Rotation:
-    """What a refresh produced: new tokens for a user, or reuse that ended the session."""
+    """What a refresh produced: new tokens for a user, or why not (and the session a reuse ended)."""
 
     tokens: IssuedTokens | None
     user: User | None
+    refused: RefreshRefusal | None = None
     reuse_detected_session: Session | None = None
+
+    @classmethod
+    def refusal(cls, why: RefreshRefusal, ended: Session | None = None) -> Rotation:
+        return cls(None, None, why, ended)
 
 
 @cache
-def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
+def _rotation_statement() -> Select[Any, datetime | None, User, list[uuid.UUID] | None]:
     """Spend the parent, add the child, touch the session, return the user: one statement.
 
     Built once per process, with bind parameters (``presented_hash``,
@@ -333,7 +348,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
         .cte("spent")
     )
     live = (
-        select(Session.id.label("session_id"), Session.user_id)
+        select(Session.id.label("session_id"), Session.user_id, Session.expires_at)
         .join(spent, spent.c.session_id == Session.id)
         .join(User, User.id == Session.user_id)
         .where(Session.revoked_at.is_(None), Session.expires_at > func.now(), User.is_active.is_(True))
@@ -358,7 +373,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
         .cte("touched")
     )
     return (
-        select(spent.c.session_id, User, user_state.events_of(User.id))
+        select(spent.c.session_id, live.c.expires_at, User, user_state.events_of(User.id))
         .select_from(spent)
         .outerjoin(live, true())
         .outerjoin(User, User.id == live.c.user_id)
@@ -366,11 +381,14 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
     )
 
 
-def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
-    """Rotate ``presented``; None when it is unknown or its session dead (the caller rolls back).
+def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation:
+    """Rotate ``presented``, or say why not; a refusal of SESSION_ENDED or UNKNOWN wants a rollback.
 
     The normal path is one SQL statement and one Redis round trip (the
-    session script: alive, not idle, idle timeout slid).
+    session script: alive, not idle, idle timeout slid). A token of a session
+    that has ended is told apart from an unknown one by that same statement
+    (it spent a known token, but found no live session); only a token
+    already spent costs a second look (:func:`_replay_or_reuse`).
     """
     child = refresh_tokens.new_refresh_token()
     parameters = {
@@ -381,16 +399,25 @@ def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation | None
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
         return _replay_or_reuse(db, settings, presented)
-    session_id, user, events = row
+    session_id, expires_at, user, events = row
     live = check_session(settings, user.id, session_id, None) if user is not None else None
-    if user is None or live is None:
-        return None
+    if user is None or live is None or expires_at is None:
+        return Rotation.refusal(RefreshRefusal.SESSION_ENDED)
+    return Rotation(_tokens(settings, user, events, live, refresh=child.text, ends=expires_at), user)
+
+
+def _tokens(
+    settings: Settings, user: User, events: list[uuid.UUID] | None, live: LiveSession, *, refresh: str, ends: datetime
+) -> IssuedTokens:
+    """A new access token for the live session (its proof carried on), beside ``refresh``."""
     state = user_state.from_user(user, events)
-    access, claims = issue_access_token(settings, state, session_id, live.auth_time, live.amr)
-    return Rotation(IssuedTokens(access, child.text, settings.access_token_expire_minutes * 60, claims), user)
+    access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, ends)
 
 
-def _live_session_and_user(db: DbSession, settings: Settings, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
+def _live_session_and_user(
+    db: DbSession, settings: Settings, session_id: uuid.UUID
+) -> tuple[LiveSession, Session, User] | None:
     """The live session and its user when it is open, unexpired, not idle, and the user active."""
     row = db.execute(
         select(Session, User)
@@ -400,28 +427,25 @@ def _live_session_and_user(db: DbSession, settings: Settings, session_id: uuid.U
     if row is None or not row[1].is_active:
         return None
     live = check_session(settings, row[1].id, row[0].id, None)
-    return (live, row[1]) if live is not None else None
+    return (live, row[0], row[1]) if live is not None else None
 
 
-def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
+def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotation:
+    """A token already spent: within the grace its child again; after it, reuse, unless the session had ended."""
     age = func.extract("epoch", func.now() - RefreshToken.rotated_at)
     row = db.execute(
         select(RefreshToken, age.label("age")).where(RefreshToken.token_hash == hash_token(presented))
     ).first()
     if row is None:
-        return None
+        return Rotation.refusal(RefreshRefusal.UNKNOWN)
     token, seconds_since_rotation = row
+    found = _live_session_and_user(db, settings, token.session_id)
+    if found is None:
+        return Rotation.refusal(RefreshRefusal.SESSION_ENDED)
+    live, session, user = found
     if token.child_sealed is not None and float(seconds_since_rotation) <= settings.refresh_token_reuse_grace_seconds:
-        found = _live_session_and_user(db, settings, token.session_id)
-        if found is None:
-            return None
-        live, user = found
         child = refresh_tokens.unseal(presented, token.child_sealed)
-        state = user_state.from_user(user, user_state.assigned_events(db, user.id))
-        access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
-        return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
-    session = db.get(Session, token.session_id)
-    if session is None or session.revoked_at is not None:
-        return None
+        events = user_state.assigned_events(db, user.id)
+        return Rotation(_tokens(settings, user, events, live, refresh=child, ends=session.expires_at), user)
     revoke_session(db, session.user_id, session.id, SessionEndReason.REFRESH_REUSE)
-    return Rotation(None, None, reuse_detected_session=session)
+    return Rotation.refusal(RefreshRefusal.REUSED, session)

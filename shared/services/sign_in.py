@@ -35,7 +35,7 @@ from shared.services import audit, known_devices, mfa, rate_limits
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
-from shared.services.mfa import SecondFactor
+from shared.services.mfa import CodeRefused, SecondFactor
 from shared.services.rate_limits import Limit, Rule
 from shared.services.sessions import AuthenticationMethod, IssuedTokens, make_room, open_session
 
@@ -139,12 +139,12 @@ def check_second_factor(
     with unit_of_work() as db:
         used = mfa.check(db, settings, user_id, code, recovery_code)
         user = db.get(User, user_id)
-        if user is not None and used is None:
-            audit.record_own(db, AuditEvent.MFA_WRONG_CODE, client, user, during="sign_in")
+        if user is not None and isinstance(used, CodeRefused):
+            audit.record_own(db, AuditEvent.MFA_WRONG_CODE, client, user, **mfa.wrong_code_details(used, "sign_in"))
         elif user is not None and used is SecondFactor.RECOVERY_CODE:
             audit.record_own(db, AuditEvent.MFA_RECOVERY_CODE_USED, client, user, during="sign_in")
-    if used is None:
-        raise AuthenticationError("The code is not valid, or was already used.", code=ErrorCode.INVALID_MFA_CODE)
+    if isinstance(used, CodeRefused):
+        raise AuthenticationError(used.message, code=used.error_code)
     return used
 
 

@@ -17,6 +17,7 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from shared.config import get_settings
 from shared.http.endpoint import ANY_METHOD, ENDPOINTS
 from tests.support import ROOT
 from tests.support.accounts import make_user
@@ -77,12 +78,22 @@ def test_every_operation_is_described(document: dict[str, Any]) -> None:
     assert all(tag.get("description") for tag in document["tags"])
 
 
+# Routes that read the credentials they accept themselves: each alternative, and none
+# ({}: a refresh token in the body will do).
+READ_THEIR_OWN_CREDENTIALS: dict[str, list[dict[str, list[str]]]] = {
+    "auth_refresh": [{"refreshCookie": []}, {}],
+    "auth_logout": [{"bearerAuth": []}, {"refreshCookie": []}, {}],
+}
+
+
 def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any]) -> None:
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+    cookie = document["components"]["securitySchemes"]["refreshCookie"]
+    assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", get_settings().refresh_cookie_name)
     protected = 0
     for spec in ENDPOINTS:
         if spec.method == ANY_METHOD:
@@ -95,6 +106,9 @@ def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any
             assert "503" in operation["responses"]
         elif spec.bearer_optional:
             assert operation["security"] == [{}, {"bearerAuth": []}], "anonymous, or with a bearer token"
+        elif spec.name in READ_THEIR_OWN_CREDENTIALS:
+            assert operation["security"] == READ_THEIR_OWN_CREDENTIALS[spec.name]
+            assert {"401", "403", "503"} <= set(operation["responses"])
             assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
         else:
             assert operation["security"] == []

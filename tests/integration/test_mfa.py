@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import jwt
@@ -23,10 +24,13 @@ from shared.database import unit_of_work
 from shared.models import AuditLog, RecoveryCode, TotpFactor
 from tests.support import ROOT
 from tests.support.accounts import Account, Actor, enrol_second_factor, make_user
+from tests.support.concurrency import locks_held
+from tests.support.network import client_from
 from tests.support.settings import settings_changed
 
 T0 = 1_900_000_020.0  # a step boundary (a multiple of 30 s)
 NPO = str(uuid.uuid4())
+RACERS = 4
 
 
 class Clock:
@@ -99,7 +103,90 @@ def test_a_code_is_accepted_once_even_within_its_step(signed_in: Callable[..., A
     assert _verify(actor.account, first["mfa_token"], code=code).status_code == 200
     clock.advance(5)  # the same 30-second step
     reused = _verify(actor.account, second["mfa_token"], code=code)
-    assert reused.status_code == 401 and reused.json()["error"]["code"] == "INVALID_MFA_CODE"
+    assert reused.status_code == 401 and reused.json()["error"]["code"] == "MFA_CODE_ALREADY_USED"
+    assert reused.headers["WWW-Authenticate"] == 'Bearer realm="augeo"', "a code is not a token"
+    wrong = _verify(actor.account, second["mfa_token"], code=_wrong_code(enrolled.secret, clock.value))
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "INVALID_MFA_CODE"
+
+
+def _wrong_code(secret: str, at: float) -> str:
+    """A code that matches no step within the drift of ``at``."""
+    near = {_code(secret, at + drift) for drift in (-60, -30, 0, 30, 60)}
+    return next(code for code in (f"{n:06d}" for n in range(10)) if code not in near)
+
+
+def _wrong_code_rows(user_id: str) -> list[dict[str, object]]:
+    with unit_of_work() as db:
+        rows = db.scalars(
+            select(AuditLog.details)
+            .where(AuditLog.event_type == "mfa.wrong_code", AuditLog.target_user_id == uuid.UUID(user_id))
+            .order_by(AuditLog.created_at)
+        ).all()
+    return [dict(row or {}) for row in rows]
+
+
+def test_a_code_older_than_the_last_accepted_is_already_used_too(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    """The code of the step before the one just accepted is within the drift, but spent by the later one."""
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    challenge = actor.account.tokens()
+    assert (
+        _verify(actor.account, challenge["mfa_token"], code=_code(enrolled.secret, clock.value + 30)).status_code == 200
+    )
+    older = _verify(actor.account, actor.account.tokens()["mfa_token"], code=_code(enrolled.secret, clock.value))
+    assert older.status_code == 401 and older.json()["error"]["code"] == "MFA_CODE_ALREADY_USED"
+
+
+def test_a_reused_code_counts_and_is_audited_as_a_wrong_code(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    """Five codes a challenge allows, whether wrong or replayed; each one audited, the replays marked."""
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    code = _code(enrolled.secret, clock.value)
+    assert _verify(actor.account, actor.account.tokens()["mfa_token"], code=code).status_code == 200
+    token = actor.account.tokens()["mfa_token"]
+    wrong = _wrong_code(enrolled.secret, clock.value)
+    answers = [
+        _verify(actor.account, token, code=proof).json()["error"]["code"] for proof in [code, wrong] * 2 + [code]
+    ]
+    assert answers == ["MFA_CODE_ALREADY_USED", "INVALID_MFA_CODE"] * 2 + ["MFA_CODE_ALREADY_USED"]
+    dead = _verify(actor.account, token, code=_code(enrolled.secret, clock.value + 30))
+    assert dead.status_code == 401 and dead.json()["error"]["code"] == "INVALID_MFA_TOKEN", "five codes spent it"
+    details = _wrong_code_rows(actor.id)
+    assert [row.get("already_used", False) for row in details] == [True, False, True, False, True]
+    assert {row["during"] for row in details} == {"sign_in"}
+
+
+def test_one_code_sent_at_once_by_several_signs_in_once(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    """All spend the same code at once (held on the factor's row): one signs in, the others are told it was used."""
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    code = _code(enrolled.secret, clock.value)
+    challenges = [actor.account.tokens()["mfa_token"] for _ in range(RACERS)]
+
+    def racer(mfa_token: str) -> tuple[int, str | None]:
+        with client_from(str(actor.account.http.base_url), actor.account.ip) as http:
+            response = http.post("/api/v1/auth/mfa/verify", json={"mfa_token": mfa_token, "code": code})
+        return response.status_code, response.json().get("error", {}).get("code")
+
+    factor_row = "SELECT 1 FROM mfa_totp WHERE user_id = :id FOR UPDATE"
+    pool_for_the_racers = {"DB_POOL_SIZE": str(RACERS + 2), "DB_MAX_OVERFLOW": "0"}
+    with settings_changed(**pool_for_the_racers), ThreadPoolExecutor(max_workers=RACERS) as pool:
+        with locks_held(factor_row, id=actor.id) as lock:
+            racers = [pool.submit(racer, token) for token in challenges]
+            lock.queued(RACERS)  # every one has matched the code and is spending it
+        answers = sorted(racer.result() for racer in racers)
+    assert answers == [(200, None)] + [(401, "MFA_CODE_ALREADY_USED")] * (RACERS - 1)
+
+
+def test_removal_with_a_spent_code_is_400_already_used(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    code = _code(enrolled.secret, clock.value)
+    assert _verify(actor.account, actor.account.tokens()["mfa_token"], code=code).status_code == 200
+    refused = actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": code})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "MFA_CODE_ALREADY_USED"
+    assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is True
+    assert _wrong_code_rows(actor.id) == [{"during": "removal", "already_used": True}]
 
 
 @pytest.mark.parametrize(("offset", "accepted"), [(-30, True), (30, True), (-60, False), (60, False)])

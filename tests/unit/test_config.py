@@ -49,6 +49,7 @@ def test_defaults_follow_the_design() -> None:
     assert defaults["db_pool_size"] + defaults["db_max_overflow"] <= 4
     assert defaults["rate_limit_login_per_ip"] == 5
     assert defaults["rate_limit_login_per_ip_window_seconds"] == 900
+    assert defaults["refresh_cookie_name"] == "__Secure-augeo_refresh"
 
 
 @pytest.mark.parametrize(
@@ -65,6 +66,10 @@ def test_defaults_follow_the_design() -> None:
         ({"email_backend": "smtp"}, "EMAIL_BACKEND"),
         ({"frontend_admin_url": "not a url"}, "FRONTEND_ADMIN_URL"),
         ({"cors_origins": "https://ok.example.org,ftp://bad"}, "CORS_ORIGINS"),
+        ({"refresh_cookie_name": "augeo refresh"}, "REFRESH_COOKIE_NAME"),
+        ({"refresh_cookie_name": "augeo=refresh"}, "REFRESH_COOKIE_NAME"),
+        ({"refresh_cookie_name": ""}, "REFRESH_COOKIE_NAME"),
+        ({"refresh_cookie_name": "__Host-augeo_refresh"}, "REFRESH_COOKIE_NAME"),
         ({"bcrypt_rounds": 3}, "BCRYPT_ROUNDS"),
         ({"jwt_algorithm": "none"}, "JWT_ALGORITHM"),
         ({"environment": "staging"}, "ENVIRONMENT"),
@@ -174,6 +179,7 @@ def _example_values() -> dict[str, str]:
         ({"frontend_admin_url": "https://gala-laptop.local"}, "FRONTEND_ADMIN_URL"),
         ({"mfa_required_roles": ""}, "MFA_REQUIRED_ROLES"),
         ({"mfa_required_roles": " , "}, "MFA_REQUIRED_ROLES"),
+        ({"refresh_cookie_name": "augeo_refresh"}, "REFRESH_COOKIE_NAME"),
     ],
 )
 def test_production_refuses_what_would_make_it_quietly_unsafe(changes: dict[str, object], named: str) -> None:

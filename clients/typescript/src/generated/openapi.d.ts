@@ -95,8 +95,9 @@ export interface paths {
         put?: never;
         /**
          * Sign in with email and password
-         * @description Opens a session (one per device) and returns an access and a refresh token; when the
-         *         account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify instead.
+         * @description Opens a session (one per device) and returns an access and a refresh token (with
+         *         `refresh_token_transport: "cookie"`, the refresh token is set as an HttpOnly cookie instead); when
+         *         the account has a second factor, answers `mfa_required` with an `mfa_token` for /auth/mfa/verify.
          */
         post: operations["auth_login"];
         delete?: never;
@@ -116,8 +117,9 @@ export interface paths {
         put?: never;
         /**
          * Second step of a sign-in: the code
-         * @description Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
-         *         The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit.
+         * @description Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens
+         *         (`refresh_token_transport` as at /login). The token dies after 5 wrong or already used codes;
+         *         they count against the account's sign-in limit.
          */
         post: operations["auth_mfa_verify"];
         delete?: never;
@@ -158,7 +160,9 @@ export interface paths {
         put?: never;
         /**
          * Rotate the refresh token
-         * @description Returns a new access token and a new refresh token; the old refresh token is spent.
+         * @description Returns a new access token and a new refresh token; the old refresh token is spent. Without
+         *         `refresh_token` in the body, rotates the refresh cookie (needs `X-Requested-With: fetch`, and an
+         *         allowed `Origin`: else 403 `CSRF_CHECK_FAILED`) and sets the new one.
          */
         post: operations["auth_refresh"];
         delete?: never;
@@ -178,7 +182,10 @@ export interface paths {
         put?: never;
         /**
          * Sign out this device
-         * @description Ends the caller's session; its tokens stop working at once. Other devices stay signed in.
+         * @description Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,
+         *         or the refresh cookie (under the same CSRF rule as refresh); 204 also when it had already ended.
+         *         Its tokens stop working at once; other devices stay signed in. The answer clears a cookie it
+         *         read (not when a body token came).
          */
         post: operations["auth_logout"];
         delete?: never;
@@ -989,10 +996,9 @@ export interface components {
             /**
              * Refresh Token Transport
              * @description A new account's session: how its refresh token is answered.
-             * @default body
-             * @constant
+             * @enum {string}
              */
-            refresh_token_transport: "body";
+            refresh_token_transport?: "body" | "cookie";
         };
         /** AccessTokenResponse */
         AccessTokenResponse: {
@@ -1816,16 +1822,26 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+            /**
+             * Refresh Token Transport
+             * @description Where the refresh token goes: `body` (in the JSON; the default) or `cookie` (an HttpOnly cookie no script can read, for a web app on the API's site; the JSON then carries no refresh_token).
+             * @enum {string}
+             */
+            refresh_token_transport?: "body" | "cookie";
         };
         /**
          * LoginResponse
          * @description The tokens, or (when the account has a second factor) a challenge for the code.
          */
         LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaChallengeResponse"];
-        /** LogoutRequest */
+        /**
+         * LogoutRequest
+         * @description Any one of: this refresh token, the bearer token (even expired), the refresh cookie.
+         */
         LogoutRequest: {
             /**
              * Refresh Token
+             * @description Ends its session, whatever its state; when it comes, the cookie is not read.
              * @default null
              */
             refresh_token: string | null;
@@ -1871,6 +1887,12 @@ export interface components {
             recovery_code: string | null;
             /** Mfa Token */
             mfa_token: string;
+            /**
+             * Refresh Token Transport
+             * @description Where the refresh token goes: `body` (in the JSON; the default) or `cookie` (an HttpOnly cookie no script can read, for a web app on the API's site; the JSON then carries no refresh_token).
+             * @enum {string}
+             */
+            refresh_token_transport?: "body" | "cookie";
         };
         /** PageQuery */
         PageQuery: {
@@ -2041,10 +2063,17 @@ export interface components {
              */
             recovery_codes: string[];
         };
-        /** RefreshRequest */
+        /**
+         * RefreshRequest
+         * @description The refresh token in the body; without one, the refresh cookie (with `X-Requested-With: fetch`).
+         */
         RefreshRequest: {
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description Leave it out to refresh with the cookie; when both come, this one counts.
+             * @default null
+             */
+            refresh_token: string | null;
         };
         /** RegisterRequest */
         RegisterRequest: {
@@ -2205,8 +2234,11 @@ export interface components {
         TokenResponse: {
             /** Access Token */
             access_token: string;
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description Left out with the cookie transport: the refresh token is in the cookie, out of scripts' reach.
+             */
+            refresh_token?: string;
             /**
              * Token Type
              * @default bearer
@@ -3259,7 +3291,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["RefreshRequest"];
             };
@@ -3300,6 +3332,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Request body too large. */
             413: {
                 headers: {
@@ -3327,6 +3370,19 @@ export interface operations {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
