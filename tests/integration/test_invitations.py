@@ -19,6 +19,7 @@ from shared.models import AuditLog, Invitation, User
 from tests.support.accounts import PASSWORD, Account, Actor, make_user
 from tests.support.concurrency import locks_held
 from tests.support.emails import emails_to, token_from_last_email
+from tests.support.events import registered_event
 from tests.support.network import client_from, fresh_ip
 from tests.support.settings import settings_changed
 
@@ -236,7 +237,7 @@ def test_staff_invited_as_coordinator_of_their_npo_is_promoted_and_keeps_their_e
     npo = _npo()
     root = signed_in("super_admin")
     staff = signed_in("staff", npo)
-    event = str(uuid.uuid4())
+    event = registered_event(npo)
     assert root.request("PUT", f"/api/v1/users/{staff.id}/events/{event}").status_code == 201
     _invited(root, staff.account.email, npo, role="event_coordinator")
     accepted = _accept(client, _token(staff.account.email), bearer=staff.access_token)
