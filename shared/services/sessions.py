@@ -223,6 +223,15 @@ def revoke_session(
     return ended is not None
 
 
+def session_open(db: DbSession, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """Whether the user's session is still open in the durable record (under the user's row
+    lock, a revocation that committed before is seen)."""
+    found = db.scalar(
+        select(Session.id).where(Session.id == session_id, Session.user_id == user_id, Session.revoked_at.is_(None))
+    )
+    return found is not None
+
+
 def make_room(db: DbSession, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     """End the oldest live sessions so that one more keeps the user within ``limit``.
 
