@@ -130,10 +130,12 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     tags=PRIVACY_TAGS,
     response_model=PersonalDataExport,
     auth=True,
+    recent_auth=True,
 )
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-    the audit events about me and the emails sent to me; never a password hash, token, secret or email body."""
+    the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
+    Needs a recent proof of identity: a stolen access token alone does not carry the history off."""
     return PersonalDataExport.model_validate(personal_data.export(caller, client), from_attributes=True)
 
 

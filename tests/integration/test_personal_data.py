@@ -356,6 +356,17 @@ def test_the_export_holds_every_category_and_no_secret(person: Person) -> None:
     assert len(exported) == 1
 
 
+def test_the_export_needs_a_recent_proof_of_identity(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stolen access token must not carry off the history of addresses and browsers."""
+    token = account.tokens()["access_token"]
+    monkeypatch.setattr("shared.clock.now", lambda: time.time() + 11 * 60)  # 11 minutes after the sign-in
+    stale = account.http.get("/api/v1/users/me/export", headers=_bearer(token))
+    assert stale.status_code == 403 and stale.json()["error"]["code"] == "REAUTHENTICATION_REQUIRED"
+    renewed = account.http.post("/api/v1/auth/reauthenticate", json={"password": PASSWORD}, headers=_bearer(token))
+    assert renewed.status_code == 200, renewed.text
+    assert account.http.get("/api/v1/users/me/export", headers=_bearer(token)).status_code == 200
+
+
 def _secrets_of(person: Person) -> list[str]:
     """Every secret held for the person, and every stored hash of one."""
     user_id = uuid.UUID(person.id)
