@@ -27,9 +27,10 @@ from shared.errors import BadRequestError, ConflictError, ErrorCode
 from shared.models import RecoveryCode, TotpFactor, User
 from shared.security import totp
 from shared.security.encryption import decrypt, encrypt
-from shared.services import audit, user_state
+from shared.services import audit, rate_limits, user_state
 from shared.services.audit import AuditEvent
 from shared.services.principal import Principal
+from shared.services.rate_limits import Rule
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
 
 
@@ -98,8 +99,26 @@ def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> li
 
 
 def remove(principal: Principal, code: str | None, recovery_code: str | None, client: ClientInfo) -> None:
-    """Turn the second factor off, proven with a current code or a recovery code."""
+    """Turn the second factor off, proven with a current code or a recovery code.
+
+    A wrong code keeps a slot of the per-user limit that wrong passwords of a
+    signed-in user count against (re-authentication's): codes cannot be tried
+    here without bound. Anything else gives the slot back.
+    """
     settings = get_settings()
+    proofs = rate_limits.limit(settings, Rule.SIGNED_IN_PROOF_PER_USER, user_id=principal.user_id)
+    with rate_limits.reserved([proofs]) as reservation:
+        try:
+            _remove_proven(settings, principal, code, recovery_code, client)
+        except ConflictError:
+            reservation.give_back()
+            raise
+        reservation.give_back()
+
+
+def _remove_proven(
+    settings: Settings, principal: Principal, code: str | None, recovery_code: str | None, client: ClientInfo
+) -> None:
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
         assert user is not None

@@ -71,7 +71,7 @@ class Rule(StrEnum):
     RESEND_PER_MAILBOX = "resend:email"
     EMAILED_TOKEN_PER_ADDRESS = "token:ip"  # attempts with a verification or reset token
     REFRESH_FAILURE_PER_ADDRESS = "refresh:ip"  # failed refreshes only
-    SIGNED_IN_PASSWORD_PER_USER = "signed-in-password"  # wrong passwords of a signed-in user
+    SIGNED_IN_PROOF_PER_USER = "signed-in-password"  # wrong passwords (and codes) of a signed-in user
 
 
 class Counted(Enum):
@@ -134,7 +134,7 @@ RULES: dict[Rule, RuleDefinition] = {
     Rule.REFRESH_FAILURE_PER_ADDRESS: RuleDefinition(
         "rate_limit_refresh_per_ip", "rate_limit_refresh_per_ip_window_seconds", Counted.ADDRESS
     ),
-    Rule.SIGNED_IN_PASSWORD_PER_USER: RuleDefinition(
+    Rule.SIGNED_IN_PROOF_PER_USER: RuleDefinition(
         "rate_limit_password_change_per_user", "rate_limit_password_change_per_user_window_seconds", Counted.USER
     ),
 }

@@ -90,5 +90,6 @@ def check_own_password(settings: Settings, user_id: uuid.UUID, password: str, wr
 
 
 def _signed_in_password_limit(settings: Settings, user_id: uuid.UUID) -> Limit:
-    """Wrong passwords given by a signed-in user (password change, re-authentication), per user."""
-    return rate_limits.limit(settings, Rule.SIGNED_IN_PASSWORD_PER_USER, user_id=user_id)
+    """Wrong proofs given by a signed-in user (passwords at password change, re-authentication and
+    erasure; codes at re-authentication and at turning the second factor off), per user."""
+    return rate_limits.limit(settings, Rule.SIGNED_IN_PROOF_PER_USER, user_id=user_id)

@@ -171,6 +171,28 @@ def test_removal_needs_a_code_and_turns_it_off(signed_in: Callable[..., Actor], 
     assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is False
 
 
+def _wrong(code: str) -> str:
+    """A six-digit code that is not ``code``."""
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def test_removal_counts_wrong_codes_against_the_signed_in_users_limit(
+    signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    """Wrong codes to turn the factor off count where wrong passwords of a signed-in user do
+    (5 per 15 minutes, shared with re-authentication); then even the right code is refused."""
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    right = _code(enrolled.secret, clock.value)
+    wrong = [actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": _wrong(right)}) for _ in range(5)]
+    assert [answer.status_code for answer in wrong] == [400] * 5
+    limited = actor.request("DELETE", "/api/v1/auth/mfa/totp", json={"code": right})
+    assert limited.status_code == 429 and "Retry-After" in limited.headers
+    reauthenticate = {"password": actor.account.password, "code": right}
+    assert actor.request("POST", "/api/v1/auth/reauthenticate", json=reauthenticate).status_code == 429
+    assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is True
+
+
 def test_new_recovery_codes_kill_the_old_set(signed_in: Callable[..., Actor], clock: Clock) -> None:
     actor = signed_in("donor")
     enrolled = Enrolled(actor, clock)

@@ -39,7 +39,7 @@ def test_a_limit_takes_its_size_from_the_settings_and_counts_whom_the_rule_says(
     assert venue.subject == f"10.1.2.3:{account}"
     assert rate_limits.limit(settings, Rule.LOGIN_PER_ACCOUNT, account="ada@example.org").subject == account
     user = uuid.uuid4()
-    assert rate_limits.limit(settings, Rule.SIGNED_IN_PASSWORD_PER_USER, user_id=user).subject == str(user)
+    assert rate_limits.limit(settings, Rule.SIGNED_IN_PROOF_PER_USER, user_id=user).subject == str(user)
     assert rate_limits.limit(settings, Rule.REFRESH_FAILURE_PER_ADDRESS, ip_address=None).subject == "unknown"
 
 
@@ -48,4 +48,4 @@ def test_a_rule_asked_for_without_whom_it_counts_is_a_programming_error() -> Non
     with pytest.raises(ValueError, match="account"):
         rate_limits.limit(settings, Rule.LOGIN_PER_ACCOUNT, ip_address="203.0.113.9")
     with pytest.raises(ValueError, match="user"):
-        rate_limits.limit(settings, Rule.SIGNED_IN_PASSWORD_PER_USER)
+        rate_limits.limit(settings, Rule.SIGNED_IN_PROOF_PER_USER)
