@@ -30,6 +30,8 @@ PREFIX = "api/v1/users"
 TAGS = ("users",)
 SESSION_TAGS = ("sessions",)
 PRIVACY_TAGS = ("privacy",)
+# A user who must enrol a second factor, or prove it in this session, may still see and end their sessions.
+OWN_SESSIONS_DESPITE = (PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP)
 
 
 def _out(user: object) -> UserOut:
@@ -48,7 +50,7 @@ def _out(user: object) -> UserOut:
     tags=TAGS,
     response_model=UserOut,
     auth=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP),
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
@@ -79,7 +81,7 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     tags=SESSION_TAGS,
     response_model=SessionList,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def my_sessions(caller: Principal) -> SessionList:
     sessions = own_sessions.list_sessions(caller)
@@ -96,7 +98,7 @@ def my_sessions(caller: Principal) -> SessionList:
     status=204,
     auth=True,
     errors=(404,),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
@@ -112,7 +114,7 @@ def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo)
     tags=SESSION_TAGS,
     status=204,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)

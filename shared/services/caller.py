@@ -44,7 +44,7 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
         claims=claims,
         auth_time=live.auth_time,
         amr=live.amr,
-        pending_steps=pending_steps(state, settings.mfa_required_roles),
+        pending_steps=pending_steps(state, settings.mfa_required_roles, live.amr),
     )
 
 

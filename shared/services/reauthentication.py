@@ -27,8 +27,9 @@ from shared.services import audit, rate_limits
 from shared.services.audit import AuditEvent
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit, Rule
-from shared.services.sessions import AuthenticationMethod, issue_access_token, record_authentication
+from shared.services.sessions import issue_access_token, record_authentication
 from shared.services.sign_in import VerifiedPassword, check_second_factor
+from shared.services.sign_in_state import AuthenticationMethod
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ class SessionEndReason(StrEnum):
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_LIMIT = "session_limit"
     MFA_CLEARED = "second_factor_cleared"
+    MFA_ENROLLED = "second_factor_enrolled"  # the user turned a factor on from another session
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,6 @@ class IssuedTokens:
 
 def _idle_seconds(settings: Settings) -> int:
     return settings.session_idle_timeout_minutes * 60
-
-
-class AuthenticationMethod(StrEnum):
-    """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
-
-    PASSWORD = "pwd"
-    ONE_TIME_PASSWORD = "otp"
 
 
 def issue_access_token(

@@ -36,7 +36,8 @@ from shared.services.email import templates
 from shared.services.email.outbox import enqueue
 from shared.services.mfa import SecondFactor
 from shared.services.rate_limits import Limit, Rule
-from shared.services.sessions import AuthenticationMethod, IssuedTokens, make_room, open_session
+from shared.services.sessions import IssuedTokens, make_room, open_session
+from shared.services.sign_in_state import AuthenticationMethod
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ sign-in is complete enough to use it is decided here, from the caller's state
 and session, before any of that:
 
 - a **pending step** is something the user must do before the rest of the
-  API is theirs (replace a temporary password, enrol a second factor). Each
+  API is theirs (replace a temporary password, enrol a second factor, prove
+  the second factor in a session that signed in without it). Each
   step is one row of :data:`OWED`: the 403 a route answers while it is owed
   (unless the route is ``allowed_despite`` it), and the reason the permission
   check other services call gives. A new step is a :class:`PendingStep`, its
@@ -14,8 +15,10 @@ and session, before any of that:
   it is (password, and a code where a second factor is on) within
   REAUTH_MAX_AGE_MINUTES (:func:`refuse_unless_recent`).
 
-Handlers name ``PendingStep`` in their declarations, so this module stays light
-(no ORM, no Redis at import).
+Everything here is decided from what the bearer check already holds (the
+user's state, and the session's ``amr``, which travels with the live
+session): no round trip of its own. Handlers name ``PendingStep`` in their
+declarations, so this module stays light (no ORM, no Redis at import).
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ if TYPE_CHECKING:
     from shared.services.user_state import UserState
 
 
+class AuthenticationMethod(StrEnum):
+    """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
+
+    PASSWORD = "pwd"
+    ONE_TIME_PASSWORD = "otp"
+
+
 class PendingStep(StrEnum):
     """Something a signed-in user must do before the rest of the API is theirs."""
 
@@ -39,6 +49,9 @@ class PendingStep(StrEnum):
     PASSWORD_CHANGE = "password_change"
     # The role requires a second factor and none is on yet.
     MFA_ENROLLMENT = "mfa_enrollment"
+    # A second factor is on, and this session's sign-in (or last re-authentication) did not prove it:
+    # a session from before the factor, or one that only a password opened.
+    MFA_STEP_UP = "mfa_step_up"
 
 
 @dataclass(frozen=True)
@@ -62,16 +75,26 @@ OWED: dict[PendingStep, Owed] = {
         "Your role requires a second factor: enrol an authenticator app first.",
         CheckReason.MFA_ENROLLMENT_REQUIRED,
     ),
+    PendingStep.MFA_STEP_UP: Owed(
+        ErrorCode.MFA_STEP_UP_REQUIRED,
+        "A second factor is on: confirm your password and a code (POST /api/v1/auth/reauthenticate) first.",
+        CheckReason.MFA_STEP_UP_REQUIRED,
+    ),
 }
 
 
-def pending_steps(state: UserState, mfa_required_roles: Collection[RoleName]) -> frozenset[PendingStep]:
-    """What this user must do before the rest of the API is theirs (MFA_REQUIRED_ROLES: ``mfa_required_roles``)."""
+def pending_steps(
+    state: UserState, mfa_required_roles: Collection[RoleName], amr: Collection[str]
+) -> frozenset[PendingStep]:
+    """What this user must do, in this session (proved with ``amr``), before the rest of the API
+    is theirs (MFA_REQUIRED_ROLES: ``mfa_required_roles``)."""
     steps = set()
     if state.password_change_required:
         steps.add(PendingStep.PASSWORD_CHANGE)
     if state.role in mfa_required_roles and not state.mfa_enabled:
         steps.add(PendingStep.MFA_ENROLLMENT)
+    if state.mfa_enabled and AuthenticationMethod.ONE_TIME_PASSWORD not in amr:
+        steps.add(PendingStep.MFA_STEP_UP)
     return frozenset(steps)
 
 
@@ -90,11 +113,20 @@ def refuse_pending_steps(pending: frozenset[PendingStep], allowed_despite: Colle
         raise AuthorizationError(owed.message, code=owed.code)
 
 
-def refuse_unless_recent(auth_time: int, now: float, max_age_seconds: int) -> None:
-    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions)."""
-    if now - auth_time > max_age_seconds:
+def refuse_unless_recent(
+    auth_time: int, now: float, max_age_seconds: int, *, code_required: bool, amr: Collection[str] | None = None
+) -> None:
+    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions),
+    or, given the session's ``amr``, without a second-factor code when ``code_required``.
+
+    The details say whether the renewed proof needs a code (``code_required``:
+    the user has a second factor on, so re-authentication asks for one).
+    """
+    missing_code = amr is not None and code_required and AuthenticationMethod.ONE_TIME_PASSWORD not in amr
+    if now - auth_time > max_age_seconds or missing_code:
+        message = "Confirm your password and a current code again" if code_required else "Confirm your password again"
         raise AuthorizationError(
-            "Confirm your password (and code) again: POST /api/v1/auth/reauthenticate.",
+            f"{message}: POST /api/v1/auth/reauthenticate.",
             code=ErrorCode.REAUTHENTICATION_REQUIRED,
-            details={"max_age_seconds": max_age_seconds},
+            details={"max_age_seconds": max_age_seconds, "code_required": code_required},
         )

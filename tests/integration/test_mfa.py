@@ -19,14 +19,22 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
+from shared.config import get_settings
+from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.models import AuditLog, RecoveryCode, TotpFactor
+from shared.errors import AuthorizationError
+from shared.models import AuditLog, RecoveryCode, Session, TotpFactor, User
+from shared.services import mfa
+from shared.services.caller import authenticate
+from shared.services.sessions import open_session
+from shared.services.sign_in_state import AuthenticationMethod
 from tests.support import ROOT
-from tests.support.accounts import Account, Actor, enrol_second_factor, make_user
+from tests.support.accounts import PASSWORD, Account, Actor, enrol_second_factor, make_user
 from tests.support.settings import settings_changed
 
 T0 = 1_900_000_020.0  # a step boundary (a multiple of 30 s)
 NPO = str(uuid.uuid4())
+IN_PROCESS = ClientInfo(request_id="in-process", ip_address="198.51.100.31", user_agent="pytest")
 
 
 class Clock:
@@ -191,6 +199,94 @@ def test_removal_counts_wrong_codes_against_the_signed_in_users_limit(
     reauthenticate = {"password": actor.account.password, "code": right}
     assert actor.request("POST", "/api/v1/auth/reauthenticate", json=reauthenticate).status_code == 429
     assert actor.request("GET", "/api/v1/users/me").json()["mfa_enabled"] is True
+
+
+# -- turning a factor on: the sessions from before it, and a step-up for the others --------------
+
+
+def _password_only_session(user_id: str) -> str:
+    """A session whose sign-in proved only the password (as one from before the factor was on,
+    or kept from before this rule, is): opened in process, as sign-in opens one."""
+    with unit_of_work() as db:
+        user = db.get(User, uuid.UUID(user_id), with_for_update=True)
+        assert user is not None and user.mfa_enabled
+        tokens = open_session(db, get_settings(), user, IN_PROCESS, (AuthenticationMethod.PASSWORD,))
+    return tokens.access_token
+
+
+def test_confirming_enrolment_ends_every_other_session_of_the_user(
+    signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    """Someone who had the password signed in before the owner turned the factor on: their
+    session ends at the confirmation, before it can mint itself recovery codes."""
+    owner = signed_in("donor")
+    intruder = Actor(owner.account)  # another sign-in with the password alone
+    enrolled = Enrolled(owner, clock)
+    assert intruder.request("POST", "/api/v1/auth/mfa/recovery-codes").status_code == 401
+    assert intruder.request("GET", "/api/v1/users/me").status_code == 401
+    assert owner.request("GET", "/api/v1/users/me").status_code == 200, "the session that confirmed stays"
+    owner_codes = _verify(owner.account, owner.account.tokens()["mfa_token"], recovery_code=enrolled.recovery_codes[0])
+    assert owner_codes.status_code == 200, "the owner's recovery codes are still the ones that work"
+    intruder_session = uuid.UUID(jwt.decode(intruder.access_token, options={"verify_signature": False})["sid"])
+    with unit_of_work() as db:
+        ended = db.get(Session, intruder_session)
+        enrolled_event = db.scalars(
+            select(AuditLog).where(
+                AuditLog.event_type == "mfa.enrolled", AuditLog.target_user_id == uuid.UUID(owner.id)
+            )
+        ).one()
+    assert ended is not None and ended.revoked_reason == "second_factor_enrolled"
+    assert enrolled_event.details["sessions_ended"] == 1
+
+
+def test_a_session_signed_in_without_the_factor_owes_a_step_up(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    assert actor.request("PATCH", "/api/v1/users/me", json={"first_name": "Ada"}).status_code == 200, (
+        "the session that confirmed proved a code: it owes nothing"
+    )
+    actor.access_token = _password_only_session(actor.id)
+    for method, path, body in [
+        ("PATCH", "/api/v1/users/me", {"first_name": "Eve"}),
+        ("POST", "/api/v1/auth/mfa/recovery-codes", None),
+        ("POST", "/api/v1/auth/password/change", {"current_password": PASSWORD, "new_password": "Eves-own-pass-1"}),
+    ]:
+        refused = actor.request(method, path, json=body)
+        assert refused.status_code == 403 and refused.json()["error"]["code"] == "MFA_STEP_UP_REQUIRED", path
+    assert actor.request("GET", "/api/v1/users/me").status_code == 200
+    assert actor.request("GET", "/api/v1/users/me/sessions").status_code == 200
+    check = actor.request("POST", "/api/v1/authz/check", json={"permission": "profile:manage"})
+    assert check.json() == {"allowed": False, "reason": "mfa_step_up_required"}
+    without_code = actor.request("POST", "/api/v1/auth/reauthenticate", json={"password": PASSWORD})
+    assert without_code.status_code == 401 and without_code.json()["error"]["code"] == "INVALID_MFA_CODE"
+    code = _code(enrolled.secret, clock.value)
+    stepped_up = actor.request("POST", "/api/v1/auth/reauthenticate", json={"password": PASSWORD, "code": code})
+    assert stepped_up.status_code == 200, stepped_up.text
+    assert actor.request("PATCH", "/api/v1/users/me", json={"first_name": "Ada"}).status_code == 200, (
+        "the same access token: the step-up is recorded on the session"
+    )
+
+
+def test_new_recovery_codes_need_a_recent_proof_that_included_a_code(
+    signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    """What the design calls "needs a current code": a proof of this session, within
+    REAUTH_MAX_AGE_MINUTES, that included one. A request that passed the bearer check just
+    before the factor came on (its session then ended) is refused by the service itself."""
+    actor = signed_in("donor")
+    before = authenticate(actor.access_token, IN_PROCESS)  # password only; no factor yet
+    enrolled = Enrolled(actor, clock)
+    with pytest.raises(AuthorizationError) as refused:
+        mfa.regenerate_recovery_codes(before, IN_PROCESS)
+    assert refused.value.code == "REAUTHENTICATION_REQUIRED" and (refused.value.details or {})["code_required"] is True
+    clock.advance(11 * 60)
+    stale = actor.request("POST", "/api/v1/auth/mfa/recovery-codes")
+    assert stale.status_code == 403 and stale.json()["error"]["code"] == "REAUTHENTICATION_REQUIRED"
+    assert stale.json()["error"]["details"]["code_required"] is True
+    code = _code(enrolled.secret, clock.value)
+    assert actor.request("POST", "/api/v1/auth/reauthenticate", json={"password": PASSWORD, "code": code}).is_success
+    fresh = actor.request("POST", "/api/v1/auth/mfa/recovery-codes")
+    assert fresh.status_code == 200 and len(fresh.json()["recovery_codes"]) == 10
 
 
 def test_new_recovery_codes_kill_the_old_set(signed_in: Callable[..., Actor], clock: Clock) -> None:
