@@ -102,3 +102,13 @@ class Keys:
     @staticmethod
     def rate_limit(rule: str, subject: str) -> str:
         return f"rate:limit:{rule}:{subject}"
+
+    @staticmethod
+    def rate_counter(rule: str, subject: str) -> str:
+        """A limit's counter; its refusal marker (:meth:`rate_refused`) shares its slot (hash tag)."""
+        return f"rate:limit:{{{rule}:{subject}}}"
+
+    @staticmethod
+    def rate_refused(rule: str, subject: str) -> str:
+        """Set by the first refusal of a counter's window, and gone with the window."""
+        return f"rate:limit:{{{rule}:{subject}}}:refused"

@@ -156,15 +156,72 @@ def test_an_mfa_token_dies_after_five_wrong_codes(signed_in: Callable[..., Actor
     assert audited == 5
 
 
-def test_wrong_codes_count_against_the_accounts_sign_in_limit(signed_in: Callable[..., Actor], clock: Clock) -> None:
+def test_wrong_codes_from_an_unknown_address_count_against_the_accounts_sign_in_limit(
+    client: httpx.Client, signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    """From an address that never signed in to the account, the password check and each wrong
+    code take a slot of the account's limit (the check's is held until a session opens)."""
     actor = signed_in("donor")
-    Enrolled(actor, clock)
+    enrolled = Enrolled(actor, clock)
+    stranger = Account(client, actor.account.email)  # has the password, not the code
     with settings_changed(RATE_LIMIT_LOGIN_PER_ACCOUNT="3"):
+        token = stranger.tokens()["mfa_token"]
+        wrong = _wrong(_code(enrolled.secret, clock.value))
+        statuses = [_verify(stranger, token, code=wrong).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_wrong_codes_count_per_address_and_account(signed_in: Callable[..., Actor], clock: Clock) -> None:
+    """From the owner's own address, wrong codes count per (address, account), sized like failed
+    sign-ins per address (RATE_LIMIT_LOGIN_PER_IP), across challenges."""
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    wrong = _wrong(_code(enrolled.secret, clock.value))
+    with settings_changed(RATE_LIMIT_LOGIN_PER_IP="3"):
         statuses = []
         for _ in range(2):
             token = actor.account.tokens()["mfa_token"]
-            statuses += [_verify(actor.account, token, code="111111").status_code for _ in range(2)]
+            statuses += [_verify(actor.account, token, code=wrong).status_code for _ in range(2)]
     assert statuses == [401, 401, 401, 429]
+
+
+def test_wrong_codes_from_elsewhere_do_not_lock_the_owner_out_of_the_second_step(
+    client: httpx.Client, signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    """Someone with the password uses up the account's budget of wrong codes from fresh
+    addresses; the owner, from an address they signed in from before, still gets in."""
+    owner = signed_in("donor")
+    enrolled = Enrolled(owner, clock)
+    wrong = _wrong(_code(enrolled.secret, clock.value))
+    with settings_changed(RATE_LIMIT_LOGIN_PER_ACCOUNT="3"):
+        for _ in range(3):
+            stranger = Account(client, owner.account.email)
+            challenge = stranger.login()
+            if challenge.status_code == 429:
+                break
+            answers = [_verify(stranger, challenge.json()["mfa_token"], code=wrong).status_code for _ in range(5)]
+            assert 401 in answers or 429 in answers
+        assert Account(client, owner.account.email).login().status_code == 429, "the account's budget is spent"
+        token = owner.account.tokens()["mfa_token"]
+        signed = _verify(owner.account, token, code=_code(enrolled.secret, clock.value))
+    assert signed.status_code == 200, signed.text
+
+
+def test_a_right_password_holds_its_slot_until_the_code_opens_the_session(
+    signed_in: Callable[..., Actor], clock: Clock
+) -> None:
+    """A password check of an account with a second factor reserves a slot of the address's
+    limit that only the second step, opening a session, gives back: right passwords alone
+    cannot run bcrypt without bound."""
+    actor = signed_in("donor")
+    enrolled = Enrolled(actor, clock)
+    challenges = [actor.account.login() for _ in range(5)]
+    assert [answer.status_code for answer in challenges] == [200] * 5
+    assert actor.account.login().status_code == 429, "five checks held by their challenges"
+    opened = _verify(actor.account, challenges[0].json()["mfa_token"], code=_code(enrolled.secret, clock.value))
+    assert opened.status_code == 200, opened.text
+    assert actor.account.login().status_code == 200, "the session that opened gave its slot back"
+    assert actor.account.login().status_code == 429
 
 
 def test_removal_needs_a_code_and_turns_it_off(signed_in: Callable[..., Actor], clock: Clock) -> None:
