@@ -321,12 +321,16 @@ def give_back_keys(keys: Sequence[str]) -> None:
 
 def refund_quietly(limits: list[Limit]) -> None:
     """Give slots back on a request that is failing anyway; a second failure is only logged."""
+    _give_back_quietly([limit.key for limit in limits])
+
+
+def _give_back_quietly(keys: Sequence[str]) -> None:
     try:
-        refund(limits)
+        give_back_keys(keys)
     except Exception as error:
         if not is_dependency_failure(error):
             raise
-        logger.warning("could not give back %d limit slot(s): %s", len(limits), type(error).__name__)
+        logger.warning("could not give back %d limit slot(s): %s", len(keys), type(error).__name__)
 
 
 @dataclass
@@ -334,18 +338,24 @@ class Reservation:
     """Slots held by one request, until it keeps them (a failure) or gives them back."""
 
     limits: list[Limit]
+    # Slots another request reserved that this one now settles (a spent second-factor challenge's).
+    adopted: list[str] = field(default_factory=list)
     settled: bool = field(default=False)
 
     @property
     def keys(self) -> list[str]:
         """The counters the slots are in, for whatever will settle them later (:func:`give_back_keys`)."""
-        return [limit.key for limit in self.limits]
+        return [*(limit.key for limit in self.limits), *self.adopted]
+
+    def adopt(self, keys: Sequence[str]) -> None:
+        """Take over slots held in the counters ``keys`` name: kept or given back with this request's own."""
+        self.adopted.extend(keys)
 
     def give_back(self) -> None:
-        """The attempt did not count (a session opened, a valid token)."""
+        """The attempt did not count (a session opened, a valid token): every slot, one round trip."""
         if not self.settled:
             self.settled = True
-            refund(self.limits)
+            give_back_keys(self.keys)
 
     def hand_over(self) -> None:
         """The slots are no longer this request's to give back, even on a failure: something
@@ -367,7 +377,7 @@ def held(limits: list[Limit]) -> Iterator[Reservation]:
     except Exception as error:
         if is_dependency_failure(error) and not reservation.settled:
             reservation.settled = True
-            refund_quietly(reservation.limits)
+            _give_back_quietly(reservation.keys)
         raise
 
 

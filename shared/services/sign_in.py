@@ -162,7 +162,8 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
     account's failed-sign-in limit unless it comes from the address the
     password came from and that address had signed in to the account before:
     whoever has the password cannot lock the owner out of the second step.
-    Once the session opens, the password check's slots are given back.
+    Once the session opens, the code's slots and the password check's are
+    given back, in one round trip; a right code that opened nothing keeps them.
     """
     settings = get_settings()
     key = Keys.mfa_challenge(hash_token(mfa_token))
@@ -174,15 +175,15 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
     _reserve("login", client, code_limits)
     with rate_limits.held(code_limits) as reservation:
         used = check_second_factor(settings, challenge.user_id, code, recovery_code, client)
-        reservation.give_back()
-    get_redis().delete(key)  # spent: the same challenge never signs in twice
-    verified = VerifiedPassword(challenge.user_id, None, challenge.password_changed_at)
-    success = _success_limit(settings, challenge.email)
-    _reserve("login-success", client, [success])
-    with rate_limits.held([success]):
-        amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
-        signed_in = _open_signed_in_session(settings, verified, client, amr, second_factor=used)
-    rate_limits.give_back_keys(challenge.held)  # a session opened: the password check's slots
+        get_redis().delete(key)  # spent: the same challenge never signs in twice
+        reservation.adopt(challenge.held)  # ... and its password check's slots are this request's now
+        verified = VerifiedPassword(challenge.user_id, None, challenge.password_changed_at)
+        success = _success_limit(settings, challenge.email)
+        _reserve("login-success", client, [success])
+        with rate_limits.held([success]):
+            amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
+            signed_in = _open_signed_in_session(settings, verified, client, amr, second_factor=used)
+        reservation.give_back()  # a session opened: the code's slots and the password check's
     return signed_in
 
 
