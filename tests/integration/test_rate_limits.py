@@ -31,6 +31,15 @@ from tests.support.settings import settings_changed
 WRONG = "Wrong-password-1"
 
 
+def _audited(event: str, ip: str) -> int:
+    """How many audit rows of ``event`` the address caused."""
+    with unit_of_work() as db:
+        count = db.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.event_type == event, AuditLog.ip_address == ip)
+        )
+    return int(count or 0)
+
+
 def test_sixth_failed_login_from_one_ip_is_429_with_retry_after(account: Account, client: httpx.Client) -> None:
     statuses = [account.login(password=WRONG).status_code for _ in range(5)]
     assert statuses == [401] * 5
@@ -68,13 +77,7 @@ def test_thirty_concurrent_bad_logins_let_exactly_five_reach_the_password_check(
     assert refused == [429] * 25, refused
     statuses = [a.result() for a in attempts]
     assert statuses.count(401) == 5 and statuses.count(429) == 25, statuses
-    with unit_of_work() as db:
-        checked = db.scalar(
-            select(func.count())
-            .select_from(AuditLog)
-            .where(AuditLog.event_type == "auth.login_failed", AuditLog.ip_address == account.ip)
-        )
-    assert checked == 5
+    assert _audited("auth.login_failed", account.ip) == 5
 
 
 def test_a_correct_login_does_not_use_up_the_failure_budget(account: Account) -> None:
@@ -85,13 +88,7 @@ def test_a_correct_login_does_not_use_up_the_failure_budget(account: Account) ->
 def test_rate_limited_is_audited_once_per_window(account: Account) -> None:
     for _ in range(8):
         account.login(password=WRONG)
-    with unit_of_work() as db:
-        events = db.scalar(
-            select(func.count())
-            .select_from(AuditLog)
-            .where(AuditLog.event_type == "auth.rate_limited", AuditLog.ip_address == account.ip)
-        )
-    assert events == 1
+    assert _audited("auth.rate_limited", account.ip) == 1
 
 
 def test_refused_sign_ins_are_audited_by_the_first_refusal_of_the_window_alone(
@@ -112,13 +109,7 @@ def test_refused_sign_ins_are_audited_by_the_first_refusal_of_the_window_alone(
     assert [len(seen.redis) for seen in refusals] == [3] * 6
     audit_writes = [sum("audit_logs" in statement for statement in seen.statements) for seen in refusals]
     assert audit_writes == [1, 0, 0, 0, 0, 0]
-    with unit_of_work() as db:
-        rows = db.scalar(
-            select(func.count())
-            .select_from(AuditLog)
-            .where(AuditLog.event_type == "auth.rate_limited", AuditLog.ip_address == account.ip)
-        )
-    assert rows == 1
+    assert _audited("auth.rate_limited", account.ip) == 1
 
 
 @pytest.mark.parametrize("state", ["unverified", "deactivated"])
