@@ -352,7 +352,8 @@ export interface paths {
         post: operations["mfa_totp_start"];
         /**
          * Turn the second factor off
-         * @description Proven with a current code or a recovery code; the recovery codes die with it.
+         * @description Proven with a current code or a recovery code; the recovery codes die with it. Wrong codes
+         *         count against the per-user limit of wrong passwords (password change, re-authentication).
          */
         delete: operations["mfa_totp_remove"];
         options?: never;
@@ -4061,6 +4062,19 @@ export interface operations {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
