@@ -192,11 +192,12 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> Reply:
     response_model=AccessTokenResponse,
     auth=True,
     errors=(400, 429),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP),
 )
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
     """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
-    this renews it for every token of the session at once, and answers a new access token."""
+    this renews it for every token of the session at once, and answers a new access token. With a
+    code, it is also the step-up a session that signed in without the second factor owes."""
     done = reauthentication.reauthenticate(caller, body.password, body.code, body.recovery_code, client)
     return AccessTokenResponse(access_token=done.access_token, expires_in=done.expires_in)
 
@@ -233,6 +234,7 @@ def refresh(body: RefreshRequest, cookie: CookieRequest, client: ClientInfo) -> 
     status=204,
     body_optional=True,
     errors=(401, 403, 503),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP),
 )
 def logout(body: LogoutRequest, bearer: PresentedBearer, cookie: CookieRequest, client: ClientInfo) -> Reply:
     """Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,

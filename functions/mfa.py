@@ -65,11 +65,12 @@ def confirm_enrolment(body: TotpCodeRequest, caller: Principal, client: ClientIn
     tags=TAGS,
     status=204,
     auth=True,
-    errors=(400, 409),
+    errors=(400, 409, 429),
     recent_auth=True,
 )
 def remove(body: CodeOrRecoveryCode, caller: Principal, client: ClientInfo) -> None:
-    """Proven with a current code or a recovery code; the recovery codes die with it."""
+    """Proven with a current code or a recovery code; the recovery codes die with it. Wrong codes
+    count against the per-user limit of wrong passwords (password change, re-authentication)."""
     mfa.remove(caller, body.code, body.recovery_code, client)
 
 

@@ -31,6 +31,8 @@ PREFIX = "api/v1/users"
 TAGS = ("users",)
 SESSION_TAGS = ("sessions",)
 PRIVACY_TAGS = ("privacy",)
+# A user who must enrol a second factor, or prove it in this session, may still see and end their sessions.
+OWN_SESSIONS_DESPITE = (PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP)
 
 
 def _out(user: object) -> UserOut:
@@ -49,7 +51,7 @@ def _out(user: object) -> UserOut:
     tags=TAGS,
     response_model=UserOut,
     auth=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP),
 )
 def me(caller: Principal) -> UserOut:
     """Read from the database on this request: role and status are never stale."""
@@ -80,7 +82,7 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     tags=SESSION_TAGS,
     response_model=SessionList,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def my_sessions(caller: Principal) -> SessionList:
     sessions = own_sessions.list_sessions(caller)
@@ -97,7 +99,7 @@ def my_sessions(caller: Principal) -> SessionList:
     status=204,
     auth=True,
     errors=(404,),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
@@ -113,7 +115,7 @@ def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo)
     tags=SESSION_TAGS,
     status=204,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)
@@ -131,10 +133,12 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     tags=PRIVACY_TAGS,
     response_model=PersonalDataExport,
     auth=True,
+    recent_auth=True,
 )
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-    the audit events about me and the emails sent to me; never a password hash, token, secret or email body."""
+    the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
+    Needs a recent proof of identity: a stolen access token alone does not carry the history off."""
     return PersonalDataExport.model_validate(personal_data.export(caller, client), from_attributes=True)
 
 

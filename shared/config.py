@@ -203,6 +203,11 @@ class Settings(BaseSettings):
     # Networks many people share (a venue, an office): per-IP limits that name
     # an account or address count per (address, account) there instead.
     rate_limit_trusted_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    # There, a ceiling per address across accounts on password checks that open no session
+    # (spraying): a 1,000-guest gala with one mistyped or abandoned sign-in in four, all in
+    # the busiest quarter hour, stays under it; successful sign-ins never count.
+    rate_limit_login_per_trusted_ip: int = Field(default=300, ge=1)
+    rate_limit_login_per_trusted_ip_window_seconds: int = Field(default=900, ge=1)
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
     # Permission checks per user: a service asks on a user's behalf, at most a few a second.

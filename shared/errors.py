@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     ACCOUNT_ERASED = "ACCOUNT_ERASED"
     PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
     MFA_ENROLLMENT_REQUIRED = "MFA_ENROLLMENT_REQUIRED"
+    MFA_STEP_UP_REQUIRED = "MFA_STEP_UP_REQUIRED"
     REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED"
     MFA_ALREADY_ENABLED = "MFA_ALREADY_ENABLED"
     MFA_NOT_ENABLED = "MFA_NOT_ENABLED"
@@ -180,14 +181,19 @@ class ValidationFailedError(AppError):
 
 
 class RateLimitedError(AppError):
-    """429 with Retry-After, in whole seconds, rounded up."""
+    """429 with Retry-After, in whole seconds, rounded up.
+
+    ``first_in_window``: whether this is the first refusal of the limit's
+    window (the one worth auditing; the limiter knows it, in the same call).
+    """
 
     status_code = 429
     default_code = ErrorCode.RATE_LIMITED
     default_message = "Too many requests. Try again later."
 
-    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+    def __init__(self, retry_after_seconds: int, message: str | None = None, *, first_in_window: bool = True) -> None:
         self.retry_after_seconds = max(1, int(retry_after_seconds))
+        self.first_in_window = first_in_window
         super().__init__(
             message,
             details={"retry_after_seconds": self.retry_after_seconds},

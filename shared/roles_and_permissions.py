@@ -61,3 +61,4 @@ class CheckReason(StrEnum):
     NOT_ASSIGNED = "event_not_assigned"
     PASSWORD_CHANGE_REQUIRED = "password_change_required"
     MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required"
+    MFA_STEP_UP_REQUIRED = "mfa_step_up_required"

@@ -43,7 +43,7 @@ def check(
     if state is None or needs_event_npo(state.role, where):
         state, event_npo = _read(live.user_id, where, state)
         where = Where(npo_id=npo_id, event_id=event_id, event_npo_id=event_npo)
-    owed = first_owed(pending_steps(state, get_settings().mfa_required_roles))
+    owed = first_owed(pending_steps(state, get_settings().mfa_required_roles, live.amr))
     if owed is not None:
         result = CheckResult(False, owed.check_reason)
     else:

@@ -50,7 +50,7 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
         claims=claims,
         auth_time=live.auth_time,
         amr=live.amr,
-        pending_steps=pending_steps(state, settings.mfa_required_roles),
+        pending_steps=pending_steps(state, settings.mfa_required_roles, live.amr),
     )
 
 
@@ -69,8 +69,8 @@ def _verified(
     limit = rate_limits.limit(settings, per_user_limit, user_id=user_id) if per_user_limit else None
     try:
         live = check_session(settings, user_id, uuid.UUID(claims.session_id), claims.jti, limit)
-    except RateLimitedError:
-        if client is not None:
+    except RateLimitedError as refused:
+        if client is not None and refused.first_in_window:
             audit.record_refusal(
                 AuditEvent.RATE_LIMITED,
                 client,

@@ -59,8 +59,8 @@ from shared.services.paging import Page, read_page
 from shared.services.policy import RANK, Action, Decision, decide_invitation, list_scope, may_act_at_all, may_assign
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit, Rule
-from shared.services.sessions import AuthenticationMethod
 from shared.services.sign_in import SignedIn
+from shared.services.sign_in_state import AuthenticationMethod
 
 _INVALID_TOKEN = "The invitation link is invalid, used, revoked or expired."
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.errors import SessionEndedError, ValidationFailedError
+from shared.errors import AuthenticationError, ErrorCode, SessionEndedError, ValidationFailedError
 from shared.models import TokenPurpose, User
 from shared.security.passwords import hash_password, verify_password
 from shared.services import audit, rate_limits, user_state, user_tokens
@@ -21,7 +21,8 @@ from shared.services.email import templates
 from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
 from shared.services.reauthentication import check_own_password
-from shared.services.sessions import SessionEndReason, revoke_user_sessions
+from shared.services.sessions import SessionEndReason, revoke_user_sessions, session_open
+from shared.services.sign_in import password_still_current
 
 
 def request_reset(email: str, client: ClientInfo) -> None:
@@ -67,9 +68,15 @@ def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
 
 def change_password(principal: Principal, current: str, new: str, client: ClientInfo) -> None:
     """Check the current password (rate-limited like sign-in), set the new one,
-    end every other session; this one stays."""
+    end every other session; this one stays.
+
+    The password checked, and this session, must still be current once the
+    user row is locked: a reset that committed in between (which set another
+    password and ended every session) wins, as at sign-in and erasure.
+    """
     settings = get_settings()
-    checked = check_own_password(settings, principal.user_id, current, "The current password is not correct.")
+    wrong = "The current password is not correct."
+    checked = check_own_password(settings, principal.user_id, current, wrong)
     if verify_password(new, checked.password_hash):
         raise ValidationFailedError(
             details={
@@ -81,8 +88,10 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     password_hash = hash_password(new, settings.bcrypt_rounds)
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
-        if user is None:
+        if user is None or not session_open(db, principal.user_id, principal.session_id):
             raise SessionEndedError()
+        if not password_still_current(user, checked):
+            raise AuthenticationError(wrong, code=ErrorCode.INVALID_CREDENTIALS)
         _set_password(db, user, password_hash, AuditEvent.PASSWORD_CHANGED, client, keep=principal.session_id)
 
 

@@ -37,10 +37,10 @@ from shared.services.rate_limits import RESERVE_FUNCTION, Limit
 from shared.services.user_state import UserState
 
 # KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version,
-# KEYS[5] (when the route has one) the counter of a per-user limit.
+# KEYS[5] and KEYS[6] (when the route has one) the counter of a per-user limit and its refusal marker.
 # ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3] the limit's attempts and
 # ARGV[4] its window (s) (both 0 without a limit), ARGV[5..] the state's field names.
-# {0} when the session has ended or the token is revoked; {2, ttl} when the
+# {0} when the session has ended or the token is revoked; {2, ttl, first} when the
 # per-user limit is used up (a live session only: a dead one counts nothing).
 # Otherwise slides the idle timeout and returns {1, version, auth_time, amr,
 # state fields...}, the state fields only when the cached state is current
@@ -56,8 +56,8 @@ if ttl <= 0 then redis.call('DEL', KEYS[1]); return {0} end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
 if KEYS[5] then
-  local taken = reserve(KEYS[5], ARGV[3], ARGV[4])
-  if taken[1] == 0 then return {2, taken[2]} end
+  local taken = reserve(KEYS[5], KEYS[6], ARGV[3], ARGV[4], '1')
+  if taken[1] == 0 then return {2, taken[2], taken[3]} end
 end
 local version = redis.call('GET', KEYS[4]) or '0'
 local reply = {1, version, session[2] or '0', session[3] or ''}
@@ -82,6 +82,7 @@ class SessionEndReason(StrEnum):
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_LIMIT = "session_limit"
     MFA_CLEARED = "second_factor_cleared"
+    MFA_ENROLLED = "second_factor_enrolled"  # the user turned a factor on from another session
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,6 @@ class IssuedTokens:
 
 def _idle_seconds(settings: Settings) -> int:
     return settings.session_idle_timeout_minutes * 60
-
-
-class AuthenticationMethod(StrEnum):
-    """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
-
-    PASSWORD = "pwd"
-    ONE_TIME_PASSWORD = "otp"
 
 
 def issue_access_token(
@@ -179,11 +173,11 @@ def check_session(
     ]
     sized = (limit.attempts, limit.window_seconds) if limit is not None else (0, 0)
     if limit is not None:
-        keys.append(limit.key)
+        keys += [limit.key, limit.refused_key]
     args: list[str | int] = [_idle_seconds(settings), int(time.time()), *sized, *user_state.CACHED_FIELDS]
     reply = script(_CHECK_SESSION)(keys=keys, args=args)
     if reply and reply[0] == 2:
-        raise RateLimitedError(int(reply[1]))
+        raise RateLimitedError(int(reply[1]), first_in_window=bool(reply[2]))
     if not reply or reply[0] != 1:
         return None
     version, auth_time, amr, fields = str(reply[1]), int(reply[2]), str(reply[3]), reply[4:]
@@ -247,6 +241,15 @@ def revoke_session(
     ).first()
     _forget_in_redis(user_id, [session_id], access)
     return ended is not None
+
+
+def session_open(db: DbSession, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """Whether the user's session is still open in the durable record (under the user's row
+    lock, a revocation that committed before is seen)."""
+    found = db.scalar(
+        select(Session.id).where(Session.id == session_id, Session.user_id == user_id, Session.revoked_at.is_(None))
+    )
+    return found is not None
 
 
 def make_room(db: DbSession, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:

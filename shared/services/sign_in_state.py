@@ -5,7 +5,8 @@ sign-in is complete enough to use it is decided here, from the caller's state
 and session, before any of that:
 
 - a **pending step** is something the user must do before the rest of the
-  API is theirs (replace a temporary password, enrol a second factor). Each
+  API is theirs (replace a temporary password, enrol a second factor, prove
+  the second factor in a session that signed in without it). Each
   step is one row of :data:`OWED`: the 403 a route answers while it is owed
   (unless the route is ``allowed_despite`` it), and the reason the permission
   check other services call gives. A new step is a :class:`PendingStep`, its
@@ -14,14 +15,16 @@ and session, before any of that:
   it is (password, and a code where a second factor is on) within
   REAUTH_MAX_AGE_MINUTES (:func:`refuse_unless_recent`).
 
-Handlers name ``PendingStep`` in their declarations, so this module stays light
-(no ORM, no Redis at import).
+Everything here is decided from what the bearer check already holds (the
+user's state, and the session's ``amr``, which travels with the live
+session): no round trip of its own. Handlers name ``PendingStep`` in their
+declarations, so this module stays light (no ORM, no Redis at import).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -32,6 +35,13 @@ if TYPE_CHECKING:
     from shared.services.user_state import UserState
 
 
+class AuthenticationMethod(StrEnum):
+    """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
+
+    PASSWORD = "pwd"
+    ONE_TIME_PASSWORD = "otp"
+
+
 class PendingStep(StrEnum):
     """Something a signed-in user must do before the rest of the API is theirs."""
 
@@ -39,6 +49,9 @@ class PendingStep(StrEnum):
     PASSWORD_CHANGE = "password_change"
     # The role requires a second factor and none is on yet.
     MFA_ENROLLMENT = "mfa_enrollment"
+    # A second factor is on, and this session's sign-in (or last re-authentication) did not prove it:
+    # a session from before the factor, or one that only a password opened.
+    MFA_STEP_UP = "mfa_step_up"
 
 
 @dataclass(frozen=True)
@@ -48,7 +61,11 @@ class Owed:
     code: ErrorCode
     message: str
     check_reason: CheckReason
+    details: Mapping[str, object] = field(default_factory=dict)  # for the app: what to call, say
 
+
+# Where a session renews its proof (declared by functions/auth.py): named in the 403s' details.
+REAUTHENTICATION_ROUTE = "api/v1/auth/reauthenticate"
 
 # The one mapping from a step to what owing it means; the first owed is the one named to the caller.
 OWED: dict[PendingStep, Owed] = {
@@ -62,16 +79,27 @@ OWED: dict[PendingStep, Owed] = {
         "Your role requires a second factor: enrol an authenticator app first.",
         CheckReason.MFA_ENROLLMENT_REQUIRED,
     ),
+    PendingStep.MFA_STEP_UP: Owed(
+        ErrorCode.MFA_STEP_UP_REQUIRED,
+        "Your account uses a second factor: enter your password and a code from your authenticator app.",
+        CheckReason.MFA_STEP_UP_REQUIRED,
+        {"reauthenticate_with": f"POST /{REAUTHENTICATION_ROUTE}", "code_required": True},
+    ),
 }
 
 
-def pending_steps(state: UserState, mfa_required_roles: Collection[RoleName]) -> frozenset[PendingStep]:
-    """What this user must do before the rest of the API is theirs (MFA_REQUIRED_ROLES: ``mfa_required_roles``)."""
+def pending_steps(
+    state: UserState, mfa_required_roles: Collection[RoleName], amr: Collection[str]
+) -> frozenset[PendingStep]:
+    """What this user must do, in this session (proved with ``amr``), before the rest of the API
+    is theirs (MFA_REQUIRED_ROLES: ``mfa_required_roles``)."""
     steps = set()
     if state.password_change_required:
         steps.add(PendingStep.PASSWORD_CHANGE)
     if state.role in mfa_required_roles and not state.mfa_enabled:
         steps.add(PendingStep.MFA_ENROLLMENT)
+    if state.mfa_enabled and AuthenticationMethod.ONE_TIME_PASSWORD not in amr:
+        steps.add(PendingStep.MFA_STEP_UP)
     return frozenset(steps)
 
 
@@ -87,21 +115,28 @@ def refuse_pending_steps(pending: frozenset[PendingStep], allowed_despite: Colle
     """403 naming the first step the caller still owes that this route is not allowed despite."""
     owed = first_owed(pending, allowed_despite)
     if owed is not None:
-        raise AuthorizationError(owed.message, code=owed.code)
+        raise AuthorizationError(owed.message, code=owed.code, details=dict(owed.details) or None)
 
 
-# Where a session renews its proof (declared by functions/auth.py): named in the 403's details.
-REAUTHENTICATION_ROUTE = "api/v1/auth/reauthenticate"
+def refuse_unless_recent(
+    auth_time: int, now: float, max_age_seconds: int, *, code_required: bool, amr: Collection[str] | None = None
+) -> None:
+    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions),
+    or, given the session's ``amr``, without a second-factor code when ``code_required``.
 
-
-def refuse_unless_recent(auth_time: int, now: float, max_age_seconds: int) -> None:
-    """403 when the session proved who it is longer ago than ``max_age_seconds`` (sensitive actions).
-
-    The message is for the person; the route that renews the proof is for the app, in ``details``.
+    The message is for the person; for the app, the details say whether the
+    renewed proof needs a code (``code_required``: the user has a second factor
+    on, so re-authentication asks for one) and the route that renews it.
     """
-    if now - auth_time > max_age_seconds:
+    missing_code = amr is not None and code_required and AuthenticationMethod.ONE_TIME_PASSWORD not in amr
+    if now - auth_time > max_age_seconds or missing_code:
+        also = " and a current code from your authenticator app" if code_required else ""
         raise AuthorizationError(
-            "For your security, confirm it is you: enter your password again (and your code, if you use one).",
+            f"For your security, confirm it is you: enter your password again{also}.",
             code=ErrorCode.REAUTHENTICATION_REQUIRED,
-            details={"max_age_seconds": max_age_seconds, "reauthenticate_with": f"POST /{REAUTHENTICATION_ROUTE}"},
+            details={
+                "max_age_seconds": max_age_seconds,
+                "code_required": code_required,
+                "reauthenticate_with": f"POST /{REAUTHENTICATION_ROUTE}",
+            },
         )

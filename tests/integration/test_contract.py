@@ -172,6 +172,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
             "RATE_LIMIT_TOKEN_PER_IP",
             "RATE_LIMIT_REFRESH_PER_IP",
             "RATE_LIMIT_INVITATIONS_PER_USER",
+            "RATE_LIMIT_PASSWORD_CHANGE_PER_USER",
             "MAX_SESSIONS_PER_USER",
         )
     }

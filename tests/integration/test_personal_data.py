@@ -44,8 +44,9 @@ def _bearer(token: str) -> dict[str, str]:
 
 @dataclass
 class Person:
-    """A staff user who registered with a full profile, signed in on two browsers, was assigned to
-    an event, asked for a password reset and turned a second factor on."""
+    """A staff user who registered with a full profile, was assigned to an event, asked for a
+    password reset, turned a second factor on in one browser and then signed in on a second
+    with a recovery code (turning the factor on ends every other session)."""
 
     account: Account
     id: str
@@ -103,11 +104,10 @@ def person(client: httpx.Client, unique_email: Callable[[str], str], signed_in: 
     browsers = (f"ErasureBrowser/{tag}", f"ErasurePhone/{tag}")
     assert account.login("not the password", **{"User-Agent": browsers[1]}).status_code == 401
     first = account.tokens(**{"User-Agent": browsers[0]})
-    second = account.tokens(**{"User-Agent": browsers[1]})  # a new device: an email about it
     asked = account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     assert asked.status_code == 202
     reset_token = token_from_last_email(account.email, "reset")
-    found = Person(account, user_id, profile, browsers, first, second, event_id, reset_token, "", [], admin)
+    found = Person(account, user_id, profile, browsers, first, {}, event_id, reset_token, "", [], admin)
     started = found.request("POST", "/api/v1/auth/mfa/totp")
     assert started.status_code == 200, started.text
     found.totp_secret = started.json()["secret"]
@@ -115,6 +115,13 @@ def person(client: httpx.Client, unique_email: Callable[[str], str], signed_in: 
     confirmed = found.request("POST", "/api/v1/auth/mfa/totp/confirm", json={"code": code})
     assert confirmed.status_code == 200, confirmed.text
     found.recovery_codes = confirmed.json()["recovery_codes"]
+    challenge = account.tokens(**{"User-Agent": browsers[1]})  # a new device: an email about it
+    proof = {"mfa_token": challenge["mfa_token"], "recovery_code": found.recovery_codes[0]}
+    second = account.http.post(
+        "/api/v1/auth/mfa/verify", json=proof, headers=account.headers(**{"User-Agent": browsers[1]})
+    )
+    assert second.status_code == 200, second.text
+    found.second = second.json()
     return found
 
 
@@ -326,7 +333,7 @@ def test_the_export_holds_every_category_and_no_secret(person: Person) -> None:
     assert [item["event_id"] for item in export["event_assignments"]] == [person.event_id]
     assert export["event_assignments"][0]["assigned_by"] == person.admin.id
     assert export["second_factor"]["enabled"] is True and export["second_factor"]["enrolled_at"]
-    assert export["second_factor"]["recovery_codes_left"] == len(person.recovery_codes)
+    assert export["second_factor"]["recovery_codes_left"] == len(person.recovery_codes) - 1, "one signed in"
 
     events = {event["event_type"] for event in export["audit_events"]}
     assert {"user.registered", "auth.login_failed", "auth.login_succeeded", "mfa.enrolled"} <= events
@@ -355,6 +362,17 @@ def test_the_export_holds_every_category_and_no_secret(person: Person) -> None:
             select(AuditLog).where(AuditLog.event_type == "user.data_exported", AuditLog.actor_user_id == person.id)
         ).all()
     assert len(exported) == 1
+
+
+def test_the_export_needs_a_recent_proof_of_identity(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stolen access token must not carry off the history of addresses and browsers."""
+    token = account.tokens()["access_token"]
+    monkeypatch.setattr("shared.clock.now", lambda: time.time() + 11 * 60)  # 11 minutes after the sign-in
+    stale = account.http.get("/api/v1/users/me/export", headers=_bearer(token))
+    assert stale.status_code == 403 and stale.json()["error"]["code"] == "REAUTHENTICATION_REQUIRED"
+    renewed = account.http.post("/api/v1/auth/reauthenticate", json={"password": PASSWORD}, headers=_bearer(token))
+    assert renewed.status_code == 200, renewed.text
+    assert account.http.get("/api/v1/users/me/export", headers=_bearer(token)).status_code == 200
 
 
 def _secrets_of(person: Person) -> list[str]:

@@ -144,10 +144,14 @@ def test_every_default_and_pending_step_message_is_for_people() -> None:
 
 def test_reauthentication_is_asked_in_words_and_the_route_is_in_details() -> None:
     with pytest.raises(AppError) as raised:
-        refuse_unless_recent(auth_time=0, now=601.0, max_age_seconds=600)
+        refuse_unless_recent(auth_time=0, now=601.0, max_age_seconds=600, code_required=True)
     assert not message_problems(raised.value.message)
-    assert "password" in raised.value.message
-    assert raised.value.details == {"max_age_seconds": 600, "reauthenticate_with": "POST /api/v1/auth/reauthenticate"}
+    assert "password" in raised.value.message and "code" in raised.value.message
+    assert raised.value.details == {
+        "max_age_seconds": 600,
+        "code_required": True,
+        "reauthenticate_with": "POST /api/v1/auth/reauthenticate",
+    }
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,8 @@ export interface paths {
         /**
          * Confirm the password (and code) again
          * @description Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
-         *         this renews it for every token of the session at once, and answers a new access token.
+         *         this renews it for every token of the session at once, and answers a new access token. With a
+         *         code, it is also the step-up a session that signed in without the second factor owes.
          */
         post: operations["auth_reauthenticate"];
         delete?: never;
@@ -546,7 +547,8 @@ export interface paths {
         post: operations["mfa_totp_start"];
         /**
          * Turn the second factor off
-         * @description Proven with a current code or a recovery code; the recovery codes die with it.
+         * @description Proven with a current code or a recovery code; the recovery codes die with it. Wrong codes
+         *         count against the per-user limit of wrong passwords (password change, re-authentication).
          */
         delete: operations["mfa_totp_remove"];
         options?: never;
@@ -830,6 +832,7 @@ export interface paths {
          * Everything held about me
          * @description Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
          *         the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
+         *         Needs a recent proof of identity: a stolen access token alone does not carry the history off.
          */
         get: operations["users_export_me"];
         put?: never;
@@ -1113,7 +1116,7 @@ export interface components {
          * @description Why a permission check came out as it did (the ``reason`` of the answer).
          * @enum {string}
          */
-        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_of_own_npo" | "event_of_other_npo" | "event_not_registered" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required";
+        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_of_own_npo" | "event_of_other_npo" | "event_not_registered" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required" | "mfa_step_up_required";
         /**
          * CodeOrRecoveryCode
          * @description A six-digit code from the authenticator app, or one of the recovery codes.
@@ -5739,6 +5742,19 @@ export interface operations {
                 headers: {
                     /** @description Echoed or generated. */
                     "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
