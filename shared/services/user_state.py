@@ -18,20 +18,24 @@ Freshness, the rule every writer follows (the same one sessions follow):
 3. commit.
 
 A reader that finds no current state reads the version (in the session
-script), then the row ``FOR SHARE`` (which waits for a writer holding the
-lock, so it sees what that writer committed), and stores the state only if
-the version has not moved since (:func:`store`). A reader that raced a
-writer therefore either stores a state the writer's bump then drops, or
-fails to store: it can never leave a stale state behind the write.
+script), then waits for a writer holding the row (``FOR SHARE``, a statement
+of its own), then reads the state in the next statement, so it sees what
+that writer committed (a statement that had to wait for a row lock still
+reads every other table as it was when the statement began: the assigned
+events a writer changed would be missed), and stores the state only if the
+version has not moved since (:func:`store`). A reader that raced a writer
+therefore either stores a state the writer's bump then drops, or fails to
+store: it can never leave a stale state behind the write.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import cache
 
 from redis.client import Pipeline
-from sqlalchemy import ScalarSelect, SQLColumnExpression, func, select
+from sqlalchemy import ScalarSelect, Select, SQLColumnExpression, Uuid, bindparam, func, select
 from sqlalchemy.orm import Session as DbSession
 
 from shared.database import without_transaction
@@ -153,14 +157,18 @@ def from_user(user: User, events: list[uuid.UUID] | None) -> UserState:
     )
 
 
-def read(user_id: uuid.UUID, *, db: DbSession | None = None) -> UserState | None:
-    """The state from the database, waiting for any writer that holds the row (FOR SHARE)."""
-    statement = select(User, events_of(user_id)).where(User.id == user_id).with_for_update(read=True, of=User)
-    if db is not None:
-        row = db.execute(statement).first()
-    else:
-        with without_transaction() as reader:
-            row = reader.execute(statement).first()
+@cache
+def _waiting_statement() -> Select[uuid.UUID]:
+    """Wait for a writer holding the user's row; built once, the id bound per call."""
+    return select(User.id).where(User.id == bindparam("user_id", type_=Uuid())).with_for_update(read=True)
+
+
+def read(user_id: uuid.UUID) -> UserState | None:
+    """The state from the database, once any writer holding the row has committed."""
+    with without_transaction() as reader:
+        if reader.scalar(_waiting_statement(), {"user_id": user_id}) is None:
+            return None
+        row = reader.execute(select(User, events_of(user_id)).where(User.id == user_id)).first()
     return from_user(row[0], row[1]) if row else None
 
 
