@@ -4,6 +4,7 @@ from shared.models.audit_log import AuditLog
 from shared.models.base import Base
 from shared.models.email_outbox import DUE_STATUSES, EmailOutbox, OutboxStatus
 from shared.models.event_assignment import EventAssignment
+from shared.models.legal import Consent, ConsentAction, DocumentKind, LegalDocument, LegalDocumentKind
 from shared.models.mfa import RecoveryCode, TotpFactor
 from shared.models.role import NPO_SCOPED_ROLES, Role, RoleName, RoleScope
 from shared.models.session import RefreshToken, Session
@@ -15,8 +16,13 @@ __all__ = [
     "NPO_SCOPED_ROLES",
     "AuditLog",
     "Base",
+    "Consent",
+    "ConsentAction",
+    "DocumentKind",
     "EmailOutbox",
     "EventAssignment",
+    "LegalDocument",
+    "LegalDocumentKind",
     "OutboxStatus",
     "RecoveryCode",
     "RefreshToken",
