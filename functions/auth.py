@@ -43,6 +43,7 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
         refresh_token=signed_in.tokens.refresh_token,
         expires_in=signed_in.tokens.expires_in,
         password_change_required=signed_in.user.password_change_required,
+        consent_required=bool(signed_in.tokens.state.owed_consents),
         user=UserOut.model_validate(signed_in.user),
     )
 
@@ -59,8 +60,10 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
     errors=(409, 429, 503),
 )
 def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
-    """Creates an unverified, inactive donor and queues the verification email."""
-    user = accounts.register(body.model_dump(exclude={"password"}), body.password, client)
+    """Creates an unverified, inactive donor and queues the verification email. Once legal documents are
+    published, `accepted_documents` names the current version of each (422, type consent_required)."""
+    profile = body.model_dump(exclude={"password", "accepted_documents"})
+    user = accounts.register(profile, body.password, body.accepted_documents, client)
     return RegisterResponse(
         user=UserOut.model_validate(user), message="Account created. Check your email to verify your address."
     )
@@ -148,7 +151,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenRes
     response_model=AccessTokenResponse,
     auth=True,
     errors=(400, 429),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT, PendingStep.CONSENT),
 )
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
     """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
@@ -182,7 +185,7 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     status=204,
     auth=True,
     body_optional=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=tuple(PendingStep),
 )
 def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
     """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
@@ -232,7 +235,7 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     response_model=MessageResponse,
     auth=True,
     errors=(429,),
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.CONSENT),
     recent_auth=True,
 )
 def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:

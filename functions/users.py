@@ -10,6 +10,7 @@ from shared.context import ClientInfo
 from shared.http.endpoint import endpoint
 from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
+    CurrentUserOut,
     ProfileUpdate,
     RoleChangeRequest,
     SessionList,
@@ -30,6 +31,10 @@ PREFIX = "api/v1/users"
 TAGS = ("users",)
 SESSION_TAGS = ("sessions",)
 PRIVACY_TAGS = ("privacy",)
+# A user enrolling a second factor, or owing a consent, may still see and end their sessions.
+OWN_SESSIONS = (PendingStep.MFA_ENROLLMENT, PendingStep.CONSENT)
+# Refusing (or withdrawing) consent never stands between a person and their data: access and erasure stay open.
+PERSONAL_DATA = (PendingStep.CONSENT,)
 
 
 def _out(user: object) -> UserOut:
@@ -46,13 +51,16 @@ def _out(user: object) -> UserOut:
     name="users_me",
     summary="The signed-in user",
     tags=TAGS,
-    response_model=UserOut,
+    response_model=CurrentUserOut,
     auth=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=tuple(PendingStep),
 )
-def me(caller: Principal) -> UserOut:
-    """Read from the database on this request: role and status are never stale."""
-    return _out(users.get_me(caller))
+def me(caller: Principal) -> CurrentUserOut:
+    """Read from the database on this request: role and status are never stale. `consent_required`: a legal
+    document must be accepted (again) before anything but this, the consent routes, logout, the own-session
+    and the personal-data routes answers."""
+    found = CurrentUserOut.model_validate(users.get_me(caller))
+    return found.model_copy(update={"consent_required": PendingStep.CONSENT in caller.pending_steps})
 
 
 @endpoint(
@@ -79,7 +87,7 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     tags=SESSION_TAGS,
     response_model=SessionList,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS,
 )
 def my_sessions(caller: Principal) -> SessionList:
     sessions = own_sessions.list_sessions(caller)
@@ -96,7 +104,7 @@ def my_sessions(caller: Principal) -> SessionList:
     status=204,
     auth=True,
     errors=(404,),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS,
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
@@ -112,7 +120,7 @@ def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo)
     tags=SESSION_TAGS,
     status=204,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS,
 )
 def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)
@@ -130,10 +138,12 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     tags=PRIVACY_TAGS,
     response_model=PersonalDataExport,
     auth=True,
+    allowed_despite=PERSONAL_DATA,
 )
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
-    """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-    the audit events about me and the emails sent to me; never a password hash, token, secret or email body."""
+    """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status, my consents
+    to the legal documents, the audit events about me and the emails sent to me; never a password hash, token,
+    secret or email body."""
     return PersonalDataExport.model_validate(personal_data.export(caller, client), from_attributes=True)
 
 
@@ -148,6 +158,7 @@ def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     auth=True,
     errors=(409, 429),
     recent_auth=True,
+    allowed_despite=PERSONAL_DATA,
 )
 def erase_me(body: EraseAccountRequest, caller: Principal, client: ClientInfo) -> None:
     """Needs the password (wrong ones count like a password change's). Every session ends at once; the

@@ -58,3 +58,4 @@ class CheckReason(StrEnum):
     NOT_ASSIGNED = "event_not_assigned"
     PASSWORD_CHANGE_REQUIRED = "password_change_required"
     MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required"
+    CONSENT_REQUIRED = "consent_required"

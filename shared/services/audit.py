@@ -70,6 +70,9 @@ class AuditEvent(StrEnum):
     CHECK_REFUSED = "authz.check_refused"
     EVENT_ASSIGNED = "event.assigned"
     EVENT_UNASSIGNED = "event.unassigned"
+    DOCUMENT_PUBLISHED = "document.published"
+    CONSENT_ACCEPTED = "consent.accepted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:

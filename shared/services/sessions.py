@@ -31,6 +31,7 @@ from shared.security import refresh_tokens
 from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
 from shared.services import user_state
+from shared.services.owed_consents import decoded, owed_of
 from shared.services.principal import LiveSession
 from shared.services.user_state import UserState
 
@@ -77,6 +78,8 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     claims: AccessClaims
+    # The user's state the tokens were issued on (what they still owe, for the token response).
+    state: UserState
 
 
 def _idle_seconds(settings: Settings) -> int:
@@ -128,7 +131,7 @@ def open_session(
     db.flush()
     refresh = refresh_tokens.new_refresh_token().text
     db.add(RefreshToken(session_id=session.id, token_hash=hash_token(refresh)))
-    state = user_state.from_user(user, user_state.assigned_events(db, user.id))
+    state = _state_of(db, user)
     key = Keys.session(str(user.id), str(session.id))
     pipe = get_redis().pipeline(transaction=True)  # one user's keys: one cluster slot
     auth_time = int(clock.now())
@@ -143,7 +146,19 @@ def open_session(
     user_state.store_current(state, pipe)
     pipe.execute()
     access, claims = issue_access_token(settings, state, session.id, auth_time, amr)
-    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, state)
+
+
+def _state_of(db: DbSession, user: User) -> UserState:
+    """The state of ``user``, read in ``db``'s transaction (users are never deleted).
+
+    Opening a session, the caller holds the user's row, so no writer of theirs
+    is in flight and the state may be cached as current.
+    """
+    state = user_state.current(db, user.id)
+    if state is None:
+        raise LookupError(f"user {user.id} has no row")
+    return state
 
 
 def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
@@ -161,7 +176,8 @@ def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID,
     if not reply or reply[0] != 1:
         return None
     version, auth_time, amr, fields = str(reply[1]), int(reply[2]), str(reply[3]), reply[4:]
-    state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if fields else None
+    cached = bool(fields) and None not in fields  # a state cached before a field was added is not current
+    state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if cached else None
     return LiveSession(user_id, session_id, version, state, auth_time, tuple(amr.split(",")) if amr else ())
 
 
@@ -286,7 +302,7 @@ class Rotation:
 
 
 @cache
-def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
+def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None, list[str] | None]:
     """Spend the parent, add the child, touch the session, return the user: one statement.
 
     Built once per process, with bind parameters (``presented_hash``,
@@ -334,7 +350,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
         .cte("touched")
     )
     return (
-        select(spent.c.session_id, User, user_state.events_of(User.id))
+        select(spent.c.session_id, User, user_state.events_of(User.id), owed_of(User.id))
         .select_from(spent)
         .outerjoin(live, true())
         .outerjoin(User, User.id == live.c.user_id)
@@ -357,13 +373,13 @@ def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation | None
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
         return _replay_or_reuse(db, settings, presented)
-    session_id, user, events = row
+    session_id, user, events, owed = row
     live = check_session(settings, user.id, session_id, None) if user is not None else None
     if user is None or live is None:
         return None
-    state = user_state.from_user(user, events)
+    state = user_state.from_user(user, events, decoded(owed))
     access, claims = issue_access_token(settings, state, session_id, live.auth_time, live.amr)
-    return Rotation(IssuedTokens(access, child.text, settings.access_token_expire_minutes * 60, claims), user)
+    return Rotation(IssuedTokens(access, child.text, settings.access_token_expire_minutes * 60, claims, state), user)
 
 
 def _live_session_and_user(db: DbSession, settings: Settings, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
@@ -393,9 +409,9 @@ def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotat
             return None
         live, user = found
         child = refresh_tokens.unseal(presented, token.child_sealed)
-        state = user_state.from_user(user, user_state.assigned_events(db, user.id))
+        state = _state_of(db, user)
         access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
-        return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
+        return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims, state), user)
     session = db.get(Session, token.session_id)
     if session is None or session.revoked_at is not None:
         return None

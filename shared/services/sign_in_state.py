@@ -5,11 +5,12 @@ sign-in is complete enough to use it is decided here, from the caller's state
 and session, before any of that:
 
 - a **pending step** is something the user must do before the rest of the
-  API is theirs (replace a temporary password, enrol a second factor). Each
-  step is one row of :data:`OWED`: the 403 a route answers while it is owed
-  (unless the route is ``allowed_despite`` it), and the reason the permission
-  check other services call gives. A new step is a :class:`PendingStep`, its
-  row, and the condition in :func:`pending_steps`;
+  API is theirs (replace a temporary password, enrol a second factor, accept
+  a legal document). Each step is one row of :data:`OWED`: the 403 a route
+  answers while it is owed (unless the route is ``allowed_despite`` it), what
+  its details name, and the reason the permission check other services call
+  gives. A new step is a :class:`PendingStep`, its row, and the condition in
+  :func:`pending_steps`;
 - a **recent proof**: sensitive routes want the session to have proved who
   it is (password, and a code where a second factor is on) within
   REAUTH_MAX_AGE_MINUTES (:func:`refuse_unless_recent`).
@@ -20,10 +21,10 @@ Handlers name ``PendingStep`` in their declarations, so this module stays light
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import AuthorizationError, ErrorCode
 from shared.roles_and_permissions import CheckReason, RoleName
@@ -39,15 +40,28 @@ class PendingStep(StrEnum):
     PASSWORD_CHANGE = "password_change"
     # The role requires a second factor and none is on yet.
     MFA_ENROLLMENT = "mfa_enrollment"
+    # A legal document to accept: a version everyone must accept again, or one the user withdrew.
+    CONSENT = "consent"
+
+
+def _no_details(state: UserState) -> dict[str, Any] | None:
+    return None
+
+
+def _documents_owed(state: UserState) -> dict[str, Any]:
+    """The kinds and versions to accept (POST /api/v1/users/me/consents, one by one)."""
+    return {"owed": [{"kind": owed.kind, "version": owed.version} for owed in state.owed_consents]}
 
 
 @dataclass(frozen=True)
 class Owed:
-    """What owing a step means to the caller: the 403 of a route, the reason of a permission check."""
+    """What owing a step means to the caller: the 403 of a route (and what its details name,
+    from the caller's state), the reason of a permission check."""
 
     code: ErrorCode
     message: str
     check_reason: CheckReason
+    details: Callable[[UserState], dict[str, Any] | None] = _no_details
 
 
 # The one mapping from a step to what owing it means; the first owed is the one named to the caller.
@@ -62,6 +76,12 @@ OWED: dict[PendingStep, Owed] = {
         "Your role requires a second factor: enrol an authenticator app first.",
         CheckReason.MFA_ENROLLMENT_REQUIRED,
     ),
+    PendingStep.CONSENT: Owed(
+        ErrorCode.CONSENT_REQUIRED,
+        "Accept the current terms of service and privacy policy first: POST /api/v1/users/me/consents.",
+        CheckReason.CONSENT_REQUIRED,
+        _documents_owed,
+    ),
 }
 
 
@@ -72,6 +92,8 @@ def pending_steps(state: UserState, mfa_required_roles: Collection[RoleName]) ->
         steps.add(PendingStep.PASSWORD_CHANGE)
     if state.role in mfa_required_roles and not state.mfa_enabled:
         steps.add(PendingStep.MFA_ENROLLMENT)
+    if state.owed_consents:
+        steps.add(PendingStep.CONSENT)
     return frozenset(steps)
 
 
@@ -83,11 +105,13 @@ def first_owed(pending: frozenset[PendingStep], allowed_despite: Collection[Pend
     return None
 
 
-def refuse_pending_steps(pending: frozenset[PendingStep], allowed_despite: Collection[PendingStep]) -> None:
-    """403 naming the first step the caller still owes that this route is not allowed despite."""
+def refuse_pending_steps(
+    state: UserState, pending: frozenset[PendingStep], allowed_despite: Collection[PendingStep]
+) -> None:
+    """403 naming the first step the caller (``state``) still owes that this route is not allowed despite."""
     owed = first_owed(pending, allowed_despite)
     if owed is not None:
-        raise AuthorizationError(owed.message, code=owed.code)
+        raise AuthorizationError(owed.message, code=owed.code, details=owed.details(state))
 
 
 def refuse_unless_recent(auth_time: int, now: float, max_age_seconds: int) -> None:
