@@ -13,6 +13,7 @@ from functions import (
     audit_logs,
     auth,
     authz,
+    consent,
     email_outbox,
     events,
     invitations,
@@ -30,6 +31,7 @@ app.register_functions(auth.bp)
 app.register_functions(mfa.bp)
 app.register_functions(users.bp)
 app.register_functions(invitations.bp)
+app.register_functions(consent.bp)
 app.register_functions(roles.bp)
 app.register_functions(audit_logs.bp)
 app.register_functions(events.bp)

@@ -53,6 +53,7 @@ def token_response(signed_in: SignedIn, *, with_refresh_token: bool = True) -> T
         refresh_token=signed_in.tokens.refresh_token if with_refresh_token else None,
         expires_in=signed_in.tokens.expires_in,
         password_change_required=signed_in.user.password_change_required,
+        consent_required=bool(signed_in.tokens.state.owed_consents),
         user=UserOut.model_validate(signed_in.user),
     )
 
@@ -101,8 +102,10 @@ def _cookie_cleared_on_refusal(cookie: CookieRequest) -> Iterator[None]:
     errors=(409, 429, 503),
 )
 def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
-    """Creates an unverified, inactive donor and queues the verification email."""
-    user = accounts.register(body.model_dump(exclude={"password"}), body.password, client)
+    """Creates an unverified, inactive donor and queues the verification email. Once legal documents are
+    published, `accepted_documents` names the current version of each (422, type consent_required)."""
+    profile = body.model_dump(exclude={"password", "accepted_documents"})
+    user = accounts.register(profile, body.password, body.accepted_documents, client)
     return RegisterResponse(
         user=UserOut.model_validate(user), message="Account created. Check your email to verify your address."
     )
@@ -192,7 +195,7 @@ def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> Reply:
     response_model=AccessTokenResponse,
     auth=True,
     errors=(400, 429),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP, PendingStep.CONSENT),
 )
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
     """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
@@ -234,7 +237,7 @@ def refresh(body: RefreshRequest, cookie: CookieRequest, client: ClientInfo) -> 
     status=204,
     body_optional=True,
     errors=(401, 403, 503),
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP),
+    allowed_despite=tuple(PendingStep),
 )
 def logout(body: LogoutRequest, bearer: PresentedBearer, cookie: CookieRequest, client: ClientInfo) -> Reply:
     """Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,
@@ -296,7 +299,7 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     response_model=MessageResponse,
     auth=True,
     errors=(429,),
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.CONSENT),
     recent_auth=True,
 )
 def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:

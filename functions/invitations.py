@@ -141,12 +141,15 @@ def inspect_invitation(body: TokenRequest, client: ClientInfo) -> InvitationPrev
 )
 def accept_invitation(body: AcceptInvitationRequest, caller: Principal | None, client: ClientInfo) -> Reply | UserOut:
     """A new address: `password` (and names, unless the invitation has them) creates the account, verified
-    and active, and answers 201 with its tokens, as a sign-in does. An address with an account: sign in as it
+    and active, and answers 201 with its tokens, as a sign-in does; `accepted_documents` as at registration
+    (the current version of every legal document published). An address with an account: sign in as it
     and send the bearer token; the account takes the invitation's role and NPO (from its next request) and
     the answer is 200 with the user; 401 without the token, 403 signed in as another account, 409
     ROLE_CONFLICT when the account holds a role in another NPO or a higher one. The link works once."""
     names = (body.first_name, body.last_name)
-    accepted = invitations.accept(body.token, caller, body.password, names, client)
+    accepted = invitations.accept(
+        body.token, caller, body.password, names, client, accepted_documents=body.accepted_documents
+    )
     if accepted.session is not None:
         return signed_in_reply(accepted.session, body.refresh_token_transport, status=201)
     return UserOut.model_validate(accepted.user)

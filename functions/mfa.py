@@ -15,8 +15,8 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 PREFIX = "api/v1/auth/mfa"
 TAGS = ("mfa",)
-# A user whose role requires a second factor may always set one up.
-ENROLLING = (PendingStep.MFA_ENROLLMENT,)
+# A user whose role requires a second factor may always set one up (a consent owed comes after it).
+ENROLLING = (PendingStep.MFA_ENROLLMENT, PendingStep.CONSENT)
 
 
 @endpoint(

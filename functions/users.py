@@ -11,6 +11,7 @@ from shared.http.endpoint import Answer, Reply, endpoint
 from shared.schemas.invitations import InvitationOut
 from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
+    CurrentUserOut,
     ProfileUpdate,
     RoleChangeRequest,
     SessionList,
@@ -31,8 +32,11 @@ PREFIX = "api/v1/users"
 TAGS = ("users",)
 SESSION_TAGS = ("sessions",)
 PRIVACY_TAGS = ("privacy",)
-# A user who must enrol a second factor, or prove it in this session, may still see and end their sessions.
-OWN_SESSIONS_DESPITE = (PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP)
+# A user who must enrol a second factor, prove it in this session or accept a legal document may
+# still see and end their sessions.
+OWN_SESSIONS_DESPITE = (PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP, PendingStep.CONSENT)
+# Refusing (or withdrawing) consent never stands between a person and their data: access and erasure stay open.
+PERSONAL_DATA = (PendingStep.CONSENT,)
 
 
 def _out(user: object) -> UserOut:
@@ -49,13 +53,16 @@ def _out(user: object) -> UserOut:
     name="users_me",
     summary="The signed-in user",
     tags=TAGS,
-    response_model=UserOut,
+    response_model=CurrentUserOut,
     auth=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP),
+    allowed_despite=tuple(PendingStep),
 )
-def me(caller: Principal) -> UserOut:
-    """Read from the database on this request: role and status are never stale."""
-    return _out(users.get_me(caller))
+def me(caller: Principal) -> CurrentUserOut:
+    """Read from the database on this request: role and status are never stale. `consent_required`: a legal
+    document must be accepted (again) before anything but this, the consent routes, logout, the own-session
+    and the personal-data routes answers."""
+    found = CurrentUserOut.model_validate(users.get_me(caller))
+    return found.model_copy(update={"consent_required": PendingStep.CONSENT in caller.pending_steps})
 
 
 @endpoint(
@@ -134,11 +141,13 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     response_model=PersonalDataExport,
     auth=True,
     recent_auth=True,
+    allowed_despite=PERSONAL_DATA,
 )
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
-    """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-    the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
-    Needs a recent proof of identity: a stolen access token alone does not carry the history off."""
+    """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status, my consents
+    to the legal documents, the audit events about me and the emails sent to me; never a password hash, token,
+    secret or email body. Needs a recent proof of identity: a stolen access token alone does not carry the
+    history off."""
     return PersonalDataExport.model_validate(personal_data.export(caller, client), from_attributes=True)
 
 
@@ -153,6 +162,7 @@ def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     auth=True,
     errors=(409, 429),
     recent_auth=True,
+    allowed_despite=PERSONAL_DATA,
 )
 def erase_me(body: EraseAccountRequest, caller: Principal, client: ClientInfo) -> None:
     """Needs the password (wrong ones count like a password change's). Every session ends at once; the

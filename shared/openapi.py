@@ -31,6 +31,7 @@ TAG_DESCRIPTIONS = {
     "audit": "The append-only audit log.",
     "events": "Event assignments: which events each event coordinator and staff user works.",
     "authz": "The live permission check other Augeo services call with a user's access token.",
+    "consent": "The legal documents (terms of service, privacy policy) and each user's consent to them.",
 }
 
 _ERROR_TEXT = {
@@ -86,7 +87,7 @@ class _SchemaSet:
 
 def _parameters(spec: EndpointSpec, schemas: _SchemaSet) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS[spec.template.constraints.get(name, "")]}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(spec, name)}
         for name in spec.template.param_names
     ]
     if spec.query_model is not None:
@@ -106,6 +107,13 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
     "int": {"type": "integer"},
     "alpha": {"type": "string", "pattern": "^[A-Za-z]+$"},
 }
+
+
+def _path_schema(spec: EndpointSpec, name: str) -> dict[str, Any]:
+    choices = spec.binding.route_enums.get(name)
+    if choices is not None:
+        return {"type": "string", "enum": [choice.value for choice in choices]}
+    return _PATH_SCHEMAS[spec.template.constraints.get(name, "")]
 
 
 def _not_null(schema: dict[str, Any]) -> dict[str, Any]:

@@ -62,3 +62,4 @@ class CheckReason(StrEnum):
     PASSWORD_CHANGE_REQUIRED = "password_change_required"
     MFA_ENROLLMENT_REQUIRED = "mfa_enrollment_required"
     MFA_STEP_UP_REQUIRED = "mfa_step_up_required"
+    CONSENT_REQUIRED = "consent_required"

@@ -17,7 +17,9 @@ A handler names what it takes, and the pipeline provides exactly that:
 - ``cookie: CookieRequest``: the refresh cookie and what its CSRF rule checks
   (refresh and logout; ``shared.http.refresh_cookie``);
 - a route parameter by its name: ``user_id: uuid.UUID`` for ``{user_id:guid}``,
-  ``str`` for an unconstrained one.
+  ``str`` for an unconstrained one, a ``StrEnum`` for an unconstrained one
+  whose values are known (``kind: DocumentKind`` for ``{kind}``: any other
+  value is a 422 naming the parameter).
 
 So a handler is typed all the way (``body.email`` is a ``str``, ``user_id`` a
 ``UUID``), and the request and query models that the OpenAPI document
@@ -33,6 +35,7 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -67,6 +70,32 @@ def _text(_name: str, value: str) -> str:
     return value
 
 
+def _one_of(choices: type[StrEnum]) -> RouteParser:
+    def parse(name: str, value: str) -> StrEnum:
+        try:
+            return choices(value)
+        except ValueError:
+            allowed = ", ".join(choice.value for choice in choices)
+            fields = [{"field": name, "message": f"must be one of: {allowed}", "type": "enum"}]
+            raise ValidationFailedError(details={"fields": fields}) from None
+
+    return parse
+
+
+def route_enum(hint: object) -> type[StrEnum] | None:
+    """The enum a route parameter's type is, when it is one (its values are the route's)."""
+    return hint if isinstance(hint, type) and issubclass(hint, StrEnum) else None
+
+
+def _route_parser(handler: Callable[..., Any], name: str, hint: object, template: RouteTemplate) -> RouteParser:
+    """How to parse route parameter ``name`` into ``hint``, whose route constraint must match."""
+    choices = route_enum(hint)
+    wanted = None if choices is not None else _CONSTRAINT_FOR[hint]
+    if wanted != template.constraints.get(name):
+        raise TypeError(f"{handler.__qualname__}: route parameter {name!r} needs the matching constraint")
+    return _one_of(choices) if choices is not None else _ROUTE_PARSERS[hint]
+
+
 _ROUTE_PARSERS: dict[object, RouteParser] = {uuid.UUID: _uuid, str: _text}
 # The route constraint each parameter type needs, so the host already refuses
 # what the parser would (a malformed id is a 404 from the router, not a 422).
@@ -97,6 +126,8 @@ class HandlerBinding:
     query_model: type[BaseModel] | None
     provided: frozenset[str]  # names of _PROVIDED the handler takes
     route_parsers: Mapping[str, RouteParser]
+    # The enums of route parameters typed as one, for the OpenAPI document.
+    route_enums: Mapping[str, type[StrEnum]]
     caller_optional: bool = False  # ``caller: Principal | None``
 
     @classmethod
@@ -107,6 +138,7 @@ class HandlerBinding:
         provided: set[str] = set()
         caller_optional = False
         parsers: dict[str, RouteParser] = {}
+        enums: dict[str, type[StrEnum]] = {}
         for name in inspect.signature(handler).parameters:
             hint = hints.get(name)
             if name == BODY:
@@ -118,10 +150,10 @@ class HandlerBinding:
             elif name == CALLER and hint == Principal | None:
                 provided.add(name)
                 caller_optional = True
-            elif name in template.param_names and hint in _ROUTE_PARSERS:
-                if _CONSTRAINT_FOR[hint] != template.constraints.get(name):
-                    raise TypeError(f"{handler.__qualname__}: route parameter {name!r} needs the matching constraint")
-                parsers[name] = _ROUTE_PARSERS[hint]
+            elif name in template.param_names and (hint in _ROUTE_PARSERS or route_enum(hint) is not None):
+                parsers[name] = _route_parser(handler, name, hint, template)
+                if (choices := route_enum(hint)) is not None:
+                    enums[name] = choices
             else:
                 raise TypeError(f"{handler.__qualname__}: the pipeline cannot provide parameter {name!r}: {hint!r}")
         missing = set(template.param_names) - set(parsers)
@@ -129,7 +161,7 @@ class HandlerBinding:
             raise TypeError(f"{handler.__qualname__}: route parameters {sorted(missing)} are not taken")
         if {CALLER, SESSION} <= provided:
             raise TypeError(f"{handler.__qualname__}: take either 'caller' or 'session', not both")
-        return cls(request_model, query_model, frozenset(provided), parsers, caller_optional)
+        return cls(request_model, query_model, frozenset(provided), parsers, enums, caller_optional)
 
     def takes(self, name: str) -> bool:
         """Whether the handler takes the provided parameter ``name`` (CALLER, SESSION, CLIENT, BEARER, COOKIE)."""

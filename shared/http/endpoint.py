@@ -305,7 +305,7 @@ def _authenticated(
         return None, live
     principal = authenticate(token, client)
     user_id_var.set(str(principal.user_id))
-    refuse_pending_steps(principal.pending_steps, spec.allowed_despite)
+    refuse_pending_steps(principal.state, principal.pending_steps, spec.allowed_despite)
     if spec.recent_auth:
         max_age = get_settings().reauth_max_age_minutes * 60
         refuse_unless_recent(principal.auth_time, clock.now(), max_age, code_required=principal.state.mfa_enabled)

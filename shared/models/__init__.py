@@ -6,6 +6,7 @@ from shared.models.email_outbox import DUE_STATUSES, INVITATION_LINK, EmailOutbo
 from shared.models.event import Event
 from shared.models.event_assignment import EventAssignment
 from shared.models.invitation import Invitation, InvitationState, InvitationStatus
+from shared.models.legal import Consent, ConsentAction, DocumentKind, LegalDocument, LegalDocumentKind
 from shared.models.mfa import RecoveryCode, TotpFactor
 from shared.models.role import NPO_SCOPED_ROLES, Role, RoleName, RoleScope
 from shared.models.session import RefreshToken, Session
@@ -18,12 +19,17 @@ __all__ = [
     "NPO_SCOPED_ROLES",
     "AuditLog",
     "Base",
+    "Consent",
+    "ConsentAction",
+    "DocumentKind",
     "EmailOutbox",
     "Event",
     "EventAssignment",
     "Invitation",
     "InvitationState",
     "InvitationStatus",
+    "LegalDocument",
+    "LegalDocumentKind",
     "OutboxStatus",
     "RecoveryCode",
     "RefreshToken",

@@ -17,6 +17,7 @@ from shared.schemas.fields import (
     RefreshTokenTransport,
     without_default,
 )
+from shared.schemas.legal import AcceptsDocuments
 from shared.schemas.mfa import MfaChallengeResponse
 from shared.schemas.users import ContactFields, UserOut
 
@@ -24,7 +25,7 @@ from shared.schemas.users import ContactFields, UserOut
 COOKIE_TRANSPORT = "cookie"
 
 
-class RegisterRequest(ContactFields):
+class RegisterRequest(ContactFields, AcceptsDocuments):
     email: Email
     password: NewPassword
     first_name: Name
@@ -94,6 +95,11 @@ class TokenResponse(ResponseModel):
         default=False,
         description="An administrator set this password: until it is changed, only password change, "
         "logout and GET /api/v1/users/me are allowed (others answer 403 PASSWORD_CHANGE_REQUIRED).",
+    )
+    consent_required: bool = Field(
+        default=False,
+        description="A legal document must be accepted (again): until it is, only GET /api/v1/users/me, the consent "
+        "routes, logout and the own-session routes are allowed (others answer 403 CONSENT_REQUIRED).",
     )
     user: UserOut
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
+from shared.models.legal import MAX_URL_LENGTH, MAX_VERSION_LENGTH
 from shared.security.password_policy import MAX_LENGTH, MIN_LENGTH, PASSWORD_PATTERN, password_problems
 
 MAX_EMAIL_LENGTH = 320
@@ -126,8 +127,22 @@ Text255 = Annotated[str, StringConstraints(max_length=255, pattern=ONE_LINE)]
 Text100 = Annotated[str, StringConstraints(max_length=100, pattern=ONE_LINE)]
 PostalCode = Annotated[str, StringConstraints(max_length=20, pattern=ONE_LINE)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+# A legal document's version label: letters, digits, dots, dashes and underscores ("2026-05", "v3.1").
+DocumentVersion = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_VERSION_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+    Field(examples=["2026-05"]),
+]
+# Where a legal document is published: an https URL, no white space or control characters.
+DocumentUrl = Annotated[
+    str,
+    StringConstraints(max_length=MAX_URL_LENGTH, pattern=r"^https://[^\s\x00-\x1f\x7f/?#][^\s\x00-\x1f\x7f]*$"),
+    Field(examples=["https://augeo.example/legal/terms-2026-05"]),
+]
 
 __all__ = [
+    "DocumentUrl",
+    "DocumentVersion",
     "Email",
     "EventName",
     "Field",

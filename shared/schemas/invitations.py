@@ -11,6 +11,7 @@ from shared.models import InvitationStatus
 from shared.roles_and_permissions import RoleName
 from shared.schemas.common import RequestModel, ResponseModel
 from shared.schemas.fields import Email, Name, NewPassword, OpaqueToken, Phone, RefreshTokenTransport
+from shared.schemas.legal import AcceptsDocuments
 from shared.schemas.users import PageMeta, PageQuery, check_npo_for_role, role_npo_rule
 
 
@@ -73,7 +74,7 @@ class InvitationPreview(ResponseModel):
     )
 
 
-class AcceptInvitationRequest(RequestModel):
+class AcceptInvitationRequest(AcceptsDocuments):
     token: OpaqueToken
     password: NewPassword | None = Field(
         default=None, description="Required for a new account (422 naming `password` without it); not read otherwise."

@@ -78,6 +78,19 @@ class ExportedSecondFactor(ResponseModel):
     recovery_codes_left: int
 
 
+class ExportedConsent(ResponseModel):
+    """An acceptance or withdrawal of a legal document, and where it came from (the proof of it)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    version: str
+    action: str
+    at: datetime
+    ip_address: str | None
+    user_agent: str | None
+
+
 class ExportedAuditEvent(ResponseModel):
     """An audit event about the user. The IP address and user agent are given only for
     the user's own requests: those of an administrator acting on them are not theirs."""
@@ -142,6 +155,7 @@ class PersonalDataExport(ResponseModel):
     sessions: list[ExportedSession]
     event_assignments: list[ExportedAssignment]
     second_factor: ExportedSecondFactor
+    consents: list[ExportedConsent]
     audit_events: list[ExportedAuditEvent]
     emails: list[ExportedEmail]
     invitations: list[ExportedInvitation]

@@ -41,6 +41,15 @@ class UserOut(ResponseModel):
     erased_at: datetime | None = Field(default=None, description="Set when the account's personal data was erased.")
 
 
+class CurrentUserOut(UserOut):
+    """The signed-in user, with what they still owe."""
+
+    consent_required: bool = Field(
+        default=False,
+        description="A legal document must be accepted (again): GET /api/v1/users/me/consents names it.",
+    )
+
+
 class ContactFields(RequestModel):
     """Phone, organisation and postal address: optional everywhere they appear."""
 

@@ -76,6 +76,9 @@ class AuditEvent(StrEnum):
     INVITATION_RESENT = "invitation.resent"
     INVITATION_REVOKED = "invitation.revoked"
     INVITATION_ACCEPTED = "invitation.accepted"
+    DOCUMENT_PUBLISHED = "document.published"
+    CONSENT_ACCEPTED = "consent.accepted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:

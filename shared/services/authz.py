@@ -1,7 +1,7 @@
 """The live permission check other Augeo services call (``POST /api/v1/authz/check``).
 
 Decided as of this request: the session (alive, not signed out), the user's
-role, NPO and assignments, and the NPO a named event is registered to (never
+role, NPO and assignments, any step they still owe, and the NPO a named event is registered to (never
 an ``npo_id`` the caller names with it). It costs one Redis round trip (the
 session script, which also returns the user's cached state) and at most one
 SQL statement to decide: none when the state is cached and nothing else is
@@ -28,6 +28,7 @@ from shared.models import Event, User
 from shared.roles_and_permissions import CheckReason, Permission
 from shared.services import audit, user_state
 from shared.services.audit import AuditEvent
+from shared.services.owed_consents import decoded, owed_of
 from shared.services.policy import CheckResult, Party, Where, check_permission, needs_event_npo
 from shared.services.principal import LiveSession
 from shared.services.sign_in_state import first_owed, pending_steps
@@ -66,11 +67,13 @@ def _event_npo_statement() -> Select[uuid.UUID | None]:
 
 
 @cache
-def _state_statement(with_event_npo: bool) -> Select[User, list[uuid.UUID] | None, uuid.UUID | None]:
-    """The user's row and events, and the event's NPO when asked; built once per shape."""
+def _state_statement(
+    with_event_npo: bool,
+) -> Select[User, list[uuid.UUID] | None, uuid.UUID | None, list[str] | None]:
+    """The user's row, events and owed consents, and the event's NPO when asked; built once per shape."""
     user_id = bindparam("user_id", type_=Uuid())
     event_npo = _event_npo() if with_event_npo else literal(None, Uuid())
-    return select(User, user_state.events_of(user_id), event_npo).where(User.id == user_id)
+    return select(User, user_state.events_of(user_id), event_npo, owed_of(user_id)).where(User.id == user_id)
 
 
 def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[UserState, uuid.UUID | None]:
@@ -84,7 +87,7 @@ def _read(user_id: uuid.UUID, where: Where, cached: UserState | None) -> tuple[U
         row = db.execute(_state_statement(with_event_npo), values).first()
     if row is None or not row[0].is_active:
         raise SessionEndedError()
-    return user_state.from_user(row[0], row[1]), row[2]
+    return user_state.from_user(row[0], row[1], decoded(row[3])), row[2]
 
 
 def _audit_refusal(

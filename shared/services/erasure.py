@@ -16,6 +16,9 @@ has locked, and leaves nothing that identifies the person:
   loses its IP address and user agent. Their refresh tokens hold only hashes
   of random values, die with the sessions and go with them when the
   retention job deletes them;
+- ``consents``: rows stay (the proof of what the person accepted, and when:
+  user id, kind, version, action, time), their IP address and user agent
+  blanked, the one change the database lets through (migration 0011);
 - ``mfa_totp``, ``mfa_recovery_codes``, ``user_tokens``, ``event_assignments``,
   the ``email_outbox`` rows addressed to the person (by user or address) and
   the ``invitations`` sent to them (by address, or accepted by the account;
@@ -43,7 +46,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from shared.models import EmailOutbox, Invitation, Session, User, UserToken
+from shared.models import Consent, EmailOutbox, Invitation, Session, User, UserToken
 from shared.models.user import CONTACT_FIELDS, ERASED_DOMAIN
 from shared.services import known_devices, mfa
 from shared.services.email.outbox import addressed_to
@@ -89,7 +92,8 @@ def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
     emails = db.scalars(delete(EmailOutbox).where(addressed_to(user)).returning(EmailOutbox.id)).all()
     invitations = db.scalars(delete(Invitation).where(invitations_to(user)).returning(Invitation.id)).all()
     _clear_profile(user, erased_by_role)
-    db.flush()  # the scrub function checks erased_at, in this transaction
+    db.flush()  # the scrub function and the consents' trigger check erased_at, in this transaction
+    db.execute(update(Consent).where(Consent.user_id == user.id).values(ip_address=None, user_agent=None))
     return Wiped(len(ended), len(left), len(emails), len(invitations))
 
 

@@ -23,6 +23,7 @@ Every step is audited. Expiry is by the app's clock (``shared.clock``).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,8 +50,9 @@ from shared.errors import (
 from shared.failures import is_unique_violation
 from shared.models import NPO_SCOPED_ROLES, Invitation, InvitationState, InvitationStatus, RoleName, User
 from shared.models.invitation import app_now
+from shared.schemas.legal import DocumentRef
 from shared.security.passwords import hash_password
-from shared.services import audit, invitation_tokens, rate_limits, sign_in, users
+from shared.services import audit, consents, invitation_tokens, rate_limits, sign_in, users
 from shared.services.accounts import token_attempts
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
@@ -326,14 +328,19 @@ def accept(
     password: str | None,
     names: tuple[str | None, str | None],
     client: ClientInfo,
+    *,
+    accepted_documents: Sequence[DocumentRef] = (),
 ) -> Accepted:
-    """A new address: the account, signed in. An existing account: the caller must be signed in as it,
-    and takes the invitation's role and NPO. ``names``: the first and last name the person gave, if any."""
+    """A new address: the account, signed in, having accepted ``accepted_documents`` (the legal
+    documents published, as at registration). An existing account: the caller must be signed in as
+    it, and takes the invitation's role and NPO. ``names``: the first and last name the person gave, if any."""
     invitation = _opened_by(token, client)
     with without_transaction() as db:
         account_id = db.scalar(select(User.id).where(User.email == invitation.email))
     if account_id is None:
-        return _accept_with_new_account(token, invitation, password, names, client)
+        return _accept_with_new_account(
+            token, invitation, password, names, client, accepted_documents=accepted_documents
+        )
     return _accept_as_signed_in_account(token, account_id, caller, client)
 
 
@@ -343,6 +350,8 @@ def _accept_with_new_account(
     password: str | None,
     names: tuple[str | None, str | None],
     client: ClientInfo,
+    *,
+    accepted_documents: Sequence[DocumentRef],
 ) -> Accepted:
     settings = get_settings()
     first_name, last_name = names[0] or invitation.first_name, names[1] or invitation.last_name
@@ -355,6 +364,7 @@ def _accept_with_new_account(
             if spent is None:
                 raise BadRequestError(_INVALID_TOKEN, code=ErrorCode.INVALID_TOKEN)
             user = _create_invited_account(db, spent, password_hash, first_name, last_name)
+            consents.accept_at_sign_up(db, user, accepted_documents, client)  # 422: nothing spent
             spent.accepted_by = user.id
             _record_accepted(db, client, user, spent, new_account=True)
             tokens = sign_in.start_session(db, settings, user, client, (AuthenticationMethod.PASSWORD,))
@@ -378,11 +388,7 @@ def _create_invited_account(
     db: DbSession, invitation: Invitation, password_hash: str, first_name: str, last_name: str
 ) -> User:
     """The account an invitation to a new address creates: verified and active (the link proved the
-    address), with the invitation's role and NPO and the password the person chose.
-
-    Consent to the legal documents, once the service records it, is given here
-    too: this is where a new account comes into being from an invitation.
-    """
+    address), with the invitation's role and NPO and the password the person chose."""
     now = app_now()
     user = User(
         email=invitation.email,

@@ -1,6 +1,6 @@
 """Who may do what to whom: the one place that decides.
 
-Two tables live here, and nothing else in the service decides a permission:
+Three tables live here, and nothing else in the service decides a permission:
 
 - The platform permissions other Augeo services ask about
   (``POST /api/v1/authz/check``): each role holds a set of permissions and a
@@ -14,8 +14,10 @@ Two tables live here, and nothing else in the service decides a permission:
   :func:`decide_assignment`, registering and moving events by
   :func:`decide_registration`, and who sees a registered event by
   :func:`may_see_event`.
+- What a role may do to the platform itself (publish a legal document):
+  :data:`PLATFORM_ACTIONS`, answered by :func:`may_do`.
 
-``GET /api/v1/roles`` is rendered from both (``role_descriptions``), so the
+``GET /api/v1/roles`` is rendered from them (``role_descriptions``), so the
 documentation of a role cannot drift from what it may do. Whether a caller's
 sign-in is complete enough to use their role at all (a step still owed, a
 recent proof) is not a permission: ``sign_in_state`` gates that.
@@ -235,6 +237,24 @@ class OwnAccountAction(StrEnum):
 
     UPDATE_PROFILE = "users:update_own_profile"
     MANAGE_SESSIONS = "sessions:manage_own"
+    MANAGE_CONSENTS = "consents:manage_own"
+
+
+class PlatformAction(StrEnum):
+    """What a role may do to the platform itself, beyond its users."""
+
+    # Publish a version of the terms of service or the privacy policy.
+    PUBLISH_LEGAL_DOCUMENTS = "legal_documents:publish"
+
+
+PLATFORM_ACTIONS: dict[RoleName, frozenset[PlatformAction]] = {
+    RoleName.SUPER_ADMIN: frozenset(PlatformAction),
+}
+
+
+def may_do(role: RoleName, action: PlatformAction) -> bool:
+    """May ``role`` take this platform action?"""
+    return action in PLATFORM_ACTIONS.get(role, frozenset())
 
 
 # The roles each role may give (by creating a user or changing a role).

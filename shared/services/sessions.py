@@ -32,6 +32,7 @@ from shared.security import refresh_tokens
 from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
 from shared.services import user_state
+from shared.services.owed_consents import decoded, owed_of
 from shared.services.principal import LiveSession
 from shared.services.rate_limits import RESERVE_FUNCTION, Limit
 from shared.services.user_state import UserState
@@ -93,6 +94,8 @@ class IssuedTokens:
     claims: AccessClaims
     # The session's absolute end (REFRESH_TOKEN_EXPIRE_DAYS after sign-in): no refresh token outlives it.
     session_expires_at: datetime
+    # The user's state the tokens were issued on (what they still owe, for the token response).
+    state: UserState
 
 
 def _idle_seconds(settings: Settings) -> int:
@@ -137,7 +140,7 @@ def open_session(
     db.flush()
     refresh = refresh_tokens.new_refresh_token().text
     db.add(RefreshToken(session_id=session.id, token_hash=hash_token(refresh)))
-    state = user_state.from_user(user, user_state.assigned_events(db, user.id))
+    state = _state_of(db, user)
     key = Keys.session(str(user.id), str(session.id))
     pipe = get_redis().pipeline(transaction=True)  # one user's keys: one cluster slot
     auth_time = int(clock.now())
@@ -152,7 +155,19 @@ def open_session(
     user_state.store_current(state, pipe)
     pipe.execute()
     access, claims = issue_access_token(settings, state, session.id, auth_time, amr)
-    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, expires_at)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, expires_at, state)
+
+
+def _state_of(db: DbSession, user: User) -> UserState:
+    """The state of ``user``, read in ``db``'s transaction (users are never deleted).
+
+    Opening a session, the caller holds the user's row, so no writer of theirs
+    is in flight and the state may be cached as current.
+    """
+    state = user_state.current(db, user.id)
+    if state is None:
+        raise LookupError(f"user {user.id} has no row")
+    return state
 
 
 def check_session(
@@ -181,7 +196,8 @@ def check_session(
     if not reply or reply[0] != 1:
         return None
     version, auth_time, amr, fields = str(reply[1]), int(reply[2]), str(reply[3]), reply[4:]
-    state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if fields else None
+    cached = bool(fields) and None not in fields  # a state cached before a field was added is not current
+    state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if cached else None
     return LiveSession(user_id, session_id, version, state, auth_time, tuple(amr.split(",")) if amr else ())
 
 
@@ -328,7 +344,7 @@ class Rotation:
 
 
 @cache
-def _rotation_statement() -> Select[Any, datetime | None, User, list[uuid.UUID] | None]:
+def _rotation_statement() -> Select[Any, datetime | None, User, list[uuid.UUID] | None, list[str] | None]:
     """Spend the parent, add the child, touch the session, return the user: one statement.
 
     Built once per process, with bind parameters (``presented_hash``,
@@ -376,7 +392,7 @@ def _rotation_statement() -> Select[Any, datetime | None, User, list[uuid.UUID] 
         .cte("touched")
     )
     return (
-        select(spent.c.session_id, live.c.expires_at, User, user_state.events_of(User.id))
+        select(spent.c.session_id, live.c.expires_at, User, user_state.events_of(User.id), owed_of(User.id))
         .select_from(spent)
         .outerjoin(live, true())
         .outerjoin(User, User.id == live.c.user_id)
@@ -402,20 +418,18 @@ def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation:
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
         return _replay_or_reuse(db, settings, presented)
-    session_id, expires_at, user, events = row
+    session_id, expires_at, user, events, owed = row
     live = check_session(settings, user.id, session_id, None) if user is not None else None
     if user is None or live is None or expires_at is None:
         return Rotation.refusal(RefreshRefusal.SESSION_ENDED)
-    return Rotation(_tokens(settings, user, events, live, refresh=child.text, ends=expires_at), user)
+    state = user_state.from_user(user, events, decoded(owed))
+    return Rotation(_tokens(settings, state, live, refresh=child.text, ends=expires_at), user)
 
 
-def _tokens(
-    settings: Settings, user: User, events: list[uuid.UUID] | None, live: LiveSession, *, refresh: str, ends: datetime
-) -> IssuedTokens:
+def _tokens(settings: Settings, state: UserState, live: LiveSession, *, refresh: str, ends: datetime) -> IssuedTokens:
     """A new access token for the live session (its proof carried on), beside ``refresh``."""
-    state = user_state.from_user(user, events)
     access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
-    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, ends)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, ends, state)
 
 
 def _live_session_and_user(
@@ -448,7 +462,7 @@ def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotat
     live, session, user = found
     if token.child_sealed is not None and float(seconds_since_rotation) <= settings.refresh_token_reuse_grace_seconds:
         child = refresh_tokens.unseal(presented, token.child_sealed)
-        events = user_state.assigned_events(db, user.id)
-        return Rotation(_tokens(settings, user, events, live, refresh=child, ends=session.expires_at), user)
+        state = _state_of(db, user)
+        return Rotation(_tokens(settings, state, live, refresh=child, ends=session.expires_at), user)
     revoke_session(db, session.user_id, session.id, SessionEndReason.REFRESH_REUSE)
     return Rotation.refusal(RefreshRefusal.REUSED, session)

@@ -6,9 +6,10 @@ and session, before any of that:
 
 - a **pending step** is something the user must do before the rest of the
   API is theirs (replace a temporary password, enrol a second factor, prove
-  the second factor in a session that signed in without it). Each
-  step is one row of :data:`OWED`: the 403 a route answers while it is owed
-  (unless the route is ``allowed_despite`` it), and the reason the permission
+  the second factor in a session that signed in without it, accept a legal
+  document). Each step is one row of :data:`OWED`: the 403 a route answers
+  while it is owed (unless the route is ``allowed_despite`` it), what its
+  details name, and the reason the permission
   check other services call gives. A new step is a :class:`PendingStep`, its
   row, and the condition in :func:`pending_steps`;
 - a **recent proof**: sensitive routes want the session to have proved who
@@ -23,10 +24,10 @@ declarations, so this module stays light (no ORM, no Redis at import).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import AuthorizationError, ErrorCode
 from shared.roles_and_permissions import CheckReason, RoleName
@@ -52,20 +53,41 @@ class PendingStep(StrEnum):
     # A second factor is on, and this session's sign-in (or last re-authentication) did not prove it:
     # a session from before the factor, or one that only a password opened.
     MFA_STEP_UP = "mfa_step_up"
+    # A legal document to accept: a version everyone must accept again, or one the user withdrew.
+    CONSENT = "consent"
+
+
+# Where a session renews its proof (declared by functions/auth.py) and where a consent is
+# given (functions/consent.py): named in the 403s' details, for the app.
+REAUTHENTICATION_ROUTE = "api/v1/auth/reauthenticate"
+CONSENTS_ROUTE = "api/v1/users/me/consents"
+
+
+def _no_details(state: UserState) -> dict[str, Any] | None:
+    return None
+
+
+def _step_up_details(state: UserState) -> dict[str, Any]:
+    """The call that proves the second factor in this session, with a code."""
+    return {"reauthenticate_with": f"POST /{REAUTHENTICATION_ROUTE}", "code_required": True}
+
+
+def _documents_owed(state: UserState) -> dict[str, Any]:
+    """The kinds and versions to accept, one by one, with the call that accepts each."""
+    owed = [{"kind": owed.kind, "version": owed.version} for owed in state.owed_consents]
+    return {"owed": owed, "accept_with": f"POST /{CONSENTS_ROUTE}"}
 
 
 @dataclass(frozen=True)
 class Owed:
-    """What owing a step means to the caller: the 403 of a route, the reason of a permission check."""
+    """What owing a step means to the caller: the 403 of a route (and what its details name,
+    from the caller's state), the reason of a permission check."""
 
     code: ErrorCode
     message: str
     check_reason: CheckReason
-    details: Mapping[str, object] = field(default_factory=dict)  # for the app: what to call, say
+    details: Callable[[UserState], dict[str, Any] | None] = _no_details
 
-
-# Where a session renews its proof (declared by functions/auth.py): named in the 403s' details.
-REAUTHENTICATION_ROUTE = "api/v1/auth/reauthenticate"
 
 # The one mapping from a step to what owing it means; the first owed is the one named to the caller.
 OWED: dict[PendingStep, Owed] = {
@@ -83,7 +105,13 @@ OWED: dict[PendingStep, Owed] = {
         ErrorCode.MFA_STEP_UP_REQUIRED,
         "Your account uses a second factor: enter your password and a code from your authenticator app.",
         CheckReason.MFA_STEP_UP_REQUIRED,
-        {"reauthenticate_with": f"POST /{REAUTHENTICATION_ROUTE}", "code_required": True},
+        _step_up_details,
+    ),
+    PendingStep.CONSENT: Owed(
+        ErrorCode.CONSENT_REQUIRED,
+        "Accept the current terms of service and privacy policy to continue.",
+        CheckReason.CONSENT_REQUIRED,
+        _documents_owed,
     ),
 }
 
@@ -100,6 +128,8 @@ def pending_steps(
         steps.add(PendingStep.MFA_ENROLLMENT)
     if state.mfa_enabled and AuthenticationMethod.ONE_TIME_PASSWORD not in amr:
         steps.add(PendingStep.MFA_STEP_UP)
+    if state.owed_consents:
+        steps.add(PendingStep.CONSENT)
     return frozenset(steps)
 
 
@@ -111,11 +141,13 @@ def first_owed(pending: frozenset[PendingStep], allowed_despite: Collection[Pend
     return None
 
 
-def refuse_pending_steps(pending: frozenset[PendingStep], allowed_despite: Collection[PendingStep]) -> None:
-    """403 naming the first step the caller still owes that this route is not allowed despite."""
+def refuse_pending_steps(
+    state: UserState, pending: frozenset[PendingStep], allowed_despite: Collection[PendingStep]
+) -> None:
+    """403 naming the first step the caller (``state``) still owes that this route is not allowed despite."""
     owed = first_owed(pending, allowed_despite)
     if owed is not None:
-        raise AuthorizationError(owed.message, code=owed.code, details=dict(owed.details) or None)
+        raise AuthorizationError(owed.message, code=owed.code, details=owed.details(state))
 
 
 def refuse_unless_recent(

@@ -59,6 +59,75 @@ def test_every_migration_run_grants_the_runtime_role_exactly_its_rights(scratch_
     assert _privileges(scratch_database, "audit_logs") == {"SELECT", "INSERT"}
 
 
+def test_the_runtime_role_appends_to_the_consent_history_and_may_blank_only_its_address_and_browser(
+    scratch_database: str,
+) -> None:
+    command.upgrade(alembic_config(scratch_database), "head")
+    assert _privileges(scratch_database, "legal_documents") == {"SELECT", "INSERT"}
+    assert _privileges(scratch_database, "consents") == {"SELECT", "INSERT"}
+    assert _privileges(scratch_database, "legal_document_kinds") == {"SELECT", "INSERT", "UPDATE"}
+    engine = sa.create_engine(scratch_database, poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        updatable = {
+            column
+            for column in ("id", "user_id", "kind", "version", "action", "at", "ip_address", "user_agent")
+            if connection.scalar(
+                sa.text("SELECT has_column_privilege(:role, 'consents', :column, 'UPDATE')"),
+                {"role": os.environ["DB_APP_ROLE"], "column": column},
+            )
+        }
+        kinds = set(connection.scalars(sa.text("SELECT kind FROM legal_document_kinds")))
+    engine.dispose()
+    assert updatable == {"ip_address", "user_agent"}
+    assert kinds == {"terms_of_service", "privacy_policy"}
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE consents SET action = 'withdrawn' WHERE id = :id",
+        "UPDATE consents SET ip_address = '192.0.2.1' WHERE id = :id",
+        "UPDATE consents SET ip_address = NULL, user_agent = NULL WHERE id = :id",  # not an erased account's
+        "DELETE FROM consents WHERE id = :id",
+    ],
+)
+def test_consents_refuse_changes_but_the_blanking_of_an_erased_accounts_rows(statement: str) -> None:
+    """The trigger holds even for the owner; everything here is rolled back."""
+    with owner_engine().connect() as owner:
+        transaction = owner.begin()
+        try:
+            user_id = owner.execute(
+                sa.text(
+                    "INSERT INTO users (email, first_name, last_name, role)"
+                    " VALUES (:email, 'A', 'B', 'donor') RETURNING id"
+                ),
+                {"email": f"consent-{secrets.token_hex(4)}@example.org"},
+            ).scalar_one()
+            owner.execute(
+                sa.text(
+                    "INSERT INTO legal_documents (kind, revision, version, url, requires_reconsent)"
+                    " VALUES ('terms_of_service', 100000, 'trigger-test', 'https://augeo.example/t', false)"
+                )
+            )
+            consent_id = owner.execute(
+                sa.text(
+                    "INSERT INTO consents (user_id, kind, version, action, ip_address, user_agent)"
+                    " VALUES (:user, 'terms_of_service', 'trigger-test', 'accepted', '192.0.2.7', 'browser')"
+                    " RETURNING id"
+                ),
+                {"user": user_id},
+            ).scalar_one()
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"), owner.begin_nested():
+                owner.execute(sa.text(statement), {"id": consent_id})
+            owner.execute(sa.text("UPDATE users SET erased_at = now() WHERE id = :id"), {"id": user_id})
+            blank = "UPDATE consents SET ip_address = NULL, user_agent = NULL WHERE id = :id"
+            assert owner.execute(sa.text(blank), {"id": consent_id}).rowcount == 1
+            kept = owner.execute(sa.text("SELECT action, ip_address FROM consents WHERE id = :id"), {"id": consent_id})
+            assert kept.one() == ("accepted", None)
+        finally:
+            transaction.rollback()
+
+
 def test_migrations_refuse_a_runtime_role_that_does_not_exist(scratch_database: str) -> None:
     config = alembic_config(scratch_database)
     config.attributes["app_role"] = "augeo_no_such_role"

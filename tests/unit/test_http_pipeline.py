@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from shared.errors import ValidationFailedError
 from shared.http.endpoint import EndpointSpec, Reply, run_pipeline
 from shared.http.request import client_ip_from, validate_model
+from shared.models import DocumentKind
 from shared.schemas.common import RequestModel
 from shared.services.principal import Principal
 from tests.support.messages import check_error_body
@@ -203,9 +204,29 @@ def test_route_parameters_reach_the_handler_parsed() -> None:
     assert seen == [wanted]
 
 
+def test_an_enum_route_parameter_is_parsed_or_a_422_naming_it() -> None:
+    seen: list[object] = []
+
+    def show(kind: DocumentKind) -> Reply:
+        seen.append(kind)
+        return Reply({})
+
+    spec = EndpointSpec(
+        name="probe_kind", method="GET", route="probe/{kind}", summary="p", tags=("test",), handler=show
+    )
+    good = func.HttpRequest("GET", "/probe/privacy_policy", body=b"", route_params={"kind": "privacy_policy"})
+    assert run_pipeline(spec, good).status_code == 200
+    assert seen == [DocumentKind.PRIVACY_POLICY]
+    bad = run_pipeline(spec, func.HttpRequest("GET", "/probe/x", body=b"", route_params={"kind": "cookie_policy"}))
+    assert bad.status_code == 422
+    assert json.loads(bad.get_body())["error"]["details"]["fields"][0]["field"] == "kind"
+    assert seen == [DocumentKind.PRIVACY_POLICY], "the handler never ran"
+
+
 @pytest.mark.parametrize(
     ("route", "handler_source", "options"),
     [
+        ("probe/{kind:alpha}", "def handler(kind: DocumentKind) -> None: ...", {}),  # an enum takes no constraint
         ("probe/{user_id:guid}", "def handler(user_id: str) -> None: ...", {}),  # a guid is a UUID
         ("probe/{user_id}", "def handler(user_id: uuid.UUID) -> None: ...", {}),  # a UUID needs :guid
         ("probe/{user_id:guid}", "def handler() -> None: ...", {}),  # a route parameter nobody takes
@@ -222,7 +243,7 @@ def test_route_parameters_reach_the_handler_parsed() -> None:
 def test_a_signature_the_pipeline_cannot_serve_fails_at_declaration(
     route: str, handler_source: str, options: dict[str, Any]
 ) -> None:
-    namespace: dict[str, Any] = {"uuid": uuid, "Principal": Principal}
+    namespace: dict[str, Any] = {"uuid": uuid, "Principal": Principal, "DocumentKind": DocumentKind}
     exec(handler_source, namespace)  # noqa: S102 (a fixed, local source)
     with pytest.raises(TypeError):
         EndpointSpec(

@@ -35,7 +35,8 @@ export interface paths {
         put?: never;
         /**
          * Register a donor account
-         * @description Creates an unverified, inactive donor and queues the verification email.
+         * @description Creates an unverified, inactive donor and queues the verification email. Once legal documents are
+         *         published, `accepted_documents` names the current version of each (422, type consent_required).
          */
         post: operations["auth_register"];
         delete?: never;
@@ -321,6 +322,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/legal-documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The current legal documents
+         * @description The current version of each kind published (none before the first): what a sign-up accepts.
+         */
+        get: operations["legal_documents_current"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/legal-documents/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Publish a version of a legal document
+         * @description super_admin. 201: the new current version (with `requires_reconsent`, everyone signed in must accept it
+         *         on their next request); 200: it already was, with these fields. A version published before with other
+         *         fields, or no longer current, is 409 DOCUMENT_VERSION_CONFLICT: publish a new version.
+         */
+        put: operations["legal_documents_publish"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My consents, and what I owe
+         * @description Every acceptance and withdrawal (with the address and browser it came from), oldest first, and the
+         *         documents to accept before anything else answers.
+         */
+        get: operations["consents_mine"];
+        put?: never;
+        /**
+         * Accept a legal document
+         * @description The current version only (422 otherwise); it counts from this request on. 200 when it was already
+         *         my latest acceptance.
+         */
+        post: operations["consents_accept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/consents/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Withdraw my consent to a legal document
+         * @description Recorded like an acceptance; until the current version is accepted again, only GET /users/me, the
+         *         consent routes, logout, the own-session routes and the personal-data routes answer (403 CONSENT_REQUIRED).
+         *         404 when there is no consent to withdraw.
+         */
+        delete: operations["consents_withdraw"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/{event_id}": {
         parameters: {
             query?: never;
@@ -519,7 +610,8 @@ export interface paths {
         /**
          * Accept an invitation
          * @description A new address: `password` (and names, unless the invitation has them) creates the account, verified
-         *         and active, and answers 201 with its tokens, as a sign-in does. An address with an account: sign in as it
+         *         and active, and answers 201 with its tokens, as a sign-in does; `accepted_documents` as at registration
+         *         (the current version of every legal document published). An address with an account: sign in as it
          *         and send the bearer token; the account takes the invitation's role and NPO (from its next request) and
          *         the answer is 200 with the user; 401 without the token, 403 signed in as another account, 409
          *         ROLE_CONFLICT when the account holds a role in another NPO or a higher one. The link works once.
@@ -762,7 +854,9 @@ export interface paths {
         };
         /**
          * The signed-in user
-         * @description Read from the database on this request: role and status are never stale.
+         * @description Read from the database on this request: role and status are never stale. `consent_required`: a legal
+         *         document must be accepted (again) before anything but this, the consent routes, logout, the own-session
+         *         and the personal-data routes answers.
          */
         get: operations["users_me"];
         put?: never;
@@ -830,9 +924,10 @@ export interface paths {
         };
         /**
          * Everything held about me
-         * @description Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-         *         the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
-         *         Needs a recent proof of identity: a stolen access token alone does not carry the history off.
+         * @description Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status, my consents
+         *         to the legal documents, the audit events about me and the emails sent to me; never a password hash, token,
+         *         secret or email body. Needs a recent proof of identity: a stolen access token alone does not carry the
+         *         history off.
          */
         get: operations["users_export_me"];
         put?: never;
@@ -976,6 +1071,11 @@ export interface components {
     schemas: {
         /** AcceptInvitationRequest */
         AcceptInvitationRequest: {
+            /**
+             * Accepted Documents
+             * @description The legal documents accepted (GET /api/v1/legal-documents): the current version of every kind published is required (422, type consent_required); with none published, nothing is.
+             */
+            accepted_documents?: components["schemas"]["DocumentRef"][];
             /** Token */
             token: string;
             /**
@@ -1116,7 +1216,7 @@ export interface components {
          * @description Why a permission check came out as it did (the ``reason`` of the answer).
          * @enum {string}
          */
-        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_of_own_npo" | "event_of_other_npo" | "event_not_registered" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required" | "mfa_step_up_required";
+        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_of_own_npo" | "event_of_other_npo" | "event_not_registered" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required" | "mfa_step_up_required" | "consent_required";
         /**
          * CodeOrRecoveryCode
          * @description A six-digit code from the authenticator app, or one of the recovery codes.
@@ -1135,6 +1235,167 @@ export interface components {
              * @default null
              */
             recovery_code: string | null;
+        };
+        /**
+         * ConsentAction
+         * @enum {string}
+         */
+        ConsentAction: "accepted" | "withdrawn";
+        /** ConsentHistoryOut */
+        ConsentHistoryOut: {
+            /**
+             * Items
+             * @description Every acceptance and withdrawal, oldest first.
+             */
+            items: components["schemas"]["ConsentOut"][];
+            /**
+             * Owed
+             * @description The documents to accept before the rest of the API answers (403 CONSENT_REQUIRED until then).
+             */
+            owed: components["schemas"]["LegalDocumentOut"][];
+        };
+        /**
+         * ConsentOut
+         * @description One acceptance or withdrawal, with where it came from (the proof).
+         */
+        ConsentOut: {
+            kind: components["schemas"]["DocumentKind"];
+            /** Version */
+            version: string;
+            action: components["schemas"]["ConsentAction"];
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Ip Address */
+            ip_address: string | null;
+            /** User Agent */
+            user_agent: string | null;
+        };
+        /**
+         * CurrentUserOut
+         * @description The signed-in user, with what they still owe.
+         */
+        CurrentUserOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Email
+             * @example ada@example.org
+             */
+            email: string;
+            /** First Name */
+            first_name: string;
+            /** Last Name */
+            last_name: string;
+            /**
+             * Phone
+             * @default null
+             */
+            phone: string | null;
+            /**
+             * Organization Name
+             * @default null
+             */
+            organization_name: string | null;
+            /**
+             * Address Line1
+             * @default null
+             */
+            address_line1: string | null;
+            /**
+             * Address Line2
+             * @default null
+             */
+            address_line2: string | null;
+            /**
+             * City
+             * @default null
+             */
+            city: string | null;
+            /**
+             * State
+             * @default null
+             */
+            state: string | null;
+            /**
+             * Postal Code
+             * @default null
+             */
+            postal_code: string | null;
+            /**
+             * Country
+             * @default null
+             */
+            country: string | null;
+            /**
+             * Role
+             * @example donor
+             */
+            role: string;
+            /**
+             * Npo Id
+             * @default null
+             */
+            npo_id: string | null;
+            /** Email Verified */
+            email_verified: boolean;
+            /** Is Active */
+            is_active: boolean;
+            /**
+             * Mfa Enabled
+             * @default false
+             */
+            mfa_enabled: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Last Login At
+             * @default null
+             */
+            last_login_at: string | null;
+            /**
+             * Erased At
+             * @description Set when the account's personal data was erased.
+             * @default null
+             */
+            erased_at: string | null;
+            /**
+             * Consent Required
+             * @description A legal document must be accepted (again): GET /api/v1/users/me/consents names it.
+             * @default false
+             */
+            consent_required: boolean;
+        };
+        /**
+         * DocumentKind
+         * @description The documents every user accepts (the kinds table is seeded with exactly these).
+         * @enum {string}
+         */
+        DocumentKind: "terms_of_service" | "privacy_policy";
+        /**
+         * DocumentRef
+         * @description A version of a kind of document: what a caller accepts.
+         */
+        DocumentRef: {
+            kind: components["schemas"]["DocumentKind"];
+            /**
+             * Version
+             * @example 2026-05
+             */
+            version: string;
         };
         /** EmailRequest */
         EmailRequest: {
@@ -1416,6 +1677,27 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+        };
+        /**
+         * ExportedConsent
+         * @description An acceptance or withdrawal of a legal document, and where it came from (the proof of it).
+         */
+        ExportedConsent: {
+            /** Kind */
+            kind: string;
+            /** Version */
+            version: string;
+            /** Action */
+            action: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Ip Address */
+            ip_address: string | null;
+            /** User Agent */
+            user_agent: string | null;
         };
         /**
          * ExportedEmail
@@ -1815,6 +2097,29 @@ export interface components {
             /** Keys */
             keys: components["schemas"]["JsonWebKey"][];
         };
+        /** LegalDocumentList */
+        LegalDocumentList: {
+            /** Items */
+            items: components["schemas"]["LegalDocumentOut"][];
+        };
+        /** LegalDocumentOut */
+        LegalDocumentOut: {
+            kind: components["schemas"]["DocumentKind"];
+            /**
+             * Version
+             * @example 2026-05
+             */
+            version: string;
+            /** Url */
+            url: string;
+            /** Requires Reconsent */
+            requires_reconsent: boolean;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -1978,6 +2283,8 @@ export interface components {
             /** Event Assignments */
             event_assignments: components["schemas"]["ExportedAssignment"][];
             second_factor: components["schemas"]["ExportedSecondFactor"];
+            /** Consents */
+            consents: components["schemas"]["ExportedConsent"][];
             /** Audit Events */
             audit_events: components["schemas"]["ExportedAuditEvent"][];
             /** Emails */
@@ -2042,6 +2349,26 @@ export interface components {
              */
             last_name: string;
         };
+        /** PublishRequest */
+        PublishRequest: {
+            /**
+             * Version
+             * @description A label new for this kind (the same as the current one: a retry).
+             * @example 2026-05
+             */
+            version: string;
+            /**
+             * Url
+             * @description Where the text of this version is published (https).
+             * @example https://augeo.example/legal/terms-2026-05
+             */
+            url: string;
+            /**
+             * Requires Reconsent
+             * @description A material change: everyone signed in must accept this version before going on.
+             */
+            requires_reconsent: boolean;
+        };
         /** ReauthenticateRequest */
         ReauthenticateRequest: {
             /** Password */
@@ -2080,6 +2407,11 @@ export interface components {
         };
         /** RegisterRequest */
         RegisterRequest: {
+            /**
+             * Accepted Documents
+             * @description The legal documents accepted (GET /api/v1/legal-documents): the current version of every kind published is required (422, type consent_required); with none published, nothing is.
+             */
+            accepted_documents?: components["schemas"]["DocumentRef"][];
             /**
              * Phone
              * @default null
@@ -2260,6 +2592,12 @@ export interface components {
              * @default false
              */
             password_change_required: boolean;
+            /**
+             * Consent Required
+             * @description A legal document must be accepted (again): until it is, only GET /api/v1/users/me, the consent routes, logout and the own-session routes are allowed (others answer 403 CONSENT_REQUIRED).
+             * @default false
+             */
+            consent_required: boolean;
             user: components["schemas"]["UserOut"];
         };
         /** TotpCodeRequest */
@@ -4166,6 +4504,507 @@ export interface operations {
                     "X-Request-ID"?: string;
                     /** @description Seconds to wait. */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    legal_documents_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current legal documents */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalDocumentList"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    legal_documents_publish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: "terms_of_service" | "privacy_policy";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishRequest"];
+            };
+        };
+        responses: {
+            /** @description Publish a version of a legal document */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalDocumentOut"];
+                };
+            };
+            /** @description Publish a version of a legal document */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalDocumentOut"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON). */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Conflicts with the current state. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body is not JSON. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    consents_mine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My consents, and what I owe */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentHistoryOut"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    consents_accept: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DocumentRef"];
+            };
+        };
+        responses: {
+            /** @description Accept a legal document */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentOut"];
+                };
+            };
+            /** @description Accept a legal document */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentOut"];
+                };
+            };
+            /** @description Malformed request (for example invalid JSON). */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body too large. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Request body is not JSON. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A dependency is unavailable; retry shortly. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    consents_withdraw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: "terms_of_service" | "privacy_policy";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Withdraw my consent to a legal document */
+            204: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or revoked credentials. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Authenticated but not allowed. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6438,7 +7277,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["UserOut"];
+                    "application/json": components["schemas"]["CurrentUserOut"];
                 };
             };
             /** @description Missing, invalid or revoked credentials. */
