@@ -82,6 +82,13 @@ def test_the_runtime_role_appends_to_the_consent_history_and_may_blank_only_its_
     assert kinds == {"terms_of_service", "privacy_policy"}
 
 
+# What the erasure leaves of a row (the users table refuses an erased_at without it: migration 0009).
+_ERASE_IN_PLACE = (
+    "UPDATE users SET erased_at = now(), is_active = false, password_hash = NULL, first_name = '',"
+    " last_name = '', email = 'erased-' || id::text || '@erased.invalid' WHERE id = :id"
+)
+
+
 @pytest.mark.parametrize(
     "statement",
     [
@@ -119,7 +126,7 @@ def test_consents_refuse_changes_but_the_blanking_of_an_erased_accounts_rows(sta
             ).scalar_one()
             with pytest.raises(sa.exc.DBAPIError, match="append-only"), owner.begin_nested():
                 owner.execute(sa.text(statement), {"id": consent_id})
-            owner.execute(sa.text("UPDATE users SET erased_at = now() WHERE id = :id"), {"id": user_id})
+            owner.execute(sa.text(_ERASE_IN_PLACE), {"id": user_id})  # erased, as the erasure leaves a row
             blank = "UPDATE consents SET ip_address = NULL, user_agent = NULL WHERE id = :id"
             assert owner.execute(sa.text(blank), {"id": consent_id}).rowcount == 1
             kept = owner.execute(sa.text("SELECT action, ip_address FROM consents WHERE id = :id"), {"id": consent_id})

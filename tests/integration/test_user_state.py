@@ -31,6 +31,7 @@ from shared.services import caller, user_state
 from shared.services.principal import Principal
 from tests.support.accounts import Actor
 from tests.support.concurrency import app_connections_waiting_on_a_lock, wait_until
+from tests.support.events import registered_event
 
 CLIENT = ClientInfo(request_id="state-race", ip_address="198.51.100.78", user_agent="race-test")
 NPO = str(uuid.uuid4())
@@ -80,7 +81,7 @@ def test_a_reader_that_waits_for_an_assignment_sees_the_event_it_added(signed_in
     """The assignment changes no column of the user's row, only a row beside it: the reader must still see it."""
     staff = signed_in("staff", NPO)
     user_id = _cold(staff)
-    event_id = uuid.uuid4()
+    event_id = uuid.UUID(registered_event(NPO))
     with ThreadPoolExecutor(max_workers=1) as pool:
         with unit_of_work() as writer:
             writer.get(User, user_id, with_for_update=True)
