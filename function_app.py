@@ -9,7 +9,20 @@ a new instance's first login or first /users/me sooner (BENCHMARKS.md).
 
 import azure.functions as func
 
-from functions import audit_logs, auth, authz, email_outbox, events, mfa, platform, retention, roles, users
+from functions import (
+    audit_logs,
+    auth,
+    authz,
+    consent,
+    email_outbox,
+    events,
+    invitations,
+    mfa,
+    platform,
+    retention,
+    roles,
+    users,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -17,6 +30,8 @@ app.register_functions(platform.bp)
 app.register_functions(auth.bp)
 app.register_functions(mfa.bp)
 app.register_functions(users.bp)
+app.register_functions(invitations.bp)
+app.register_functions(consent.bp)
 app.register_functions(roles.bp)
 app.register_functions(audit_logs.bp)
 app.register_functions(events.bp)

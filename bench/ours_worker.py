@@ -195,12 +195,12 @@ hot: dict[str, Any] = {}
 
 
 def setup_hot_paths() -> dict[str, Any]:
-    """A staff user of one NPO assigned to one event, written straight to the database
-    (as setup() writes its user) before signing in, so the sign-in caches that state."""
+    """A staff user of one NPO assigned to one event registered to that NPO, written straight
+    to the database (as setup() writes its user) before signing in, so the sign-in caches that state."""
     from sqlalchemy import delete
 
     from shared.database import unit_of_work
-    from shared.models import EventAssignment, User
+    from shared.models import Event, EventAssignment, User
     from shared.security.passwords import hash_password
 
     npo_id, event_id = uuid.uuid4(), uuid.uuid4()
@@ -217,7 +217,7 @@ def setup_hot_paths() -> dict[str, Any]:
             email_verified=True,
             is_active=True,
         )
-        db.add(staff)
+        db.add_all([staff, Event(id=event_id, npo_id=npo_id)])
         db.flush()
         db.add(EventAssignment(user_id=staff.id, event_id=event_id))
     body = {"email": STAFF_EMAIL, "password": PASSWORD}

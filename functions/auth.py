@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
 import azure.functions as func
 
 from functions.rendering import user_out
+from shared.config import get_settings
 from shared.context import ClientInfo
-from shared.errors import ErrorCode
-from shared.http.endpoint import endpoint
+from shared.errors import AuthenticationError, ErrorCode
+from shared.http.endpoint import Reply, endpoint
+from shared.http.refresh_cookie import CookieRequest, RefreshCookie
+from shared.http.request import PresentedBearer
 from shared.schemas.auth import (
+    COOKIE_TRANSPORT,
     EmailRequest,
     LoginRequest,
     LoginResponse,
@@ -27,7 +35,7 @@ from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVer
 from shared.services import accounts, password_changes, reauthentication, session_tokens, sign_in
 from shared.services.principal import Principal
 from shared.services.sign_in import SignedIn
-from shared.services.sign_in_state import PendingStep
+from shared.services.sign_in_state import REAUTHENTICATION_ROUTE, PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
@@ -38,16 +46,51 @@ RESEND_MESSAGE = "If the address belongs to an account awaiting verification, a 
 RESET_MESSAGE = "If the address belongs to an account, a reset link is on its way."
 
 
-def _token_response(signed_in: SignedIn) -> TokenResponse:
+def token_response(signed_in: SignedIn, *, with_refresh_token: bool = True) -> TokenResponse:
+    """The tokens of a new session and its user, as every sign-in answers them, with what the user
+    must do first."""
     user = user_out(signed_in.user)
     return TokenResponse(
         access_token=signed_in.tokens.access_token,
-        refresh_token=signed_in.tokens.refresh_token,
+        refresh_token=signed_in.tokens.refresh_token if with_refresh_token else None,
         expires_in=signed_in.tokens.expires_in,
         password_change_required=signed_in.user.password_change_required,
         mfa_enrollment_required=user.mfa_enrollment_required,
+        consent_required=bool(signed_in.tokens.state.owed_consents),
         user=user,
     )
+
+
+def _refresh_cookie() -> RefreshCookie:
+    """REFRESH_COOKIE_NAME, scoped to the auth routes: only refresh and logout read it."""
+    return RefreshCookie(get_settings().refresh_cookie_name, f"/{PREFIX}")
+
+
+def _tokens_by_cookie(signed_in: SignedIn, status: int = 200) -> Reply:
+    """The tokens with the refresh token in the cookie, alive until the session's absolute end."""
+    tokens = signed_in.tokens
+    max_age = int((tokens.session_expires_at - datetime.now(UTC)).total_seconds())
+    cookie = _refresh_cookie().issued(tokens.refresh_token, max_age)
+    return Reply(token_response(signed_in, with_refresh_token=False), status=status, headers={"Set-Cookie": cookie})
+
+
+def signed_in_reply(signed_in: SignedIn, transport: str, status: int = 200) -> Reply:
+    """A new session's tokens (sign-in, second step, accepted invitation), the refresh token
+    where ``refresh_token_transport`` asked for it."""
+    if transport == COOKIE_TRANSPORT:
+        return _tokens_by_cookie(signed_in, status)
+    return Reply(token_response(signed_in), status=status)
+
+
+@contextmanager
+def _cookie_cleared_on_refusal(cookie: CookieRequest) -> Iterator[None]:
+    """A 401 of a request that carried the cookie also makes the browser forget it."""
+    try:
+        yield
+    except AuthenticationError as refused:
+        if cookie.present:
+            refused.headers["Set-Cookie"] = _refresh_cookie().cleared()
+        raise
 
 
 @endpoint(
@@ -62,8 +105,10 @@ def _token_response(signed_in: SignedIn) -> TokenResponse:
     errors=(ErrorCode.DUPLICATE_EMAIL, ErrorCode.RATE_LIMITED),
 )
 def register(body: RegisterRequest, client: ClientInfo) -> RegisterResponse:
-    """Creates an unverified, inactive donor and queues the verification email."""
-    user = accounts.register(body.model_dump(exclude={"password"}), body.password, client)
+    """Creates an unverified, inactive donor and queues the verification email. Once legal documents are
+    published, `accepted_documents` names the current version of each (422, type consent_required)."""
+    profile = body.model_dump(exclude={"password", "accepted_documents"})
+    user = accounts.register(profile, body.password, body.accepted_documents, client)
     return RegisterResponse(user=user_out(user), message="Account created. Check your email to verify your address.")
 
 
@@ -115,18 +160,20 @@ def resend_verification(body: EmailRequest, client: ClientInfo) -> MessageRespon
         ErrorCode.RATE_LIMITED,
     ),
 )
-def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
+def login(body: LoginRequest, client: ClientInfo) -> LoginResponse | Reply:
     """Opens a session (one per device) and answers `status: "authenticated"` with an access and a refresh
-    token; when the account has a second factor, answers `status: "mfa_required"` (and `mfa_required: true`)
-    with an `mfa_token` for /auth/mfa/verify instead. `password_change_required` and
-    `mfa_enrollment_required` say what the user must do before the rest of the API is theirs."""
+    token (with `refresh_token_transport: "cookie"`, the refresh token is set as an HttpOnly cookie
+    instead); when the account has a second factor, answers `status: "mfa_required"` (and
+    `mfa_required: true`) with an `mfa_token` for /auth/mfa/verify instead. `password_change_required`,
+    `mfa_enrollment_required` and `consent_required` say what the user must do before the rest of the
+    API is theirs."""
     outcome = sign_in.login(body.email, body.password, client)
     if isinstance(outcome, sign_in.MfaChallenge):
         challenge = MfaChallengeResponse(
             mfa_token=outcome.mfa_token, expires_in=outcome.expires_in, methods=list(outcome.methods)
         )
         return LoginResponse(challenge)
-    return LoginResponse(_token_response(outcome))
+    return signed_in_reply(outcome, body.refresh_token_transport)
 
 
 @endpoint(
@@ -140,33 +187,41 @@ def login(body: LoginRequest, client: ClientInfo) -> LoginResponse:
     errors=(
         ErrorCode.INVALID_MFA_TOKEN,
         (401, ErrorCode.INVALID_MFA_CODE),
+        (401, ErrorCode.MFA_CODE_ALREADY_USED),
         ErrorCode.INVALID_CREDENTIALS,  # the password changed since the first step
         ErrorCode.ACCOUNT_DEACTIVATED,
         ErrorCode.RATE_LIMITED,
     ),
 )
-def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> TokenResponse:
-    """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
-    The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit."""
+def verify_second_factor(body: MfaVerifyRequest, client: ClientInfo) -> Reply:
+    """Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens
+    (`refresh_token_transport` as at /login). The token dies after 5 wrong or already used codes;
+    they count against the account's sign-in limit."""
     signed_in = sign_in.verify_second_factor(body.mfa_token, body.code, body.recovery_code, client)
-    return _token_response(signed_in)
+    return signed_in_reply(signed_in, body.refresh_token_transport)
 
 
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/reauthenticate",
+    REAUTHENTICATION_ROUTE,
     name="auth_reauthenticate",
     summary="Confirm the password (and code) again",
     tags=TAGS,
     response_model=AccessTokenResponse,
     auth=True,
-    errors=(ErrorCode.INVALID_CREDENTIALS, (401, ErrorCode.INVALID_MFA_CODE), ErrorCode.RATE_LIMITED),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    errors=(
+        ErrorCode.INVALID_CREDENTIALS,
+        (401, ErrorCode.INVALID_MFA_CODE),
+        (401, ErrorCode.MFA_CODE_ALREADY_USED),
+        ErrorCode.RATE_LIMITED,
+    ),
+    allowed_despite=(PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP, PendingStep.CONSENT),
 )
 def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: ClientInfo) -> AccessTokenResponse:
     """Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
-    this renews it for every token of the session at once, and answers a new access token."""
+    this renews it for every token of the session at once, and answers a new access token. With a
+    code, it is also the step-up a session that signed in without the second factor owes."""
     done = reauthentication.reauthenticate(caller, body.password, body.code, body.recovery_code, client)
     return AccessTokenResponse(access_token=done.access_token, expires_in=done.expires_in)
 
@@ -179,11 +234,24 @@ def reauthenticate(body: ReauthenticateRequest, caller: Principal, client: Clien
     summary="Rotate the refresh token",
     tags=TAGS,
     response_model=TokenResponse,
-    errors=(ErrorCode.INVALID_REFRESH_TOKEN, ErrorCode.RATE_LIMITED),
+    body_optional=True,
+    errors=(
+        ErrorCode.AUTHENTICATION_REQUIRED,  # no token, in the body or the cookie
+        ErrorCode.INVALID_REFRESH_TOKEN,
+        ErrorCode.SESSION_ENDED,
+        ErrorCode.REFRESH_TOKEN_REUSED,
+        ErrorCode.RATE_LIMITED,
+    ),
 )
-def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
-    """Returns a new access token and a new refresh token; the old refresh token is spent."""
-    return _token_response(session_tokens.refresh(body.refresh_token, client))
+def refresh(body: RefreshRequest, cookie: CookieRequest, client: ClientInfo) -> TokenResponse | Reply:
+    """Returns a new access token and a new refresh token; the old refresh token is spent. Without
+    `refresh_token` in the body, rotates the refresh cookie (needs `X-Requested-With: fetch`, and an
+    allowed `Origin`: else 403 `CSRF_CHECK_FAILED`) and sets the new one."""
+    if body.refresh_token is not None:
+        return token_response(session_tokens.refresh(body.refresh_token, client))
+    token = cookie.token()  # the CSRF rule: 403 before anything is spent
+    with _cookie_cleared_on_refusal(cookie):
+        return _tokens_by_cookie(session_tokens.refresh(token, client))
 
 
 @endpoint(
@@ -194,25 +262,40 @@ def refresh(body: RefreshRequest, client: ClientInfo) -> TokenResponse:
     summary="Sign out this device",
     tags=TAGS,
     status=204,
-    auth=True,
     body_optional=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    errors=(
+        ErrorCode.AUTHENTICATION_REQUIRED,  # nothing names a session
+        (401, ErrorCode.INVALID_TOKEN),
+        ErrorCode.INVALID_REFRESH_TOKEN,
+    ),
+    allowed_despite=tuple(PendingStep),
 )
-def logout(body: LogoutRequest, caller: Principal, client: ClientInfo) -> None:
-    """Ends the caller's session; its tokens stop working at once. Other devices stay signed in."""
-    session_tokens.logout(caller, client)
+def logout(body: LogoutRequest, bearer: PresentedBearer, cookie: CookieRequest, client: ClientInfo) -> Reply:
+    """Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,
+    or the refresh cookie (under the same CSRF rule as refresh); 204 also when it had already ended.
+    Its tokens stop working at once; other devices stay signed in. The answer clears a cookie it
+    read (not when a body token came)."""
+    if body.refresh_token is not None:  # the body names the session: the cookie is not read
+        session_tokens.logout(bearer.token, body.refresh_token, client)
+        return Reply(status=204)
+    token = cookie.token()  # the CSRF rule: 403 before anything ends
+    with _cookie_cleared_on_refusal(cookie):
+        session_tokens.logout(bearer.token, token, client)
+    return Reply(status=204, headers={"Set-Cookie": _refresh_cookie().cleared()} if cookie.present else {})
 
 
+# The reset routes' first names (/password-reset/...), kept for the clients that call them.
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/password-reset/request",
+    f"{PREFIX}/password/reset/request",
     name="auth_password_reset_request",
     summary="Email a password-reset link",
     tags=TAGS,
     response_model=MessageResponse,
     status=202,
     errors=(ErrorCode.RATE_LIMITED,),
+    deprecated_routes=(f"{PREFIX}/password-reset/request",),
 )
 def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageResponse:
     """Answers the same for every address, known or not."""
@@ -223,12 +306,13 @@ def password_reset_request(body: EmailRequest, client: ClientInfo) -> MessageRes
 @endpoint(
     bp,
     "POST",
-    f"{PREFIX}/password-reset/confirm",
+    f"{PREFIX}/password/reset/confirm",
     name="auth_password_reset_confirm",
     summary="Set a new password with a reset token",
     tags=TAGS,
     response_model=MessageResponse,
     errors=((400, ErrorCode.INVALID_TOKEN), ErrorCode.RATE_LIMITED),
+    deprecated_routes=(f"{PREFIX}/password-reset/confirm",),
 )
 def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo) -> MessageResponse:
     """Every session of the user ends."""
@@ -246,7 +330,7 @@ def password_reset_confirm(body: PasswordResetConfirmRequest, client: ClientInfo
     response_model=MessageResponse,
     auth=True,
     errors=(ErrorCode.INVALID_CREDENTIALS, ErrorCode.RATE_LIMITED),
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT, PendingStep.CONSENT),
     recent_auth=True,
 )
 def password_change(body: PasswordChangeRequest, caller: Principal, client: ClientInfo) -> MessageResponse:

@@ -16,8 +16,8 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 PREFIX = "api/v1/auth/mfa"
 TAGS = ("mfa",)
-# A user whose role requires a second factor may always set one up.
-ENROLLING = (PendingStep.MFA_ENROLLMENT,)
+# A user whose role requires a second factor may always set one up (a consent owed comes after it).
+ENROLLING = (PendingStep.MFA_ENROLLMENT, PendingStep.CONSENT)
 
 
 @endpoint(
@@ -66,11 +66,17 @@ def confirm_enrolment(body: TotpCodeRequest, caller: Principal, client: ClientIn
     tags=TAGS,
     status=204,
     auth=True,
-    errors=(ErrorCode.MFA_NOT_ENABLED, (400, ErrorCode.INVALID_MFA_CODE)),
+    errors=(
+        ErrorCode.MFA_NOT_ENABLED,
+        (400, ErrorCode.INVALID_MFA_CODE),
+        (400, ErrorCode.MFA_CODE_ALREADY_USED),
+        ErrorCode.RATE_LIMITED,
+    ),
     recent_auth=True,
 )
 def remove(body: CodeOrRecoveryCode, caller: Principal, client: ClientInfo) -> None:
-    """Proven with a current code or a recovery code; the recovery codes die with it."""
+    """Proven with a current code or a recovery code; the recovery codes die with it. Wrong codes
+    count against the per-user limit of wrong passwords (password change, re-authentication)."""
     mfa.remove(caller, body.code, body.recovery_code, client)
 
 

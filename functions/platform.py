@@ -53,7 +53,7 @@ def health(client: ClientInfo) -> Reply | func.HttpResponse:
     if report.healthy:
         return Reply(HealthResponse(environment=report.environment, version=report.version, checks=checks))
     unhealthy = UnhealthyReport(environment=report.environment, version=report.version, checks=checks)
-    unavailable = ServiceUnavailableError("A dependency is unavailable.")
+    unavailable = ServiceUnavailableError()
     return error_response(unavailable, client.request_id, beside=unhealthy.model_dump(mode="json"))
 
 
@@ -198,4 +198,4 @@ def route_not_found(path: str) -> None:
     }
     if allowed:
         raise MethodNotAllowedError(sorted(allowed))
-    raise NotFoundError("No route matches this path.")
+    raise NotFoundError("Nothing was found at this address.")

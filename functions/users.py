@@ -6,12 +6,14 @@ import uuid
 
 import azure.functions as func
 
-from functions.rendering import user_out
+from functions.rendering import current_user_out, user_out
 from shared.context import ClientInfo
 from shared.errors import ErrorCode
-from shared.http.endpoint import endpoint
+from shared.http.endpoint import Answer, Reply, endpoint
+from shared.schemas.invitations import InvitationOut
 from shared.schemas.privacy import EraseAccountRequest, PersonalDataExport
 from shared.schemas.users import (
+    CurrentUserOut,
     ProfileUpdate,
     RoleChangeRequest,
     SessionList,
@@ -21,7 +23,7 @@ from shared.schemas.users import (
     UserOut,
     UserPage,
 )
-from shared.services import own_sessions, personal_data, users
+from shared.services import invitations, own_sessions, personal_data, users
 from shared.services.paging import Page
 from shared.services.principal import Principal
 from shared.services.sign_in_state import PendingStep
@@ -32,6 +34,11 @@ PREFIX = "api/v1/users"
 TAGS = ("users",)
 SESSION_TAGS = ("sessions",)
 PRIVACY_TAGS = ("privacy",)
+# A user who must enrol a second factor, prove it in this session or accept a legal document may
+# still see and end their sessions.
+OWN_SESSIONS_DESPITE = (PendingStep.MFA_ENROLLMENT, PendingStep.MFA_STEP_UP, PendingStep.CONSENT)
+# Refusing (or withdrawing) consent never stands between a person and their data: access and erasure stay open.
+PERSONAL_DATA = (PendingStep.CONSENT,)
 
 # What an administrator's act on another user can refuse: a user they may not see (404),
 # one they see but may not act on (403), an erased account (409).
@@ -48,13 +55,15 @@ ON_A_USER = (ErrorCode.NOT_FOUND, ErrorCode.FORBIDDEN, ErrorCode.ACCOUNT_ERASED)
     name="users_me",
     summary="The signed-in user",
     tags=TAGS,
-    response_model=UserOut,
+    response_model=CurrentUserOut,
     auth=True,
-    allowed_despite=(PendingStep.PASSWORD_CHANGE, PendingStep.MFA_ENROLLMENT),
+    allowed_despite=tuple(PendingStep),
 )
-def me(caller: Principal) -> UserOut:
-    """Read from the database on this request: role and status are never stale."""
-    return user_out(users.get_me(caller))
+def me(caller: Principal) -> CurrentUserOut:
+    """Read from the database on this request: role and status are never stale. `consent_required`: a legal
+    document must be accepted (again) before anything but this, the consent routes, logout, the own-session
+    and the personal-data routes answers."""
+    return current_user_out(users.get_me(caller), caller.pending_steps)
 
 
 @endpoint(
@@ -81,7 +90,7 @@ def update_me(body: ProfileUpdate, caller: Principal) -> UserOut:
     tags=SESSION_TAGS,
     response_model=SessionList,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def my_sessions(caller: Principal) -> SessionList:
     sessions = own_sessions.list_sessions(caller)
@@ -98,7 +107,7 @@ def my_sessions(caller: Principal) -> SessionList:
     status=204,
     auth=True,
     errors=(ErrorCode.NOT_FOUND,),
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo) -> None:
     """That device's tokens stop working on its very next request."""
@@ -114,7 +123,7 @@ def end_my_session(session_id: uuid.UUID, caller: Principal, client: ClientInfo)
     tags=SESSION_TAGS,
     status=204,
     auth=True,
-    allowed_despite=(PendingStep.MFA_ENROLLMENT,),
+    allowed_despite=OWN_SESSIONS_DESPITE,
 )
 def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     own_sessions.end_other_sessions(caller, client)
@@ -132,10 +141,14 @@ def end_my_other_sessions(caller: Principal, client: ClientInfo) -> None:
     tags=PRIVACY_TAGS,
     response_model=PersonalDataExport,
     auth=True,
+    recent_auth=True,
+    allowed_despite=PERSONAL_DATA,
 )
 def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
-    """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-    the audit events about me and the emails sent to me; never a password hash, token, secret or email body."""
+    """Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status, my consents
+    to the legal documents, the audit events about me and the emails sent to me; never a password hash, token,
+    secret or email body. Needs a recent proof of identity: a stolen access token alone does not carry the
+    history off."""
     return PersonalDataExport.model_validate(personal_data.export(caller, client), from_attributes=True)
 
 
@@ -150,6 +163,7 @@ def export_me(caller: Principal, client: ClientInfo) -> PersonalDataExport:
     auth=True,
     errors=(ErrorCode.INVALID_CREDENTIALS, ErrorCode.LAST_SUPER_ADMIN, ErrorCode.RATE_LIMITED),
     recent_auth=True,
+    allowed_despite=PERSONAL_DATA,
 )
 def erase_me(body: EraseAccountRequest, caller: Principal, client: ClientInfo) -> None:
     """Needs the password (wrong ones count like a password change's). Every session ends at once; the
@@ -209,17 +223,24 @@ def list_users(query: UserListQuery, caller: Principal, client: ClientInfo) -> U
     "POST",
     PREFIX,
     name="users_create",
-    summary="Create a user",
+    summary="Create a user, or invite them",
     tags=TAGS,
     response_model=UserOut,
     status=201,
+    also_answers=(Answer(202, InvitationOut, "No password: the person is invited (the invitation, new or pending)"),),
     auth=True,
-    errors=(ErrorCode.FORBIDDEN, ErrorCode.DUPLICATE_EMAIL),
+    errors=(ErrorCode.FORBIDDEN, ErrorCode.DUPLICATE_EMAIL, ErrorCode.RATE_LIMITED),
     recent_auth=True,
 )
-def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> UserOut:
-    """Without a password the invitation email carries a set-password link."""
+def create_user(body: UserCreateRequest, caller: Principal, client: ClientInfo) -> Reply | UserOut:
+    """With a password: the account is created now (201 the user), unverified, and the password is temporary.
+    Without one: nobody is created yet; the person is invited, by the same rules, limits and email as
+    POST /api/v1/invitations (202 the invitation: a new one, or the one already pending for the address and
+    NPO), and the account exists once they accept."""
     fields = body.model_dump(exclude={"password"})
+    if body.password is None:
+        invited = invitations.invite(caller, fields, client)
+        return Reply(InvitationOut.model_validate(invited.invitation), status=202)
     return user_out(users.create_user(caller, fields, body.password, client))
 
 

@@ -121,10 +121,10 @@ param corsAllowedOrigins array = []
 @description('Custom domain of the API, e.g. api.example.org, so the web apps and the API are one site (cookie sign-in needs it). Empty (default): only the default host. Create its DNS records first (infra/README.md).')
 param apiCustomDomain string = ''
 
-@description('FRONTEND_ADMIN_URL: target of links in emails to staff.')
+@description('FRONTEND_ADMIN_URL: target of links in emails to staff. The app runs as production: https, and not a local host.')
 param frontendAdminUrl string
 
-@description('FRONTEND_DONOR_URL: target of links in emails to donors.')
+@description('FRONTEND_DONOR_URL: target of links in emails to donors. The app runs as production: https, and not a local host.')
 param frontendDonorUrl string
 
 @allowed([
@@ -385,6 +385,9 @@ output SERVICE_API_URI string = functionApp.outputs.url
 output API_CUSTOM_DOMAIN_VERIFICATION_ID string = functionApp.outputs.customDomainVerificationId
 output AZURE_KEY_VAULT_NAME string = keyVault.outputs.name
 output JWT_ALGORITHM string = jwtAlgorithm
+// The post-provision step loads the app's settings, which production checks (email link targets).
+output FRONTEND_ADMIN_URL string = frontendAdminUrl
+output FRONTEND_DONOR_URL string = frontendDonorUrl
 output POSTGRES_SERVER_NAME string = postgres.outputs.name
 output POSTGRES_HOST string = postgres.outputs.fqdn
 output POSTGRES_PORT int = postgres.outputs.port

@@ -37,7 +37,15 @@ JwtAlgorithm = Literal["ES256", "EdDSA", "RS256", "HS256", "HS384", "HS512"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 DatabaseAuth = Literal["password", "entra"]
 _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]*")
+# A cookie name: an RFC 6265 token of the characters every browser keeps as they are.
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SECURE_COOKIE_PREFIX = "__Secure-"
 FERNET_KEY_BYTES = 32
+# MFA_REQUIRED_ROLES=none: no role must have a second factor.
+NO_ROLES = "none"
+# A page of a web app: "/" and the characters of a URL path (RFC 3986), never "//"
+# (a host to a browser) and no "?", "#", white space or backslash (which browsers read as "/").
+_PAGE_PATH = re.compile(r"/(?!/)[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
 # CORS_ORIGINS in development when it is not set: the usual ports of the web
 # apps' dev servers (Vite's 5173, then 3000 and 3001 for the admin and donor apps).
 DEVELOPMENT_CORS_ORIGINS = (
@@ -136,15 +144,26 @@ class Settings(BaseSettings):
     bcrypt_rounds: int = Field(default=12, ge=4, le=16)
     email_verification_token_expire_hours: int = Field(default=24, ge=1, le=168)
     password_reset_token_expire_minutes: int = Field(default=60, ge=5, le=24 * 60)
-    invitation_token_expire_hours: int = Field(default=72, ge=1, le=24 * 30)
+    # An invitation (its link) expires this long after it was sent or last re-sent.
+    invitation_expire_days: int = Field(default=7, ge=1, le=90)
 
     # HTTP
     # Unset in development: DEVELOPMENT_CORS_ORIGINS, so a web app on its dev
     # server can call `make run` as it is; elsewhere no origin unless named.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=_default_cors_origins)
     max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The cookie of the cookie transport of refresh tokens (HttpOnly, Secure,
+    # SameSite=Strict, Path=/api/v1/auth). ``__Secure-``: a browser keeps it
+    # only when it was set over HTTPS with Secure (Chromium counts
+    # http://localhost as secure, so development uses the same name).
+    refresh_cookie_name: str = SECURE_COOKIE_PREFIX + "augeo_refresh"
     frontend_admin_url: str = "http://localhost:3000"
     frontend_donor_url: str = "http://localhost:3001"
+    # The pages email links open on those apps, each with the token as ?token=
+    # (docs/api.md, "Email link pages").
+    frontend_verify_email_path: str = "/verify-email"
+    frontend_reset_password_path: str = "/reset-password"
+    frontend_accept_invitation_path: str = "/accept-invitation"
 
     # Email
     email_backend: EmailBackend = "console"
@@ -184,8 +203,19 @@ class Settings(BaseSettings):
     # Networks many people share (a venue, an office): per-IP limits that name
     # an account or address count per (address, account) there instead.
     rate_limit_trusted_networks: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    # There, a ceiling per address across accounts on password checks that open no session
+    # (spraying): a 1,000-guest gala with one mistyped or abandoned sign-in in four, all in
+    # the busiest quarter hour, stays under it; successful sign-ins never count.
+    rate_limit_login_per_trusted_ip: int = Field(default=300, ge=1)
+    rate_limit_login_per_trusted_ip_window_seconds: int = Field(default=900, ge=1)
     rate_limit_password_change_per_user: int = Field(default=5, ge=1)
     rate_limit_password_change_per_user_window_seconds: int = Field(default=900, ge=1)
+    # Permission checks per user: a service asks on a user's behalf, at most a few a second.
+    rate_limit_authz_check_per_user: int = Field(default=600, ge=1)
+    rate_limit_authz_check_per_user_window_seconds: int = Field(default=60, ge=1)
+    # Invitations an administrator sends (new ones and re-sends), per administrator.
+    rate_limit_invitations_per_user: int = Field(default=50, ge=1)
+    rate_limit_invitations_per_user_window_seconds: int = Field(default=3600, ge=1)
 
     # Retention: the job deletes what is older than this, each age counted from
     # when the thing ended (a session revoked or expired, a token spent or expired).
@@ -196,7 +226,8 @@ class Settings(BaseSettings):
     audit_log_retention_days: int = Field(default=400, ge=90, le=3650)
 
     # Second factor and recent authentication. MFA_REQUIRED_ROLES: users of
-    # these roles must enrol a second factor before using the API (empty: off).
+    # these roles must enrol a second factor before using the API; "none":
+    # nobody (empty means nobody too, except in production, which wants it said).
     mfa_required_roles: Annotated[list[RoleName], NoDecode] = Field(
         default_factory=lambda: [RoleName.SUPER_ADMIN, RoleName.NPO_ADMIN]
     )
@@ -279,6 +310,28 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator(
+        "frontend_verify_email_path",
+        "frontend_reset_password_path",
+        "frontend_accept_invitation_path",
+    )
+    @classmethod
+    def _is_page_path(cls, value: str) -> str:
+        """Only a path: the link's scheme and host are the app's URL, and the query is the token's."""
+        if not _PAGE_PATH.fullmatch(value):
+            raise ValueError("must be a path like /reset-password (no scheme, host, query, fragment or space)")
+        return value
+
+    @field_validator("refresh_cookie_name")
+    @classmethod
+    def _cookie_name_is_plain(cls, value: str) -> str:
+        if not _COOKIE_NAME.fullmatch(value):
+            raise ValueError("must be 1 to 64 letters, digits and _ . - (a cookie name)")
+        if value.lower().startswith("__host-"):
+            # __Host- cookies must have Path=/; this one is scoped to the auth routes.
+            raise ValueError("cannot use the __Host- prefix (the cookie's Path is /api/v1/auth)")
+        return value
+
     @field_validator("rate_limit_trusted_networks", mode="before")
     @classmethod
     def _parse_networks(cls, value: object) -> object:
@@ -292,10 +345,24 @@ class Settings(BaseSettings):
                 raise ValueError(f"{part!r} is not a network like 10.20.0.0/16 (no host bits set)") from None
         return networks
 
-    @field_validator("mfa_required_roles", "data_encryption_keys", mode="before")
+    @field_validator("data_encryption_keys", mode="before")
     @classmethod
     def _split_comma_list(cls, value: object) -> object:
         return _comma_list(value) if isinstance(value, str) else value
+
+    @field_validator("mfa_required_roles", mode="before")
+    @classmethod
+    def _roles_or_none(cls, value: object, info: ValidationInfo) -> object:
+        """Turning second factors off is said, not left empty: an unset list in a
+        production template would otherwise quietly let every admin in on a password."""
+        roles = _comma_list(value) if isinstance(value, str) else value
+        if roles == [NO_ROLES]:
+            return []
+        if isinstance(roles, list) and NO_ROLES in roles:
+            raise ValueError(f"{NO_ROLES!r} stands alone: it means nobody")
+        if roles == [] and info.data.get("environment") == "production":
+            raise ValueError(f"is empty: production requires it to name roles, or to say {NO_ROLES} to turn it off")
+        return roles
 
     @field_validator("data_encryption_keys")
     @classmethod
@@ -402,12 +469,34 @@ def weak_secret(value: str) -> str | None:
 
 
 def _is_local(host: str) -> bool:
-    return host in ("localhost", "127.0.0.1", "::1")
+    """This machine: localhost (and names under it), 127.0.0.0/8, ::1."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
+
+
+def _is_public_https(url: str) -> bool:
+    """An https URL of a host that is not this machine nor a name of the local network (.local)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().rstrip(".")
+    return parts.scheme == "https" and not _is_local(host) and not (host == "local" or host.endswith(".local"))
 
 
 def production_problems(settings: Settings) -> list[str]:
     """Every setting production refuses: each would make a deployment quietly unsafe."""
     problems = _token_key_problems(settings)
+    for name, url in (
+        ("FRONTEND_ADMIN_URL", settings.frontend_admin_url),
+        ("FRONTEND_DONOR_URL", settings.frontend_donor_url),
+    ):
+        if not _is_public_https(url):
+            problems.append(f"{name} must be an https URL of a host that is not local (emailed links open it)")
     remote = [url for url in (settings.database_url, settings.retention_database_url) if url]
     if any(not _is_local_database(url) for url in remote) and settings.db_ssl != "verify-full":
         problems.append("DB_SSL must be verify-full for a remote database")
@@ -416,6 +505,8 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("REDIS_URL must use rediss:// (TLS) for a remote Redis")
     if "*" in settings.cors_origins:
         problems.append("CORS_ORIGINS must name the web apps' origins, not *")
+    if not settings.refresh_cookie_name.startswith(SECURE_COOKIE_PREFIX):
+        problems.append(f"REFRESH_COOKIE_NAME must start with {SECURE_COOKIE_PREFIX} (only HTTPS may set it)")
     if settings.bcrypt_rounds < _MIN_BCRYPT_ROUNDS_IN_PRODUCTION:
         problems.append(f"BCRYPT_ROUNDS must be at least {_MIN_BCRYPT_ROUNDS_IN_PRODUCTION}")
     return problems

@@ -4,12 +4,17 @@ the retention role of the job that deletes what is past its age.
 The owner (MIGRATION_DATABASE_URL) owns every table, function and trigger.
 The runtime role (DB_APP_ROLE; the app's managed identity in Azure) owns
 nothing. It reads, inserts and updates the app's tables, may only SELECT and
-INSERT ``audit_logs``, and deletes only what the app removes on purpose
+INSERT the histories (``audit_logs``, ``legal_documents``, ``consents``: of
+these it may UPDATE only the two columns an erasure blanks, the IP address and
+user agent of ``consents``, and migration 0011's trigger lets nothing but that
+blanking through), and deletes only what the app removes on purpose
 (:data:`DELETABLE_TABLES`: an assignment ended, a second factor removed, an
-erased user's email tokens and outbox rows). Owning nothing, it can neither
+erased user's email tokens, outbox rows and the invitations addressed to them). Owning nothing, it can neither
 disable a trigger nor drop, alter or truncate a table. It may blank the IP
 address and user agent of an erased user's audit rows, through
-``scrub_erased_user_audit_logs`` only.
+``scrub_erased_user_audit_logs`` only; an erasure is final (migration 0009:
+``erased_at`` is written once and an erased row stays erased), so it cannot
+mark someone erased for the function's sake and then undo it.
 
 The retention role (DB_RETENTION_ROLE, RETENTION_DATABASE_URL; a second
 managed identity in Azure) is the retention job's and nobody else's: the
@@ -55,18 +60,28 @@ if TYPE_CHECKING:
     from shared.config import Settings
 
 # Tables the runtime role may only read and append to.
-APPEND_ONLY_TABLES = ("audit_logs",)
+APPEND_ONLY_TABLES = ("audit_logs", "legal_documents", "consents")
+# Columns of those tables the runtime role may update nonetheless: an erasure
+# blanks them (a trigger refuses any other change: migration 0011).
+BLANKABLE_COLUMNS = {"consents": ("ip_address", "user_agent")}
 # Tables that are none of the app's business.
 PRIVATE_TABLES = ("alembic_version",)
 # Tables whose rows the app itself removes: an assignment ended, a second factor
-# removed or its recovery codes replaced, an erased user's email tokens and the
-# messages addressed to them. Nothing else is ever deleted by the app.
-DELETABLE_TABLES = ("event_assignments", "mfa_totp", "mfa_recovery_codes", "user_tokens", "email_outbox")
+# removed or its recovery codes replaced, an erased user's email tokens, the
+# messages and the invitations addressed to them. Nothing else is ever deleted by the app.
+DELETABLE_TABLES = (
+    "event_assignments",
+    "mfa_totp",
+    "mfa_recovery_codes",
+    "user_tokens",
+    "email_outbox",
+    "invitations",
+)
 APP_TABLE_PRIVILEGES = "SELECT, INSERT, UPDATE"
 APPEND_ONLY_PRIVILEGES = "SELECT, INSERT"
 # Tables the retention job empties of what is past its age (refresh tokens go with
-# their session: ON DELETE CASCADE, which runs as the owner).
-RETENTION_TABLES = ("sessions", "user_tokens", "email_outbox")
+# their session, an invitation's emails with the invitation: ON DELETE CASCADE, which runs as the owner).
+RETENTION_TABLES = ("sessions", "user_tokens", "email_outbox", "invitations")
 RETENTION_TABLE_PRIVILEGES = "SELECT, DELETE"
 # The SECURITY DEFINER functions (migration 0007) and the one role each may call.
 PURGE_FUNCTION = "public.purge_audit_logs(interval, integer)"
@@ -84,6 +99,17 @@ def _literal(value: str) -> str:
 
 def _array(values: tuple[str, ...]) -> str:
     return "ARRAY[" + ", ".join(_literal(value) for value in values) + "]::text[]"
+
+
+def _column_grants() -> str:
+    """The column UPDATE grants of :data:`BLANKABLE_COLUMNS`, inside the grants' loop over tables."""
+    return "\n".join(
+        f"        IF relation.name = {_literal(table)} THEN\n"
+        f"            EXECUTE format('GRANT UPDATE ({', '.join(columns)}) ON TABLE public.%I TO %I',"
+        " relation.name, app_role);\n"
+        "        END IF;"
+        for table, columns in BLANKABLE_COLUMNS.items()
+    )
 
 
 def runtime_grants_sql(role: str, retention_role: str) -> str:
@@ -127,6 +153,7 @@ BEGIN
         ELSIF NOT relation.name = ANY (private) THEN
             EXECUTE format('GRANT {APP_TABLE_PRIVILEGES} ON TABLE public.%I TO %I', relation.name, app_role);
         END IF;
+{_column_grants()}
         IF relation.name = ANY (deletable) THEN
             EXECUTE format('GRANT DELETE ON TABLE public.%I TO %I', relation.name, app_role);
         END IF;

@@ -17,6 +17,8 @@ from typing import Any, NotRequired
 
 from typing_extensions import TypedDict
 
+from shared.field_messages import field_sentence
+
 
 class ErrorCode(StrEnum):
     """Every machine-readable error code a caller can see."""
@@ -27,16 +29,23 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     INVALID_REFRESH_TOKEN = "INVALID_REFRESH_TOKEN"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    SESSION_ENDED = "SESSION_ENDED"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    CSRF_CHECK_FAILED = "CSRF_CHECK_FAILED"
     EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     ACCOUNT_DEACTIVATED = "ACCOUNT_DEACTIVATED"
     ACCOUNT_ERASED = "ACCOUNT_ERASED"
     PASSWORD_CHANGE_REQUIRED = "PASSWORD_CHANGE_REQUIRED"
     MFA_ENROLLMENT_REQUIRED = "MFA_ENROLLMENT_REQUIRED"
+    MFA_STEP_UP_REQUIRED = "MFA_STEP_UP_REQUIRED"
     REAUTHENTICATION_REQUIRED = "REAUTHENTICATION_REQUIRED"
+    CONSENT_REQUIRED = "CONSENT_REQUIRED"
     MFA_ALREADY_ENABLED = "MFA_ALREADY_ENABLED"
     MFA_NOT_ENABLED = "MFA_NOT_ENABLED"
     MFA_NOT_ENROLLING = "MFA_NOT_ENROLLING"
     INVALID_MFA_CODE = "INVALID_MFA_CODE"
+    MFA_CODE_ALREADY_USED = "MFA_CODE_ALREADY_USED"
     INVALID_MFA_TOKEN = "INVALID_MFA_TOKEN"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
@@ -44,8 +53,12 @@ class ErrorCode(StrEnum):
     DUPLICATE_EMAIL = "DUPLICATE_EMAIL"
     CONFLICT = "CONFLICT"
     LAST_SUPER_ADMIN = "LAST_SUPER_ADMIN"
+    ROLE_CONFLICT = "ROLE_CONFLICT"
+    INVITATION_NOT_PENDING = "INVITATION_NOT_PENDING"
     ROLE_NOT_EVENT_SCOPED = "ROLE_NOT_EVENT_SCOPED"
     EVENT_IN_OTHER_NPO = "EVENT_IN_OTHER_NPO"
+    EVENT_NOT_FOUND = "EVENT_NOT_FOUND"
+    DOCUMENT_VERSION_CONFLICT = "DOCUMENT_VERSION_CONFLICT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
@@ -63,16 +76,23 @@ STATUSES: dict[ErrorCode, tuple[int, ...]] = {
     ErrorCode.AUTHENTICATION_REQUIRED: (401,),
     ErrorCode.INVALID_CREDENTIALS: (401,),
     ErrorCode.INVALID_REFRESH_TOKEN: (401,),
+    ErrorCode.TOKEN_EXPIRED: (401,),
+    ErrorCode.SESSION_ENDED: (401,),
+    ErrorCode.REFRESH_TOKEN_REUSED: (401,),
+    ErrorCode.CSRF_CHECK_FAILED: (403,),
     ErrorCode.EMAIL_NOT_VERIFIED: (403,),
     ErrorCode.ACCOUNT_DEACTIVATED: (403,),
     ErrorCode.ACCOUNT_ERASED: (409,),
     ErrorCode.PASSWORD_CHANGE_REQUIRED: (403,),
     ErrorCode.MFA_ENROLLMENT_REQUIRED: (403,),
+    ErrorCode.MFA_STEP_UP_REQUIRED: (403,),
     ErrorCode.REAUTHENTICATION_REQUIRED: (403,),
+    ErrorCode.CONSENT_REQUIRED: (403,),
     ErrorCode.MFA_ALREADY_ENABLED: (409,),
     ErrorCode.MFA_NOT_ENABLED: (409,),
     ErrorCode.MFA_NOT_ENROLLING: (409,),
     ErrorCode.INVALID_MFA_CODE: (400, 401),
+    ErrorCode.MFA_CODE_ALREADY_USED: (400, 401),
     ErrorCode.INVALID_MFA_TOKEN: (401,),
     ErrorCode.FORBIDDEN: (403,),
     ErrorCode.NOT_FOUND: (404,),
@@ -80,8 +100,12 @@ STATUSES: dict[ErrorCode, tuple[int, ...]] = {
     ErrorCode.DUPLICATE_EMAIL: (409,),
     ErrorCode.CONFLICT: (409,),
     ErrorCode.LAST_SUPER_ADMIN: (409,),
+    ErrorCode.ROLE_CONFLICT: (409,),
+    ErrorCode.INVITATION_NOT_PENDING: (409,),
     ErrorCode.ROLE_NOT_EVENT_SCOPED: (409,),
     ErrorCode.EVENT_IN_OTHER_NPO: (409,),
+    ErrorCode.EVENT_NOT_FOUND: (404,),
+    ErrorCode.DOCUMENT_VERSION_CONFLICT: (409,),
     ErrorCode.PAYLOAD_TOO_LARGE: (413,),
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: (415,),
     ErrorCode.RATE_LIMITED: (429,),
@@ -147,9 +171,41 @@ class BodyLimitDetails(TypedDict):
 
 
 class ReauthenticationDetails(TypedDict):
-    """How recent a proof of identity this action needs, in seconds (REAUTH_MAX_AGE_MINUTES)."""
+    """How recent a proof of identity this action needs, in seconds (REAUTH_MAX_AGE_MINUTES), whether
+    the renewed proof needs a second-factor code (the user has one on), and the call that renews it."""
 
     max_age_seconds: int
+    code_required: bool
+    reauthenticate_with: str
+
+
+class StepUpDetails(TypedDict):
+    """The call that proves the second factor in this session, and that it needs a code (always)."""
+
+    reauthenticate_with: str
+    code_required: bool
+
+
+class OwedDocument(TypedDict):
+    """A legal document's kind (``terms_of_service``, ``privacy_policy``) and the version to accept."""
+
+    kind: str
+    version: str
+
+
+class ConsentDetails(TypedDict):
+    """The documents to accept, one by one, and the call that accepts each."""
+
+    owed: list[OwedDocument]
+    accept_with: str
+
+
+class DocumentVersionDetails(TypedDict):
+    """The version asked to publish, of which kind, and the kind's current version."""
+
+    kind: str
+    version: str
+    current_version: str | None
 
 
 # The codes whose error carries ``details``, and their shape; the others carry none.
@@ -159,6 +215,9 @@ DETAILS: dict[ErrorCode, type[Mapping[str, Any]]] = {
     ErrorCode.SERVICE_UNAVAILABLE: RetryDetails,
     ErrorCode.PAYLOAD_TOO_LARGE: BodyLimitDetails,
     ErrorCode.REAUTHENTICATION_REQUIRED: ReauthenticationDetails,
+    ErrorCode.MFA_STEP_UP_REQUIRED: StepUpDetails,
+    ErrorCode.CONSENT_REQUIRED: ConsentDetails,
+    ErrorCode.DOCUMENT_VERSION_CONFLICT: DocumentVersionDetails,
 }
 
 
@@ -191,22 +250,39 @@ class BadRequestError(AppError):
 
 
 class AuthenticationError(AppError):
-    """401: who the caller is could not be established. Carries WWW-Authenticate."""
+    """401: who the caller is could not be established. Carries WWW-Authenticate.
+
+    The challenge names no error when no credential came (RFC 6750 §3.1) and
+    for a wrong password or code; :class:`TokenRejectedError` says which token failed.
+    """
 
     status_code = 401
     default_code = ErrorCode.AUTHENTICATION_REQUIRED
-    default_message = "Authentication is required."
+    default_message = "Sign in to continue."
+    challenge = 'Bearer realm="augeo"'
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.headers.setdefault("WWW-Authenticate", 'Bearer realm="augeo"')
+        self.headers.setdefault("WWW-Authenticate", self.challenge)
 
 
-class SessionEndedError(AuthenticationError):
-    """401: the token was good, but its session (or its user's account) is no longer live."""
+class TokenRejectedError(AuthenticationError):
+    """401: a token came and is not honoured: expired, ended, reused or unknown (the code says which).
+
+    ``error="invalid_token"`` is RFC 6750 §3.1's word for all of them; the
+    code in the body tells a client whether to refresh or to sign in again.
+    """
 
     default_code = ErrorCode.INVALID_TOKEN
-    default_message = "The session has ended."
+    default_message = "Your sign-in is not valid. Sign in again."
+    challenge = 'Bearer realm="augeo", error="invalid_token"'
+
+
+class SessionEndedError(TokenRejectedError):
+    """401: the token was good, but its session (or its user's account) is no longer live: sign in again."""
+
+    default_code = ErrorCode.SESSION_ENDED
+    default_message = "Your session has ended. Sign in again."
 
 
 class AuthorizationError(AppError):
@@ -256,9 +332,17 @@ class UnsupportedMediaTypeError(AppError):
 
 
 class ValidationFailedError(AppError):
+    """422: ``details.fields`` names each failing field, and the message the first one in words."""
+
     status_code = 422
     default_code = ErrorCode.VALIDATION_ERROR
     default_message = "The request is not valid."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        fields = (kwargs.get("details") or {}).get("fields")
+        if message is None and fields:
+            message = field_sentence(fields[0]["field"], fields[0]["message"])
+        super().__init__(message, **kwargs)
 
     @classmethod
     def of_field(cls, field: str, message: str, rule: str) -> ValidationFailedError:
@@ -267,14 +351,19 @@ class ValidationFailedError(AppError):
 
 
 class RateLimitedError(AppError):
-    """429 with Retry-After, in whole seconds, rounded up."""
+    """429 with Retry-After, in whole seconds, rounded up.
+
+    ``first_in_window``: whether this is the first refusal of the limit's
+    window (the one worth auditing; the limiter knows it, in the same call).
+    """
 
     status_code = 429
     default_code = ErrorCode.RATE_LIMITED
     default_message = "Too many requests. Try again later."
 
-    def __init__(self, retry_after_seconds: int, message: str | None = None) -> None:
+    def __init__(self, retry_after_seconds: int, message: str | None = None, *, first_in_window: bool = True) -> None:
         self.retry_after_seconds = max(1, int(retry_after_seconds))
+        self.first_in_window = first_in_window
         super().__init__(
             message,
             details=RetryDetails(retry_after_seconds=self.retry_after_seconds),

@@ -25,8 +25,9 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.errors import DETAILS, AppError, ErrorCode
+from shared.http.binding import BEARER, COOKIE
 from shared.http.endpoint import ENDPOINTS, EndpointSpec
 from shared.schemas.common import ErrorResponse
 
@@ -39,6 +40,8 @@ TAGS = {
     "users": "The signed-in user, and user administration (super_admin everywhere, npo_admin in its NPO).",
     "sessions": "The signed-in user's own sessions (devices).",
     "privacy": "Personal data: everything held about the signed-in user, and erasing an account for good.",
+    "consent": "The legal documents (terms of service, privacy policy) and each user's consent to them.",
+    "invitations": "Inviting people by email, including people who already have an account; the accept page's calls.",
     "events": "Event assignments: which events each event coordinator and staff user works.",
     "authz": "The live permission check other Augeo services call with a user's access token.",
     "roles": "The five roles and what each may do.",
@@ -55,7 +58,7 @@ _ERROR_TEXT = {
     409: "Conflicts with the current state.",
     413: "Request body too large.",
     415: "Request body is not JSON.",
-    422: "Validation failed; `details.fields` names each failing field.",
+    422: "Validation failed, or a body sent where none is taken; `details.fields` names each failing field.",
     429: "Rate limited; retry after `Retry-After` seconds.",
     500: "Unexpected error; nothing internal is disclosed.",
     503: "A dependency is unavailable; retry after `Retry-After` seconds.",
@@ -76,7 +79,17 @@ _DETAILS_EXAMPLES: dict[str, Any] = {
     },
     "RetryDetails": {"retry_after_seconds": 42},
     "BodyLimitDetails": {"max_bytes": 1_048_576},
-    "ReauthenticationDetails": {"max_age_seconds": 600},
+    "ReauthenticationDetails": {
+        "max_age_seconds": 600,
+        "code_required": False,
+        "reauthenticate_with": "POST /api/v1/auth/reauthenticate",
+    },
+    "StepUpDetails": {"reauthenticate_with": "POST /api/v1/auth/reauthenticate", "code_required": True},
+    "ConsentDetails": {
+        "owed": [{"kind": "terms_of_service", "version": "2026-05"}],
+        "accept_with": "POST /api/v1/users/me/consents",
+    },
+    "DocumentVersionDetails": {"kind": "terms_of_service", "version": "2026-04", "current_version": "2026-05"},
 }
 
 
@@ -137,6 +150,8 @@ class _SchemaSet:
                 pairs[(spec.response_model, "serialization")] = None
             if spec.report_beside_503 is not None:
                 pairs[(spec.report_beside_503, "serialization")] = None
+            for answer in spec.also_answers:
+                pairs[(answer.model, "serialization")] = None
         pairs.update({(model, "validation"): None for model in self.query_models})
         refs, schema = models_json_schema(list(pairs), ref_template=_REF, schema_generator=ContractJsonSchema)
         self.refs = refs
@@ -315,7 +330,7 @@ def _codes_by_status(spec: EndpointSpec) -> dict[int, list[ErrorCode]]:
 
 def _parameters(spec: EndpointSpec, schemas: _SchemaSet) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMAS[spec.template.constraints.get(name, "")]}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(spec, name)}
         for name in spec.template.param_names
     ]
     if spec.query_model is not None:
@@ -341,6 +356,13 @@ _PATH_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+def _path_schema(spec: EndpointSpec, name: str) -> dict[str, Any]:
+    choices = spec.binding.route_enums.get(name)
+    if choices is not None:
+        return {"type": "string", "enum": [choice.value for choice in choices]}
+    return _PATH_SCHEMAS[spec.template.constraints.get(name, "")]
+
+
 def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     success: dict[str, Any] = {"description": spec.summary, "headers": _REQUEST_ID_HEADER}
     if spec.response_model is not None and spec.status != 204:
@@ -349,6 +371,13 @@ def _responses(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     elif spec.media_type != "application/json":
         success["content"] = {spec.media_type: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(status): success for status in (spec.status, *spec.also_succeeds_with)}
+    for answer in spec.also_answers:
+        schema = schemas.ref(answer.model, "serialization")
+        responses[str(answer.status)] = {
+            "description": answer.description,
+            "headers": _REQUEST_ID_HEADER,
+            "content": {"application/json": _success_content(schema, schemas.components)},
+        }
     for status, codes in sorted(_codes_by_status(spec).items()):
         responses[str(status)] = _error_response(spec, status, codes, schemas)
     return responses
@@ -366,6 +395,8 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
     }
     if spec.description:
         operation["description"] = re.sub(r"\n\s+", "\n", spec.description.strip())
+    if spec.deprecated:
+        operation["deprecated"] = True
     parameters = _parameters(spec, schemas)
     if parameters:
         operation["parameters"] = parameters
@@ -374,8 +405,35 @@ def _operation(spec: EndpointSpec, schemas: _SchemaSet) -> dict[str, Any]:
             "required": not spec.body_optional,
             "content": {"application/json": {"schema": schemas.ref(spec.request_model, "validation")}},
         }
-    operation["security"] = [{"bearerAuth": []}] if spec.auth else []
+    operation["security"] = _security(spec)
     return operation
+
+
+def _security(spec: EndpointSpec) -> list[dict[str, list[str]]]:
+    """Bearer for a route that needs it; an optional one (``{}``: none at all is fine too); for one
+    that reads what it is given itself (refresh, logout), each credential it accepts, and none
+    (``{}``: a refresh token in the body will do)."""
+    if spec.auth:
+        return [{"bearerAuth": []}]
+    if spec.bearer_optional:
+        return [{}, {"bearerAuth": []}]
+    accepted: list[dict[str, list[str]]] = [{"bearerAuth": []}] if spec.binding.takes(BEARER) else []
+    if spec.binding.takes(COOKIE):
+        accepted.append({"refreshCookie": []})
+    return [*accepted, {}] if accepted else []
+
+
+def _security_schemes(settings: Settings) -> dict[str, Any]:
+    return {
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "refreshCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.refresh_cookie_name,
+            "description": "The refresh token of the cookie transport (HttpOnly: the browser sends it, no script "
+            "reads it). A request it authenticates must carry `X-Requested-With: fetch`, and an allowed `Origin`.",
+        },
+    }
 
 
 def build_openapi() -> dict[str, Any]:
@@ -401,7 +459,7 @@ def build_openapi() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {**schemas.components, **errors},
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": _security_schemes(settings),
         },
         "tags": [{"name": tag, "description": text} for tag, text in TAGS.items() if tag in used_tags],
     }

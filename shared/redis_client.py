@@ -102,3 +102,14 @@ class Keys:
     @staticmethod
     def rate_limit(rule: str, subject: str) -> str:
         return f"rate:limit:{rule}:{subject}"
+
+    @staticmethod
+    def rate_counter(rule: str, subject: str) -> str:
+        """A limit's counter; its refusal marker (:meth:`rate_refused`) shares its slot (hash tag:
+        the subject's own when it has one, a user's id, so their sessions' slot; else rule and subject)."""
+        return f"rate:limit:{rule}:{subject}" if "{" in subject else f"rate:limit:{{{rule}:{subject}}}"
+
+    @staticmethod
+    def rate_refused(rule: str, subject: str) -> str:
+        """Set by the first refusal of a counter's window, and gone with the window."""
+        return f"{Keys.rate_counter(rule, subject)}:refused"

@@ -14,8 +14,9 @@
 # outputs AZURE_RESOURCE_GROUP, AZURE_KEY_VAULT_NAME, POSTGRES_SERVER_NAME,
 # AZURE_MANAGED_IDENTITY_NAME, AZURE_MANAGED_IDENTITY_PRINCIPAL_ID,
 # AZURE_RETENTION_IDENTITY_NAME, AZURE_RETENTION_IDENTITY_PRINCIPAL_ID and
-# POSTGRES_ENTRA_ADMIN_NAME (azd exports them; the pipeline writes them to
-# $GITHUB_ENV), plus SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD.
+# POSTGRES_ENTRA_ADMIN_NAME, FRONTEND_ADMIN_URL and FRONTEND_DONOR_URL (azd
+# exports them; the pipeline writes them to $GITHUB_ENV), plus
+# SUPER_ADMIN_EMAIL and SUPER_ADMIN_PASSWORD.
 # AUGEO_CLIENT_IP overrides the detected public IP; AUGEO_SKIP_FIREWALL_RULE=1
 # skips the temporary rule (a machine that already reaches the server, e.g.
 # through postgresFirewallRules).
@@ -29,6 +30,8 @@ set -euo pipefail
 : "${AZURE_RETENTION_IDENTITY_NAME:?AZURE_RETENTION_IDENTITY_NAME is not set (a deployment output)}"
 : "${AZURE_RETENTION_IDENTITY_PRINCIPAL_ID:?AZURE_RETENTION_IDENTITY_PRINCIPAL_ID is not set (a deployment output)}"
 : "${POSTGRES_ENTRA_ADMIN_NAME:?POSTGRES_ENTRA_ADMIN_NAME is empty: deploy with deployerPrincipalId and deployerPrincipalName (azd: AUGEO_DEPLOYER_PRINCIPAL_NAME) so the deployer is the PostgreSQL Entra administrator}"
+: "${FRONTEND_ADMIN_URL:?FRONTEND_ADMIN_URL is not set (a deployment output)}"
+: "${FRONTEND_DONOR_URL:?FRONTEND_DONOR_URL is not set (a deployment output)}"
 : "${SUPER_ADMIN_EMAIL:?SUPER_ADMIN_EMAIL is not set}"
 : "${SUPER_ADMIN_PASSWORD:?SUPER_ADMIN_PASSWORD is not set}"
 
@@ -66,6 +69,7 @@ DB_RETENTION_ROLE="$AZURE_RETENTION_IDENTITY_NAME"
 export MIGRATION_DATABASE_URL DATABASE_URL REDIS_URL JWT_SIGNING_KEYS DATA_ENCRYPTION_KEYS DB_APP_ROLE DB_RETENTION_ROLE
 export JWT_ALGORITHM="${JWT_ALGORITHM:-ES256}"  # a deployment output: what the keys are for
 export ENVIRONMENT=production EMAIL_BACKEND=console DB_SSL=verify-full
+export FRONTEND_ADMIN_URL FRONTEND_DONOR_URL  # production checks them: https, not a local host
 
 if [ "${AUGEO_SKIP_FIREWALL_RULE:-0}" != "1" ]; then
   client_ip="${AUGEO_CLIENT_IP:-$(curl -fsS --retry 3 https://api.ipify.org)}"

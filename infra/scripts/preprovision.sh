@@ -79,6 +79,16 @@ need AUGEO_POSTGRES_ADMIN_PASSWORD \
   "azd env set AUGEO_POSTGRES_ADMIN_PASSWORD \"\$(python3 -c 'import secrets; print(\"Pg1-\" + secrets.token_urlsafe(24))')\""
 need AUGEO_DEPLOYER_PRINCIPAL_NAME \
   "azd env set AUGEO_DEPLOYER_PRINCIPAL_NAME \"\$(az ad signed-in-user show --query userPrincipalName -o tsv)\" (you become the PostgreSQL Entra administrator that creates the app's database role)"
+# The app runs as production, which wants the web apps' https URLs (not a local host) for email links.
+for name in AUGEO_FRONTEND_ADMIN_URL AUGEO_FRONTEND_DONOR_URL; do
+  case "${!name:-}" in
+    https://*) ;;
+    *)
+      echo "azd environment value $name must be the web app's https URL (email links open it): azd env set $name https://app.your-domain.example" >&2
+      missing=1
+      ;;
+  esac
+done
 need SUPER_ADMIN_EMAIL "azd env set SUPER_ADMIN_EMAIL admin@your-domain.example"
 need SUPER_ADMIN_PASSWORD "azd env set SUPER_ADMIN_PASSWORD '<at least 8 characters, a letter and a digit>'"
 

@@ -18,24 +18,27 @@ service. Nothing here audits: the services record what they refuse.
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import KW_ONLY, dataclass, field, fields
+from dataclasses import KW_ONLY, dataclass, field, fields, replace
 from typing import Any, Concatenate, ParamSpec
 
 import azure.functions as func
 from pydantic import BaseModel
 
 from shared import clock
-from shared.config import ConfigurationError, get_settings
+from shared.config import ConfigurationError, Settings, get_settings
 from shared.context import ClientInfo
 from shared.errors import AppError, DeclaredError, ErrorCode, ServiceUnavailableError, error_answer
 from shared.failures import is_dependency_failure
-from shared.http.binding import BODY, CALLER, CLIENT, QUERY, SESSION, HandlerBinding
+from shared.http.binding import BEARER, BODY, CALLER, CLIENT, COOKIE, QUERY, SESSION, HandlerBinding
+from shared.http.refresh_cookie import COOKIE_REFUSALS, CookieRequest
 from shared.http.request import (
     BODY_REFUSALS,
     QUERY_REFUSALS,
+    PresentedBearer,
     bearer_token_from,
     client_ip_from,
     parse_json,
+    refuse_body,
     request_id_from,
     user_agent_from,
     validate_model,
@@ -43,8 +46,9 @@ from shared.http.request import (
 from shared.http.responses import add_cross_origin_headers, error_response, json_response
 from shared.http.routing import RouteTemplate
 from shared.log import client_ip_var, configure_logging, request_id_var, user_id_var
-from shared.services.caller import BEARER_REFUSALS, authenticate, verify_bearer
+from shared.services.caller import BEARER_REFUSALS, TOKEN_REFUSALS, authenticate, verify_bearer
 from shared.services.principal import LiveSession, Principal
+from shared.services.rate_limits import Rule
 from shared.services.sign_in_state import (
     STALE_PROOF,
     PendingStep,
@@ -63,6 +67,15 @@ ErrorAnswer = tuple[int, ErrorCode]
 
 
 @dataclass(frozen=True)
+class Answer:
+    """Another success a route answers, with a body of its own: its status, model and what it means."""
+
+    status: int
+    model: type[BaseModel]
+    description: str
+
+
+@dataclass(frozen=True)
 class Declaration:
     """What ``@endpoint(...)`` says about a route: every option, listed here once.
 
@@ -77,7 +90,16 @@ class Declaration:
     handler reaches PostgreSQL or Redis, so it may answer 503 (false for what
     settings and code alone answer: the index, the key set, the documentation);
     ``report_beside_503``: the model of a report a 503 carries beside its error
-    (the health check's).
+    (the health check's); ``deprecated_routes``:
+    older routes of this same operation, still served by the same handler and
+    documented as deprecated operations of their own (``deprecated``);
+    ``per_user_limit``: a rule counting the user's calls, taken in the session
+    script's own round trip (for routes that take the live session);
+    ``also_succeeds_with``: other success statuses with the same body;
+    ``also_answers``: other success statuses, each with a body of its own (the
+    handler answers a ``Reply`` with that status); ``bearer_optional`` (with
+    ``auth=False``): a bearer token is read when one is sent, and the
+    handler, taking ``caller: Principal | None``, gets None without one.
     """
 
     method: str
@@ -89,6 +111,7 @@ class Declaration:
     response_model: type[BaseModel] | None = None
     status: int = 200
     also_succeeds_with: tuple[int, ...] = ()
+    also_answers: tuple["Answer", ...] = ()
     auth: bool = False
     errors: tuple[DeclaredError, ...] = ()
     description: str | None = None
@@ -99,6 +122,10 @@ class Declaration:
     recent_auth: bool = False
     uses_storage: bool = True
     report_beside_503: type[BaseModel] | None = None
+    deprecated: bool = False
+    deprecated_routes: tuple[str, ...] = ()
+    per_user_limit: Rule | None = None
+    bearer_optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,18 +134,30 @@ class EndpointSpec(Declaration):
 
     The request and query models come from the handler's signature (``body``
     and ``query`` parameters), so what OpenAPI documents is what the handler reads.
+    ``operation``: the declared name, which a deprecated route's spec shares
+    (its ``name``, the function's and the document's, is its own).
     """
 
     handler: Handler = field(kw_only=True)
+    operation: str = field(default="", kw_only=True)
     template: RouteTemplate = field(init=False, repr=False)
     binding: HandlerBinding = field(init=False, repr=False)
     answers: frozenset[ErrorAnswer] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "operation", self.operation or self.name)
         template = RouteTemplate.parse(self.route)
         binding = HandlerBinding.of(self.handler, template)
-        if (binding.wants_caller or binding.wants_session or self.recent_auth) and not self.auth:
-            raise TypeError(f"{self.name}: a handler taking 'caller' or 'session' needs auth=True")
+        if (binding.takes(SESSION) or self.recent_auth) and not self.auth:
+            raise TypeError(f"{self.name}: a handler taking 'session' or wanting a recent proof needs auth=True")
+        if binding.takes(CALLER) and binding.caller_optional != self.bearer_optional:
+            raise TypeError(f"{self.name}: 'caller: Principal | None' goes with bearer_optional=True, and only with it")
+        if binding.takes(CALLER) and not (self.auth or self.bearer_optional):
+            raise TypeError(f"{self.name}: a handler taking 'caller' needs auth=True")
+        if self.auth and self.bearer_optional:
+            raise TypeError(f"{self.name}: a bearer token is either required (auth) or optional, not both")
+        if self.per_user_limit is not None and not binding.takes(SESSION):
+            raise TypeError(f"{self.name}: a per-user limit is counted by the session script: take 'session'")
         object.__setattr__(self, "method", self.method.upper())
         object.__setattr__(self, "description", self.description or self.handler.__doc__)
         object.__setattr__(self, "template", template)
@@ -133,18 +172,28 @@ class EndpointSpec(Declaration):
         OpenAPI document lists exactly them, and the test suite's observer
         fails on any response outside them.
         """
+        binding = self.binding
+        reads_bearer = self.auth or self.bearer_optional
         refusals: list[DeclaredError] = [ErrorCode.INTERNAL_ERROR]
-        if self.uses_storage or self.auth:
+        if self.uses_storage or reads_bearer:
             refusals.append(ErrorCode.SERVICE_UNAVAILABLE)
         if self.auth:
             refusals += BEARER_REFUSALS
-        if self.auth and not self.binding.wants_session:
+        elif self.bearer_optional:
+            refusals += TOKEN_REFUSALS  # only a token that came is checked
+        if reads_bearer and not binding.takes(SESSION):
             refusals += owed_codes(self.allowed_despite)
         if self.recent_auth:
             refusals.append(STALE_PROOF)
-        if self.binding.request_model is not None:
+        if self.per_user_limit is not None:
+            refusals.append(ErrorCode.RATE_LIMITED)
+        if binding.takes(COOKIE):
+            refusals += COOKIE_REFUSALS
+        if binding.request_model is not None:
             refusals += BODY_REFUSALS
-        if self.binding.query_model is not None:
+        elif self.method != ANY_METHOD:  # a body sent to an operation that takes none: 422 (refuse_body)
+            refusals.append(ErrorCode.VALIDATION_ERROR)
+        if binding.query_model is not None:
             refusals += QUERY_REFUSALS
         if self.template.constraints:
             # A malformed id never reaches the route: the host gives the path to the catch-all, a 404.
@@ -159,6 +208,21 @@ class EndpointSpec(Declaration):
     @property
     def path(self) -> str:
         return self.template.openapi_path
+
+    def deprecated_specs(self) -> list["EndpointSpec"]:
+        """One spec per deprecated route: the same operation and handler, a name and route of its own."""
+        return [
+            replace(
+                self,
+                route=route,
+                name=f"{self.name}_deprecated" + (f"_{number}" if number > 1 else ""),
+                description=f"Deprecated: use {self.method} {self.path}. {self.description or ''}".strip(),
+                deprecated=True,
+                deprecated_routes=(),
+                operation=self.operation,
+            )
+            for number, route in enumerate(self.deprecated_routes, start=1)
+        ]
 
     @property
     def request_model(self) -> type[BaseModel] | None:
@@ -197,22 +261,28 @@ def _declaring(
 
         def decorate(handler: Handler) -> Handler:
             spec = EndpointSpec.of(declared, handler)
-            ENDPOINTS.append(spec)
-
-            def trigger(req: func.HttpRequest) -> func.HttpResponse:
-                return run_pipeline(spec, req)
-
-            trigger.__name__ = trigger.__qualname__ = spec.name
-            trigger.__doc__ = spec.summary
-            methods = list(_ALL_METHODS) if spec.method == ANY_METHOD else [spec.method]
-            blueprint.function_name(spec.name)(
-                blueprint.route(route=spec.route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)(trigger)
-            )
+            for each in (spec, *spec.deprecated_specs()):
+                ENDPOINTS.append(each)
+                _register(blueprint, each)
             return handler
 
         return decorate
 
     return endpoint
+
+
+def _register(blueprint: func.Blueprint, spec: EndpointSpec) -> None:
+    """The Functions trigger of one route: the pipeline around the spec's handler."""
+
+    def trigger(req: func.HttpRequest) -> func.HttpResponse:
+        return run_pipeline(spec, req)
+
+    trigger.__name__ = trigger.__qualname__ = spec.name
+    trigger.__doc__ = spec.summary
+    methods = list(_ALL_METHODS) if spec.method == ANY_METHOD else [spec.method]
+    blueprint.function_name(spec.name)(
+        blueprint.route(route=spec.route, methods=methods, auth_level=func.AuthLevel.ANONYMOUS)(trigger)
+    )
 
 
 endpoint = _declaring(Declaration)
@@ -226,7 +296,7 @@ def run_pipeline(spec: EndpointSpec, req: func.HttpRequest) -> func.HttpResponse
         request_id=request_id_from(headers),
         ip_address=client_ip_from(headers),
         user_agent=user_agent_from(headers),
-        operation=spec.name,
+        operation=spec.operation,
     )
     tokens = (request_id_var.set(client.request_id), client_ip_var.set(client.ip_address), user_id_var.set(None))
     try:
@@ -262,9 +332,7 @@ def _respond(
         settings = get_settings()
         configure_logging(json_lines=settings.is_production, level=settings.log_level)
         principal, live = _authenticated(spec, headers, client)
-        arguments = _arguments(
-            spec, req, headers, client, principal=principal, body_limit=settings.max_request_body_bytes
-        )
+        arguments = _arguments(spec, req, headers, client, principal=principal, settings=settings)
         if live is not None:
             arguments[SESSION] = live
         return _render(spec, spec.handler(**arguments))
@@ -287,18 +355,19 @@ def _authenticated(
     a protected route would accept. A route that takes only the live session
     resolves the caller's state (and any step they owe) itself.
     """
-    if not spec.auth:
-        return None, None
     token = bearer_token_from(headers)
-    if spec.binding.wants_session:
-        claims, live = verify_bearer(token)
+    if not spec.auth and not (spec.bearer_optional and token):
+        return None, None
+    if spec.binding.takes(SESSION):
+        claims, live = verify_bearer(token, client, spec.per_user_limit)
         user_id_var.set(claims.user_id)
         return None, live
     principal = authenticate(token, client)
     user_id_var.set(str(principal.user_id))
-    refuse_pending_steps(principal.pending_steps, spec.allowed_despite)
+    refuse_pending_steps(principal.state, principal.pending_steps, spec.allowed_despite)
     if spec.recent_auth:
-        refuse_unless_recent(principal.auth_time, clock.now(), get_settings().reauth_max_age_minutes * 60)
+        max_age = get_settings().reauth_max_age_minutes * 60
+        refuse_unless_recent(principal.auth_time, clock.now(), max_age, code_required=principal.state.mfa_enabled)
     return principal, None
 
 
@@ -309,23 +378,28 @@ def _arguments(
     client: ClientInfo,
     *,
     principal: Principal | None,
-    body_limit: int,
+    settings: Settings,
 ) -> dict[str, Any]:
     """The handler's arguments, each validated into the type its signature names."""
     binding = spec.binding
     arguments: dict[str, Any] = {}
-    if binding.wants_caller:
+    if binding.takes(CALLER):
         arguments[CALLER] = principal
     if binding.request_model is not None:
         raw = req.get_body() or b""
-        data = (
-            {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), body_limit)
-        )
+        limit = settings.max_request_body_bytes
+        data = {} if spec.body_optional and not raw.strip() else parse_json(raw, headers.get("content-type"), limit)
         arguments[BODY] = validate_model(binding.request_model, data)
+    elif spec.method != ANY_METHOD:  # the catch-all answers 404/405 whatever was sent
+        refuse_body(req.get_body() or b"")
     if binding.query_model is not None:
         arguments[QUERY] = validate_model(binding.query_model, dict(req.params), source="query")
-    if binding.wants_client:
+    if binding.takes(CLIENT):
         arguments[CLIENT] = client
+    if binding.takes(BEARER):
+        arguments[BEARER] = PresentedBearer(bearer_token_from(headers))
+    if binding.takes(COOKIE):
+        arguments[COOKIE] = CookieRequest.of(headers, req.url, settings)
     arguments.update(binding.route_values(req.route_params or {}))
     return arguments
 

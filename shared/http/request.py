@@ -7,6 +7,8 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -21,6 +23,7 @@ from shared.errors import (
     ValidationDetails,
     ValidationFailedError,
 )
+from shared.field_messages import plain_rule
 from shared.schemas.fields import FIELD_CONTEXT_KEY
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -82,6 +85,13 @@ def bearer_token_from(headers: Mapping[str, str]) -> str | None:
     return token.strip()
 
 
+@dataclass(frozen=True)
+class PresentedBearer:
+    """The bearer token as sent, not verified: for a route that decides itself what it accepts of it."""
+
+    token: str | None
+
+
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -95,6 +105,30 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# No request body of this API nests deeper than a few levels. Deeper JSON is refused
+# before it is parsed, so nothing that walks a body (the parser, the scan below,
+# validation) ever goes deep enough to exhaust the stack.
+MAX_JSON_DEPTH = 32
+# A JSON string, escapes included; one left open runs to the end of the text, so
+# every quote starts a match and the scan stays linear.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether arrays and objects in ``text`` nest (or open) more than ``limit`` levels deep.
+
+    No recursion, and linear: the strings go (brackets inside them are text),
+    then everything but brackets, then the running depth is a sum over what
+    is left, all in C. Malformed input is left to the parser.
+    """
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    if len(brackets) <= limit:
+        return False
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets))) > limit
+
+
 def parse_json(body: bytes, content_type: str | None, limit: int) -> Any:
     """Decode a JSON request body, refusing what the service will not accept."""
     if len(body) > limit:
@@ -104,26 +138,65 @@ def parse_json(body: bytes, content_type: str | None, limit: int) -> Any:
     if not body.strip():
         raise BadRequestError("The request body must be a JSON object.", code=ErrorCode.INVALID_JSON)
     try:
-        return json.loads(
-            body.decode("utf-8"),
-            object_pairs_hook=_reject_duplicate_keys,
-            parse_constant=_reject_constant,
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_json() from None
+    if nested_deeper_than(text, MAX_JSON_DEPTH):
+        raise BadRequestError(
+            f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep.",
+            code=ErrorCode.INVALID_JSON,
         )
-    except (ValueError, RecursionError):
-        raise BadRequestError("The request body is not valid JSON.", code=ErrorCode.INVALID_JSON) from None
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+    except ValueError:
+        raise _not_json() from None
 
 
-def _unstorable_strings(value: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    """Paths of strings holding NUL or lone surrogates, which PostgreSQL cannot store."""
-    if isinstance(value, str):
-        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
-            return [path]
-        return []
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _unstorable_strings(v, (*path, k))]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _unstorable_strings(v, (*path, i))]
-    return []
+# What a client sends to an operation that takes no body: nothing, white space, or
+# an empty JSON object (axios sends ``{}`` for ``post(url, {})``). Only JSON's own
+# white space, so nothing else can hide in it.
+_NO_BODY = re.compile(rb"[ \t\r\n]*(?:\{[ \t\r\n]*\}[ \t\r\n]*)?")
+
+
+def refuse_body(body: bytes) -> None:
+    """422 naming ``body`` when an operation that takes no body was sent one.
+
+    Ignoring it would be a silent no-op: ``POST /users/{id}/activate``
+    with ``{"is_active": false}`` answered 200 and left the user active.
+    Nothing in a body is ever ignored, so an empty object is the only body
+    such an operation accepts.
+    """
+    if not _NO_BODY.fullmatch(body):
+        raise _failed([FieldProblem(field="body", message="must be empty", type="body_not_allowed")], 1)
+
+
+def _not_json() -> BadRequestError:
+    return BadRequestError("The request body is not valid JSON.", code=ErrorCode.INVALID_JSON)
+
+
+def _unstorable(text: str) -> bool:
+    """Whether ``text`` holds NUL or a lone surrogate, which PostgreSQL cannot store."""
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _unstorable_strings(value: Any) -> list[tuple[str | int, ...]]:
+    """Paths of the strings PostgreSQL cannot store, in document order.
+
+    A loop over a stack, not a recursion: however deep the value, it cannot
+    exhaust Python's stack.
+    """
+    found: list[tuple[str | int, ...]] = []
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            if _unstorable(item):
+                found.append(path)
+        elif isinstance(item, dict):
+            pending.extend((child, (*path, key)) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend((item[index], (*path, index)) for index in reversed(range(len(item))))
+    return found
 
 
 def _field_name(location: tuple[str | int, ...], source: str) -> str:
@@ -143,12 +216,11 @@ def _failed(fields: list[FieldProblem], total: int) -> ValidationFailedError:
 
 
 def _problem(item: Any, source: str) -> FieldProblem:
-    """One pydantic error as the 422 names it: a rule over the whole model names its field itself."""
+    """One pydantic error as the 422 names it, in plain words: a rule over the whole model names its field itself."""
     context = item.get("ctx") or {}
     location = item["loc"] or ((context[FIELD_CONTEXT_KEY],) if FIELD_CONTEXT_KEY in context else ())
-    return FieldProblem(
-        field=_field_name(location, source), message=item["msg"].removeprefix("Value error, "), type=item["type"]
-    )
+    field = _field_name(location, source)
+    return FieldProblem(field=field, message=plain_rule(item["type"], context, item["msg"], field), type=item["type"])
 
 
 def validate_model(model: type[ModelT], data: Any, *, source: str = "body") -> ModelT:

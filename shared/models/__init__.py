@@ -2,8 +2,11 @@
 
 from shared.models.audit_log import AuditLog
 from shared.models.base import Base
-from shared.models.email_outbox import DUE_STATUSES, EmailOutbox, OutboxStatus
+from shared.models.email_outbox import DUE_STATUSES, INVITATION_LINK, EmailOutbox, OutboxStatus
+from shared.models.event import Event
 from shared.models.event_assignment import EventAssignment
+from shared.models.invitation import Invitation, InvitationState, InvitationStatus
+from shared.models.legal import Consent, ConsentAction, DocumentKind, LegalDocument, LegalDocumentKind
 from shared.models.mfa import RecoveryCode, TotpFactor
 from shared.models.role import NPO_SCOPED_ROLES, Role, RoleName, RoleScope
 from shared.models.session import RefreshToken, Session
@@ -12,11 +15,21 @@ from shared.models.user_token import TokenPurpose, UserToken
 
 __all__ = [
     "DUE_STATUSES",
+    "INVITATION_LINK",
     "NPO_SCOPED_ROLES",
     "AuditLog",
     "Base",
+    "Consent",
+    "ConsentAction",
+    "DocumentKind",
     "EmailOutbox",
+    "Event",
     "EventAssignment",
+    "Invitation",
+    "InvitationState",
+    "InvitationStatus",
+    "LegalDocument",
+    "LegalDocumentKind",
     "OutboxStatus",
     "RecoveryCode",
     "RefreshToken",

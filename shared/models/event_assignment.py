@@ -1,8 +1,8 @@
 """Event assignments: which events an event coordinator or staff user works.
 
-Event ids belong to the events service; this service only records who is
-assigned to which. An event counts as belonging to its assignees' NPO, so
-every assignee of one event is of one NPO (the service keeps it so).
+Event ids belong to the events service; an assignment needs the event
+registered here (``shared.models.event``), and its assignee must be of the
+event's NPO (the service keeps it so; moving the event ends the others).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class EventAssignment(TimestampMixin, Base):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     user_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"))
-    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("events.id"))
     assigned_by: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("users.id", ondelete="SET NULL")
     )

@@ -15,12 +15,41 @@ from shared.models.role import NPO_SCOPED_ROLES
 
 _NPO_ROLES_SQL = ", ".join(f"'{role.value}'" for role in sorted(NPO_SCOPED_ROLES))
 
+# An erased account keeps the address erased-<id>@ERASED_DOMAIN: unique, lower case, and
+# undeliverable (the .invalid top-level domain never resolves).
+ERASED_DOMAIN = "erased.invalid"
+# The profile fields that hold nothing but personal data: NULL once erased.
+CONTACT_FIELDS = (
+    "phone",
+    "organization_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+)
+# What a row whose erased_at is set holds (migration 0009): marking an account erased is
+# erasing it, and erased_at is written once (a trigger), so the erasure is final.
+_ERASED_STATE_SQL = " AND ".join(
+    (
+        "NOT is_active",
+        "NOT mfa_enabled",
+        "password_hash IS NULL",
+        f"email = 'erased-' || id::text || '@{ERASED_DOMAIN}'",
+        "first_name = ''",
+        "last_name = ''",
+        *(f"{field} IS NULL" for field in CONTACT_FIELDS),
+    )
+)
+
 
 class User(TimestampMixin, Base):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("email = lower(email)", name="email_lower_case"),
         CheckConstraint(f"(role IN ({_NPO_ROLES_SQL})) = (npo_id IS NOT NULL)", name="npo_id_matches_role"),
+        CheckConstraint(f"erased_at IS NULL OR ({_ERASED_STATE_SQL})", name="erased_state"),
         Index("ix_users_role", "role"),
         Index("ix_users_npo_id", "npo_id"),
         Index("ix_users_created_at", "created_at"),
@@ -68,6 +97,7 @@ class User(TimestampMixin, Base):
     mfa_enabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # The person's data was erased (shared.services.erasure): the row keeps its id,
     # which the audit log names, and nothing that identifies anyone; it never signs in.
+    # Written once: a trigger refuses any later change (migration 0009).
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

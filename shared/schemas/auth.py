@@ -13,12 +13,17 @@ from shared.schemas.fields import (
     Name,
     NewPassword,
     OpaqueToken,
+    RefreshTokenTransport,
 )
+from shared.schemas.legal import AcceptsDocuments
 from shared.schemas.mfa import MfaChallengeResponse
 from shared.schemas.users import ContactFields, UserOut, refuse_personal_password
 
+# refresh_token_transport's value that puts the refresh token in the cookie.
+COOKIE_TRANSPORT = "cookie"
 
-class RegisterRequest(ContactFields):
+
+class RegisterRequest(ContactFields, AcceptsDocuments):
     email: Email
     password: NewPassword = Field(
         description="8 to 128 characters with a letter and a digit; not a common "
@@ -49,14 +54,23 @@ class EmailRequest(RequestModel):
 class LoginRequest(RequestModel):
     email: Email
     password: GivenPassword
+    refresh_token_transport: RefreshTokenTransport = "body"
 
 
 class RefreshRequest(RequestModel):
-    refresh_token: OpaqueToken
+    """The refresh token in the body; without one, the refresh cookie (with `X-Requested-With: fetch`)."""
+
+    refresh_token: OpaqueToken | None = Field(
+        default=None, description="Leave it out to refresh with the cookie; when both come, this one counts."
+    )
 
 
 class LogoutRequest(RequestModel):
-    refresh_token: OpaqueToken | None = None
+    """Any one of: this refresh token, the bearer token (even expired), the refresh cookie."""
+
+    refresh_token: OpaqueToken | None = Field(
+        default=None, description="Ends its session, whatever its state; when it comes, the cookie is not read."
+    )
 
 
 class PasswordResetConfirmRequest(RequestModel):
@@ -73,14 +87,15 @@ ACCESS_TOKEN_EXAMPLE = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtwMVZaS0dZIiwidHlwIjoiYXQr
 
 
 class TokenResponse(ResponseModel):
-    """A session's tokens (sign-in, its second step, a refresh), and what the user must do first."""
+    """A session's tokens (sign-in, its second step, a refresh, an accepted invitation), and what the
+    user must do first."""
 
     status: Literal["authenticated"] = "authenticated"
     access_token: str = Field(examples=[ACCESS_TOKEN_EXAMPLE])
     refresh_token: str | None = Field(
         default=None,
         exclude_if=is_none,
-        description="Present unless the request asked for the cookie transport (the cookie carries it then).",
+        description="Left out with the cookie transport: the refresh token is in the cookie, out of scripts' reach.",
         examples=["p3H9vQ2xLk7TnR4sW8yZbC1dF6gJ0mA5eU_-oI2qXtY"],
     )
     token_type: Literal["bearer"] = "bearer"
@@ -95,6 +110,11 @@ class TokenResponse(ResponseModel):
         description="The role requires a second factor (MFA_REQUIRED_ROLES) and none is on yet: until one is, "
         "only GET /api/v1/users/me, the /api/v1/auth/mfa routes, logout and the own-session routes are "
         "allowed (others answer 403 MFA_ENROLLMENT_REQUIRED).",
+    )
+    consent_required: bool = Field(
+        default=False,
+        description="A legal document must be accepted (again): until it is, only GET /api/v1/users/me, the consent "
+        "routes, logout and the own-session routes are allowed (others answer 403 CONSENT_REQUIRED).",
     )
     user: UserOut
 

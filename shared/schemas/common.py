@@ -6,9 +6,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import (
     BodyLimitDetails,
+    ConsentDetails,
+    DocumentVersionDetails,
     ErrorCode,
     ReauthenticationDetails,
     RetryDetails,
+    StepUpDetails,
     ValidationDetails,
 )
 
@@ -46,9 +49,16 @@ class ErrorDetail(ResponseModel):
 
     code: ErrorCode = Field(examples=["VALIDATION_ERROR"])
     message: str = Field(examples=["The request is not valid."], description="For people; it may change.")
-    details: ValidationDetails | RetryDetails | BodyLimitDetails | ReauthenticationDetails | None = Field(
-        default=None, exclude_if=is_none
-    )
+    details: (
+        ValidationDetails
+        | RetryDetails
+        | BodyLimitDetails
+        | ReauthenticationDetails
+        | StepUpDetails
+        | ConsentDetails
+        | DocumentVersionDetails
+        | None
+    ) = Field(default=None, exclude_if=is_none)
     request_id: str = Field(examples=["4f1c2b8e9a0d4e6f8b7a6c5d4e3f2a1b"])
 
 

@@ -1,4 +1,4 @@
-"""Event assignments and the permission check, as other Augeo services see them."""
+"""Registered events, event assignments and the permission check, as other Augeo services see them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,28 @@ from pydantic import ConfigDict, Field
 
 from shared.roles_and_permissions import CheckReason, Permission
 from shared.schemas.common import RequestModel, ResponseModel
+from shared.schemas.fields import EventName
 from shared.schemas.users import PageMeta, UserOut
+
+
+class EventRegistration(RequestModel):
+    npo_id: uuid.UUID = Field(description="The NPO the event belongs to.")
+    name: EventName | None = Field(
+        default=None, description="What the event is called; set when it is registered (or moved), else kept."
+    )
+
+
+class EventOut(ResponseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID = Field(description="The events service's id of the event.")
+    npo_id: uuid.UUID
+    name: str | None
+    registered_by: uuid.UUID | None = Field(
+        description="Who registered it to this NPO (null once that account is gone, or when it was registered"
+        " from its assignments by the upgrade that introduced registration)."
+    )
+    registered_at: datetime
 
 
 class EventAssignmentOut(ResponseModel):

@@ -15,12 +15,13 @@ pydantic's generic ``value_error``, so a program can tell which rule failed.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from shared.models.legal import MAX_URL_LENGTH, MAX_VERSION_LENGTH
 from shared.security.password_policy import (
     MAX_LENGTH,
     MIN_LENGTH,
@@ -87,12 +88,18 @@ def _iso_datetime(value: Any) -> Any:
     return value
 
 
-_PHONE_PATTERN = r"^[0-9+()\-. ]{3,32}$"
+_PHONE_MIN, _PHONE_MAX = 3, 32
+_PHONE_PATTERN = rf"^[0-9+()\-. ]{{{_PHONE_MIN},{_PHONE_MAX}}}$"
 
 
 def _phone(value: str) -> str:
+    """One type (``phone_invalid``) whatever is wrong; the message says what, as a person reads it."""
+    if len(value) < _PHONE_MIN:
+        raise refusal("phone_invalid", f"must have at least {_PHONE_MIN} characters")
+    if len(value) > _PHONE_MAX:
+        raise refusal("phone_invalid", f"must have at most {_PHONE_MAX} characters")
     if not re.fullmatch(_PHONE_PATTERN, value):
-        raise refusal("phone_invalid", "must be 3 to 32 digits, spaces and + ( ) - . characters")
+        raise refusal("phone_invalid", "may hold only digits, spaces and + ( ) - .")
     return value
 
 
@@ -148,13 +155,37 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=4 * MA
 # An opaque token from an email or a previous response.
 OpaqueToken = Annotated[str, StringConstraints(min_length=16, max_length=MAX_TOKEN_LENGTH, pattern=r"^[A-Za-z0-9_-]+$")]
 
+
+# Where a sign-in's refresh token goes (the JSON, or a cookie no script can read); ``body`` when left out.
+RefreshTokenTransport = Annotated[
+    Literal["body", "cookie"],
+    Field(
+        description="Where the refresh token goes: `body` (in the JSON; the default) or `cookie` (an HttpOnly "
+        "cookie no script can read, for a web app on the API's site; the JSON then carries no refresh_token).",
+    ),
+]
+
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN)]
 _PHONE_SCHEMA = {"type": "string", "minLength": 3, "maxLength": 32, "pattern": _PHONE_PATTERN}
 Phone = Annotated[str, AfterValidator(_phone), WithJsonSchema({**_PHONE_SCHEMA, "examples": ["+1 555 0100"]})]
+# What an event is called (shown to the NPO's people): one line, not blank.
+EventName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NAME_PATTERN)]
 Text255 = Annotated[str, StringConstraints(max_length=255, pattern=ONE_LINE)]
 Text100 = Annotated[str, StringConstraints(max_length=100, pattern=ONE_LINE)]
 PostalCode = Annotated[str, StringConstraints(max_length=20, pattern=ONE_LINE)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_datetime)]
+# A legal document's version label: letters, digits, dots, dashes and underscores ("2026-05", "v3.1").
+DocumentVersion = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=MAX_VERSION_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+    Field(examples=["2026-05"]),
+]
+# Where a legal document is published: an https URL, no white space or control characters.
+DocumentUrl = Annotated[
+    str,
+    StringConstraints(max_length=MAX_URL_LENGTH, pattern=r"^https://[^\s\x00-\x1f\x7f/?#][^\s\x00-\x1f\x7f]*$"),
+    Field(examples=["https://augeo.example/legal/terms-2026-05"]),
+]
 
 # The optional texts of a profile (phone, organisation, address), as forms send them: absent,
 # null or "" (a field left blank) all mean none, and "" is stored as null.
@@ -176,4 +207,17 @@ OptionalText255 = Annotated[Text255 | None, BlankIsNone, Field(description=_BLAN
 OptionalText100 = Annotated[Text100 | None, BlankIsNone, Field(description=_BLANK)]
 OptionalPostalCode = Annotated[PostalCode | None, BlankIsNone, Field(description=_BLANK)]
 
-__all__ = ["Email", "Field", "GivenPassword", "IsoDateTime", "Name", "NewPassword", "OpaqueToken", "Phone"]
+__all__ = [
+    "DocumentUrl",
+    "DocumentVersion",
+    "Email",
+    "EventName",
+    "Field",
+    "GivenPassword",
+    "IsoDateTime",
+    "Name",
+    "NewPassword",
+    "OpaqueToken",
+    "Phone",
+    "RefreshTokenTransport",
+]

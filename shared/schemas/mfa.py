@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from shared.schemas.common import RequestModel, ResponseModel
-from shared.schemas.fields import GivenPassword, OpaqueToken
+from shared.schemas.fields import GivenPassword, OpaqueToken, RefreshTokenTransport
 
 TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$"), Field(examples=["492039"])]
 RecoveryCodeText = Annotated[
@@ -55,6 +55,7 @@ class MfaChallengeResponse(ResponseModel):
 
 class MfaVerifyRequest(CodeOrRecoveryCode):
     mfa_token: OpaqueToken
+    refresh_token_transport: RefreshTokenTransport = "body"
 
 
 class ReauthenticateRequest(RequestModel):

@@ -79,6 +79,19 @@ class ExportedSecondFactor(ResponseModel):
     recovery_codes_left: int
 
 
+class ExportedConsent(ResponseModel):
+    """An acceptance or withdrawal of a legal document, and where it came from (the proof of it)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: str
+    version: str
+    action: str
+    at: datetime
+    ip_address: str | None
+    user_agent: str | None
+
+
 class ExportedAuditEvent(ResponseModel):
     """An audit event about the user. The IP address and user agent are given only for
     the user's own requests: those of an administrator acting on them are not theirs."""
@@ -107,6 +120,25 @@ class ExportedEmail(ResponseModel):
     sent_at: datetime | None
 
 
+class ExportedInvitation(ResponseModel):
+    """An invitation sent to the user's address: what it asked, who sent it, how it ended; never its link."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    role: RoleName
+    npo_id: uuid.UUID | None
+    status: str
+    first_name: str | None
+    last_name: str | None
+    phone: str | None
+    invited_by: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+
 class RetentionDays(ResponseModel):
     """How long each kind of record is kept after it ends, in days."""
 
@@ -124,6 +156,8 @@ class PersonalDataExport(ResponseModel):
     sessions: list[ExportedSession]
     event_assignments: list[ExportedAssignment]
     second_factor: ExportedSecondFactor
+    consents: list[ExportedConsent]
     audit_events: list[ExportedAuditEvent]
     emails: list[ExportedEmail]
+    invitations: list[ExportedInvitation]
     retention_days: RetentionDays

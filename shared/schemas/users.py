@@ -59,6 +59,15 @@ class UserOut(ResponseModel):
     )
 
 
+class CurrentUserOut(UserOut):
+    """The signed-in user, with what they still owe."""
+
+    consent_required: bool = Field(
+        default=False,
+        description="A legal document must be accepted (again): GET /api/v1/users/me/consents names it.",
+    )
+
+
 class ContactFields(RequestModel):
     """Phone, organisation and postal address: optional everywhere they appear; "" (a form's
     blank field) means none, like null."""
@@ -84,7 +93,7 @@ class ProfileUpdate(ContactFields):
     last_name: Name = Field(default=None)  # type: ignore[assignment]  # absent, never null
 
 
-def _role_npo_rule(schema: dict[str, Any]) -> None:
+def role_npo_rule(schema: dict[str, Any]) -> None:
     """Publish the role/npo_id rule in the JSON schema, so the contract states it."""
     npo_roles = sorted(role.value for role in NPO_SCOPED_ROLES)
     schema["if"] = {"properties": {"role": {"enum": npo_roles}}, "required": ["role"]}
@@ -93,7 +102,7 @@ def _role_npo_rule(schema: dict[str, Any]) -> None:
 
 
 class UserCreateRequest(RequestModel):
-    model_config = ConfigDict(json_schema_extra=_role_npo_rule)
+    model_config = ConfigDict(json_schema_extra=role_npo_rule)
 
     email: Email
     first_name: Name
@@ -103,8 +112,9 @@ class UserCreateRequest(RequestModel):
     phone: OptionalPhone = None
     password: NewPassword | None = Field(
         default=None,
-        description="Optional: without one the invitation email carries a set-password link. A password given "
-        "here is temporary (the user must change it at first sign-in); it may not contain their name or email.",
+        description="A temporary password (the account is created now, and must change it at its first "
+        "sign-in); it may not contain their name or email. Without one nobody is created yet: the person is "
+        "invited, exactly as by POST /api/v1/invitations, and the answer is the invitation.",
     )
 
     @model_validator(mode="after")
@@ -116,7 +126,7 @@ class UserCreateRequest(RequestModel):
 
 
 class RoleChangeRequest(RequestModel):
-    model_config = ConfigDict(json_schema_extra=_role_npo_rule)
+    model_config = ConfigDict(json_schema_extra=role_npo_rule)
 
     role: RoleName
     npo_id: uuid.UUID | None = None

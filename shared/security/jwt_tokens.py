@@ -39,6 +39,19 @@ class InvalidTokenError(Exception):
     """The token is not one this service issued and still honours."""
 
 
+class ExpiredTokenError(InvalidTokenError):
+    """A token this service issued, past its ``exp`` and nothing else wrong with it.
+
+    Everything else was verified (header, key, signature, issuer, audience,
+    type, lifetime), so ``claims`` are genuine: a caller may be told to
+    refresh, and sign-out may still end the session the token names.
+    """
+
+    def __init__(self, claims: AccessClaims) -> None:
+        super().__init__("expired")
+        self.claims = claims
+
+
 def published_keys(settings: Settings) -> dict[str, list[dict[str, str]]]:
     """The JWK Set other services verify with: every configured public key; none for a shared secret."""
     return {"keys": []} if settings.jwt_is_symmetric else _key_set(settings).jwks()
@@ -162,7 +175,21 @@ def _verification_key(settings: Settings, header: dict[str, Any]) -> PublicKey |
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
-    """Verify header, key, signature, algorithm, time, issuer, audience and type; or raise."""
+    """Verify header, key, signature, algorithm, time, issuer, audience and type; or raise.
+
+    :class:`ExpiredTokenError` only when ``exp`` is all that failed. PyJWT
+    checks ``exp`` before ``iss`` and ``aud``, so an expired token is decoded
+    a second time without the expiry check (no I/O; only on that path) before
+    it is called merely expired.
+    """
+    try:
+        return _verified_claims(settings, token, check_expiry=True)
+    except jwt.ExpiredSignatureError:
+        pass
+    raise ExpiredTokenError(_verified_claims(settings, token, check_expiry=False))
+
+
+def _verified_claims(settings: Settings, token: str, *, check_expiry: bool) -> AccessClaims:
     try:
         key = _verification_key(settings, jwt.get_unverified_header(token))
         payload = jwt.decode(
@@ -172,8 +199,10 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             leeway=settings.jwt_leeway_seconds,
-            options={"require": list(REQUIRED_CLAIMS), "verify_signature": True},
+            options={"require": list(REQUIRED_CLAIMS), "verify_signature": True, "verify_exp": check_expiry},
         )
+    except jwt.ExpiredSignatureError:
+        raise
     except jwt.PyJWTError as error:
         raise InvalidTokenError(type(error).__name__) from None
     if payload.get(TOKEN_TYPE_CLAIM) != ACCESS_TOKEN_TYPE:

@@ -14,10 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
 REFRESH_TOKEN_BYTES = 32
+# What every token issued looks like: 32 bytes, base64url without padding (43 characters).
+_WELL_FORMED = re.compile(r"[A-Za-z0-9_-]{43}")
 _SEAL_CONTEXT = b"augeo/refresh-child/v1"
 
 
@@ -32,6 +35,11 @@ class NewRefreshToken:
 def new_refresh_token() -> NewRefreshToken:
     raw = secrets.token_bytes(REFRESH_TOKEN_BYTES)
     return NewRefreshToken(_encode(raw), raw)
+
+
+def well_formed(text: str) -> bool:
+    """Whether ``text`` has the shape of a refresh token this service issues (not whether it issued it)."""
+    return _WELL_FORMED.fullmatch(text) is not None
 
 
 def seal(parent_token: str, child_raw: bytes) -> bytes:

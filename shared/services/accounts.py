@@ -1,7 +1,8 @@
-"""Self-service accounts: register, verify the email address, resend the link."""
+"""Self-service accounts: register (with the legal documents accepted), verify the email address, resend the link."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,13 +13,14 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
-from shared.errors import BadRequestError, DuplicateEmailError, ErrorCode, RateLimitedError
+from shared.errors import DuplicateEmailError, RateLimitedError, ValidationFailedError
 from shared.failures import is_unique_violation
 from shared.models import RoleName, TokenPurpose, User
 from shared.redis_client import Keys, get_redis
 from shared.security.passwords import hash_password
-from shared.services import audit, rate_limits, user_state, user_tokens
+from shared.services import audit, consents, rate_limits, user_state, user_tokens
 from shared.services.audit import AuditEvent
+from shared.services.consents import DocumentRef
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue_with_link
 from shared.services.rate_limits import Limit, Rule
@@ -57,18 +59,25 @@ def queue_verification_email(db: DbSession, settings: Settings, user: User) -> N
     enqueue_with_link(db, settings, user, templates.verify_email(), settings.frontend_donor_url)
 
 
-def register(profile: dict[str, Any], password: str, client: ClientInfo) -> User:
-    """A donor account, unverified and inactive; the verification email is queued with it."""
+def register(profile: dict[str, Any], password: str, accepted: Sequence[DocumentRef], client: ClientInfo) -> User:
+    """A donor account, unverified and inactive, with the legal documents it accepted
+    (``consents.accept_at_sign_up``); the verification email is queued with it."""
     settings = get_settings()
     email = profile["email"]
     limits = rate_limits.limits(
         settings, (Rule.REGISTER_PER_ADDRESS, Rule.REGISTER_PER_MAILBOX), ip_address=client.ip_address, account=email
     )
-    with rate_limits.reserved(limits):
-        return _create_donor(settings, profile, password, client)
+    with rate_limits.reserved(limits) as reservation:
+        try:
+            return _create_donor(settings, profile, password, accepted, client)
+        except ValidationFailedError:  # the documents named are not the current ones: a body to fix, not an attempt
+            reservation.give_back()
+            raise
 
 
-def _create_donor(settings: Settings, profile: dict[str, Any], password: str, client: ClientInfo) -> User:
+def _create_donor(
+    settings: Settings, profile: dict[str, Any], password: str, accepted: Sequence[DocumentRef], client: ClientInfo
+) -> User:
     email = profile["email"]
     with without_transaction() as db:
         taken = db.scalar(select(exists().where(User.email == email)))
@@ -87,6 +96,7 @@ def _create_donor(settings: Settings, profile: dict[str, Any], password: str, cl
             )
             db.add(user)
             db.flush()
+            consents.accept_at_sign_up(db, user, accepted, client)
             queue_verification_email(db, settings, user)
             audit.record_own(db, AuditEvent.USER_REGISTERED, client, user)
     except IntegrityError as error:
@@ -102,7 +112,7 @@ def verify_email(token: str, client: ClientInfo) -> User:
         user_id = user_tokens.consume(db, token, TokenPurpose.EMAIL_VERIFICATION)
         user = db.get(User, user_id, with_for_update=True) if user_id else None
         if user is None:
-            raise BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
+            raise user_tokens.invalid_link()
         mark_verified(user)
         user_state.invalidate(db, [user.id])
         audit.record_own(db, AuditEvent.EMAIL_VERIFIED, client, user)

@@ -70,6 +70,15 @@ class AuditEvent(StrEnum):
     CHECK_REFUSED = "authz.check_refused"
     EVENT_ASSIGNED = "event.assigned"
     EVENT_UNASSIGNED = "event.unassigned"
+    EVENT_REGISTERED = "event.registered"
+    EVENT_MOVED = "event.moved"
+    INVITATION_CREATED = "invitation.created"
+    INVITATION_RESENT = "invitation.resent"
+    INVITATION_REVOKED = "invitation.revoked"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    DOCUMENT_PUBLISHED = "document.published"
+    CONSENT_ACCEPTED = "consent.accepted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
 
 
 def record_own(db: DbSession, event: AuditEvent, client: ClientInfo | None, user: Any, **details: Any) -> None:
@@ -132,21 +141,29 @@ def record_refusal(
     target_id: uuid.UUID | None = None,
     npo_id: uuid.UUID | None = None,
     details: dict[str, Any],
+    same_if: dict[str, Any] | None = None,
 ) -> None:
     """A refused request, once per window: one statement, committed on its own.
 
     The row is inserted only when its twin (the same event, caller, target
-    and details; without a caller, from the same client address) was not
-    written within REFUSAL_WINDOW; the check and the insert are one
-    statement, no other round trip. Its own statement, because the refused
-    request's work (if it had any) was rolled back. ``details`` must hold no
-    personal data: they are part of the twin's key.
+    and details, or only the details named in ``same_if`` when given; without
+    a caller, from the same client address) was not written within
+    REFUSAL_WINDOW; the check and the insert are one statement, no other
+    round trip. Its own statement, because the refused request's work (if it
+    had any) was rolled back. ``details`` must hold no personal data: they
+    are part of the twin's key. ``same_if`` keeps a caller who varies the
+    rest (a new event id each time) from writing a row per request.
     """
+    same_details = (
+        AuditLog.details == literal(details, JSONB)
+        if same_if is None
+        else AuditLog.details.contains(literal(same_if, JSONB))
+    )
     twin = exists().where(
         AuditLog.event_type == event.value,
         _same(AuditLog.actor_user_id, actor_id),
         _same(AuditLog.target_user_id, target_id),
-        AuditLog.details == literal(details, JSONB),
+        same_details,
         AuditLog.created_at > func.now() - REFUSAL_WINDOW,
     )
     if actor_id is None:  # nobody signed in: the address is who is refused

@@ -6,14 +6,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from shared.context import ClientInfo
 from shared.database import without_transaction
 from shared.errors import AuthorizationError
 from shared.models import AuditLog, RoleName
 from shared.services import audit
-from shared.services.paging import Page
+from shared.services.paging import Page, read_page
 from shared.services.policy import Action, list_scope, may_act_at_all
 from shared.services.principal import Principal
 
@@ -50,7 +50,4 @@ def list_events(
     if filters.until is not None:
         statement = statement.where(AuditLog.created_at <= filters.until)
     with without_transaction() as db:
-        total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        newest_first = statement.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
-        items = list(db.scalars(newest_first.offset(page.offset).limit(page.size)))
-    return items, total
+        return read_page(db, statement, (AuditLog.created_at.desc(), AuditLog.id.desc()), page)

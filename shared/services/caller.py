@@ -13,25 +13,44 @@ import uuid
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
-from shared.errors import AuthenticationError, DeclaredError, ErrorCode, SessionEndedError
-from shared.security.jwt_tokens import AccessClaims, InvalidTokenError, decode_access_token
-from shared.services import user_state
+from shared.errors import (
+    AuthenticationError,
+    DeclaredError,
+    ErrorCode,
+    RateLimitedError,
+    SessionEndedError,
+    TokenRejectedError,
+)
+from shared.security.jwt_tokens import AccessClaims, ExpiredTokenError, InvalidTokenError, decode_access_token
+from shared.services import audit, rate_limits, user_state
+from shared.services.audit import AuditEvent
 from shared.services.principal import LiveSession, Principal
+from shared.services.rate_limits import Rule
 from shared.services.sessions import check_session
 from shared.services.sign_in_state import pending_steps
 from shared.services.user_state import UserState
 
-# What a bearer token is refused with (401), on whichever route: none given; an invalid or
-# expired one, or one whose session has ended.
-BEARER_REFUSALS: tuple[DeclaredError, ...] = (ErrorCode.AUTHENTICATION_REQUIRED, (401, ErrorCode.INVALID_TOKEN))
+# What a bearer token that came is refused with (401), on whichever route: an invalid one; an
+# expired one (refresh); one whose session (or its user's account) has ended (sign in again).
+TOKEN_REFUSALS: tuple[DeclaredError, ...] = (
+    (401, ErrorCode.INVALID_TOKEN),
+    ErrorCode.TOKEN_EXPIRED,
+    ErrorCode.SESSION_ENDED,
+)
+# ... and on a route that needs one, also none given.
+BEARER_REFUSALS: tuple[DeclaredError, ...] = (ErrorCode.AUTHENTICATION_REQUIRED, *TOKEN_REFUSALS)
 
 
-def verify_bearer(token: str | None) -> tuple[AccessClaims, LiveSession]:
+def verify_bearer(
+    token: str | None, client: ClientInfo, per_user_limit: Rule | None = None
+) -> tuple[AccessClaims, LiveSession]:
     """Signature and claims, a live session, an unrevoked token: one Redis round trip, no SQL.
 
     The user's cached authorization state comes with it when it is current.
+    ``per_user_limit`` is counted in that same round trip; a 429 it answers
+    is audited (once per user and window).
     """
-    return _verified(get_settings(), token)
+    return _verified(get_settings(), token, client, per_user_limit)
 
 
 def authenticate(token: str | None, client: ClientInfo) -> Principal:
@@ -48,18 +67,35 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
         claims=claims,
         auth_time=live.auth_time,
         amr=live.amr,
-        pending_steps=pending_steps(state, settings.mfa_required_roles),
+        pending_steps=pending_steps(state, settings.mfa_required_roles, live.amr),
     )
 
 
-def _verified(settings: Settings, token: str | None) -> tuple[AccessClaims, LiveSession]:
+def _verified(
+    settings: Settings, token: str | None, client: ClientInfo | None = None, per_user_limit: Rule | None = None
+) -> tuple[AccessClaims, LiveSession]:
     if not token:
-        raise AuthenticationError("A bearer token is required.")
+        raise AuthenticationError()
     try:
         claims = decode_access_token(settings, token)
+    except ExpiredTokenError:
+        raise TokenRejectedError("Your sign-in has expired.", code=ErrorCode.TOKEN_EXPIRED) from None
     except InvalidTokenError:
-        raise AuthenticationError("The access token is invalid or expired.", code=ErrorCode.INVALID_TOKEN) from None
-    live = check_session(settings, uuid.UUID(claims.user_id), uuid.UUID(claims.session_id), claims.jti)
+        raise TokenRejectedError("Your sign-in is not valid. Sign in again.") from None
+    user_id = uuid.UUID(claims.user_id)
+    limit = rate_limits.limit(settings, per_user_limit, user_id=user_id) if per_user_limit else None
+    try:
+        live = check_session(settings, user_id, uuid.UUID(claims.session_id), claims.jti, limit)
+    except RateLimitedError as refused:
+        if client is not None and refused.first_in_window:
+            audit.record_refusal(
+                AuditEvent.RATE_LIMITED,
+                client,
+                actor_id=user_id,
+                target_id=user_id,
+                details={"action": client.operation},
+            )
+        raise
     if live is None or (live.state is not None and not live.state.is_active):
         raise SessionEndedError()
     return claims, live

@@ -9,15 +9,23 @@ has locked, and leaves nothing that identifies the person:
   the real address is free to register again), names become empty, phone,
   organisation and address NULL, the password hash NULL, the second factor
   off; it is inactive, deactivated and ``erased_at`` is set, so it never
-  signs in again;
+  signs in again. The database holds it there: a row with ``erased_at`` must
+  be in this state, and ``erased_at`` is written once (migration 0009);
 - ``sessions``: every open one ends now, Redis first (an access token from
   before answers 401 on its next request); every session keeps its times but
   loses its IP address and user agent. Their refresh tokens hold only hashes
   of random values, die with the sessions and go with them when the
   retention job deletes them;
-- ``mfa_totp``, ``mfa_recovery_codes``, ``user_tokens``, ``event_assignments``
-  and the ``email_outbox`` rows addressed to the person (by user or address):
-  deleted. A message a drain had already claimed may still go out;
+- ``consents``: rows stay (the proof of what the person accepted, and when:
+  user id, kind, version, action, time), their IP address and user agent
+  blanked, the one change the database lets through (migration 0011);
+- ``mfa_totp``, ``mfa_recovery_codes``, ``user_tokens``, ``event_assignments``,
+  the ``email_outbox`` rows addressed to the person (by user or address) and
+  the ``invitations`` sent to them (by address, or accepted by the account;
+  pending or ended: each holds the address and the names typed for them; the
+  audit log keeps the invitation ids): deleted. A message a drain had already
+  claimed may still go out. Invitations the person *sent* stay, naming them
+  by id (``invited_by``), as the audit log does;
 - ``audit_logs``: rows stay (ids, event types, times, details: which never
   hold personal data, only ids, roles, flags and field names); the IP address
   and user agent of the requests the person made (or nobody signed in made
@@ -35,27 +43,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.orm import Session as DbSession
 
-from shared.models import EmailOutbox, Session, User, UserToken
+from shared.models import Consent, EmailOutbox, Invitation, Session, User, UserToken
+from shared.models.user import CONTACT_FIELDS, ERASED_DOMAIN
 from shared.services import known_devices, mfa
 from shared.services.email.outbox import addressed_to
 from shared.services.event_assignments import end_assignments
 from shared.services.sessions import SessionEndReason, revoke_user_sessions
-
-ERASED_DOMAIN = "erased.invalid"
-# The profile fields that hold nothing but personal data, cleared to NULL.
-_CONTACT_FIELDS = (
-    "phone",
-    "organization_name",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-)
 
 
 def erased_email(user_id: uuid.UUID) -> str:
@@ -70,6 +66,13 @@ class Wiped:
     sessions_ended: int
     events_left: int
     emails_deleted: int
+    invitations_deleted: int
+
+
+def invitations_to(user: User) -> ColumnElement[bool]:
+    """The invitations that are this person's: sent to their address, or accepted by their account.
+    One condition, so what an export lists is what an erasure deletes."""
+    return or_(Invitation.email == user.email, Invitation.accepted_by == user.id)
 
 
 def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
@@ -87,9 +90,11 @@ def wipe(db: DbSession, user: User, erased_by_role: str) -> Wiped:
     mfa.delete_factors(db, user.id)
     db.execute(delete(UserToken).where(UserToken.user_id == user.id))
     emails = db.scalars(delete(EmailOutbox).where(addressed_to(user)).returning(EmailOutbox.id)).all()
+    invitations = db.scalars(delete(Invitation).where(invitations_to(user)).returning(Invitation.id)).all()
     _clear_profile(user, erased_by_role)
-    db.flush()  # the scrub function checks erased_at, in this transaction
-    return Wiped(len(ended), len(left), len(emails))
+    db.flush()  # the scrub function and the consents' trigger check erased_at, in this transaction
+    db.execute(update(Consent).where(Consent.user_id == user.id).values(ip_address=None, user_agent=None))
+    return Wiped(len(ended), len(left), len(emails), len(invitations))
 
 
 def scrub_audit_trail(db: DbSession, user_id: uuid.UUID) -> int:
@@ -106,7 +111,7 @@ def _clear_profile(user: User, erased_by_role: str) -> None:
     user.email = erased_email(user.id)
     user.first_name = ""
     user.last_name = ""
-    for field in _CONTACT_FIELDS:
+    for field in CONTACT_FIELDS:
         setattr(user, field, None)
     user.password_hash = None
     user.password_changed_at = now  # a sign-in whose password check came before this one fails

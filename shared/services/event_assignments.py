@@ -1,11 +1,13 @@
 """Event assignments: who works which event (event coordinators and staff).
 
 Event ids are the events service's; this service records who is assigned.
-An event counts as belonging to its assignees' NPO, so all assignees of one
-event are of one NPO: the first assignment decides, later ones from another
-NPO are refused (409), and concurrent first assignments are serialised per
-event. Every change drops the assignee's cached authorization state before
-it commits, so a check sees it on the very next request.
+An assignment needs the event registered here (``shared.services.events``),
+and its assignee must be of the event's NPO: an unregistered event is a 404
+``EVENT_NOT_FOUND``, another NPO's a 409 ``EVENT_IN_OTHER_NPO``. An
+assignment holds the event's row (FOR SHARE) until it commits, so a move of
+the event to another NPO waits for it, and then ends it. Every change drops
+the assignee's cached authorization state before it commits, so a check sees
+it on the very next request.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session as DbSession
 
 from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
 from shared.errors import AuthorizationError, ConflictError, ErrorCode, NotFoundError
-from shared.models import EventAssignment, User
+from shared.models import Event, EventAssignment, User
 from shared.roles_and_permissions import RoleName
 from shared.services import audit, user_state
 from shared.services.audit import AuditEvent
@@ -71,17 +73,21 @@ def list_user_events(principal: Principal, user_id: uuid.UUID, client: ClientInf
         )
 
 
-def _guard_one_npo_per_event(db: DbSession, target: User, event_id: uuid.UUID) -> None:
-    """Serialise first assignments of an event, and refuse assignees from a second NPO."""
-    db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"event:{event_id}"})
-    elsewhere = db.scalar(
-        select(func.count())
-        .select_from(EventAssignment)
-        .join(User, User.id == EventAssignment.user_id)
-        .where(EventAssignment.event_id == event_id, User.npo_id.is_distinct_from(target.npo_id))
-    )
-    if elsewhere:
-        raise ConflictError("This event belongs to another NPO's team.", code=ErrorCode.EVENT_IN_OTHER_NPO)
+def _held_event_npo(db: DbSession, event_id: uuid.UUID) -> uuid.UUID | None:
+    """The NPO the event is registered to (None: not registered), its row held until the commit.
+
+    Taken before the assignee's row, in the order a move takes them (the
+    event, then its assignees), so the two never wait for each other in a circle.
+    """
+    return db.scalar(select(Event.npo_id).where(Event.id == event_id).with_for_update(read=True))
+
+
+def _refuse_unless_of_npo(event_npo_id: uuid.UUID | None, target: User) -> None:
+    """An assignment needs a registered event of the assignee's NPO."""
+    if event_npo_id is None:
+        raise NotFoundError("Event not found.", code=ErrorCode.EVENT_NOT_FOUND)
+    if event_npo_id != target.npo_id:
+        raise ConflictError("This event belongs to another NPO.", code=ErrorCode.EVENT_IN_OTHER_NPO)
 
 
 def assign(
@@ -89,6 +95,7 @@ def assign(
 ) -> tuple[EventAssignment, bool]:
     """Assign a user to an event; the assignment and whether it is new (201) or was there (200)."""
     with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
+        event_npo_id = _held_event_npo(db, event_id)
         target = _target(db, user_id, lock=True)
         enforce(decide_assignment(principal.party, principal.state.events, Party.of(target), event_id), _NOT_YOURS)
         refuse_if_erased(target)
@@ -96,7 +103,7 @@ def assign(
             raise ConflictError(
                 "Only event coordinators and staff are assigned to events.", code=ErrorCode.ROLE_NOT_EVENT_SCOPED
             )
-        _guard_one_npo_per_event(db, target, event_id)
+        _refuse_unless_of_npo(event_npo_id, target)
         created = db.scalar(
             insert(EventAssignment)
             .values(user_id=user_id, event_id=event_id, assigned_by=principal.user_id)
@@ -136,6 +143,27 @@ def end_assignments(db: DbSession, user: User) -> list[uuid.UUID]:
     return list(
         db.scalars(
             delete(EventAssignment).where(EventAssignment.user_id == user.id).returning(EventAssignment.event_id)
+        )
+    )
+
+
+def assignees_outside(db: DbSession, event_id: uuid.UUID, npo_id: uuid.UUID) -> list[User]:
+    """The users assigned to the event who are not of ``npo_id`` (the NPO it moves to)."""
+    return list(
+        db.scalars(
+            select(User)
+            .join(EventAssignment, EventAssignment.user_id == User.id)
+            .where(EventAssignment.event_id == event_id, User.npo_id.is_distinct_from(npo_id))
+            .order_by(User.id)
+        )
+    )
+
+
+def end_event_assignments(db: DbSession, event_id: uuid.UUID, users: list[User]) -> None:
+    """Remove ``users`` from the event, in the caller's transaction (which drops their cached state)."""
+    db.execute(
+        delete(EventAssignment).where(
+            EventAssignment.event_id == event_id, EventAssignment.user_id.in_([user.id for user in users])
         )
     )
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.errors import BadRequestError, ErrorCode, SessionEndedError, ValidationFailedError
+from shared.errors import AuthenticationError, ErrorCode, SessionEndedError, ValidationFailedError
 from shared.models import TokenPurpose, User
 from shared.security.password_policy import PERSONAL_INFO, is_personal
 from shared.security.passwords import hash_password, verify_password
@@ -22,7 +22,8 @@ from shared.services.email import templates
 from shared.services.email.outbox import enqueue, enqueue_with_link
 from shared.services.principal import Principal
 from shared.services.reauthentication import check_own_password
-from shared.services.sessions import SessionEndReason, revoke_user_sessions
+from shared.services.sessions import SessionEndReason, revoke_user_sessions, session_open
+from shared.services.sign_in import password_still_current
 
 
 def request_reset(email: str, client: ClientInfo) -> None:
@@ -51,7 +52,7 @@ def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
     admin deactivated it).
     """
     settings = get_settings()
-    invalid = BadRequestError("The token is invalid, used or expired.", code=ErrorCode.INVALID_TOKEN)
+    invalid = user_tokens.invalid_link()
     with rate_limits.reserved([token_attempts(settings, client)]) as attempt:
         if user_tokens.holder(token, TokenPurpose.PASSWORD_RESET) is None:
             raise invalid
@@ -63,7 +64,7 @@ def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
                 raise invalid
             if is_personal(new_password, user.email, user.first_name, user.last_name):
                 attempt.give_back()  # the token was good: it stays unspent (the transaction rolls back)
-                raise _personal_refusal()
+                raise personal_password_refusal(NEW_PASSWORD)
             mark_verified(user)
             _set_password(db, user, password_hash, AuditEvent.PASSWORD_RESET_COMPLETED, client, keep=None)
             attempt.give_back()
@@ -71,9 +72,15 @@ def confirm_reset(token: str, new_password: str, client: ClientInfo) -> None:
 
 def change_password(principal: Principal, current: str, new: str, client: ClientInfo) -> None:
     """Check the current password (rate-limited like sign-in), set the new one,
-    end every other session; this one stays."""
+    end every other session; this one stays.
+
+    The password checked, and this session, must still be current once the
+    user row is locked: a reset that committed in between (which set another
+    password and ended every session) wins, as at sign-in and erasure.
+    """
     settings = get_settings()
-    checked = check_own_password(settings, principal.user_id, current, "The current password is not correct.")
+    wrong = "The current password is not correct."
+    checked = check_own_password(settings, principal.user_id, current, wrong)
     if verify_password(new, checked.password_hash):
         raise ValidationFailedError.of_field(
             NEW_PASSWORD, "password must differ from the current password", "password_unchanged"
@@ -81,10 +88,12 @@ def change_password(principal: Principal, current: str, new: str, client: Client
     password_hash = hash_password(new, settings.bcrypt_rounds)
     with unit_of_work() as db:
         user = db.get(User, principal.user_id, with_for_update=True)
-        if user is None:
+        if user is None or not session_open(db, principal.user_id, principal.session_id):
             raise SessionEndedError()
+        if not password_still_current(user, checked):
+            raise AuthenticationError(wrong, code=ErrorCode.INVALID_CREDENTIALS)
         if is_personal(new, user.email, user.first_name, user.last_name):
-            raise _personal_refusal()
+            raise personal_password_refusal(NEW_PASSWORD)
         _set_password(db, user, password_hash, AuditEvent.PASSWORD_CHANGED, client, keep=principal.session_id)
 
 
@@ -92,8 +101,10 @@ def change_password(principal: Principal, current: str, new: str, client: Client
 NEW_PASSWORD = "new_password"
 
 
-def _personal_refusal() -> ValidationFailedError:
-    return ValidationFailedError.of_field(NEW_PASSWORD, "password " + PERSONAL_INFO.message, PERSONAL_INFO.rule)
+def personal_password_refusal(field: str) -> ValidationFailedError:
+    """The 422 of a new password built on its person (:func:`is_personal`), decided where the person is
+    known only once a token is looked up or the user row read: naming ``field``, the rule's type."""
+    return ValidationFailedError.of_field(field, "password " + PERSONAL_INFO.message, PERSONAL_INFO.rule)
 
 
 def _set_password(

@@ -2,8 +2,10 @@
 
 Every category is read in one transaction, which also writes the audit event
 (``user.data_exported``): profile, sessions (times, IP addresses, user
-agents), event assignments, whether a second factor is on, the audit events
-about the user and the emails sent to them. The rows come back as they are;
+agents), event assignments, whether a second factor is on, the consents
+given and withdrawn (with the address and browser of each), the audit
+events about the user, the emails sent to them and the invitations sent to
+them. The rows come back as they are;
 the export's response models (``shared.schemas.privacy``) render them and
 have no field for a password hash, a token or its hash, a second-factor
 secret, a recovery code or an email body.
@@ -23,10 +25,22 @@ from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work
 from shared.errors import SessionEndedError
-from shared.models import AuditLog, EmailOutbox, EventAssignment, RecoveryCode, Session, TotpFactor, User
+from shared.models import (
+    AuditLog,
+    Consent,
+    EmailOutbox,
+    EventAssignment,
+    Invitation,
+    RecoveryCode,
+    Session,
+    TotpFactor,
+    User,
+)
 from shared.services import audit
 from shared.services.audit import AuditEvent
+from shared.services.consents import history_of
 from shared.services.email.outbox import addressed_to
+from shared.services.erasure import invitations_to
 from shared.services.principal import Principal
 
 
@@ -73,8 +87,10 @@ class PersonalData:
     sessions: list[Session]
     event_assignments: list[EventAssignment]
     second_factor: SecondFactorStatus
+    consents: list[Consent]
     audit_events: list[AuditEntry]
     emails: list[EmailOutbox]
+    invitations: list[Invitation]
     retention_days: RetentionDays
 
 
@@ -91,8 +107,10 @@ def export(principal: Principal, client: ClientInfo) -> PersonalData:
             sessions=_sessions(db, user.id),
             event_assignments=_assignments(db, user.id),
             second_factor=_second_factor(db, user),
+            consents=history_of(db, user.id),
             audit_events=_audit_events(db, user.id),
             emails=_emails(db, user),
+            invitations=_invitations(db, user),
             retention_days=_retention_days(settings),
         )
         audit.record_by_caller(db, AuditEvent.USER_DATA_EXPORTED, client, principal)
@@ -150,6 +168,12 @@ def _audit_entry(row: AuditLog, *, own: bool) -> AuditEntry:
 def _emails(db: DbSession, user: User) -> list[EmailOutbox]:
     return list(
         db.scalars(select(EmailOutbox).where(addressed_to(user)).order_by(EmailOutbox.created_at, EmailOutbox.id))
+    )
+
+
+def _invitations(db: DbSession, user: User) -> list[Invitation]:
+    return list(
+        db.scalars(select(Invitation).where(invitations_to(user)).order_by(Invitation.created_at, Invitation.id))
     )
 
 

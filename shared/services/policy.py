@@ -1,6 +1,6 @@
 """Who may do what to whom: the one place that decides.
 
-Two tables live here, and nothing else in the service decides a permission:
+Three tables live here, and nothing else in the service decides a permission:
 
 - The platform permissions other Augeo services ask about
   (``POST /api/v1/authz/check``): each role holds a set of permissions and a
@@ -11,9 +11,13 @@ Two tables live here, and nothing else in the service decides a permission:
   actor). :func:`decide` answers ALLOW, FORBIDDEN (the caller may see the
   target but not do this: 403) or INVISIBLE (the caller may not even know
   the target exists: 404). Event assignments are decided by
-  :func:`decide_assignment`.
+  :func:`decide_assignment`, registering and moving events by
+  :func:`decide_registration`, and who sees a registered event by
+  :func:`may_see_event`.
+- What a role may do to the platform itself (publish a legal document):
+  :data:`PLATFORM_ACTIONS`, answered by :func:`may_do`.
 
-``GET /api/v1/roles`` is rendered from both (``role_descriptions``), so the
+``GET /api/v1/roles`` is rendered from them (``role_descriptions``), so the
 documentation of a role cannot drift from what it may do. Whether a caller's
 sign-in is complete enough to use their role at all (a step still owed, a
 recent proof) is not a permission: ``sign_in_state`` gates that.
@@ -94,8 +98,8 @@ EVENT_SCOPED_ROLES = frozenset(role for role, (scope, _) in PERMISSIONS.items() 
 class Where:
     """Where a permission is asked for: an NPO, an event, or both (either may be absent).
 
-    ``event_npo_id`` is the NPO the event belongs to when the service knows it
-    (an event belongs to its assignees' NPO); None when nobody is assigned.
+    ``event_npo_id`` is the NPO the event is registered to, read when the
+    decision needs it (:func:`needs_event_npo`); None when it is not registered.
     """
 
     npo_id: uuid.UUID | None = None
@@ -110,7 +114,11 @@ class CheckResult:
 
 
 def check_permission(actor: Party, events: frozenset[uuid.UUID], permission: Permission, where: Where) -> CheckResult:
-    """May ``actor`` (assigned to ``events``) exercise ``permission`` at ``where``?"""
+    """May ``actor`` (assigned to ``events``) exercise ``permission`` at ``where``?
+
+    When an event is named, its registered NPO decides and an ``npo_id`` the
+    caller named is not believed; without an event, the NPO named decides.
+    """
     scope, granted = PERMISSIONS[actor.role]
     if scope is Scope.EVERYWHERE:
         return CheckResult(True, CheckReason.SUPER_ADMIN)
@@ -118,37 +126,40 @@ def check_permission(actor: Party, events: frozenset[uuid.UUID], permission: Per
         return CheckResult(False, CheckReason.NOT_IN_ROLE)
     if scope is Scope.THEMSELVES:
         return CheckResult(True, CheckReason.THEMSELVES)
-    if where.npo_id is not None and where.npo_id != actor.npo_id:
+    if where.event_id is not None:
+        return _event_within_reach(actor, scope, events, where.event_id, where.event_npo_id)
+    return _npo_within_reach(actor, scope, where.npo_id)
+
+
+def _event_within_reach(
+    actor: Party, scope: Scope, events: frozenset[uuid.UUID], event_id: uuid.UUID, event_npo_id: uuid.UUID | None
+) -> CheckResult:
+    """Event coordinators and staff reach the events they are assigned to (which an
+    assignment guarantees are registered to their NPO); an NPO admin the events
+    registered to their NPO. An unregistered event reaches nobody but a super admin."""
+    if scope is Scope.ASSIGNED_EVENTS:
+        allowed = event_id in events
+        return CheckResult(allowed, CheckReason.ASSIGNED_EVENT if allowed else CheckReason.NOT_ASSIGNED)
+    if event_npo_id is None:
+        return CheckResult(False, CheckReason.EVENT_NOT_REGISTERED)
+    if event_npo_id != actor.npo_id:
+        return CheckResult(False, CheckReason.EVENT_OF_OTHER_NPO)
+    return CheckResult(True, CheckReason.EVENT_OF_OWN_NPO)
+
+
+def _npo_within_reach(actor: Party, scope: Scope, npo_id: uuid.UUID | None) -> CheckResult:
+    """No event named: an NPO admin reaches their NPO (the one named, if any); coordinators
+    and staff act only on an event."""
+    if npo_id is not None and npo_id != actor.npo_id:
         return CheckResult(False, CheckReason.OTHER_NPO)
     if scope is Scope.OWN_NPO:
-        return _within_npo(actor, where)
-    return _within_assigned_events(events, where)
-
-
-def _within_npo(actor: Party, where: Where) -> CheckResult:
-    """An NPO admin reaches their NPO and all its events; an event is theirs when it is
-    named with their NPO, or when its assignees are of their NPO."""
-    if where.event_id is None or where.npo_id is not None:
         return CheckResult(True, CheckReason.OWN_NPO)
-    if where.event_npo_id is None:
-        return CheckResult(False, CheckReason.NPO_UNKNOWN)
-    if where.event_npo_id != actor.npo_id:
-        return CheckResult(False, CheckReason.OTHER_NPO)
-    return CheckResult(True, CheckReason.OWN_NPO)
-
-
-def _within_assigned_events(events: frozenset[uuid.UUID], where: Where) -> CheckResult:
-    """Event coordinators and staff reach only the events they are assigned to."""
-    if where.event_id is None:
-        return CheckResult(False, CheckReason.EVENT_REQUIRED)
-    if where.event_id in events:
-        return CheckResult(True, CheckReason.ASSIGNED_EVENT)
-    return CheckResult(False, CheckReason.NOT_ASSIGNED)
+    return CheckResult(False, CheckReason.EVENT_REQUIRED)
 
 
 def needs_event_npo(role: RoleName, where: Where) -> bool:
-    """Whether deciding needs the NPO an event belongs to (an NPO admin naming only an event)."""
-    return PERMISSIONS[role][0] is Scope.OWN_NPO and where.event_id is not None and where.npo_id is None
+    """Whether deciding needs the NPO an event is registered to (an NPO admin naming an event)."""
+    return PERMISSIONS[role][0] is Scope.OWN_NPO and where.event_id is not None
 
 
 class Reach(StrEnum):
@@ -226,6 +237,24 @@ class OwnAccountAction(StrEnum):
 
     UPDATE_PROFILE = "users:update_own_profile"
     MANAGE_SESSIONS = "sessions:manage_own"
+    MANAGE_CONSENTS = "consents:manage_own"
+
+
+class PlatformAction(StrEnum):
+    """What a role may do to the platform itself, beyond its users."""
+
+    # Publish a version of the terms of service or the privacy policy.
+    PUBLISH_LEGAL_DOCUMENTS = "legal_documents:publish"
+
+
+PLATFORM_ACTIONS: dict[RoleName, frozenset[PlatformAction]] = {
+    RoleName.SUPER_ADMIN: frozenset(PlatformAction),
+}
+
+
+def may_do(role: RoleName, action: PlatformAction) -> bool:
+    """May ``role`` take this platform action?"""
+    return action in PLATFORM_ACTIONS.get(role, frozenset())
 
 
 # The roles each role may give (by creating a user or changing a role).
@@ -323,6 +352,18 @@ def may_assign(actor: Party, role: RoleName, npo_id: uuid.UUID | None) -> bool:
     return npo_id is not None and npo_id == actor.npo_id
 
 
+def decide_invitation(actor: Party, role: RoleName, npo_id: uuid.UUID | None) -> Decision:
+    """May ``actor`` see an invitation to ``role`` in ``npo_id`` (as they see that NPO's users: else
+    INVISIBLE), and re-send or revoke it (as they could have sent it: else FORBIDDEN)?"""
+    if not may_act_at_all(actor.role, Action.LIST):
+        return Decision.INVISIBLE
+    scope = list_scope(actor)
+    if scope is not None and npo_id != scope:
+        return Decision.INVISIBLE
+    allowed = may_act_at_all(actor.role, Action.CREATE) and may_assign(actor, role, npo_id)
+    return Decision.ALLOW if allowed else Decision.FORBIDDEN
+
+
 def decide_assignment(actor: Party, actor_events: frozenset[uuid.UUID], target: Party, event_id: uuid.UUID) -> Decision:
     """May ``actor`` assign ``target`` to (or remove them from) ``event_id``?
 
@@ -354,3 +395,36 @@ def members_scope(
     if actor.role is RoleName.EVENT_COORDINATOR and event_id in actor_events:
         return True, None
     return False, None
+
+
+class Registration(StrEnum):
+    """What a ``PUT /api/v1/events/{id}`` the policy allowed does."""
+
+    REGISTER = "register"  # not registered yet
+    KEEP = "keep"  # already registered to that NPO: nothing changes
+    MOVE = "move"  # registered to another NPO: moved (a super admin's)
+
+
+def decide_registration(actor: Party, npo_id: uuid.UUID, registered_npo_id: uuid.UUID | None) -> Registration:
+    """May ``actor`` say that an event (now registered to ``registered_npo_id``, or not
+    at all) belongs to ``npo_id``?
+
+    A super admin for any NPO, and moves events between NPOs; an NPO admin for
+    their own NPO only, and only while the event is unregistered (403 for
+    another NPO; 409 ``EVENT_IN_OTHER_NPO`` for an event another NPO holds).
+    Nobody else registers events.
+    """
+    if actor.role is not RoleName.SUPER_ADMIN and not (actor.role is RoleName.NPO_ADMIN and npo_id == actor.npo_id):
+        raise AuthorizationError("You may not register events for this NPO.")
+    if registered_npo_id is None:
+        return Registration.REGISTER
+    if registered_npo_id == npo_id:
+        return Registration.KEEP
+    if actor.role is not RoleName.SUPER_ADMIN:
+        raise ConflictError("This event belongs to another NPO.", code=ErrorCode.EVENT_IN_OTHER_NPO)
+    return Registration.MOVE
+
+
+def may_see_event(actor: Party, event_npo_id: uuid.UUID) -> bool:
+    """Super admins see every registered event; anyone else those of their own NPO."""
+    return actor.role is RoleName.SUPER_ADMIN or (actor.npo_id is not None and actor.npo_id == event_npo_id)

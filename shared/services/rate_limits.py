@@ -9,8 +9,13 @@ Each counter is a Redis key born with its expiry inside one Lua script (never
 INCR then a separate EXPIRE), so a crash between two commands cannot leave a
 counter that never expires. ``reserve`` takes a slot only while the count is
 below the limit, which is how "30 concurrent bad logins let exactly 5 reach
-the password check" holds; ``refund`` gives a slot back (a login that turned
-out to be correct does not count as a failure).
+the password check" holds; ``refund`` gives a slot back (a sign-in that
+opened a session does not count as a failure).
+
+A refusal says, from the same script call, whether it is the first of the
+counter's window (``RateLimitedError.first_in_window``: a marker beside the
+counter, born with the counter's remaining time): a flood of refused requests
+is audited once, without a statement per request.
 """
 
 from __future__ import annotations
@@ -35,19 +40,31 @@ logger = logging.getLogger(__name__)
 # an attacker 2**64 fresh budgets.
 IPV6_PREFIX = 64
 
-# KEYS[1] counter; ARGV[1] limit, ARGV[2] window seconds.
-# Returns {1, count} when a slot was taken, {0, ttl} when the limit is reached.
-_RESERVE = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-if count >= tonumber(ARGV[1]) then
-  local ttl = redis.call('TTL', KEYS[1])
-  if ttl < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]); ttl = tonumber(ARGV[2]) end
-  return {0, ttl}
+# Taking a slot, as a Lua function other scripts include (the session script counts a
+# per-user limit with it, in its own round trip): reserve(counter, its refusal marker,
+# limit, window seconds, '1' to take a slot or '0' only to look) returns {1, count} when
+# there was room (a slot taken when asked), {0, ttl, first} when the limit is reached:
+# ``first`` is 1 for the first refusal of the counter's window (the marker lives as long
+# as the window).
+RESERVE_FUNCTION = """
+local function reserve(key, refused_key, limit, window, take)
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count >= tonumber(limit) then
+    local ttl = redis.call('TTL', key)
+    if ttl < 0 then redis.call('EXPIRE', key, window); ttl = tonumber(window) end
+    local first = redis.call('SET', refused_key, '1', 'NX', 'EX', ttl) and 1 or 0
+    return {0, ttl, first}
+  end
+  if take == '0' then return {1, count} end
+  count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, window) end
+  return {1, count}
 end
-count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return {1, count}
 """
+
+# KEYS[1] counter, KEYS[2] its refusal marker; ARGV[1] limit, ARGV[2] window seconds,
+# ARGV[3] 1 to take a slot, 0 only to look.
+_RESERVE = RESERVE_FUNCTION + "return reserve(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])\n"
 
 # KEYS[1] counter. Decrements a counter that still exists, never below zero.
 _REFUND = """
@@ -60,8 +77,10 @@ return 0
 class Rule(StrEnum):
     """Every abuse limit the service keeps; the value names its counters in Redis."""
 
-    LOGIN_PER_ADDRESS = "login:ip"  # failed sign-ins
-    LOGIN_PER_ACCOUNT = "login:account"  # failed sign-ins (and wrong second-factor codes)
+    LOGIN_PER_ADDRESS = "login:ip"  # password checks that opened no session
+    LOGIN_PER_ACCOUNT = "login:account"  # the same per account (and wrong second-factor codes)
+    LOGIN_PER_TRUSTED_ADDRESS = "login:trusted-ip"  # the same, per address across accounts, in trusted networks
+    MFA_CODE_PER_ADDRESS_AND_ACCOUNT = "mfa-code:ip-account"  # wrong second-factor codes at sign-in
     LOGIN_SUCCESS_PER_ACCOUNT = "login-success:account"  # each opens a session
     REGISTER_PER_ADDRESS = "register:ip"
     REGISTER_PER_MAILBOX = "register:email"
@@ -71,7 +90,10 @@ class Rule(StrEnum):
     RESEND_PER_MAILBOX = "resend:email"
     EMAILED_TOKEN_PER_ADDRESS = "token:ip"  # attempts with a verification or reset token
     REFRESH_FAILURE_PER_ADDRESS = "refresh:ip"  # failed refreshes only
-    SIGNED_IN_PASSWORD_PER_USER = "signed-in-password"  # wrong passwords of a signed-in user
+    SIGNED_IN_PROOF_PER_USER = "signed-in-password"  # wrong passwords (and codes) of a signed-in user
+    PERMISSION_CHECK_PER_USER = "authz-check"  # POST /api/v1/authz/check, every call
+    INVITATIONS_PER_USER = "invite:user"  # invitations an administrator sends (new or again)
+    INVITATION_RESEND_PER_MAILBOX = "invite-resend:email"  # invitation emails sent again to one address
 
 
 class Counted(Enum):
@@ -82,9 +104,12 @@ class Counted(Enum):
     # The client address; inside a trusted network, where many people share one
     # address, the pair (address, account named): one donor's typos never lock out the room.
     ADDRESS_PER_ACCOUNT_IN_TRUSTED_NETWORKS = "address, per account in trusted networks"
+    # The pair (client address, account named), wherever the address is.
+    ADDRESS_AND_ACCOUNT = "address and account"
     # The account (or mailbox) the request names, as a digest of its email address.
     ACCOUNT = "account"
-    # The signed-in user.
+    # The signed-in user (a hash tag of their id: the counter shares the cluster slot of
+    # their sessions, so the session script can count it).
     USER = "user"
 
 
@@ -106,6 +131,13 @@ RULES: dict[Rule, RuleDefinition] = {
     ),
     Rule.LOGIN_PER_ACCOUNT: RuleDefinition(
         "rate_limit_login_per_account", "rate_limit_login_per_account_window_seconds", Counted.ACCOUNT
+    ),
+    Rule.LOGIN_PER_TRUSTED_ADDRESS: RuleDefinition(
+        "rate_limit_login_per_trusted_ip", "rate_limit_login_per_trusted_ip_window_seconds", Counted.ADDRESS
+    ),
+    # Sized like failed sign-ins per address: a wrong code is a failed sign-in's second half.
+    Rule.MFA_CODE_PER_ADDRESS_AND_ACCOUNT: RuleDefinition(
+        "rate_limit_login_per_ip", "rate_limit_login_per_ip_window_seconds", Counted.ADDRESS_AND_ACCOUNT
     ),
     Rule.LOGIN_SUCCESS_PER_ACCOUNT: RuleDefinition(
         "rate_limit_login_success_per_account", "rate_limit_login_success_per_account_window_seconds", Counted.ACCOUNT
@@ -134,8 +166,17 @@ RULES: dict[Rule, RuleDefinition] = {
     Rule.REFRESH_FAILURE_PER_ADDRESS: RuleDefinition(
         "rate_limit_refresh_per_ip", "rate_limit_refresh_per_ip_window_seconds", Counted.ADDRESS
     ),
-    Rule.SIGNED_IN_PASSWORD_PER_USER: RuleDefinition(
+    Rule.SIGNED_IN_PROOF_PER_USER: RuleDefinition(
         "rate_limit_password_change_per_user", "rate_limit_password_change_per_user_window_seconds", Counted.USER
+    ),
+    Rule.PERMISSION_CHECK_PER_USER: RuleDefinition(
+        "rate_limit_authz_check_per_user", "rate_limit_authz_check_per_user_window_seconds", Counted.USER
+    ),
+    Rule.INVITATIONS_PER_USER: RuleDefinition(
+        "rate_limit_invitations_per_user", "rate_limit_invitations_per_user_window_seconds", Counted.USER
+    ),
+    Rule.INVITATION_RESEND_PER_MAILBOX: RuleDefinition(
+        "rate_limit_email_per_address", "rate_limit_email_per_address_window_seconds", Counted.ACCOUNT
     ),
 }
 
@@ -151,7 +192,11 @@ class Limit:
 
     @property
     def key(self) -> str:
-        return Keys.rate_limit(self.rule, self.subject)
+        return Keys.rate_counter(self.rule, self.subject)
+
+    @property
+    def refused_key(self) -> str:
+        return Keys.rate_refused(self.rule, self.subject)
 
 
 def limit(
@@ -191,12 +236,14 @@ def _subject(
     if counts is Counted.USER:
         if user_id is None:
             raise ValueError("a per-user limit needs the user")
-        return str(user_id)
+        return "{" + str(user_id) + "}"
     if account is None:
         raise ValueError("a per-account limit needs the account's email address")
     digest = subject_digest(account)
     if counts is Counted.ACCOUNT:
         return digest
+    if counts is Counted.ADDRESS_AND_ACCOUNT:
+        return f"{client_subject(ip_address)}:{digest}"
     return client_key(ip_address, digest, settings.rate_limit_trusted_networks)
 
 
@@ -236,22 +283,21 @@ def in_networks(ip: str | None, networks: Sequence[ipaddress.IPv4Network | ipadd
     return any(address in network for network in networks)
 
 
-def exhausted(limit: Limit) -> int | None:
-    """Seconds until ``limit`` has room again when it is used up now, else None (nothing taken)."""
-    pipe = get_redis().pipeline(transaction=False)
-    pipe.get(limit.key)
-    pipe.ttl(limit.key)
-    count, ttl = pipe.execute()
-    if count is not None and int(count) >= limit.attempts:
-        return max(int(ttl), 1)
-    return None
+def refuse_if_exhausted(limit: Limit) -> None:
+    """429 when ``limit`` is used up now; nothing is taken either way (one script call)."""
+    _run_reserve(limit, take=False)
 
 
 def reserve(limit: Limit) -> None:
     """Take one slot of ``limit`` or raise 429 with the seconds until the window ends."""
-    taken, value = script(_RESERVE)(keys=[limit.key], args=[limit.attempts, limit.window_seconds])
-    if not taken:
-        raise RateLimitedError(int(value))
+    _run_reserve(limit, take=True)
+
+
+def _run_reserve(limit: Limit, *, take: bool) -> None:
+    keys = [limit.key, limit.refused_key]
+    reply = script(_RESERVE)(keys=keys, args=[limit.attempts, limit.window_seconds, 1 if take else 0])
+    if not reply[0]:
+        raise RateLimitedError(int(reply[1]), first_in_window=bool(reply[2]))
 
 
 def record_failure(limit: Limit) -> None:
@@ -279,23 +325,33 @@ def reserve_all(limits: list[Limit]) -> None:
 
 
 def refund(limits: list[Limit]) -> None:
-    """Give back one slot of each limit (a correct login is not a failure)."""
-    if not limits:
+    """Give back one slot of each limit (a sign-in that opened a session is not a failure)."""
+    give_back_keys([limit.key for limit in limits])
+
+
+def give_back_keys(keys: Sequence[str]) -> None:
+    """Give back one slot of each counter, named by its key (slots a later request settles:
+    a second-factor challenge holds its password check's until the code opens a session)."""
+    if not keys:
         return
     pipe = get_redis().pipeline(transaction=False)
-    for limit in limits:
-        pipe.eval(_REFUND, 1, limit.key)
+    for key in keys:
+        pipe.eval(_REFUND, 1, key)
     pipe.execute()
 
 
 def refund_quietly(limits: list[Limit]) -> None:
     """Give slots back on a request that is failing anyway; a second failure is only logged."""
+    _give_back_quietly([limit.key for limit in limits])
+
+
+def _give_back_quietly(keys: Sequence[str]) -> None:
     try:
-        refund(limits)
+        give_back_keys(keys)
     except Exception as error:
         if not is_dependency_failure(error):
             raise
-        logger.warning("could not give back %d limit slot(s): %s", len(limits), type(error).__name__)
+        logger.warning("could not give back %d limit slot(s): %s", len(keys), type(error).__name__)
 
 
 @dataclass
@@ -303,13 +359,29 @@ class Reservation:
     """Slots held by one request, until it keeps them (a failure) or gives them back."""
 
     limits: list[Limit]
+    # Slots another request reserved that this one now settles (a spent second-factor challenge's).
+    adopted: list[str] = field(default_factory=list)
     settled: bool = field(default=False)
 
+    @property
+    def keys(self) -> list[str]:
+        """The counters the slots are in, for whatever will settle them later (:func:`give_back_keys`)."""
+        return [*(limit.key for limit in self.limits), *self.adopted]
+
+    def adopt(self, keys: Sequence[str]) -> None:
+        """Take over slots held in the counters ``keys`` name: kept or given back with this request's own."""
+        self.adopted.extend(keys)
+
     def give_back(self) -> None:
-        """The attempt did not count (a correct password, a valid token)."""
+        """The attempt did not count (a session opened, a valid token): every slot, one round trip."""
         if not self.settled:
             self.settled = True
-            refund(self.limits)
+            give_back_keys(self.keys)
+
+    def hand_over(self) -> None:
+        """The slots are no longer this request's to give back, even on a failure: something
+        that outlives it (a second-factor challenge, which remembered :attr:`keys`) holds them."""
+        self.settled = True
 
 
 @contextmanager
@@ -326,7 +398,7 @@ def held(limits: list[Limit]) -> Iterator[Reservation]:
     except Exception as error:
         if is_dependency_failure(error) and not reservation.settled:
             reservation.settled = True
-            refund_quietly(reservation.limits)
+            _give_back_quietly(reservation.keys)
         raise
 
 

@@ -27,8 +27,9 @@ from shared.services import audit, rate_limits
 from shared.services.audit import AuditEvent
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit, Rule
-from shared.services.sessions import AuthenticationMethod, issue_access_token, record_authentication
+from shared.services.sessions import issue_access_token, record_authentication
 from shared.services.sign_in import VerifiedPassword, check_second_factor
+from shared.services.sign_in_state import AuthenticationMethod
 
 
 @dataclass(frozen=True)
@@ -90,5 +91,6 @@ def check_own_password(settings: Settings, user_id: uuid.UUID, password: str, wr
 
 
 def _signed_in_password_limit(settings: Settings, user_id: uuid.UUID) -> Limit:
-    """Wrong passwords given by a signed-in user (password change, re-authentication), per user."""
-    return rate_limits.limit(settings, Rule.SIGNED_IN_PASSWORD_PER_USER, user_id=user_id)
+    """Wrong proofs given by a signed-in user (passwords at password change, re-authentication and
+    erasure; codes at re-authentication and at turning the second factor off), per user."""
+    return rate_limits.limit(settings, Rule.SIGNED_IN_PROOF_PER_USER, user_id=user_id)

@@ -13,7 +13,8 @@ Each age counts from when the thing ended, each a setting:
 - a session ended when it was revoked or expired, whichever came first;
   its refresh tokens go with it (the foreign key cascades);
 - an email token ended when it was spent (or killed by a newer link) or
-  expired;
+  expired; an invitation when it was accepted, revoked or expired, and goes
+  at the email tokens' age, with its emails (the foreign key cascades);
 - an outbox row by its age, once it is no longer due (``pending`` and
   ``sending`` rows are never deleted: they may still be sent);
 - an audit row by its age.
@@ -34,7 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from shared.config import Settings
 from shared.database import build_retention_engine
-from shared.models import DUE_STATUSES, EmailOutbox, Session, UserToken
+from shared.models import DUE_STATUSES, EmailOutbox, Invitation, Session, UserToken
 
 BATCH_SIZE = 1000
 MAX_BATCHES = 500
@@ -51,12 +52,14 @@ class RetentionReport:
     sessions: int = 0
     email_tokens: int = 0
     email_outbox: int = 0
+    invitations: int = 0
     audit_logs: int = 0
 
     def describe(self) -> str:
         return (
             f"{self.sessions} ended session(s) with their refresh tokens, {self.email_tokens} email token(s), "
-            f"{self.email_outbox} outbox row(s), {self.audit_logs} audit row(s) deleted"
+            f"{self.email_outbox} outbox row(s), {self.invitations} ended invitation(s), "
+            f"{self.audit_logs} audit row(s) deleted"
         )
 
 
@@ -75,6 +78,13 @@ def _ended_email_tokens(days: int, batch: int) -> Delete:
     ended = func.least(UserToken.used_at, UserToken.expires_at)
     due = select(UserToken.id).where(ended < _older_than(days)).limit(batch)
     return delete(UserToken).where(UserToken.id.in_(due))
+
+
+def _ended_invitations(days: int, batch: int) -> Delete:
+    """Accepted, revoked or expired (a pending one is "ended" at its expiry): LEAST skips NULLs."""
+    ended = func.least(Invitation.accepted_at, Invitation.revoked_at, Invitation.expires_at)
+    due = select(Invitation.id).where(ended < _older_than(days)).limit(batch)
+    return delete(Invitation).where(Invitation.id.in_(due))
 
 
 def _old_outbox_rows(days: int, batch: int) -> Delete:
@@ -136,6 +146,9 @@ def run_retention(settings: Settings, *, batch_size: int = BATCH_SIZE) -> Retent
             ),
             email_outbox=_in_batches(
                 engine, _deleting(_old_outbox_rows, settings.email_outbox_retention_days, batch_size), batch_size
+            ),
+            invitations=_in_batches(
+                engine, _deleting(_ended_invitations, settings.email_token_retention_days, batch_size), batch_size
             ),
             audit_logs=_in_batches(
                 engine, _purging_audit_logs(settings.audit_log_retention_days, batch_size), batch_size

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from shared.database import without_transaction
 from shared.models import Role, RoleName
-from shared.services.policy import ASSIGNABLE, GRANTS, PERMISSIONS, RANK, OwnAccountAction
+from shared.services.policy import ASSIGNABLE, GRANTS, PERMISSIONS, PLATFORM_ACTIONS, RANK, OwnAccountAction
 
 
 @dataclass(frozen=True)
@@ -54,5 +54,6 @@ def _user_admin(role: RoleName) -> list[str]:
     assignable = sorted(r.value for r in ASSIGNABLE.get(role, frozenset()))
     if assignable:
         lines.append("may assign roles: " + ", ".join(assignable))
+    lines.extend(sorted(action.value for action in PLATFORM_ACTIONS.get(role, frozenset())))
     lines.append(", ".join(action.value for action in OwnAccountAction))
     return lines

@@ -25,21 +25,30 @@ from sqlalchemy.orm import Session as DbSession
 from shared import clock
 from shared.config import Settings
 from shared.context import ClientInfo
+from shared.errors import RateLimitedError
 from shared.models import RefreshToken, Session, User
 from shared.redis_client import Keys, get_redis, script
 from shared.security import refresh_tokens
 from shared.security.jwt_tokens import AccessClaims, create_access_token
 from shared.security.tokens import hash_token
 from shared.services import user_state
+from shared.services.owed_consents import decoded, owed_of
 from shared.services.principal import LiveSession
+from shared.services.rate_limits import RESERVE_FUNCTION, Limit
 from shared.services.user_state import UserState
 
-# KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version.
-# ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3..] the state's field names.
-# {0} when the session has ended or the token is revoked. Otherwise slides
-# the idle timeout and returns {1, version, auth_time, amr, state fields...},
-# the state fields only when the cached state is current (``v`` equals the version).
-_CHECK_SESSION = """
+# KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version,
+# KEYS[5] and KEYS[6] (when the route has one) the counter of a per-user limit and its refusal marker.
+# ARGV[1] idle timeout (s), ARGV[2] now (epoch s), ARGV[3] the limit's attempts and
+# ARGV[4] its window (s) (both 0 without a limit), ARGV[5..] the state's field names.
+# {0} when the session has ended or the token is revoked; {2, ttl, first} when the
+# per-user limit is used up (a live session only: a dead one counts nothing).
+# Otherwise slides the idle timeout and returns {1, version, auth_time, amr,
+# state fields...}, the state fields only when the cached state is current
+# (``v`` equals the version).
+_CHECK_SESSION = (
+    RESERVE_FUNCTION
+    + """
 if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
 local session = redis.call('HMGET', KEYS[1], 'expires_at', 'auth_time', 'amr')
 if not session[1] then return {0} end
@@ -47,13 +56,18 @@ local ttl = math.min(tonumber(ARGV[1]), tonumber(session[1]) - tonumber(ARGV[2])
 if ttl <= 0 then redis.call('DEL', KEYS[1]); return {0} end
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
+if KEYS[5] then
+  local taken = reserve(KEYS[5], KEYS[6], ARGV[3], ARGV[4], '1')
+  if taken[1] == 0 then return {2, taken[2], taken[3]} end
+end
 local version = redis.call('GET', KEYS[4]) or '0'
 local reply = {1, version, session[2] or '0', session[3] or ''}
-local state = redis.call('HMGET', KEYS[3], 'v', unpack(ARGV, 3))
+local state = redis.call('HMGET', KEYS[3], 'v', unpack(ARGV, 5))
 if state[1] ~= version then return reply end
 for i = 2, #state do reply[#reply + 1] = state[i] end
 return reply
 """
+)
 
 
 class SessionEndReason(StrEnum):
@@ -69,6 +83,7 @@ class SessionEndReason(StrEnum):
     IDLE_TIMEOUT = "idle_timeout"
     SESSION_LIMIT = "session_limit"
     MFA_CLEARED = "second_factor_cleared"
+    MFA_ENROLLED = "second_factor_enrolled"  # the user turned a factor on from another session
 
 
 @dataclass(frozen=True)
@@ -77,17 +92,14 @@ class IssuedTokens:
     refresh_token: str
     expires_in: int
     claims: AccessClaims
+    # The session's absolute end (REFRESH_TOKEN_EXPIRE_DAYS after sign-in): no refresh token outlives it.
+    session_expires_at: datetime
+    # The user's state the tokens were issued on (what they still owe, for the token response).
+    state: UserState
 
 
 def _idle_seconds(settings: Settings) -> int:
     return settings.session_idle_timeout_minutes * 60
-
-
-class AuthenticationMethod(StrEnum):
-    """How a session proved who it is (the ``amr`` claim, RFC 8176)."""
-
-    PASSWORD = "pwd"
-    ONE_TIME_PASSWORD = "otp"
 
 
 def issue_access_token(
@@ -128,7 +140,7 @@ def open_session(
     db.flush()
     refresh = refresh_tokens.new_refresh_token().text
     db.add(RefreshToken(session_id=session.id, token_hash=hash_token(refresh)))
-    state = user_state.from_user(user, user_state.assigned_events(db, user.id))
+    state = _state_of(db, user)
     key = Keys.session(str(user.id), str(session.id))
     pipe = get_redis().pipeline(transaction=True)  # one user's keys: one cluster slot
     auth_time = int(clock.now())
@@ -143,12 +155,30 @@ def open_session(
     user_state.store_current(state, pipe)
     pipe.execute()
     access, claims = issue_access_token(settings, state, session.id, auth_time, amr)
-    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, expires_at, state)
 
 
-def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None) -> LiveSession | None:
+def _state_of(db: DbSession, user: User) -> UserState:
+    """The state of ``user``, read in ``db``'s transaction (users are never deleted).
+
+    Opening a session, the caller holds the user's row, so no writer of theirs
+    is in flight and the state may be cached as current.
+    """
+    state = user_state.current(db, user.id)
+    if state is None:
+        raise LookupError(f"user {user.id} has no row")
+    return state
+
+
+def check_session(
+    settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID, jti: str | None, limit: Limit | None = None
+) -> LiveSession | None:
     """One round trip: the session is alive and the token not revoked (the idle timeout
-    slides), with the user's cached state when it is current; None when it has ended."""
+    slides), with the user's cached state when it is current; None when it has ended.
+
+    ``limit``, a per-user limit (its counter shares the user's cluster slot),
+    takes a slot in the same round trip: 429 when it is used up.
+    """
     user, sid = str(user_id), str(session_id)
     keys = [
         Keys.session(user, sid),
@@ -156,12 +186,18 @@ def check_session(settings: Settings, user_id: uuid.UUID, session_id: uuid.UUID,
         Keys.user_state(user),
         Keys.user_version(user),
     ]
-    args: list[str | int] = [_idle_seconds(settings), int(time.time()), *user_state.CACHED_FIELDS]
+    sized = (limit.attempts, limit.window_seconds) if limit is not None else (0, 0)
+    if limit is not None:
+        keys += [limit.key, limit.refused_key]
+    args: list[str | int] = [_idle_seconds(settings), int(time.time()), *sized, *user_state.CACHED_FIELDS]
     reply = script(_CHECK_SESSION)(keys=keys, args=args)
+    if reply and reply[0] == 2:
+        raise RateLimitedError(int(reply[1]), first_in_window=bool(reply[2]))
     if not reply or reply[0] != 1:
         return None
     version, auth_time, amr, fields = str(reply[1]), int(reply[2]), str(reply[3]), reply[4:]
-    state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if fields else None
+    cached = bool(fields) and None not in fields  # a state cached before a field was added is not current
+    state = UserState.from_redis(user_id, dict(zip(user_state.CACHED_FIELDS, fields, strict=True))) if cached else None
     return LiveSession(user_id, session_id, version, state, auth_time, tuple(amr.split(",")) if amr else ())
 
 
@@ -223,6 +259,15 @@ def revoke_session(
     return ended is not None
 
 
+def session_open(db: DbSession, user_id: uuid.UUID, session_id: uuid.UUID) -> bool:
+    """Whether the user's session is still open in the durable record (under the user's row
+    lock, a revocation that committed before is seen)."""
+    found = db.scalar(
+        select(Session.id).where(Session.id == session_id, Session.user_id == user_id, Session.revoked_at.is_(None))
+    )
+    return found is not None
+
+
 def make_room(db: DbSession, user_id: uuid.UUID, limit: int) -> list[uuid.UUID]:
     """End the oldest live sessions so that one more keeps the user within ``limit``.
 
@@ -276,17 +321,30 @@ def revoke_user_sessions(
     return ended
 
 
+class RefreshRefusal(StrEnum):
+    """Why a refresh token was not rotated: each is its own 401 code."""
+
+    UNKNOWN = "unknown"  # never issued, or garbage
+    SESSION_ENDED = "session_ended"  # signed out, deactivated, reset, idle, expired, evicted
+    REUSED = "reused"  # a rotated token after the grace period: this presentation ended the session
+
+
 @dataclass(frozen=True)
 class Rotation:
-    """What a refresh produced: new tokens for a user, or reuse that ended the session."""
+    """What a refresh produced: new tokens for a user, or why not (and the session a reuse ended)."""
 
     tokens: IssuedTokens | None
     user: User | None
+    refused: RefreshRefusal | None = None
     reuse_detected_session: Session | None = None
+
+    @classmethod
+    def refusal(cls, why: RefreshRefusal, ended: Session | None = None) -> Rotation:
+        return cls(None, None, why, ended)
 
 
 @cache
-def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
+def _rotation_statement() -> Select[Any, datetime | None, User, list[uuid.UUID] | None, list[str] | None]:
     """Spend the parent, add the child, touch the session, return the user: one statement.
 
     Built once per process, with bind parameters (``presented_hash``,
@@ -309,7 +367,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
         .cte("spent")
     )
     live = (
-        select(Session.id.label("session_id"), Session.user_id)
+        select(Session.id.label("session_id"), Session.user_id, Session.expires_at)
         .join(spent, spent.c.session_id == Session.id)
         .join(User, User.id == Session.user_id)
         .where(Session.revoked_at.is_(None), Session.expires_at > func.now(), User.is_active.is_(True))
@@ -334,7 +392,7 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
         .cte("touched")
     )
     return (
-        select(spent.c.session_id, User, user_state.events_of(User.id))
+        select(spent.c.session_id, live.c.expires_at, User, user_state.events_of(User.id), owed_of(User.id))
         .select_from(spent)
         .outerjoin(live, true())
         .outerjoin(User, User.id == live.c.user_id)
@@ -342,11 +400,14 @@ def _rotation_statement() -> Select[Any, User, list[uuid.UUID] | None]:
     )
 
 
-def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
-    """Rotate ``presented``; None when it is unknown or its session dead (the caller rolls back).
+def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation:
+    """Rotate ``presented``, or say why not; a refusal of SESSION_ENDED or UNKNOWN wants a rollback.
 
     The normal path is one SQL statement and one Redis round trip (the
-    session script: alive, not idle, idle timeout slid).
+    session script: alive, not idle, idle timeout slid). A token of a session
+    that has ended is told apart from an unknown one by that same statement
+    (it spent a known token, but found no live session); only a token
+    already spent costs a second look (:func:`_replay_or_reuse`).
     """
     child = refresh_tokens.new_refresh_token()
     parameters = {
@@ -357,16 +418,23 @@ def rotate(db: DbSession, settings: Settings, presented: str) -> Rotation | None
     row = db.execute(_rotation_statement(), parameters).first()
     if row is None:
         return _replay_or_reuse(db, settings, presented)
-    session_id, user, events = row
+    session_id, expires_at, user, events, owed = row
     live = check_session(settings, user.id, session_id, None) if user is not None else None
-    if user is None or live is None:
-        return None
-    state = user_state.from_user(user, events)
-    access, claims = issue_access_token(settings, state, session_id, live.auth_time, live.amr)
-    return Rotation(IssuedTokens(access, child.text, settings.access_token_expire_minutes * 60, claims), user)
+    if user is None or live is None or expires_at is None:
+        return Rotation.refusal(RefreshRefusal.SESSION_ENDED)
+    state = user_state.from_user(user, events, decoded(owed))
+    return Rotation(_tokens(settings, state, live, refresh=child.text, ends=expires_at), user)
 
 
-def _live_session_and_user(db: DbSession, settings: Settings, session_id: uuid.UUID) -> tuple[LiveSession, User] | None:
+def _tokens(settings: Settings, state: UserState, live: LiveSession, *, refresh: str, ends: datetime) -> IssuedTokens:
+    """A new access token for the live session (its proof carried on), beside ``refresh``."""
+    access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
+    return IssuedTokens(access, refresh, settings.access_token_expire_minutes * 60, claims, ends, state)
+
+
+def _live_session_and_user(
+    db: DbSession, settings: Settings, session_id: uuid.UUID
+) -> tuple[LiveSession, Session, User] | None:
     """The live session and its user when it is open, unexpired, not idle, and the user active."""
     row = db.execute(
         select(Session, User)
@@ -376,28 +444,25 @@ def _live_session_and_user(db: DbSession, settings: Settings, session_id: uuid.U
     if row is None or not row[1].is_active:
         return None
     live = check_session(settings, row[1].id, row[0].id, None)
-    return (live, row[1]) if live is not None else None
+    return (live, row[0], row[1]) if live is not None else None
 
 
-def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotation | None:
+def _replay_or_reuse(db: DbSession, settings: Settings, presented: str) -> Rotation:
+    """A token already spent: within the grace its child again; after it, reuse, unless the session had ended."""
     age = func.extract("epoch", func.now() - RefreshToken.rotated_at)
     row = db.execute(
         select(RefreshToken, age.label("age")).where(RefreshToken.token_hash == hash_token(presented))
     ).first()
     if row is None:
-        return None
+        return Rotation.refusal(RefreshRefusal.UNKNOWN)
     token, seconds_since_rotation = row
+    found = _live_session_and_user(db, settings, token.session_id)
+    if found is None:
+        return Rotation.refusal(RefreshRefusal.SESSION_ENDED)
+    live, session, user = found
     if token.child_sealed is not None and float(seconds_since_rotation) <= settings.refresh_token_reuse_grace_seconds:
-        found = _live_session_and_user(db, settings, token.session_id)
-        if found is None:
-            return None
-        live, user = found
         child = refresh_tokens.unseal(presented, token.child_sealed)
-        state = user_state.from_user(user, user_state.assigned_events(db, user.id))
-        access, claims = issue_access_token(settings, state, live.session_id, live.auth_time, live.amr)
-        return Rotation(IssuedTokens(access, child, settings.access_token_expire_minutes * 60, claims), user)
-    session = db.get(Session, token.session_id)
-    if session is None or session.revoked_at is not None:
-        return None
+        state = _state_of(db, user)
+        return Rotation(_tokens(settings, state, live, refresh=child, ends=session.expires_at), user)
     revoke_session(db, session.user_id, session.id, SessionEndReason.REFRESH_REUSE)
-    return Rotation(None, None, reuse_detected_session=session)
+    return Rotation.refusal(RefreshRefusal.REUSED, session)

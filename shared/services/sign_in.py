@@ -1,26 +1,36 @@
 """Signing in: the password, then, when the account has one, the second factor; then a session.
 
-The password check costs the same for an unknown email. Failed attempts
-count against the per-address and per-account limits (the latter not from an
-address that signed in to the account before: ``known_devices``); successful
-ones against a per-account limit, since each opens a session. A 429 here is
-audited once per client address, action and window.
+The password check costs the same for an unknown email. Every check takes a
+slot of the per-address and per-account limits (the latter not from an
+address that signed in to the account before: ``known_devices``; inside a
+trusted network, also of the address's ceiling across accounts) before any
+bcrypt work, and only a session actually opening gives the slots back: a
+wrong password, or a right one to an account that cannot sign in, keeps them.
+Successful sign-ins count against a per-account limit, since each opens a
+session. A 429 here is audited by the first refusal of a limit's window (the
+limiter says which, in the call that refuses): a flood costs no statement.
 
 With a second factor on, the right password answers a challenge
-(:class:`MfaChallenge`): a short-lived token that remembers who, and when
-their password was last set, but never the password or its hash; the code
-comes to :func:`verify_second_factor`. Either way the session opens only if
-the password checked is still the account's once its row is locked
+(:class:`MfaChallenge`): a short-lived token that remembers who, when their
+password was last set, from where, and which slots its password check holds
+(never the password or its hash); the code comes to
+:func:`verify_second_factor`, which gives those slots back once the session
+opens. Wrong codes count per (address, account), and per account from an
+address not known to it, as wrong passwords do. Either way the session opens
+only if the password checked is still the account's once its row is locked
 (:func:`password_still_current`): a reset that committed in between wins.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
 
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
@@ -34,9 +44,10 @@ from shared.services import audit, known_devices, mfa, rate_limits
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
 from shared.services.email.outbox import enqueue
-from shared.services.mfa import SecondFactor
+from shared.services.mfa import CodeRefused, SecondFactor
 from shared.services.rate_limits import Limit, Rule
-from shared.services.sessions import AuthenticationMethod, IssuedTokens, make_room, open_session
+from shared.services.sessions import IssuedTokens, make_room, open_session
+from shared.services.sign_in_state import AuthenticationMethod
 
 
 @dataclass(frozen=True)
@@ -77,58 +88,104 @@ if redis.call('HINCRBY', KEYS[1], 'attempts', 1) > tonumber(ARGV[1]) then
   redis.call('DEL', KEYS[1])
   return nil
 end
-return redis.call('HMGET', KEYS[1], 'user_id', 'email', 'changed_at')
+return redis.call('HMGET', KEYS[1], 'user_id', 'email', 'changed_at', 'address', 'address_known', 'held')
 """
+
+
+@dataclass(frozen=True)
+class PasswordCheckLimits:
+    """The limits a password check takes a slot of, and whether its address signed in to the account before."""
+
+    limits: list[Limit]
+    known_address: bool
+
+
+@dataclass(frozen=True)
+class _ChallengeFacts:
+    """What a challenge remembers (nothing secret): who, when their password was set, from
+    where (and whether that address was known to the account), the password check's slots."""
+
+    user_id: uuid.UUID
+    email: str
+    password_changed_at: datetime | None
+    address: str
+    address_known: bool
+    held: list[str]
+
+    @classmethod
+    def from_redis(cls, facts: list[str]) -> _ChallengeFacts:
+        user_id, email, changed_at, address, known, held = facts
+        return cls(
+            user_id=uuid.UUID(user_id),
+            email=email,
+            password_changed_at=datetime.fromisoformat(changed_at) if changed_at else None,
+            address=address or "",
+            address_known=known == "1",
+            held=held.split(",") if held else [],
+        )
 
 
 def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChallenge:
     """Check the password (same cost for unknown emails), then open a session,
-    or, when the account has a second factor, ask for a code first."""
+    or, when the account has a second factor, ask for a code first.
+
+    The password check's slots are given back only when a session opens (here,
+    or by the code that answers the challenge): not for a wrong password, nor
+    for a right one to an account that is unverified or deactivated.
+    """
     settings = get_settings()
     success = _success_limit(settings, email)
-    retry_after = rate_limits.exhausted(success)
-    if retry_after is not None:  # before any bcrypt work
-        _record_rate_limited("login-success", client)
-        raise RateLimitedError(retry_after)
-    failures = _failure_limits(settings, email, client)
-    _reserve("login", client, failures)
-    with rate_limits.held(failures) as reservation:
+    with _audited_if_refused("login-success", client):
+        rate_limits.refuse_if_exhausted(success)  # before any bcrypt work
+    checks = _password_check_limits(settings, email, client)
+    _reserve("login", client, checks.limits)
+    with rate_limits.held(checks.limits) as reservation:
         user = _check_password(settings, email, password, client)
-        reservation.give_back()  # the right password is not a failure
-    _refuse_if_cannot_sign_in(user, client)
-    verified = VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
-    if user.mfa_enabled:
-        return _challenge(verified, email)
-    _reserve("login-success", client, [success])
-    with rate_limits.held([success]):
-        return _open_signed_in_session(settings, verified, client, (AuthenticationMethod.PASSWORD,), password=password)
+        _refuse_if_cannot_sign_in(user, client)
+        verified = VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
+        if user.mfa_enabled:
+            challenge = _challenge(verified, email, client, checks.known_address, reservation.keys)
+            reservation.hand_over()  # the challenge holds the slots until a code opens a session
+            return challenge
+        _reserve("login-success", client, [success])
+        with rate_limits.held([success]):
+            amr = (AuthenticationMethod.PASSWORD,)
+            signed_in = _open_signed_in_session(settings, verified, client, amr, password=password)
+        reservation.give_back()  # a session opened
+        return signed_in
 
 
 def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | None, client: ClientInfo) -> SignedIn:
     """The second step of a sign-in: a code (or a recovery code) for the challenge; the usual tokens.
 
     The challenge is spent by its success and dies after MFA_MAX_ATTEMPTS
-    codes; a wrong code also counts against the account's failed-sign-in
-    limit, like a wrong password.
+    codes. A wrong code counts per (address, account), and against the
+    account's failed-sign-in limit unless it comes from the address the
+    password came from and that address had signed in to the account before:
+    whoever has the password cannot lock the owner out of the second step.
+    Once the session opens, the code's slots and the password check's are
+    given back, in one round trip; a right code that opened nothing keeps them.
     """
     settings = get_settings()
     key = Keys.mfa_challenge(hash_token(mfa_token))
     facts = script(_CHALLENGE_ATTEMPT)(keys=[key], args=[MFA_MAX_ATTEMPTS])
     if not facts or facts[0] is None:
         raise AuthenticationError("The sign-in has expired; start again.", code=ErrorCode.INVALID_MFA_TOKEN)
-    user_id, email, changed_at = uuid.UUID(facts[0]), facts[1], facts[2]
-    account = _login_limits(settings, email, client)[1]
-    _reserve("login", client, [account])
-    with rate_limits.held([account]) as reservation:
-        used = check_second_factor(settings, user_id, code, recovery_code, client)
-        reservation.give_back()
-    get_redis().delete(key)  # spent: the same challenge never signs in twice
-    verified = VerifiedPassword(user_id, None, datetime.fromisoformat(changed_at) if changed_at else None)
-    success = _success_limit(settings, email)
-    _reserve("login-success", client, [success])
-    with rate_limits.held([success]):
-        amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
-        return _open_signed_in_session(settings, verified, client, amr, second_factor=used)
+    challenge = _ChallengeFacts.from_redis(facts)
+    code_limits = _code_limits(settings, challenge, client)
+    _reserve("login", client, code_limits)
+    with rate_limits.held(code_limits) as reservation:
+        used = check_second_factor(settings, challenge.user_id, code, recovery_code, client)
+        get_redis().delete(key)  # spent: the same challenge never signs in twice
+        reservation.adopt(challenge.held)  # ... and its password check's slots are this request's now
+        verified = VerifiedPassword(challenge.user_id, None, challenge.password_changed_at)
+        success = _success_limit(settings, challenge.email)
+        _reserve("login-success", client, [success])
+        with rate_limits.held([success]):
+            amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
+            signed_in = _open_signed_in_session(settings, verified, client, amr, second_factor=used)
+        reservation.give_back()  # a session opened: the code's slots and the password check's
+    return signed_in
 
 
 def check_second_factor(
@@ -138,12 +195,12 @@ def check_second_factor(
     with unit_of_work() as db:
         used = mfa.check(db, settings, user_id, code, recovery_code)
         user = db.get(User, user_id)
-        if user is not None and used is None:
-            audit.record_own(db, AuditEvent.MFA_WRONG_CODE, client, user, during="sign_in")
+        if user is not None and isinstance(used, CodeRefused):
+            audit.record_own(db, AuditEvent.MFA_WRONG_CODE, client, user, **mfa.wrong_code_details(used, "sign_in"))
         elif user is not None and used is SecondFactor.RECOVERY_CODE:
             audit.record_own(db, AuditEvent.MFA_RECOVERY_CODE_USED, client, user, during="sign_in")
-    if used is None:
-        raise AuthenticationError("The code is not valid, or was already used.", code=ErrorCode.INVALID_MFA_CODE)
+    if isinstance(used, CodeRefused):
+        raise AuthenticationError(used.message, code=used.error_code)
     return used
 
 
@@ -173,28 +230,45 @@ def _success_limit(settings: Settings, email: str) -> Limit:
     return rate_limits.limit(settings, Rule.LOGIN_SUCCESS_PER_ACCOUNT, account=email)
 
 
-def _failure_limits(settings: Settings, email: str, client: ClientInfo) -> list[Limit]:
-    """The per-address limit, and the per-account limit unless this address has
-    signed in to this account before (so guessing from fresh addresses cannot
-    lock the owner out of a device they use)."""
+def _password_check_limits(settings: Settings, email: str, client: ClientInfo) -> PasswordCheckLimits:
+    """The per-address limit; the per-account limit unless this address has signed in
+    to this account before (so guessing from fresh addresses cannot lock the owner out
+    of a device they use); inside a trusted network, where the per-address limit counts
+    per (address, account), the address's ceiling across accounts too (spraying)."""
     per_address, per_account = _login_limits(settings, email, client)
-    if known_devices.is_known_address(email, client.ip_address):
-        return [per_address]
-    return [per_address, per_account]
+    known = known_devices.is_known_address(email, client.ip_address)
+    limits = [per_address] if known else [per_address, per_account]
+    if rate_limits.in_networks(client.ip_address, settings.rate_limit_trusted_networks):
+        limits.append(rate_limits.limit(settings, Rule.LOGIN_PER_TRUSTED_ADDRESS, ip_address=client.ip_address))
+    return PasswordCheckLimits(limits, known)
 
 
-def _record_rate_limited(action: str, client: ClientInfo) -> None:
-    """A 429 of sign-in, audited once per client address, action and window (never naming the account)."""
-    audit.record_refusal(AuditEvent.RATE_LIMITED, client, details={"action": action})
+def _code_limits(settings: Settings, challenge: _ChallengeFacts, client: ClientInfo) -> list[Limit]:
+    """Wrong codes per (address, account); per account too, unless the code comes from the
+    address the password came from and that one was known to the account (no round trip:
+    the challenge remembers it; from another address, the code counts as from an unknown one)."""
+    rules = [Rule.MFA_CODE_PER_ADDRESS_AND_ACCOUNT]
+    if not (challenge.address_known and client.ip_address == challenge.address):
+        rules.append(Rule.LOGIN_PER_ACCOUNT)
+    return rate_limits.limits(settings, rules, ip_address=client.ip_address, account=challenge.email)
+
+
+@contextmanager
+def _audited_if_refused(action: str, client: ClientInfo) -> Iterator[None]:
+    """A 429 of sign-in raised in the block is audited when it is the first refusal of its
+    limit's window (never naming the account), through ``audit.record_refusal``."""
+    try:
+        yield
+    except RateLimitedError as refused:
+        if refused.first_in_window:
+            audit.record_refusal(AuditEvent.RATE_LIMITED, client, details={"action": action})
+        raise
 
 
 def _reserve(action: str, client: ClientInfo, limits: list[Limit]) -> None:
-    """Take a slot of each limit, or 429 (audited)."""
-    try:
+    """Take a slot of each limit, or 429 (audited by the window's first refusal)."""
+    with _audited_if_refused(action, client):
         rate_limits.reserve_all(limits)
-    except RateLimitedError:
-        _record_rate_limited(action, client)
-        raise
 
 
 # -- the steps ---------------------------------------------------------------------------
@@ -237,9 +311,13 @@ def _login_failed(user: User | None, reason: str, client: ClientInfo) -> None:
         )
 
 
-def _challenge(verified: VerifiedPassword, email: str) -> MfaChallenge:
+def _challenge(
+    verified: VerifiedPassword, email: str, client: ClientInfo, address_known: bool, held: list[str]
+) -> MfaChallenge:
     """Remember, for a few minutes, that this password was right: who, and when the password was
-    last set (never the password or its hash), to check it is still the current one at the end."""
+    last set (never the password or its hash), to check it is still the current one at the end;
+    from which address, and whether it was known to the account (how wrong codes count); and
+    the counters whose slots the password check holds, given back when a session opens."""
     token = new_token()
     key = Keys.mfa_challenge(hash_token(token))
     changed_at = verified.password_changed_at.isoformat() if verified.password_changed_at else ""
@@ -248,6 +326,9 @@ def _challenge(verified: VerifiedPassword, email: str) -> MfaChallenge:
         "email": email,
         "changed_at": changed_at,
         "attempts": 0,
+        "address": client.ip_address or "",
+        "address_known": 1 if address_known else 0,
+        "held": ",".join(held),
     }
     pipe = get_redis().pipeline(transaction=True)
     pipe.hset(key, mapping=facts)  # type: ignore[arg-type]  # redis-py's mapping type is invariant
@@ -271,25 +352,46 @@ def _open_signed_in_session(
             raise AuthenticationError("Invalid email or password.", code=ErrorCode.INVALID_CREDENTIALS)
         if user.deactivated_at is not None or not user.is_active or not user.email_verified:
             raise AuthorizationError("This account has been deactivated.", code=ErrorCode.ACCOUNT_DEACTIVATED)
-        new_device = known_devices.is_new_device(db, user, client)
-        for evicted in make_room(db, user.id, settings.max_sessions_per_user):
-            audit.record_own(db, AuditEvent.SESSION_EVICTED, client, user, session_id=str(evicted))
-        tokens = open_session(db, settings, user, client, amr)
-        now = datetime.now(UTC)
-        user.last_login_at = now
+        tokens = start_session(db, settings, user, client, amr, second_factor=second_factor)
         if password and user.password_hash and needs_rehash(user.password_hash, settings.bcrypt_rounds):
             user.password_hash = hash_password(password, settings.bcrypt_rounds)
-        if new_device:
-            when = now.strftime("%Y-%m-%d %H:%M UTC")
-            enqueue(db, user.email, templates.new_device(user.first_name, client.ip_address, client.user_agent, when))
-        audit.record_own(
-            db,
-            AuditEvent.LOGIN_SUCCEEDED,
-            client,
-            user,
-            session_id=tokens.claims.session_id,
-            new_device=new_device,
-            second_factor=second_factor.value if second_factor else None,
-        )
-    known_devices.remember_address(user.email, client.ip_address)
+    signed_in(user, client)
     return SignedIn(tokens, user)
+
+
+def start_session(
+    db: DbSession,
+    settings: Settings,
+    user: User,
+    client: ClientInfo,
+    amr: tuple[str, ...],
+    *,
+    second_factor: SecondFactor | None = None,
+) -> IssuedTokens:
+    """Open a session for ``user`` (whose row the caller holds locked, or just created) in ``db``'s
+    transaction: room made, the new-device email, the last sign-in time, the audit event.
+    Once the transaction commits, the caller calls :func:`signed_in`."""
+    new_device = known_devices.is_new_device(db, user, client)
+    for evicted in make_room(db, user.id, settings.max_sessions_per_user):
+        audit.record_own(db, AuditEvent.SESSION_EVICTED, client, user, session_id=str(evicted))
+    tokens = open_session(db, settings, user, client, amr)
+    now = datetime.now(UTC)
+    user.last_login_at = now
+    if new_device:
+        when = now.strftime("%Y-%m-%d %H:%M UTC")
+        enqueue(db, user.email, templates.new_device(user.first_name, client.ip_address, client.user_agent, when))
+    audit.record_own(
+        db,
+        AuditEvent.LOGIN_SUCCEEDED,
+        client,
+        user,
+        session_id=tokens.claims.session_id,
+        new_device=new_device,
+        second_factor=second_factor.value if second_factor else None,
+    )
+    return tokens
+
+
+def signed_in(user: User, client: ClientInfo) -> None:
+    """After the session's commit: this address has signed in to the account (``known_devices``)."""
+    known_devices.remember_address(user.email, client.ip_address)

@@ -14,8 +14,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session as DbSession
 
 from shared.database import without_transaction
+from shared.errors import BadRequestError, ErrorCode
 from shared.models import TokenPurpose, UserToken
 from shared.security.tokens import hash_token, new_token
+
+
+def invalid_link() -> BadRequestError:
+    """400 INVALID_TOKEN, said to the person who opened the emailed link."""
+    return BadRequestError(
+        "This link is not valid, was already used or has expired. Ask for a new one.", code=ErrorCode.INVALID_TOKEN
+    )
 
 
 def revoke_unused(db: DbSession, user_id: uuid.UUID, purpose: TokenPurpose) -> None:

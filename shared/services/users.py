@@ -18,7 +18,7 @@ from sqlalchemy import Select, asc, desc, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from shared.config import Settings, get_settings
+from shared.config import get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
 from shared.errors import (
@@ -31,16 +31,14 @@ from shared.errors import (
     SessionEndedError,
 )
 from shared.failures import is_unique_violation
-from shared.models import NPO_SCOPED_ROLES, RoleName, User
+from shared.models import RoleName, User
 from shared.models.user import UserSortField
 from shared.security.passwords import hash_password
 from shared.services import audit, erasure, user_state
 from shared.services.accounts import mark_verified, queue_verification_email
 from shared.services.audit import AuditEvent
-from shared.services.email import templates
-from shared.services.email.outbox import enqueue_with_link
 from shared.services.event_assignments import end_assignments
-from shared.services.paging import Page
+from shared.services.paging import Page, read_page
 from shared.services.policy import (
     EVENT_SCOPED_ROLES,
     Action,
@@ -58,7 +56,8 @@ from shared.services.sessions import SessionEndReason, revoke_user_sessions
 from shared.services.sign_in import password_still_current
 
 
-def _snapshot(user: User) -> dict[str, Any]:
+def snapshot(user: User) -> dict[str, Any]:
+    """What an audit event says a user was (or became): role, NPO and the account flags."""
     return {
         "role": user.role,
         "npo_id": str(user.npo_id) if user.npo_id else None,
@@ -157,23 +156,25 @@ def list_users(
     column = getattr(User, order.field.value)
     ordering = desc(column).nulls_last() if order.descending else asc(column).nulls_last()
     with without_transaction() as db:
-        total = db.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        items = list(db.scalars(statement.order_by(ordering, User.id).offset(page.offset).limit(page.size)))
-    return items, total
+        return read_page(db, statement, (ordering, User.id), page)
 
 
 # -- creating --------------------------------------------------------------------------
 
 
-def create_user(principal: Principal, fields: dict[str, Any], password: str | None, client: ClientInfo) -> User:
-    """An account made by an admin: verification email with a password, invitation without."""
+def create_user(principal: Principal, fields: dict[str, Any], password: str, client: ClientInfo) -> User:
+    """An account made by an admin with a temporary password; its verification email is queued.
+
+    Without a password there is no account yet: ``POST /api/v1/users`` invites
+    the person instead (``invitations.invite``), the one way to invite.
+    """
     role = RoleName(fields["role"])
     with audit.refusals_recorded(principal, client):
         _require_collection(principal, Action.CREATE)
         if not may_assign(principal.party, role, fields.get("npo_id")):
             raise AuthorizationError("You may not create a user with this role or NPO.")
     settings = get_settings()
-    password_hash = hash_password(password, settings.bcrypt_rounds) if password else None
+    password_hash = hash_password(password, settings.bcrypt_rounds)
     try:
         with unit_of_work() as db:
             user = User(
@@ -181,34 +182,19 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str | No
                 password_hash=password_hash,
                 email_verified=False,
                 is_active=False,
-                password_changed_at=datetime.now(UTC) if password else None,
+                password_changed_at=datetime.now(UTC),
                 # A password an administrator chose is theirs too: the holder must replace it.
-                password_change_required=bool(password),
+                password_change_required=True,
             )
             db.add(user)
             db.flush()
-            if password:
-                queue_verification_email(db, settings, user)
-            else:
-                _queue_invitation(db, settings, user)
-            audit.record_on(
-                db, AuditEvent.USER_CREATED, client, principal, user, after=_snapshot(user), invited=not password
-            )
+            queue_verification_email(db, settings, user)
+            audit.record_on(db, AuditEvent.USER_CREATED, client, principal, user, after=snapshot(user), invited=False)
     except IntegrityError as error:
         if is_unique_violation(error):
             raise DuplicateEmailError() from None
         raise
     return user
-
-
-def _queue_invitation(db: DbSession, settings: Settings, user: User) -> None:
-    """A set-password link, minted when the drain sends it; staff links open the admin app."""
-    base = (
-        settings.frontend_admin_url
-        if RoleName(user.role) in NPO_SCOPED_ROLES | {RoleName.SUPER_ADMIN}
-        else settings.frontend_donor_url
-    )
-    enqueue_with_link(db, settings, user, templates.invitation(), base)
 
 
 # -- changing --------------------------------------------------------------------------
@@ -268,7 +254,7 @@ def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> 
             _active_super_admins(db)
         target = _load_for(db, principal, user_id, Action.DEACTIVATE, lock=True)
         _guard_last_super_admin(db, target)
-        before = _snapshot(target)
+        before = snapshot(target)
         target.is_active = False
         if target.deactivated_at is None:
             target.deactivated_at = datetime.now(UTC)
@@ -282,7 +268,7 @@ def deactivate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> 
             principal,
             target,
             before=before,
-            after=_snapshot(target),
+            after=snapshot(target),
             sessions_ended=len(ended),
         )
 
@@ -293,21 +279,19 @@ def activate(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> Us
         target = _load_for(db, principal, user_id, Action.ACTIVATE, lock=True)
         if target.deactivated_by_role == RoleName.SUPER_ADMIN.value and principal.role != RoleName.SUPER_ADMIN.value:
             raise AuthorizationError("A super admin deactivated this account; only a super admin can reactivate it.")
-        before = _snapshot(target)
+        before = snapshot(target)
         target.deactivated_at = None
         target.deactivated_by_role = None
         target.is_active = target.email_verified
         user_state.invalidate(db, [target.id])
-        audit.record_on(
-            db, AuditEvent.USER_ACTIVATED, client, principal, target, before=before, after=_snapshot(target)
-        )
+        audit.record_on(db, AuditEvent.USER_ACTIVATED, client, principal, target, before=before, after=snapshot(target))
     return target
 
 
 def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: ClientInfo) -> User:
     with audit.refusals_recorded(principal, client, target_id=user_id), unit_of_work() as db:
         target = _load_for(db, principal, user_id, Action.VERIFY_EMAIL, lock=True)
-        before = _snapshot(target)
+        before = snapshot(target)
         mark_verified(target)
         user_state.invalidate(db, [target.id])
         audit.record_on(
@@ -317,9 +301,23 @@ def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: Clie
             principal,
             target,
             before=before,
-            after=_snapshot(target),
+            after=snapshot(target),
         )
     return target
+
+
+def apply_role(db: DbSession, target: User, role: RoleName, npo_id: uuid.UUID | None) -> list[str]:
+    """Give ``target`` (its row locked) ``role`` in ``npo_id``; the events they left.
+
+    Assignments the new role or NPO no longer covers end, and the cached
+    state is dropped before the commit: the change bites on the target's very
+    next request.
+    """
+    left = _leave_events_if_no_longer_theirs(db, target, role, npo_id)
+    target.role = role.value
+    target.npo_id = npo_id
+    user_state.invalidate(db, [target.id])
+    return left
 
 
 def _leave_events_if_no_longer_theirs(
@@ -342,17 +340,14 @@ def change_role(
             raise AuthorizationError("You may not assign this role or NPO.")
         if role is not RoleName.SUPER_ADMIN:
             _guard_last_super_admin(db, target)
-        before = _snapshot(target)
-        left = _leave_events_if_no_longer_theirs(db, target, role, npo_id)
-        target.role = role.value
-        target.npo_id = npo_id
-        user_state.invalidate(db, [target.id])
+        before = snapshot(target)
+        left = apply_role(db, target, role, npo_id)
         if left:
             audit.record_on(
                 db, AuditEvent.EVENT_UNASSIGNED, client, principal, target, events=left, reason="role_changed"
             )
         audit.record_on(
-            db, AuditEvent.USER_ROLE_CHANGED, client, principal, target, before=before, after=_snapshot(target)
+            db, AuditEvent.USER_ROLE_CHANGED, client, principal, target, before=before, after=snapshot(target)
         )
     return target
 
@@ -402,6 +397,7 @@ def _erase(db: DbSession, principal: Principal, target: User, client: ClientInfo
         sessions_ended=wiped.sessions_ended,
         events_left=wiped.events_left,
         emails_deleted=wiped.emails_deleted,
+        invitations_deleted=wiped.invitations_deleted,
     )
     db.flush()
     erasure.scrub_audit_trail(db, target.id)

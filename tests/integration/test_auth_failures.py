@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -11,6 +10,7 @@ from typing import Any, cast
 
 import azure.functions as func
 import jwt
+import pyotp
 import pytest
 from sqlalchemy import func as sql_func
 from sqlalchemy import select
@@ -18,9 +18,10 @@ from sqlalchemy import select
 from shared.database import unit_of_work
 from shared.models import EmailOutbox, RefreshToken, Session, User
 from tests.support import FunctionsByName
-from tests.support.accounts import PASSWORD, Account
+from tests.support.accounts import PASSWORD, Account, Actor, enrol_second_factor
 from tests.support.emails import token_from_last_email
-from tests.support.network import unused_port
+from tests.support.messages import check_error_body
+from tests.support.network import fresh_ip, unused_port
 from tests.support.settings import settings_changed
 
 
@@ -49,6 +50,7 @@ def call(
         headers["Authorization"] = f"Bearer {token}"
     request = func.HttpRequest("POST", "/x", headers=headers, body=json.dumps(body or {}).encode())
     response = functions[name](request)
+    check_error_body(response.status_code, response.get_body(), name)
     return response.status_code, cast(dict[str, Any], json.loads(response.get_body() or b"{}"))
 
 
@@ -136,7 +138,7 @@ def test_requests_answered_503_give_back_every_limit_slot_they_reserved(
     functions: FunctionsByName, account: Account, unique_email: Callable[[str], str]
 ) -> None:
     """A ten-second database outage must not leave a venue's address locked out afterwards."""
-    ip = f"203.0.113.{secrets.randbelow(200) + 20}"
+    ip = fresh_ip()  # of its own: the test ends with this address's limits used up for their windows
     wrong = {"email": account.email, "password": "Wrong-password-1"}
     with database_down():
         for _ in range(8):
@@ -171,3 +173,26 @@ def test_a_signed_in_password_check_answered_503_gives_back_its_slot(
             _assert_unavailable(call(functions, "auth_password_change", wrong, token=token))
     statuses = [call(functions, "auth_password_change", wrong, token=token)[0] for _ in range(6)]
     assert statuses == [401] * 5 + [429], "five wrong passwords, then the per-user limit"
+
+
+def test_a_second_step_answered_503_gives_back_its_slots_and_the_challenge_keeps_its_own(
+    functions: FunctionsByName, signed_in: Callable[..., Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code's slots go back on a 503; the password check's stay with the challenge, which
+    still works after the outage and gives them back when its code opens the session."""
+    now = [1_900_000_020.0]  # the app's clock, held still: codes of chosen steps
+    monkeypatch.setattr("shared.clock.now", lambda: now[0])
+    actor = signed_in("donor")
+    secret = enrol_second_factor(actor).secret
+    now[0] += 60
+    ip, credentials = actor.account.ip, {"email": actor.account.email, "password": PASSWORD}
+    with settings_changed(RATE_LIMIT_LOGIN_PER_IP="2"):
+        status, challenge = call(functions, "auth_login", credentials, ip=ip)
+        assert status == 200 and challenge["mfa_required"] is True
+        proof = {"mfa_token": challenge["mfa_token"], "code": pyotp.TOTP(secret).at(now[0])}
+        with database_down():
+            for _ in range(3):
+                _assert_unavailable(call(functions, "auth_mfa_verify", proof, ip=ip))
+        status, signed = call(functions, "auth_mfa_verify", proof, ip=ip)
+        assert status == 200, signed
+        assert [call(functions, "auth_login", credentials, ip=ip)[0] for _ in range(3)] == [200, 200, 429]

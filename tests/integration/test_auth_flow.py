@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import jwt
 import pytest
 
-from tests.support.accounts import PASSWORD, Account
+from tests.support.accounts import PASSWORD, Account, Actor
 from tests.support.emails import emails_to, token_from_last_email
+from tests.support.settings import settings_changed
 
 
 def test_register_creates_unverified_inactive_donor(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
@@ -34,6 +36,41 @@ def test_verification_email_links_to_the_donor_app(client: httpx.Client, unique_
     assert message["subject"] == "Confirm your email address"
     assert "http://localhost:3001/verify-email?token=" in message["text"]
     assert set(message) >= {"to", "subject", "text", "html", "created_at"}
+
+
+def test_each_email_link_opens_the_page_its_setting_names(
+    client: httpx.Client, unique_email: Callable[[str], str], signed_in: Callable[..., Actor]
+) -> None:
+    """An admin app whose reset page is /password-reset-confirm and whose invitation page is
+    /join points the links there; the verification page is renamed too. Each link still works."""
+    pages = {
+        "FRONTEND_VERIFY_EMAIL_PATH": "/confirm-email",
+        "FRONTEND_RESET_PASSWORD_PATH": "/password-reset-confirm",
+        "FRONTEND_ACCEPT_INVITATION_PATH": "/join",
+    }
+    with settings_changed(**pages):
+        person = Account(client, unique_email("pages"))
+        person.register()
+        [verification] = emails_to(person.email)
+        assert "http://localhost:3001/confirm-email?token=" in verification["text"]
+        assert person.verify().status_code == 200
+
+        assert person.http.post("/api/v1/auth/password/reset/request", json={"email": person.email}).status_code == 202
+        reset = emails_to(person.email)[-1]
+        assert "http://localhost:3001/password-reset-confirm?token=" in reset["text"]
+        assert 'href="http://localhost:3001/password-reset-confirm?token=' in reset["html"]
+
+        admin = signed_in("super_admin")
+        invited = unique_email("invited")
+        body = {"email": invited, "first_name": "In", "last_name": "Vited", "role": "npo_admin", "npo_id": str(uuid4())}
+        assert admin.request("POST", "/api/v1/users", json=body).status_code == 202
+        [invitation] = emails_to(invited)
+        assert "http://localhost:3000/join?token=" in invitation["text"]
+        token = token_from_last_email(invited, "invited")
+        inspected = client.post("/api/v1/invitations/inspect", json={"token": token})
+        assert inspected.status_code == 200, inspected.text
+        assert inspected.json()["email"] == invited
+    assert "/accept-invitation?token=" not in invitation["text"] and "/reset-password?" not in reset["text"]
 
 
 def test_taken_email_in_any_case_is_409(client: httpx.Client, account: Account) -> None:
@@ -124,20 +161,36 @@ def test_refresh_rotates_and_returns_both_tokens(account: Account) -> None:
     assert again.status_code == 200
 
 
-def test_password_reset_flow(client: httpx.Client, account: Account) -> None:
+# The contract's names, and the first names the service had (served too, marked deprecated).
+@pytest.mark.parametrize("reset", ["/api/v1/auth/password/reset", "/api/v1/auth/password-reset"])
+def test_password_reset_flow(client: httpx.Client, account: Account, reset: str) -> None:
     before = account.tokens()
-    requested = account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    requested = account.http.post(f"{reset}/request", json={"email": account.email})
     assert requested.status_code == 202
+    assert requested.json() == {"message": "If the address belongs to an account, a reset link is on its way."}
     token = token_from_last_email(account.email, "reset your password")
-    confirm = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Brand-new-pass-77"}
-    )
+    confirm = client.post(f"{reset}/confirm", json={"token": token, "new_password": "Brand-new-pass-77"})
     assert confirm.status_code == 200, confirm.text
     assert account.me(before["access_token"]).status_code == 401
     assert account.login().status_code == 401
     assert account.login(password="Brand-new-pass-77").status_code == 200
-    reuse = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Other-pass-88"})
+    reuse = client.post(f"{reset}/confirm", json={"token": token, "new_password": "Other-pass-88"})
     assert reuse.status_code == 400
+    error = reuse.json()["error"]
+    assert error["code"] == "INVALID_TOKEN"
+    assert error["message"] == "This link is not valid, was already used or has expired. Ask for a new one."
+
+
+def test_both_reset_paths_are_one_operation_sharing_its_limits(client: httpx.Client, account: Account) -> None:
+    """One declaration, one handler: the old path counts against the same limit as the new one."""
+    with settings_changed(RATE_LIMIT_TOKEN_PER_IP="2"):
+        for path in ("/api/v1/auth/password/reset/confirm", "/api/v1/auth/password-reset/confirm"):
+            wrong = account.http.post(path, json={"token": "w" * 43, "new_password": "Brand-new-pass-77"})
+            assert wrong.status_code == 400
+        limited = account.http.post(
+            "/api/v1/auth/password/reset/confirm", json={"token": "w" * 43, "new_password": "Brand-new-pass-77"}
+        )
+        assert limited.status_code == 429
 
 
 def test_password_change_keeps_this_session_and_ends_others(account: Account) -> None:

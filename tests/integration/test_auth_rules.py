@@ -200,40 +200,40 @@ def test_resent_link_verifies_and_the_older_one_is_dead(
 
 
 def test_newer_reset_request_kills_the_older_token(client: httpx.Client, account: Account) -> None:
-    account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     older = token_from_last_email(account.email, "reset")
-    account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     newer = token_from_last_email(account.email, "reset")
     body = {"token": older, "new_password": "Fresh-pass-321"}
-    assert client.post("/api/v1/auth/password-reset/confirm", json=body).status_code == 400
+    assert client.post("/api/v1/auth/password/reset/confirm", json=body).status_code == 400
     body["token"] = newer
-    assert client.post("/api/v1/auth/password-reset/confirm", json=body).status_code == 200
+    assert client.post("/api/v1/auth/password/reset/confirm", json=body).status_code == 200
 
 
 def test_expired_reset_token_is_400(client: httpx.Client, account: Account) -> None:
-    account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     token = token_from_last_email(account.email, "reset")
     _expire(token)
     response = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Fresh-pass-321"}
+        "/api/v1/auth/password/reset/confirm", json={"token": token, "new_password": "Fresh-pass-321"}
     )
     assert response.status_code == 400
 
 
 def test_reset_confirm_applies_the_password_policy(client: httpx.Client, account: Account) -> None:
-    account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     token = token_from_last_email(account.email, "reset")
-    response = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "password1"})
+    response = client.post("/api/v1/auth/password/reset/confirm", json={"token": token, "new_password": "password1"})
     assert response.status_code == 422
     # the token was not spent by the refused attempt
-    ok = client.post("/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Fresh-pass-321"})
+    ok = client.post("/api/v1/auth/password/reset/confirm", json={"token": token, "new_password": "Fresh-pass-321"})
     assert ok.status_code == 200
 
 
 def test_reset_request_answers_the_same_for_unknown_emails(client: httpx.Client, account: Account) -> None:
-    known = account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    known = account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     unknown = Account(client, "ghost-" + account.email).http.post(
-        "/api/v1/auth/password-reset/request", json={"email": "ghost-" + account.email}
+        "/api/v1/auth/password/reset/request", json={"email": "ghost-" + account.email}
     )
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()
@@ -301,9 +301,9 @@ def test_every_account_event_is_audited(client: httpx.Client, unique_email: Call
     person.verify()
     person.login(password="Wrong-password-1")
     tokens = person.tokens()
-    person.http.post("/api/v1/auth/password-reset/request", json={"email": person.email})
+    person.http.post("/api/v1/auth/password/reset/request", json={"email": person.email})
     reset = token_from_last_email(person.email, "reset")
-    client.post("/api/v1/auth/password-reset/confirm", json={"token": reset, "new_password": "After-reset-55"})
+    client.post("/api/v1/auth/password/reset/confirm", json={"token": reset, "new_password": "After-reset-55"})
     person.password = "After-reset-55"
     tokens = person.tokens()
     _change(person, tokens["access_token"], "After-reset-55", "After-change-66")

@@ -7,14 +7,17 @@ production (admin.example.org calling api.example.org). The API's CORS_ORIGINS
 names the page's origin, the one setting that feeds the host's siteConfig.cors
 and the app; a second page on a port not named is refused.
 
-Each scenario drives the page through :class:`Page`; scenarios of browser
-sessions (cookie sign-in, reload, refresh, sign-out) go beside these.
+Each scenario drives the page through :class:`Page`: the headers a script may
+read, and browser sessions: a sign-in with the refresh token in the cookie, a
+reload, a refresh by the cookie and a sign-out, the attributes the browser
+kept (read through DevTools), and the CSRF rule as a browser meets it.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,8 +27,10 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from devtools.local_server import LocalFunctionsServer, serve_in_thread, site_cors
+from tests.support.accounts import Account
 from tests.support.chromium import start_chromium
 from tests.support.network import served_at
+from tests.support.refresh_cookie import COOKIE_NAME, FROM_A_SCRIPT
 from tests.support.settings import settings_changed
 
 if TYPE_CHECKING:
@@ -180,3 +185,66 @@ def test_a_web_app_reads_retry_after_when_bad_sign_ins_hit_the_limit(web_app: Pa
 def test_a_page_of_an_origin_not_named_is_refused(other_site: Page, method: str, headers: dict[str, str]) -> None:
     answer = other_site.fetch("/api", method, headers=headers)
     assert answer.status is None and answer.error is not None and "Failed to fetch" in answer.error
+
+
+# -- browser sessions: the refresh token in a cookie no script can read --------------------------
+
+
+def _refresh_cookies(driver: WebDriver) -> list[dict[str, Any]]:
+    """The refresh cookies the browser holds, with the attributes it stored (through DevTools)."""
+    everything = cast(dict[str, Any], driver.execute_cdp_cmd("Network.getAllCookies", {}))
+    return [cookie for cookie in everything["cookies"] if cookie["name"] == COOKIE_NAME]
+
+
+def _sign_in_with_the_cookie(web_app: Page, account: Account) -> Answer:
+    body = {"email": account.email, "password": account.password, "refresh_token_transport": "cookie"}
+    signed_in = web_app.fetch("/api/v1/auth/login", "POST", body=body)
+    assert signed_in.status == 200, signed_in
+    return signed_in
+
+
+def test_a_web_app_signs_in_with_the_cookie_reloads_refreshes_and_signs_out(
+    web_app: Page, account: Account, browser: WebDriver
+) -> None:
+    signed_in = _sign_in_with_the_cookie(web_app, account)
+    assert "refresh_token" not in signed_in.json() and signed_in.json()["access_token"]
+    [kept] = _refresh_cookies(browser)
+    assert (kept["httpOnly"], kept["secure"], kept["sameSite"], kept["path"]) == (True, True, "Strict", "/api/v1/auth")
+    assert kept["expires"] > time.time() + 6 * 86400, "until the session's absolute end"
+    assert browser.execute_script("return document.cookie") == "", "no script reads it"
+
+    web_app.open()  # a reload: the page's memory is gone, the cookie is not
+    refreshed = web_app.fetch("/api/v1/auth/refresh", "POST", headers=FROM_A_SCRIPT)
+    assert refreshed.status == 200, refreshed
+    assert refreshed.headers["x-request-id"] and "refresh_token" not in refreshed.json()
+    [rotated] = _refresh_cookies(browser)
+    assert rotated["value"] != kept["value"], "the refresh rotated the cookie"
+    bearer = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    me = web_app.fetch("/api/v1/users/me", headers=bearer)
+    assert me.status == 200 and me.json()["email"] == account.email
+
+    signed_out = web_app.fetch("/api/v1/auth/logout", "POST", headers=FROM_A_SCRIPT)
+    assert signed_out.status == 204, signed_out
+    assert _refresh_cookies(browser) == [], "the sign-out cleared the cookie"
+    assert web_app.fetch("/api/v1/users/me", headers=bearer).json()["error"]["code"] == "SESSION_ENDED"
+    after = web_app.fetch("/api/v1/auth/refresh", "POST", headers=FROM_A_SCRIPT)
+    assert after.status == 401 and after.json()["error"]["code"] == "AUTHENTICATION_REQUIRED"
+
+
+def test_a_request_the_cookie_would_authenticate_needs_a_script_of_an_allowed_origin(
+    web_app: Page, other_site: Page, account: Account, browser: WebDriver
+) -> None:
+    _sign_in_with_the_cookie(web_app.open(), account)  # one browser: each page is opened before it acts
+    [kept] = _refresh_cookies(browser)
+    # Without the header a POST needs no preflight, and the browser sends the cookie: the API refuses it.
+    plain = web_app.fetch("/api/v1/auth/refresh", "POST")
+    assert plain.status == 403 and plain.json()["error"]["code"] == "CSRF_CHECK_FAILED"
+    # A page of an origin CORS_ORIGINS does not name: with the header, the preflight fails and nothing is sent;
+    # without it, the request goes (with the cookie: same site) and is refused, and the page reads nothing.
+    other_site.open()
+    for headers in (FROM_A_SCRIPT, {}):
+        for route in ("refresh", "logout"):
+            answer = other_site.fetch(f"/api/v1/auth/{route}", "POST", headers=headers)
+            assert answer.status is None and "Failed to fetch" in (answer.error or "")
+    assert _refresh_cookies(browser)[0]["value"] == kept["value"], "nothing rotated, nothing cleared"
+    assert web_app.open().fetch("/api/v1/auth/logout", "POST", headers=FROM_A_SCRIPT).status == 204

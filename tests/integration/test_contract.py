@@ -18,11 +18,13 @@ from typing import Any, cast
 import httpx
 import pytest
 
+from shared.config import get_settings
 from shared.http.endpoint import ENDPOINTS
 from tests.support import ROOT, contract_observer
 from tests.support.accounts import Account, make_user
 from tests.support.contract_observer import UndocumentedResponseError, check_response
 from tests.support.emails import deliver_emails, token_from_last_email
+from tests.support.legal import nothing_published
 from tests.support.network import fresh_ip
 from tests.support.settings import settings_changed
 
@@ -69,10 +71,19 @@ def test_every_operation_is_described(document: dict[str, Any]) -> None:
             operation_ids.append(operation["operationId"])
             for status, response in operation["responses"].items():
                 assert "X-Request-ID" in response.get("headers", {}), (where, status)
+            assert "422" in operation["responses"], where  # a body where none is taken is refused
             if "requestBody" in operation:
                 assert {"400", "413", "415", "422"} <= set(operation["responses"]), where
     assert len(operation_ids) == len(set(operation_ids))
     assert all(tag.get("description") for tag in document["tags"])
+
+
+# Routes that read the credentials they accept themselves: each alternative, and none
+# ({}: a refresh token in the body will do).
+READ_THEIR_OWN_CREDENTIALS: dict[str, list[dict[str, list[str]]]] = {
+    "auth_refresh": [{"refreshCookie": []}, {}],
+    "auth_logout": [{"bearerAuth": []}, {"refreshCookie": []}, {}],
+}
 
 
 def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any]) -> None:
@@ -81,6 +92,8 @@ def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any
         "scheme": "bearer",
         "bearerFormat": "JWT",
     }
+    cookie = document["components"]["securitySchemes"]["refreshCookie"]
+    assert (cookie["type"], cookie["in"], cookie["name"]) == ("apiKey", "cookie", get_settings().refresh_cookie_name)
     protected = 0
     for spec in ENDPOINTS:
         if not spec.include_in_schema:
@@ -91,11 +104,31 @@ def test_protected_operations_declare_bearer_401_and_503(document: dict[str, Any
             assert operation["security"] == [{"bearerAuth": []}]
             assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
             assert "503" in operation["responses"]
+        elif spec.bearer_optional:
+            assert operation["security"] == [{}, {"bearerAuth": []}], "anonymous, or with a bearer token"
+        elif spec.name in READ_THEIR_OWN_CREDENTIALS:
+            assert operation["security"] == READ_THEIR_OWN_CREDENTIALS[spec.name]
+            assert {"401", "403", "503"} <= set(operation["responses"])
+            assert "WWW-Authenticate" in operation["responses"]["401"]["headers"]
         else:
             assert operation["security"] == []
         if "429" in operation["responses"]:
             assert "Retry-After" in operation["responses"]["429"]["headers"]
     assert protected >= 15
+
+
+def test_the_first_reset_routes_are_the_same_operations_marked_deprecated(document: dict[str, Any]) -> None:
+    for step in ("request", "confirm"):
+        current = document["paths"][f"/api/v1/auth/password/reset/{step}"]["post"]
+        old = document["paths"][f"/api/v1/auth/password-reset/{step}"]["post"]
+        assert old["deprecated"] is True and "deprecated" not in current
+        assert old["operationId"] == current["operationId"] + "_deprecated"
+        assert old["requestBody"] == current["requestBody"] and old["responses"] == current["responses"]
+        assert old["description"].startswith(f"Deprecated: use POST /api/v1/auth/password/reset/{step}.")
+    deprecated = {
+        path for path, item in document["paths"].items() for operation in item.values() if "deprecated" in operation
+    }
+    assert deprecated == {"/api/v1/auth/password-reset/request", "/api/v1/auth/password-reset/confirm"}
 
 
 def test_request_schemas_state_the_rules(document: dict[str, Any]) -> None:
@@ -149,7 +182,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
     }
     # The limits the fuzzer's own sign-in (every few seconds) would meet are lifted. Those of bad
     # emailed tokens and failed refreshes are made small instead, so that every run meets their 429s
-    # (verify-email, password-reset/confirm, refresh) and checks them against the document.
+    # (verify-email, password-reset/confirm, invitations/inspect and accept, refresh) and checks them
+    # against the document.
     limits = {
         **{
             name: "1000000"
@@ -160,6 +194,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
                 "RATE_LIMIT_EMAIL_PER_IP",
                 "RATE_LIMIT_EMAIL_PER_ADDRESS",
                 "RATE_LIMIT_LOGIN_SUCCESS_PER_ACCOUNT",
+                "RATE_LIMIT_INVITATIONS_PER_USER",
+                "RATE_LIMIT_PASSWORD_CHANGE_PER_USER",
                 "MAX_SESSIONS_PER_USER",
             )
         },
@@ -189,7 +225,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(base_url: st
         "30",
         "--no-shrink",
     ]
-    with settings_changed(**limits):
+    # It publishes legal documents too (as the super admin it is): none is left for the rest of the suite.
+    with settings_changed(**limits), nothing_published():
         done = _run(command, env, timeout=900)
     summary = "\n".join(done.stdout.splitlines()[-25:])
     print(summary)

@@ -613,6 +613,8 @@ def _run_preprovision(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedP
         "AUGEO_DEPLOYER_PRINCIPAL_NAME": "deployer@example.org",
         "SUPER_ADMIN_EMAIL": "admin@example.org",
         "SUPER_ADMIN_PASSWORD": "a strong password 1",
+        "AUGEO_FRONTEND_ADMIN_URL": "https://admin.example.org",
+        "AUGEO_FRONTEND_DONOR_URL": "https://donate.example.org",
         **env,
     }
     done = subprocess.run(
@@ -653,6 +655,31 @@ def test_preprovision_refuses_a_value_that_holds_no_key(tmp_path: Path) -> None:
     assert done.returncode == 1 and "AUGEO_JWT_SIGNING_KEYS holds no PEM private key" in done.stderr
     done, _ = _run_preprovision(tmp_path, AUGEO_JWT_ALGORITHM="HS256")
     assert done.returncode == 1 and "AUGEO_JWT_ALGORITHM" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["", "http://localhost:3000", "http://admin.example.org"])
+def test_preprovision_refuses_email_link_targets_production_would_refuse(tmp_path: Path, value: str) -> None:
+    """The app runs as production in Azure, which refuses them: say so before anything is created."""
+    done, _ = _run_preprovision(tmp_path, AUGEO_FRONTEND_DONOR_URL=value)
+    assert done.returncode == 1
+    assert "AUGEO_FRONTEND_DONOR_URL must be the web app's https URL" in done.stderr
+
+
+def test_the_link_targets_reach_the_app_and_the_hooks_without_a_local_default(inspected: dict[str, Any]) -> None:
+    values = _parameter_values("infra/main.parameters.json")
+    assert values["frontendAdminUrl"] == "${AUGEO_FRONTEND_ADMIN_URL}", "no localhost default: production refuses it"
+    assert values["frontendDonorUrl"] == "${AUGEO_FRONTEND_DONOR_URL}"
+    main = _bicep(inspected, "infra/main.bicep")
+    assert main["outputs"]["FRONTEND_ADMIN_URL"]["value"] == "frontendAdminUrl"
+    assert main["outputs"]["FRONTEND_DONOR_URL"]["value"] == "frontendDonorUrl"
+    for settings in _setting_variants(_bicep(inspected, "infra/modules/functionapp.bicep")):
+        assert (settings["FRONTEND_ADMIN_URL"], settings["FRONTEND_DONOR_URL"]) == (
+            "frontendAdminUrl",
+            "frontendDonorUrl",
+        )
+        assert "MFA_REQUIRED_ROLES" not in settings, "unset: production's default, super and NPO admins"
+    postprovision = (INFRA / "scripts" / "postprovision.sh").read_text()
+    assert "export FRONTEND_ADMIN_URL FRONTEND_DONOR_URL" in postprovision, "its production settings check them"
 
 
 def test_no_setting_or_property_deprecated_on_flex(inspected: dict[str, Any]) -> None:

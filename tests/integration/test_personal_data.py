@@ -30,6 +30,7 @@ from shared.security.tokens import hash_token
 from tests.support.accounts import PASSWORD, Account, Actor
 from tests.support.database import owner_engine
 from tests.support.emails import token_from_last_email
+from tests.support.events import registered_event
 
 NPO = str(uuid.uuid4())
 
@@ -43,8 +44,9 @@ def _bearer(token: str) -> dict[str, str]:
 
 @dataclass
 class Person:
-    """A staff user who registered with a full profile, signed in on two browsers, was assigned to
-    an event, asked for a password reset and turned a second factor on."""
+    """A staff user who registered with a full profile, was assigned to an event, asked for a
+    password reset, turned a second factor on in one browser and then signed in on a second
+    with a recovery code (turning the factor on ends every other session)."""
 
     account: Account
     id: str
@@ -96,17 +98,16 @@ def person(client: httpx.Client, unique_email: Callable[[str], str], signed_in: 
     user_id = registered.json()["user"]["id"]
     admin = signed_in("super_admin")
     assert admin.request("PATCH", f"/api/v1/users/{user_id}/role", json={"role": "staff", "npo_id": NPO}).is_success
-    event_id = str(uuid.uuid4())
+    event_id = registered_event(NPO)
     assert admin.request("PUT", f"/api/v1/users/{user_id}/events/{event_id}").status_code == 201
     tag = secrets.token_hex(4)
     browsers = (f"ErasureBrowser/{tag}", f"ErasurePhone/{tag}")
     assert account.login("not the password", **{"User-Agent": browsers[1]}).status_code == 401
     first = account.tokens(**{"User-Agent": browsers[0]})
-    second = account.tokens(**{"User-Agent": browsers[1]})  # a new device: an email about it
-    asked = account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email})
+    asked = account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email})
     assert asked.status_code == 202
     reset_token = token_from_last_email(account.email, "reset")
-    found = Person(account, user_id, profile, browsers, first, second, event_id, reset_token, "", [], admin)
+    found = Person(account, user_id, profile, browsers, first, {}, event_id, reset_token, "", [], admin)
     started = found.request("POST", "/api/v1/auth/mfa/totp")
     assert started.status_code == 200, started.text
     found.totp_secret = started.json()["secret"]
@@ -114,6 +115,13 @@ def person(client: httpx.Client, unique_email: Callable[[str], str], signed_in: 
     confirmed = found.request("POST", "/api/v1/auth/mfa/totp/confirm", json={"code": code})
     assert confirmed.status_code == 200, confirmed.text
     found.recovery_codes = confirmed.json()["recovery_codes"]
+    challenge = account.tokens(**{"User-Agent": browsers[1]})  # a new device: an email about it
+    proof = {"mfa_token": challenge["mfa_token"], "recovery_code": found.recovery_codes[0]}
+    second = account.http.post(
+        "/api/v1/auth/mfa/verify", json=proof, headers=account.headers(**{"User-Agent": browsers[1]})
+    )
+    assert second.status_code == 200, second.text
+    found.second = second.json()
     return found
 
 
@@ -214,7 +222,7 @@ def test_erasure_leaves_no_personal_data_in_any_table_and_ends_every_session(
     assert {"user.registered", "auth.login_succeeded", "event.assigned", "user.erased"} <= events
     assert not get_redis().exists(Keys.user_state(person.id)), "the cached authorization state is gone"
     reset = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": person.reset_token, "new_password": "Another-gala-27"}
+        "/api/v1/auth/password/reset/confirm", json={"token": person.reset_token, "new_password": "Another-gala-27"}
     )
     assert reset.status_code == 400, "the reset link died with the account's tokens"
 
@@ -325,7 +333,7 @@ def test_the_export_holds_every_category_and_no_secret(person: Person) -> None:
     assert [item["event_id"] for item in export["event_assignments"]] == [person.event_id]
     assert export["event_assignments"][0]["assigned_by"] == person.admin.id
     assert export["second_factor"]["enabled"] is True and export["second_factor"]["enrolled_at"]
-    assert export["second_factor"]["recovery_codes_left"] == len(person.recovery_codes)
+    assert export["second_factor"]["recovery_codes_left"] == len(person.recovery_codes) - 1, "one signed in"
 
     events = {event["event_type"] for event in export["audit_events"]}
     assert {"user.registered", "auth.login_failed", "auth.login_succeeded", "mfa.enrolled"} <= events
@@ -354,6 +362,17 @@ def test_the_export_holds_every_category_and_no_secret(person: Person) -> None:
             select(AuditLog).where(AuditLog.event_type == "user.data_exported", AuditLog.actor_user_id == person.id)
         ).all()
     assert len(exported) == 1
+
+
+def test_the_export_needs_a_recent_proof_of_identity(account: Account, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stolen access token must not carry off the history of addresses and browsers."""
+    token = account.tokens()["access_token"]
+    monkeypatch.setattr("shared.clock.now", lambda: time.time() + 11 * 60)  # 11 minutes after the sign-in
+    stale = account.http.get("/api/v1/users/me/export", headers=_bearer(token))
+    assert stale.status_code == 403 and stale.json()["error"]["code"] == "REAUTHENTICATION_REQUIRED"
+    renewed = account.http.post("/api/v1/auth/reauthenticate", json={"password": PASSWORD}, headers=_bearer(token))
+    assert renewed.status_code == 200, renewed.text
+    assert account.http.get("/api/v1/users/me/export", headers=_bearer(token)).status_code == 200
 
 
 def _secrets_of(person: Person) -> list[str]:

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from shared.database import unit_of_work
-from shared.models import User
-from tests.support.accounts import Account, Actor
+from shared.models import Invitation, User
+from tests.support.accounts import PASSWORD, Account, Actor
 
 OPTIONAL = ("phone", "organization_name", "address_line1", "address_line2", "city", "state", "postal_code", "country")
 FULL_PROFILE = {
@@ -99,9 +99,15 @@ def test_a_blank_optional_field_is_null_in_an_administrators_writes(
     assert patched.status_code == 200, patched.text
     assert _stored(donor.id)["phone"] is None and _stored(donor.id)["city"] is None
     body = {"email": f"blank-{uuid.uuid4().hex[:8]}@example.org", "first_name": "B", "last_name": "L"}
-    created = root.request("POST", "/api/v1/users", json={**body, "role": "staff", "npo_id": NPO, "phone": ""})
+    created = root.request(
+        "POST", "/api/v1/users", json={**body, "role": "staff", "npo_id": NPO, "phone": "", "password": PASSWORD}
+    )
     assert created.status_code == 201, created.text
     assert created.json()["phone"] is None and _stored(created.json()["id"])["phone"] is None
+    invited = root.request("POST", "/api/v1/users", json={**body, "email": f"i-{body['email']}", "role": "donor"})
+    assert invited.status_code == 202, invited.text
+    with unit_of_work() as db:
+        assert db.get(Invitation, uuid.UUID(invited.json()["id"])).phone is None  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("name", ["first_name", "last_name"])

@@ -12,19 +12,32 @@ import azure.functions as azure_functions
 import httpx
 import jwt
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from shared.context import ClientInfo
 from shared.database import unit_of_work
-from shared.models import AuditLog, EmailOutbox
+from shared.errors import RateLimitedError
+from shared.models import AuditLog, EmailOutbox, User
 from shared.redis_client import get_redis
 from shared.services import rate_limits
 from shared.services.rate_limits import Limit
-from tests.support.accounts import Account
+from shared.services.sign_in import login
+from tests.support.accounts import Account, make_user
 from tests.support.concurrency import locks_held, wait_until
 from tests.support.network import client_from, fresh_ip
+from tests.support.round_trips import counting_round_trips
 from tests.support.settings import settings_changed
 
 WRONG = "Wrong-password-1"
+
+
+def _audited(event: str, ip: str) -> int:
+    """How many audit rows of ``event`` the address caused."""
+    with unit_of_work() as db:
+        count = db.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.event_type == event, AuditLog.ip_address == ip)
+        )
+    return int(count or 0)
 
 
 def test_sixth_failed_login_from_one_ip_is_429_with_retry_after(account: Account, client: httpx.Client) -> None:
@@ -64,13 +77,7 @@ def test_thirty_concurrent_bad_logins_let_exactly_five_reach_the_password_check(
     assert refused == [429] * 25, refused
     statuses = [a.result() for a in attempts]
     assert statuses.count(401) == 5 and statuses.count(429) == 25, statuses
-    with unit_of_work() as db:
-        checked = db.scalar(
-            select(func.count())
-            .select_from(AuditLog)
-            .where(AuditLog.event_type == "auth.login_failed", AuditLog.ip_address == account.ip)
-        )
-    assert checked == 5
+    assert _audited("auth.login_failed", account.ip) == 5
 
 
 def test_a_correct_login_does_not_use_up_the_failure_budget(account: Account) -> None:
@@ -81,13 +88,41 @@ def test_a_correct_login_does_not_use_up_the_failure_budget(account: Account) ->
 def test_rate_limited_is_audited_once_per_window(account: Account) -> None:
     for _ in range(8):
         account.login(password=WRONG)
-    with unit_of_work() as db:
-        events = db.scalar(
-            select(func.count())
-            .select_from(AuditLog)
-            .where(AuditLog.event_type == "auth.rate_limited", AuditLog.ip_address == account.ip)
-        )
-    assert events == 1
+    assert _audited("auth.rate_limited", account.ip) == 1
+
+
+def test_refused_sign_ins_are_audited_by_the_first_refusal_of_the_window_alone(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of refused sign-ins does not reach PostgreSQL: the script that refuses says
+    whether this is the counter's first refusal in its window, and only that one is audited.
+    No Redis round trip is added for it: a refused sign-in costs three (the success limit,
+    whether the address is known, the per-address limit), the first as the others."""
+    for _ in range(5):
+        assert account.login(password=WRONG).status_code == 401
+    client = ClientInfo(request_id="flood", ip_address=account.ip, user_agent="pytest")
+    refusals = []
+    for _ in range(6):
+        with counting_round_trips(monkeypatch) as seen, pytest.raises(RateLimitedError):
+            login(account.email, WRONG, client)
+        refusals.append(seen)
+    assert [len(seen.redis) for seen in refusals] == [3] * 6
+    audit_writes = [sum("audit_logs" in statement for statement in seen.statements) for seen in refusals]
+    assert audit_writes == [1, 0, 0, 0, 0, 0]
+    assert _audited("auth.rate_limited", account.ip) == 1
+
+
+@pytest.mark.parametrize("state", ["unverified", "deactivated"])
+def test_a_right_password_to_an_account_that_cannot_sign_in_keeps_its_slot(client: httpx.Client, state: str) -> None:
+    """Only a session actually opening gives a password check's slot back: a right password
+    answered 403 still cost a bcrypt check, and counts like a wrong one."""
+    person = make_user(client, "donor", verified=state != "unverified")
+    if state == "deactivated":
+        with unit_of_work() as db:
+            deactivate = update(User).where(User.email == person.email)
+            db.execute(deactivate.values(is_active=False, deactivated_at=func.now()))
+    statuses = [person.login().status_code for _ in range(6)]
+    assert statuses == [403] * 5 + [429]
 
 
 def test_many_ips_guessing_one_account_hit_the_account_limit_but_not_the_owner(
@@ -165,7 +200,7 @@ def test_over_the_per_address_limit_resend_and_reset_answer_the_same_and_send_no
     """Anyone can name an address: a limit they could use up must not turn into a 429
     that blocks the owner's own reset, so it silently stops sending instead."""
     sent_before = _outbox_count(account.email)
-    for path in ("/api/v1/auth/verify-email/resend", "/api/v1/auth/password-reset/request"):
+    for path in ("/api/v1/auth/verify-email/resend", "/api/v1/auth/password/reset/request"):
         statuses = []
         for _ in range(5):
             with client_from(str(client.base_url), fresh_ip()) as http:
@@ -177,7 +212,7 @@ def test_over_the_per_address_limit_resend_and_reset_answer_the_same_and_send_no
 def test_reset_request_is_limited_per_ip(client: httpx.Client, unique_email: Callable[[str], str]) -> None:
     with settings_changed(RATE_LIMIT_EMAIL_PER_IP="2"), client_from(str(client.base_url), fresh_ip()) as http:
         statuses = [
-            http.post("/api/v1/auth/password-reset/request", json={"email": unique_email("x")}).status_code
+            http.post("/api/v1/auth/password/reset/request", json={"email": unique_email("x")}).status_code
             for _ in range(3)
         ]
     assert statuses == [202, 202, 429]
@@ -217,7 +252,7 @@ def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(
 
     monkeypatch.setattr(bcrypt, "hashpw", spy)
     response = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": "z" * 43, "new_password": "Brand-new-pass-77"}
+        "/api/v1/auth/password/reset/confirm", json={"token": "z" * 43, "new_password": "Brand-new-pass-77"}
     )
     assert response.status_code == 400
     assert calls == []
@@ -227,7 +262,7 @@ def test_reset_confirm_looks_at_the_token_before_any_bcrypt_work(
     ("path", "body"),
     [
         ("/api/v1/auth/verify-email", {"token": "q" * 43}),
-        ("/api/v1/auth/password-reset/confirm", {"token": "q" * 43, "new_password": "Brand-new-pass-77"}),
+        ("/api/v1/auth/password/reset/confirm", {"token": "q" * 43, "new_password": "Brand-new-pass-77"}),
     ],
 )
 def test_made_up_email_tokens_are_limited_per_address(client: httpx.Client, path: str, body: dict[str, str]) -> None:
@@ -299,6 +334,33 @@ def test_inside_a_trusted_network_one_donors_typos_do_not_lock_out_the_room(
     assert attempts(fresh_ip()) == ([401] * 5 + [429], 429, 429), "elsewhere the address is what counts"
     with settings_changed(RATE_LIMIT_TRUSTED_NETWORKS="127.0.0.0/8"):
         assert attempts(fresh_ip()) == ([401] * 5 + [429], 200, 429), "per (address, account) in a trusted network"
+
+
+def test_inside_a_trusted_network_password_checks_across_accounts_have_a_ceiling(
+    client: httpx.Client, new_account: Callable[[], Account]
+) -> None:
+    """Spraying one password over many accounts from a venue's address: each account's own
+    budget is untouched, but the address has a ceiling (RATE_LIMIT_LOGIN_PER_TRUSTED_IP),
+    which sign-ins that open a session never use up."""
+    donors = [new_account() for _ in range(10)]
+    venue = fresh_ip()
+    with (
+        settings_changed(RATE_LIMIT_TRUSTED_NETWORKS="127.0.0.0/8", RATE_LIMIT_LOGIN_PER_TRUSTED_IP="4"),
+        client_from(str(client.base_url), venue) as http,
+    ):
+
+        def login(who: Account, password: str) -> int:
+            return http.post("/api/v1/auth/login", json={"email": who.email, "password": password}).status_code
+
+        assert [login(donor, donor.password) for donor in donors] == [200] * 10, "sign-ins that open a session"
+        assert [login(donor, WRONG) for donor in donors[:5]] == [401] * 4 + [429]
+        assert login(donors[9], donors[9].password) == 429, "the ceiling holds for the whole address"
+        elsewhere = client_from(str(client.base_url), fresh_ip())
+        with elsewhere:
+            answer = elsewhere.post(
+                "/api/v1/auth/login", json={"email": donors[9].email, "password": donors[9].password}
+            )
+        assert answer.status_code == 200, "another address of the network has a ceiling of its own"
 
 
 def test_ipv6_clients_are_counted_by_their_slash_64() -> None:

@@ -33,6 +33,7 @@ from tests.support.database import alembic_config, owner_engine, table_privilege
 
 INSUFFICIENT_PRIVILEGE = "42501"
 INVALID_PARAMETER_VALUE = "22023"
+CHECK_VIOLATION = "23514"
 DAY = timedelta(days=1)
 
 
@@ -136,6 +137,29 @@ def _outbox_row(status: str, *, days_ago: float) -> uuid.UUID:
     )
 
 
+def _invitation(*, ended: str | None, days_ago: float, expires_days_from_now: float) -> uuid.UUID:
+    """An invitation, ``ended`` ("accepted", "revoked", or None: still pending) ``days_ago``,
+    expiring when the test says; with an email about it (which goes with it)."""
+    now = datetime.now(UTC)
+    when = now - days_ago * DAY
+    invitation = _owner_insert(
+        "INSERT INTO invitations (email, role, state, expires_at, accepted_at, revoked_at)"
+        " VALUES (:email, 'donor', :state, :expires, :accepted, :revoked) RETURNING id",
+        email=f"retention-{secrets.token_hex(4)}@example.org",
+        state=ended or "pending",
+        expires=now + expires_days_from_now * DAY,
+        accepted=when if ended == "accepted" else None,
+        revoked=when if ended == "revoked" else None,
+    )
+    _owner(
+        "INSERT INTO email_outbox (to_address, subject, text_body, html_body, template, status,"
+        " invitation_id, token_purpose, link_url, expires_at)"
+        " VALUES ('x@example.org', 'Invited', '', '', 'invitation', 'sent', :id, 'invitation', 'https://a/x', now())",
+        id=invitation,
+    )
+    return invitation
+
+
 def _audit_row(*, days_ago: float) -> uuid.UUID:
     """Written by the owner with an old time (INSERT is what the log allows: nobody may move a row back)."""
     return _owner_insert(
@@ -175,10 +199,28 @@ def rows() -> Rows:
         made.add("email_outbox", _outbox_row(status, days_ago=outbox - 1), expect_gone=False)
     for status in ("pending", "sending"):  # may still be sent, however old
         made.add("email_outbox", _outbox_row(status, days_ago=outbox + 1), expect_gone=False)
+    for ended, days_ago, expires, gone in (  # invitations go at the email tokens' age
+        ("accepted", tokens + 1, 3, True),  # accepted long ago
+        ("revoked", tokens + 1, 3, True),  # revoked long ago
+        (None, 0, -(tokens + 1), True),  # never answered, expired long ago
+        ("revoked", 0, -(tokens + 1), True),  # revoked just now, but expired long ago: ended then
+        ("accepted", tokens - 1, 3, False),  # accepted, not yet long enough
+        (None, 0, -(tokens - 1), False),  # expired, not yet long enough
+        (None, 0, 3, False),  # pending
+    ):
+        invitation = _invitation(ended=ended, days_ago=days_ago, expires_days_from_now=expires)
+        made.add("invitations", invitation, expect_gone=gone)
     made.add("audit_logs", _audit_row(days_ago=audit + 1), expect_gone=True)
     made.add("audit_logs", _audit_row(days_ago=audit + 30), expect_gone=True)
     made.add("audit_logs", _audit_row(days_ago=audit - 1), expect_gone=False)
     return made
+
+
+def _emails_of(invitations: set[uuid.UUID]) -> int:
+    count: int = _owner_scalar(
+        "SELECT count(*) FROM email_outbox WHERE invitation_id = ANY(:ids)", ids=list(invitations)
+    )
+    return count
 
 
 def _refresh_tokens_of(sessions: set[uuid.UUID]) -> int:
@@ -190,15 +232,23 @@ def _refresh_tokens_of(sessions: set[uuid.UUID]) -> int:
 def test_retention_deletes_exactly_what_is_past_its_age(rows: Rows, batch_size: int) -> None:
     assert _refresh_tokens_of(rows.gone["sessions"]) == 2 * len(rows.gone["sessions"])
     report = run_retention(get_settings(), batch_size=batch_size)
-    for table in ("sessions", "user_tokens", "email_outbox", "audit_logs"):
+    for table in ("sessions", "user_tokens", "email_outbox", "invitations", "audit_logs"):
         assert rows.present(table) == rows.kept[table], table
     assert _refresh_tokens_of(rows.gone["sessions"]) == 0, "refresh tokens go with their session"
+    assert _emails_of(rows.gone["invitations"]) == 0, "an invitation's emails go with it"
+    assert _emails_of(rows.kept["invitations"]) == len(rows.kept["invitations"])
     assert _refresh_tokens_of(rows.kept["sessions"]) == 2 * len(rows.kept["sessions"])
     assert report.sessions >= 3 and report.email_tokens >= 3
-    assert report.email_outbox >= 4 and report.audit_logs >= 2
+    assert report.email_outbox >= 4 and report.audit_logs >= 2 and report.invitations >= 4
     again = run_retention(get_settings(), batch_size=batch_size)
     assert rows.present("sessions") == rows.kept["sessions"]
-    assert (again.sessions, again.email_tokens, again.email_outbox, again.audit_logs) == (0, 0, 0, 0)
+    assert (again.sessions, again.email_tokens, again.email_outbox, again.invitations, again.audit_logs) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 def test_the_ages_are_settings() -> None:
@@ -351,6 +401,72 @@ def test_the_runtime_role_has_no_path_to_deleting_audit_rows(
     error = _refused(get_engine(), [statement.format(**names) for statement in statements], audit_row)
     assert sqlstate(error) == INSUFFICIENT_PRIVILEGE, error
     assert refusal in str(error)
+
+
+# -- erased_at is written once: the scrub cannot be turned on anyone ---------------------------
+
+_AUDITED_ADDRESS = "203.0.113.7"
+
+
+def _person_with_an_audited_address() -> tuple[uuid.UUID, uuid.UUID]:
+    """An active donor, and an audit row of their own request with its address; both ids."""
+    user = _owner_insert(
+        "INSERT INTO users (email, first_name, last_name, role, is_active)"
+        " VALUES (:email, 'Ada', 'Lovelace', 'donor', true) RETURNING id",
+        email=f"scrub-{secrets.token_hex(6)}@example.org",
+    )
+    row = _owner_insert(
+        "INSERT INTO audit_logs (event_type, actor_user_id, target_user_id, ip_address, user_agent)"
+        " VALUES ('auth.login_succeeded', :user, :user, :ip, 'pytest') RETURNING id",
+        user=user,
+        ip=_AUDITED_ADDRESS,
+    )
+    return user, row
+
+
+def _as_runtime_role(statements: list[str], user: uuid.UUID) -> sa.exc.DBAPIError:
+    """Run ``statements`` as the app's role in one transaction that must fail."""
+    with get_engine().connect() as connection, connection.begin() as transaction:
+        with pytest.raises(sa.exc.DBAPIError) as refused:
+            for statement in statements:
+                connection.execute(text(statement), {"id": user})
+        transaction.rollback()
+    return refused.value
+
+
+def test_the_runtime_role_cannot_mark_an_account_erased_to_blank_its_audit_addresses() -> None:
+    """Mark erased, scrub, unmark used to blank anyone's audit addresses: marking now takes a real erasure."""
+    user, row = _person_with_an_audited_address()
+    error = _as_runtime_role(
+        [
+            "UPDATE users SET erased_at = now() WHERE id = :id",
+            "SELECT scrub_erased_user_audit_logs(:id)",
+            "UPDATE users SET erased_at = NULL WHERE id = :id",
+        ],
+        user,
+    )
+    assert sqlstate(error) == CHECK_VIOLATION and "ck_users_erased_state" in str(error), error
+    assert _owner_scalar("SELECT ip_address FROM audit_logs WHERE id = :id", id=row) == _AUDITED_ADDRESS
+    assert _owner_scalar("SELECT erased_at FROM users WHERE id = :id", id=user) is None
+
+
+def test_erased_at_is_written_once_and_an_erased_account_stays_erased() -> None:
+    user, _ = _person_with_an_audited_address()
+    _owner(
+        "UPDATE users SET email = 'erased-' || id || '@erased.invalid', first_name = '', last_name = '',"
+        " password_hash = NULL, is_active = false, erased_at = now() WHERE id = :id",
+        id=user,
+    )
+    for statement, expected in (
+        ("UPDATE users SET erased_at = NULL WHERE id = :id", "written once"),
+        ("UPDATE users SET erased_at = now() - interval '1 day' WHERE id = :id", "written once"),
+        ("UPDATE users SET email = 'ada@example.org' WHERE id = :id", "ck_users_erased_state"),
+        ("UPDATE users SET is_active = true WHERE id = :id", "ck_users_erased_state"),
+    ):
+        error = _as_runtime_role([statement], user)
+        assert sqlstate(error) in (CHECK_VIOLATION, INSUFFICIENT_PRIVILEGE) and expected in str(error), statement
+    with get_engine().begin() as connection:  # what it was erased for still works
+        assert connection.scalar(text("SELECT scrub_erased_user_audit_logs(:id)"), {"id": user}) == 1
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ def test_rotated_token_after_grace_ends_the_whole_session(account: Account) -> N
     _age_rotation(_sid(tokens), get_settings().refresh_token_reuse_grace_seconds + 1)
     stolen = _refresh(account, tokens["refresh_token"])
     assert stolen.status_code == 401
-    assert stolen.json()["error"]["code"] == "INVALID_REFRESH_TOKEN"
+    assert stolen.json()["error"]["code"] == "REFRESH_TOKEN_REUSED"
     # the thief's replay killed the legitimate lineage too: access and refresh tokens die
     assert account.me(child["access_token"]).status_code == 401
     assert _refresh(account, child["refresh_token"]).status_code == 401

@@ -1,4 +1,5 @@
-"""A sign-in that checked a password which a reset or change then replaced opens no session.
+"""A sign-in (or a password change) that checked a password which a reset or change then replaced
+opens no session (changes nothing).
 
 Deterministic, with database locks as barriers (no sleeps decide the order):
 the test holds the user's row lock; the password reset (or change, or
@@ -27,6 +28,7 @@ from shared.services.sign_in import login
 from tests.support.accounts import PASSWORD, Account, Actor
 from tests.support.concurrency import USER_ROW_LOCK, locks_held
 from tests.support.emails import token_from_last_email
+from tests.support.network import fresh_ip
 
 NEW_PASSWORD = "Fresh-gala-pass-42"
 CLIENT = ClientInfo(request_id="race", ip_address="198.51.100.77", user_agent="race-test")
@@ -50,14 +52,16 @@ def _race(user_id: uuid.UUID, first: Callable[[], Any], email: str) -> tuple[Fut
     with ThreadPoolExecutor(max_workers=2) as pool, locks_held(USER_ROW_LOCK, id=user_id) as lock:
         change = pool.submit(first)
         lock.queued(1)
-        sign_in = pool.submit(login, email, PASSWORD, CLIENT)
+        # From an address of its own: a sign-in that opens no session keeps its slot of the address's limit.
+        signing_in = ClientInfo(request_id="race", ip_address=fresh_ip(), user_agent="race-test")
+        sign_in = pool.submit(login, email, PASSWORD, signing_in)
         lock.queued(2)
     return change, sign_in
 
 
 def test_no_session_outlives_a_password_reset_that_raced_the_sign_in(account: Account) -> None:
     user_id = _user_id(account.email)
-    assert account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email}).status_code == 202
+    assert account.http.post("/api/v1/auth/password/reset/request", json={"email": account.email}).status_code == 202
     token = token_from_last_email(account.email, "reset your password")
     reset, sign_in = _race(user_id, lambda: password_changes.confirm_reset(token, NEW_PASSWORD, CLIENT), account.email)
     reset.result()
@@ -78,6 +82,27 @@ def test_no_session_outlives_a_password_change_that_raced_the_sign_in(account: A
     with pytest.raises(AuthenticationError):
         sign_in.result()
     assert _open_sessions(user_id) == 1, "only the session that changed the password stays"
+
+
+def test_a_password_change_that_raced_a_reset_does_not_undo_it(account: Account) -> None:
+    """Someone holding the old password and a session changes it while the owner resets it:
+    the reset commits first (ending that session), so the change finds neither its password
+    nor its session current and changes nothing; the owner's new password stands."""
+    user_id = _user_id(account.email)
+    principal = authenticate(account.tokens()["access_token"], CLIENT)
+    assert account.http.post("/api/v1/auth/password-reset/request", json={"email": account.email}).status_code == 202
+    token = token_from_last_email(account.email, "reset your password")
+    attackers = "Attackers-choice-77"
+    with ThreadPoolExecutor(max_workers=2) as pool, locks_held(USER_ROW_LOCK, id=user_id) as lock:
+        reset = pool.submit(password_changes.confirm_reset, token, NEW_PASSWORD, CLIENT)
+        lock.queued(1)
+        change = pool.submit(password_changes.change_password, principal, PASSWORD, attackers, CLIENT)
+        lock.queued(2)
+    reset.result()
+    with pytest.raises(AuthenticationError):
+        change.result()
+    assert account.login(password=attackers).status_code == 401
+    assert account.login(password=NEW_PASSWORD).status_code == 200
 
 
 def test_no_session_opens_for_an_account_deactivated_during_the_sign_in(

@@ -97,7 +97,7 @@ def test_role_change_applies_on_the_very_next_request(signed_in: Callable[..., A
 @pytest.mark.parametrize(
     ("body", "field_hint"),
     [
-        ({"role": "staff"}, "npo_id is required"),
+        ({"role": "staff"}, "is required for role staff"),
         ({"role": "donor", "npo_id": NPO_A}, "must not be set"),
         ({"role": "super_admin", "npo_id": NPO_A}, "must not be set"),
         ({"role": "wizard"}, "role"),
@@ -282,22 +282,21 @@ def test_admin_verify_email_activates_unless_deactivated(client: httpx.Client, s
 # -- creation -------------------------------------------------------------------------------------
 
 
-def test_create_without_password_sends_an_invitation_that_sets_one(
+def test_create_without_password_invites_and_the_link_opens_the_accept_page(
     client: httpx.Client, signed_in: Callable[..., Actor]
 ) -> None:
     admin = signed_in("npo_admin", NPO_A)
     email = f"invited-{uuid.uuid4().hex[:8]}@example.org"
     body = {"email": email, "first_name": "In", "last_name": "Vited", "role": "staff", "npo_id": NPO_A}
     created = admin.request("POST", "/api/v1/users", json=body)
-    assert created.status_code == 201, created.text
-    assert created.json()["npo_id"] == NPO_A and created.json()["is_active"] is False
+    assert created.status_code == 202, created.text
+    assert created.json()["npo_id"] == NPO_A and created.json()["status"] == "pending", "the invitation"
     [invitation] = emails_to(email)
-    assert "http://localhost:3000/set-password?token=" in invitation["text"]
+    assert "http://localhost:3000/accept-invitation?token=" in invitation["text"]
     token = token_from_last_email(email, "invited")
-    confirm = client.post(
-        "/api/v1/auth/password-reset/confirm", json={"token": token, "new_password": "Welcome-aboard-42"}
-    )
-    assert confirm.status_code == 200
+    accepted = client.post("/api/v1/invitations/accept", json={"token": token, "password": "Welcome-aboard-42"})
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["user"]["email_verified"] is True
     assert Account(client, email, password="Welcome-aboard-42").login().status_code == 200
 
 
@@ -315,7 +314,7 @@ def test_create_with_password_sends_verification(client: httpx.Client, signed_in
 
 @pytest.mark.parametrize(
     ("role", "npo", "status"),
-    [("donor", None, 403), ("super_admin", None, 403), ("staff", NPO_B, 403), ("npo_admin", NPO_A, 201)],
+    [("donor", None, 403), ("super_admin", None, 403), ("staff", NPO_B, 403), ("npo_admin", NPO_A, 202)],
 )
 def test_npo_admin_creation_limits(signed_in: Callable[..., Actor], role: str, npo: str | None, status: int) -> None:
     admin = signed_in("npo_admin", NPO_A)

@@ -6,9 +6,9 @@ allows that origin as CORS_ORIGINS would in Azure. The test drives the page's ha
 through selenium: sign in, the two-step second factor, a protected fetch, refreshes,
 sign-out, several tabs.
 
-The memory transport works against the API as it is. The cookie transport's scenarios
-(reload and still signed in, two tabs refreshing together, sign-out reaching the other
-tab) are written below and skipped until the API sets the refresh cookie.
+Both transports: memory (a tab's own session, gone with a reload) and cookie (the
+refresh token in the API's HttpOnly cookie: a reload is still signed in, two tabs refresh
+together twenty times and the session lives, a sign-out in one tab reaches the other).
 
 Needs node and npm (tests/node_tools.py) and Chromium (tests/chromium.py).
 """
@@ -39,11 +39,6 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 pytestmark = pytest.mark.slow
-
-COOKIE_TRANSPORT_PENDING = pytest.mark.skip(
-    reason="needs the API's cookie refresh-token transport (the refresh cookie, cookie refresh and logout, "
-    "credentialed CORS), which it does not implement yet"
-)
 
 INDEX = """<!doctype html>
 <html><head><meta charset="utf-8"><title>Augeo auth client</title></head>
@@ -180,7 +175,7 @@ def _second_factor_in_two_steps(page: Page, email: str, totp: pyotp.TOTP) -> Non
     assert me["status"] == 200 and me["body"]["mfa_enabled"] is True
 
 
-# -- memory transport: works against the API as it is ------------------------
+# -- memory transport -----------------------------------------------------------
 
 
 def test_memory_transport_signs_in_fetches_refreshes_and_signs_out(
@@ -220,10 +215,9 @@ def test_memory_transport_second_factor_in_two_steps(
     _second_factor_in_two_steps(open_page("memory"), actor.account.email, totp)
 
 
-# -- cookie transport: written, waiting for the API's refresh cookie ---------
+# -- cookie transport -----------------------------------------------------------
 
 
-@COOKIE_TRANSPORT_PENDING
 def test_cookie_transport_survives_a_reload_shares_tabs_and_signs_out_everywhere(
     open_page: Callable[[str], Page], account: Account, api_url: str
 ) -> None:
@@ -255,7 +249,6 @@ def test_cookie_transport_survives_a_reload_shares_tabs_and_signs_out_everywhere
     assert first.ok("token") is None, "the cookie is gone"
 
 
-@COOKIE_TRANSPORT_PENDING
 def test_cookie_transport_second_factor_in_two_steps(
     open_page: Callable[[str], Page], signed_in: Callable[..., Actor]
 ) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.contract_observer import check_response
+from tests.support.messages import check_error_message
 
 
 def unused_port() -> int:
@@ -30,12 +31,13 @@ def client_from(base_url: str, ip: str) -> httpx.Client:
 
     Every response it receives is checked against the OpenAPI document
     (:mod:`tests.support.contract_observer`): a status or error code the
-    document does not list for the operation fails the request."""
+    document does not list for the operation fails the request; and every
+    error against the rule of messages (:mod:`tests.support.messages`)."""
     return httpx.Client(
         base_url=base_url,
         timeout=30,
         transport=httpx.HTTPTransport(local_address=ip),
-        event_hooks={"response": [check_response]},
+        event_hooks={"response": [check_response, check_error_message]},
     )
 
 

@@ -66,7 +66,8 @@ def settings_changed(**env: str | None) -> Iterator[None]:
 
 def production_settings(**extra: str) -> dict[str, str]:
     """Settings under which the app runs as in production (for :func:`settings_changed`):
-    what production refuses otherwise is set as an operator would set it."""
+    what production refuses otherwise is set as an operator would set it. The second
+    factor stays off, as in the rest of the suite, but said so (production refuses it empty)."""
     from shared.security.signing_keys import new_private_key_pem
 
     return {
@@ -74,5 +75,8 @@ def production_settings(**extra: str) -> dict[str, str]:
         "BCRYPT_ROUNDS": "12",
         "JWT_SIGNING_KEYS": new_private_key_pem("ES256"),  # an operator's key, not a development one
         "CORS_ORIGINS": "https://admin.example.org",
+        "FRONTEND_ADMIN_URL": "https://admin.example.org",
+        "FRONTEND_DONOR_URL": "https://donate.example.org",
+        "MFA_REQUIRED_ROLES": "none",
         **extra,
     }

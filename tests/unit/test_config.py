@@ -22,7 +22,15 @@ VALID = {
 # The single-service family: one shared secret.
 HS256 = {"jwt_algorithm": "HS256", "jwt_secret_key": "0f8Jq2Lx-V7nRk3Zs9Wb_T4mYc6Hd1Ug5Pe2Ao8Ni0"}
 # What a production deployment looks like when every setting is as it should be.
-PRODUCTION = {**VALID, "environment": "production", "db_ssl": "verify-full", "bcrypt_rounds": 12}
+PRODUCTION = {
+    **VALID,
+    "environment": "production",
+    "db_ssl": "verify-full",
+    "bcrypt_rounds": 12,
+    "frontend_admin_url": "https://admin.example.org",
+    "frontend_donor_url": "https://donate.example.org",
+    "mfa_required_roles": "super_admin,npo_admin",
+}
 
 
 def settings(**changes: object) -> Settings:
@@ -41,6 +49,7 @@ def test_defaults_follow_the_design() -> None:
     assert defaults["db_pool_size"] + defaults["db_max_overflow"] <= 4
     assert defaults["rate_limit_login_per_ip"] == 5
     assert defaults["rate_limit_login_per_ip_window_seconds"] == 900
+    assert defaults["refresh_cookie_name"] == "__Secure-augeo_refresh"
 
 
 @pytest.mark.parametrize(
@@ -57,6 +66,10 @@ def test_defaults_follow_the_design() -> None:
         ({"email_backend": "smtp"}, "EMAIL_BACKEND"),
         ({"frontend_admin_url": "not a url"}, "FRONTEND_ADMIN_URL"),
         ({"cors_origins": "https://ok.example.org,ftp://bad"}, "CORS_ORIGINS"),
+        ({"refresh_cookie_name": "augeo refresh"}, "REFRESH_COOKIE_NAME"),
+        ({"refresh_cookie_name": "augeo=refresh"}, "REFRESH_COOKIE_NAME"),
+        ({"refresh_cookie_name": ""}, "REFRESH_COOKIE_NAME"),
+        ({"refresh_cookie_name": "__Host-augeo_refresh"}, "REFRESH_COOKIE_NAME"),
         ({"bcrypt_rounds": 3}, "BCRYPT_ROUNDS"),
         ({"jwt_algorithm": "none"}, "JWT_ALGORITHM"),
         ({"environment": "staging"}, "ENVIRONMENT"),
@@ -155,6 +168,18 @@ def _example_values() -> dict[str, str]:
         ({"redis_url": "redis://cache.example.org:6379/0"}, "REDIS_URL"),
         ({"cors_origins": "*"}, "CORS_ORIGINS"),
         ({"bcrypt_rounds": 10}, "BCRYPT_ROUNDS"),
+        ({"frontend_admin_url": "http://admin.example.org"}, "FRONTEND_ADMIN_URL"),
+        ({"frontend_admin_url": "https://localhost:3000"}, "FRONTEND_ADMIN_URL"),
+        ({"frontend_donor_url": "http://localhost:3001"}, "FRONTEND_DONOR_URL"),
+        ({"frontend_donor_url": "https://127.0.0.2"}, "FRONTEND_DONOR_URL"),
+        ({"frontend_donor_url": "https://[::1]:3001"}, "FRONTEND_DONOR_URL"),
+        ({"frontend_donor_url": "https://[::ffff:127.0.0.1]"}, "FRONTEND_DONOR_URL"),
+        ({"frontend_admin_url": "https://admin.localhost"}, "FRONTEND_ADMIN_URL"),
+        ({"frontend_admin_url": "https://LOCALHOST."}, "FRONTEND_ADMIN_URL"),
+        ({"frontend_admin_url": "https://gala-laptop.local"}, "FRONTEND_ADMIN_URL"),
+        ({"mfa_required_roles": ""}, "MFA_REQUIRED_ROLES"),
+        ({"mfa_required_roles": " , "}, "MFA_REQUIRED_ROLES"),
+        ({"refresh_cookie_name": "augeo_refresh"}, "REFRESH_COOKIE_NAME"),
     ],
 )
 def test_production_refuses_what_would_make_it_quietly_unsafe(changes: dict[str, object], named: str) -> None:
@@ -247,3 +272,81 @@ def test_entra_sign_in_takes_no_password_and_never_sends_a_token_in_clear() -> N
     assert entra.db_auth == "entra" and entra.db_entra_client_id == "client-id"
     local = "postgresql+pg8000://augeo_app@127.0.0.1:5432/augeo"
     assert settings(db_auth="entra", database_url=local).db_ssl == "disable"  # tests, on loopback
+
+
+def test_production_accepts_public_https_link_targets_and_second_factors_said_off() -> None:
+    production = settings(**{**PRODUCTION, "frontend_admin_url": "https://admin.example.org:8443/"})
+    assert production.frontend_admin_url == "https://admin.example.org:8443"
+    assert settings(**{**PRODUCTION, "frontend_donor_url": "https://10.20.0.5"}).frontend_donor_url
+    assert settings(**{**PRODUCTION, "mfa_required_roles": "none"}).mfa_required_roles == []
+
+
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
+def test_mfa_required_roles_none_means_nobody_in_every_environment(environment: str) -> None:
+    assert settings(**{**PRODUCTION, "environment": environment, "mfa_required_roles": "none"}).mfa_required_roles == []
+    with pytest.raises(ConfigurationError, match="MFA_REQUIRED_ROLES: 'none' stands alone"):
+        settings(**{**PRODUCTION, "environment": environment, "mfa_required_roles": "none,super_admin"})
+
+
+def test_an_empty_mfa_required_roles_is_nobody_outside_production_and_refused_in_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for environment in ("development", "test"):
+        assert settings(environment=environment, mfa_required_roles="").mfa_required_roles == []
+    with pytest.raises(ConfigurationError) as raised:
+        settings(**{**PRODUCTION, "mfa_required_roles": ""})
+    assert "MFA_REQUIRED_ROLES: is empty" in str(raised.value) and "none" in str(raised.value)
+    monkeypatch.setenv("MFA_REQUIRED_ROLES", "")  # as an app setting left blank
+    with pytest.raises(ConfigurationError, match="MFA_REQUIRED_ROLES: is empty"):
+        settings(**{k: v for k, v in PRODUCTION.items() if k != "mfa_required_roles"})
+    monkeypatch.delenv("MFA_REQUIRED_ROLES")  # unset: the default, super and NPO admins
+    unset = settings(**{k: v for k, v in PRODUCTION.items() if k != "mfa_required_roles"})
+    assert unset.mfa_required_roles == ["super_admin", "npo_admin"]
+
+
+LINK_PAGES = {
+    "frontend_verify_email_path": "/verify-email",
+    "frontend_reset_password_path": "/reset-password",
+    "frontend_accept_invitation_path": "/accept-invitation",
+}
+
+
+def test_each_email_link_page_is_a_setting_defaulting_to_todays_path() -> None:
+    defaults = settings()
+    assert {name: getattr(defaults, name) for name in LINK_PAGES} == LINK_PAGES
+    assert settings(frontend_reset_password_path="/password-reset-confirm").frontend_reset_password_path == (
+        "/password-reset-confirm"
+    )
+    assert settings(frontend_accept_invitation_path="/").frontend_accept_invitation_path == "/"
+
+
+@pytest.mark.parametrize("name", sorted(LINK_PAGES))
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "reset-password",  # not from the root
+        "https://evil.example.org/reset",  # a scheme and a host
+        "//evil.example.org/reset",  # a host, to a browser
+        "/\\evil.example.org",  # a host too: browsers read \ as /
+        "/reset?next=/admin",  # the query is the token's
+        "/reset#top",
+        "/reset password",
+        "/reset\tpassword",
+        "/reset\n",
+        "/réinitialiser",  # not percent-encoded
+    ],
+)
+def test_a_link_page_that_is_not_a_path_refuses_to_start_naming_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name.upper()}: must be a path like /reset-password"):
+        settings(**{name: value})
+
+
+def test_the_example_settings_are_development_where_local_link_targets_are_fine() -> None:
+    """local.settings.json.example is for a laptop: its localhost link targets would stop production."""
+    example = _example_values()
+    assert example["ENVIRONMENT"] == "development"
+    local = {"frontend_admin_url": example["FRONTEND_ADMIN_URL"], "frontend_donor_url": example["FRONTEND_DONOR_URL"]}
+    assert settings(environment="development", **local).frontend_admin_url == example["FRONTEND_ADMIN_URL"]
+    with pytest.raises(ConfigurationError, match="FRONTEND_ADMIN_URL"):
+        settings(**{**PRODUCTION, **local})

@@ -62,4 +62,4 @@ def test_production_gets_no_generated_key(data_dir: Path, monkeypatch: pytest.Mo
         run.provide_token_key()
     development = run.development_signing_key("ES256")
     with pytest.raises(ConfigurationError, match="JWT_SIGNING_KEYS holds a development key"):
-        load_settings(**URLS, environment="production", jwt_signing_keys=development)
+        load_settings(**URLS, environment="production", mfa_required_roles="none", jwt_signing_keys=development)

@@ -19,8 +19,10 @@ from pydantic import BaseModel
 
 import shared.openapi
 from shared.errors import STATUSES, ErrorCode, error_answer
+from shared.http.binding import COOKIE, SESSION
 from shared.http.endpoint import ENDPOINTS, Declaration, EndpointSpec
 from shared.openapi import TAGS, build_openapi, error_component_name
+from shared.services.sign_in_state import PendingStep
 
 REF = "#/components/schemas/"
 
@@ -196,9 +198,19 @@ def test_each_error_status_names_exactly_the_codes_of_the_operation(document: di
 def test_what_the_pipeline_answers_is_documented_on_every_operation_it_can_happen_on(
     document: dict[str, Any],
 ) -> None:
-    """401 on every bearer route; the pending steps' 403 unless the route is allowed despite them;
-    REAUTHENTICATION_REQUIRED on the recent-proof routes; 503 wherever PostgreSQL or Redis is reached;
-    a body's 400/413/415/422; 500 everywhere."""
+    """401 on every bearer route (without AUTHENTICATION_REQUIRED where the bearer is optional); the
+    pending steps' 403 unless the route is allowed despite them; REAUTHENTICATION_REQUIRED on the
+    recent-proof routes; the cookie's CSRF 403 where the refresh cookie is read; a per-user limit's
+    429; 503 wherever PostgreSQL or Redis is reached; a body's 400/413/415/422, and 422 on every
+    operation (a body sent where none is taken); 500 everywhere."""
+    token_refusals = {"INVALID_TOKEN", "TOKEN_EXPIRED", "SESSION_ENDED"}
+    every_step = {f"{step.value.upper()}_REQUIRED" for step in PendingStep}
+    assert every_step == {
+        "PASSWORD_CHANGE_REQUIRED",
+        "MFA_ENROLLMENT_REQUIRED",
+        "MFA_STEP_UP_REQUIRED",
+        "CONSENT_REQUIRED",
+    }
     for spec in _specs():
         responses = document["paths"][spec.path][spec.method.lower()]["responses"]
 
@@ -206,16 +218,21 @@ def test_what_the_pipeline_answers_is_documented_on_every_operation_it_can_happe
             return _documented_codes(document, responses[str(status)]) if str(status) in responses else set()
 
         assert codes(500) == {"INTERNAL_ERROR"}, spec.name
+        assert "VALIDATION_ERROR" in codes(422), spec.name
         if spec.auth:
-            assert {"AUTHENTICATION_REQUIRED", "INVALID_TOKEN"} <= codes(401), spec.name
+            assert {"AUTHENTICATION_REQUIRED", *token_refusals} <= codes(401), spec.name
             assert codes(503) == {"SERVICE_UNAVAILABLE"}, spec.name
             assert "WWW-Authenticate" in responses["401"]["headers"]
-        if spec.auth and not spec.binding.wants_session:
-            owed = {"PASSWORD_CHANGE_REQUIRED", "MFA_ENROLLMENT_REQUIRED"} - {
-                f"{step.value.upper()}_REQUIRED" for step in spec.allowed_despite
-            }
+        if spec.bearer_optional:
+            assert token_refusals <= codes(401), spec.name
+            assert codes(503) == {"SERVICE_UNAVAILABLE"}, spec.name
+        if (spec.auth or spec.bearer_optional) and not spec.binding.takes(SESSION):
+            owed = every_step - {f"{step.value.upper()}_REQUIRED" for step in spec.allowed_despite}
             assert owed <= codes(403), spec.name
         assert ("REAUTHENTICATION_REQUIRED" in codes(403)) is spec.recent_auth, spec.name
+        assert ("CSRF_CHECK_FAILED" in codes(403)) is spec.binding.takes(COOKIE), spec.name
+        if spec.per_user_limit is not None:
+            assert "RATE_LIMITED" in codes(429), spec.name
         if spec.request_model is not None:
             assert codes(400) >= {"INVALID_JSON"} and codes(413) == {"PAYLOAD_TOO_LARGE"}, spec.name
             assert codes(415) == {"UNSUPPORTED_MEDIA_TYPE"} and codes(422) == {"VALIDATION_ERROR"}, spec.name
@@ -236,7 +253,26 @@ def test_what_the_pipeline_answers_is_documented_on_every_operation_it_can_happe
         ("/api/v1/auth/login", "post", 403, {"EMAIL_NOT_VERIFIED", "ACCOUNT_DEACTIVATED"}),
         ("/api/v1/users/me", "get", 403, set()),  # allowed despite every pending step
         ("/api/v1/auth/mfa/totp/confirm", "post", 400, {"INVALID_JSON", "INVALID_MFA_CODE"}),
-        ("/api/v1/auth/mfa/verify", "post", 401, {"INVALID_MFA_TOKEN", "INVALID_MFA_CODE", "INVALID_CREDENTIALS"}),
+        (
+            "/api/v1/auth/mfa/verify",
+            "post",
+            401,
+            {"INVALID_MFA_TOKEN", "INVALID_MFA_CODE", "MFA_CODE_ALREADY_USED", "INVALID_CREDENTIALS"},
+        ),
+        # The browser sessions' refresh and sign-out: what a web client's token store branches on.
+        (
+            "/api/v1/auth/refresh",
+            "post",
+            401,
+            {"AUTHENTICATION_REQUIRED", "INVALID_REFRESH_TOKEN", "SESSION_ENDED", "REFRESH_TOKEN_REUSED"},
+        ),
+        ("/api/v1/auth/refresh", "post", 403, {"CSRF_CHECK_FAILED"}),
+        ("/api/v1/auth/logout", "post", 401, {"AUTHENTICATION_REQUIRED", "INVALID_TOKEN", "INVALID_REFRESH_TOKEN"}),
+        ("/api/v1/auth/logout", "post", 403, {"CSRF_CHECK_FAILED"}),
+        ("/api/v1/auth/password/reset/confirm", "post", 429, {"RATE_LIMITED"}),
+        ("/api/v1/invitations/accept", "post", 409, {"DUPLICATE_EMAIL", "ROLE_CONFLICT"}),
+        ("/api/v1/events/{event_id}", "get", 404, {"NOT_FOUND", "EVENT_NOT_FOUND"}),
+        ("/api/v1/legal-documents/{kind}", "put", 409, {"DOCUMENT_VERSION_CONFLICT"}),
     ],
 )
 def test_the_codes_of_the_operations_a_client_handles_most(
@@ -259,6 +295,9 @@ def test_every_error_component_holds_one_code_and_its_typed_details(document: di
         "SERVICE_UNAVAILABLE": "RetryDetails",
         "PAYLOAD_TOO_LARGE": "BodyLimitDetails",
         "REAUTHENTICATION_REQUIRED": "ReauthenticationDetails",
+        "MFA_STEP_UP_REQUIRED": "StepUpDetails",
+        "CONSENT_REQUIRED": "ConsentDetails",
+        "DOCUMENT_VERSION_CONFLICT": "DocumentVersionDetails",
     }
     for code in ErrorCode:
         error = schemas.get(error_component_name(code), {}).get("properties", {}).get("error")

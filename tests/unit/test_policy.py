@@ -15,8 +15,18 @@ import uuid
 
 import pytest
 
+from shared.errors import AuthorizationError, ConflictError, ErrorCode
 from shared.models import RoleName
-from shared.services.policy import Action, Decision, Party, decide, may_assign
+from shared.services.policy import (
+    Action,
+    Decision,
+    Party,
+    Registration,
+    decide,
+    decide_registration,
+    may_assign,
+    may_see_event,
+)
 
 OUR_NPO = uuid.UUID("11111111-1111-4111-8111-111111111111")
 OTHER_NPO = uuid.UUID("22222222-2222-4222-8222-222222222222")
@@ -116,3 +126,37 @@ def test_who_may_assign_which_role(actor: RoleName, role: RoleName, npo: uuid.UU
 
 def test_table_covers_every_cell() -> None:
     assert len(CELLS) == len(RoleName) * len(TARGETS) * len(Action) == 5 * 8 * 10
+
+
+# -- registering events: every (role, NPO named, NPO the event is registered to) ---------------
+
+
+@pytest.mark.parametrize("actor", list(RoleName))
+@pytest.mark.parametrize("named", ["ours", "other"])
+@pytest.mark.parametrize("registered", [None, "ours", "other"])
+def test_who_registers_or_moves_an_event(actor: RoleName, named: str, registered: str | None) -> None:
+    """A super admin registers for any NPO and alone moves events; an NPO admin registers for
+    their own NPO while the event is unregistered; nobody else registers."""
+    npo = {"ours": OUR_NPO, "other": OTHER_NPO}
+    party = Party(uuid.uuid4(), actor, OUR_NPO if actor in NPO_ROLES else None)
+    registered_npo = npo[registered] if registered else None
+    if actor is not RoleName.SUPER_ADMIN and not (actor is RoleName.NPO_ADMIN and named == "ours"):
+        with pytest.raises(AuthorizationError):
+            decide_registration(party, npo[named], registered_npo)
+    elif registered is None:
+        assert decide_registration(party, npo[named], registered_npo) is Registration.REGISTER
+    elif registered == named:
+        assert decide_registration(party, npo[named], registered_npo) is Registration.KEEP
+    elif actor is RoleName.SUPER_ADMIN:
+        assert decide_registration(party, npo[named], registered_npo) is Registration.MOVE
+    else:
+        with pytest.raises(ConflictError) as refused:
+            decide_registration(party, npo[named], registered_npo)
+        assert refused.value.code is ErrorCode.EVENT_IN_OTHER_NPO
+
+
+@pytest.mark.parametrize("actor", list(RoleName))
+def test_who_sees_a_registered_event(actor: RoleName) -> None:
+    party = Party(uuid.uuid4(), actor, OUR_NPO if actor in NPO_ROLES else None)
+    assert may_see_event(party, OUR_NPO) is (actor is RoleName.SUPER_ADMIN or actor in NPO_ROLES)
+    assert may_see_event(party, OTHER_NPO) is (actor is RoleName.SUPER_ADMIN)

@@ -38,8 +38,16 @@ def test_a_limit_takes_its_size_from_the_settings_and_counts_whom_the_rule_says(
     venue = rate_limits.limit(settings, Rule.LOGIN_PER_ADDRESS, ip_address="10.1.2.3", account="ada@example.org")
     assert venue.subject == f"10.1.2.3:{account}"
     assert rate_limits.limit(settings, Rule.LOGIN_PER_ACCOUNT, account="ada@example.org").subject == account
+    for ip in ("203.0.113.9", "10.1.2.3"):  # wrong codes: the pair, inside a trusted network or not
+        codes = rate_limits.limit(
+            settings, Rule.MFA_CODE_PER_ADDRESS_AND_ACCOUNT, ip_address=ip, account="ada@example.org"
+        )
+        assert (codes.subject, codes.attempts) == (f"{ip}:{account}", 7)
+    ceiling = rate_limits.limit(settings, Rule.LOGIN_PER_TRUSTED_ADDRESS, ip_address="10.1.2.3")
+    assert (ceiling.subject, ceiling.attempts) == ("10.1.2.3", 300), "one counter per address, across accounts"
     user = uuid.uuid4()
-    assert rate_limits.limit(settings, Rule.SIGNED_IN_PASSWORD_PER_USER, user_id=user).subject == str(user)
+    # a hash tag: the user's counters share the cluster slot of their sessions
+    assert rate_limits.limit(settings, Rule.SIGNED_IN_PROOF_PER_USER, user_id=user).subject == f"{{{user}}}"
     assert rate_limits.limit(settings, Rule.REFRESH_FAILURE_PER_ADDRESS, ip_address=None).subject == "unknown"
 
 
@@ -48,4 +56,4 @@ def test_a_rule_asked_for_without_whom_it_counts_is_a_programming_error() -> Non
     with pytest.raises(ValueError, match="account"):
         rate_limits.limit(settings, Rule.LOGIN_PER_ACCOUNT, ip_address="203.0.113.9")
     with pytest.raises(ValueError, match="user"):
-        rate_limits.limit(settings, Rule.SIGNED_IN_PASSWORD_PER_USER)
+        rate_limits.limit(settings, Rule.SIGNED_IN_PROOF_PER_USER)

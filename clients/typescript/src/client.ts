@@ -182,11 +182,11 @@ class Client implements AuthClient {
   }
 
   requestPasswordReset(email: string): Promise<MessageResponse> {
-    return this.postJson(`${AUTH}/password-reset/request`, { email });
+    return this.postJson(`${AUTH}/password/reset/request`, { email });
   }
 
   confirmPasswordReset(token: string, newPassword: string): Promise<MessageResponse> {
-    return this.postJson(`${AUTH}/password-reset/confirm`, { token, new_password: newPassword });
+    return this.postJson(`${AUTH}/password/reset/confirm`, { token, new_password: newPassword });
   }
 
   // -- signing in and out ----------------------------------------------------

@@ -104,9 +104,9 @@ export class FakeApi {
         return json(201, { user: user(), message: "Check your email." });
       case "POST /api/v1/auth/verify-email":
         return json(200, { user: user(), message: "Verified." });
-      case "POST /api/v1/auth/password-reset/request":
+      case "POST /api/v1/auth/password/reset/request":
         return json(202, { message: "If the address is known, an email is on its way." });
-      case "POST /api/v1/auth/password-reset/confirm":
+      case "POST /api/v1/auth/password/reset/confirm":
         return json(200, { message: "Password changed." });
       case "POST /api/v1/invitations/accept":
         return this.acceptInvitation(seen);

@@ -124,10 +124,10 @@ describe("calls without a session", () => {
           { email: "ada@example.org", password: PASSWORD, first_name: "Ada", last_name: "Lovelace" },
         ],
         ["POST", "/api/v1/auth/verify-email", { token: "verify-token-0123456789" }],
-        ["POST", "/api/v1/auth/password-reset/request", { email: "ada@example.org" }],
+        ["POST", "/api/v1/auth/password/reset/request", { email: "ada@example.org" }],
         [
           "POST",
-          "/api/v1/auth/password-reset/confirm",
+          "/api/v1/auth/password/reset/confirm",
           { token: "reset-token-0123456789", new_password: "New-gala-night-2027" },
         ],
       ],

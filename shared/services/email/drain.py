@@ -6,8 +6,9 @@ pooled connection held while the provider is called (up to 30 s):
 1. **claim** (one short transaction): take one due row with ``FOR UPDATE SKIP
    LOCKED``, mark it ``sending`` with a lease (``next_attempt_at`` = now +
    ``LEASE``), and for a message with a link mint the token (its hash goes to
-   ``user_tokens``, killing the user's older unused ones of that purpose) and
-   fill the link into the bodies in memory. Commit.
+   ``user_tokens``, killing the user's older unused ones of that purpose, or
+   to the invitation, replacing its link) and fill the link into the bodies in
+   memory. Commit.
 2. **send**, outside any transaction.
 3. **record** (one short transaction): ``sent`` with the bodies blanked, or
    back to ``pending`` with a backoff, or given up once the next try would
@@ -42,7 +43,7 @@ from shared.config import Settings, get_settings
 from shared.database import unit_of_work
 from shared.log import scrub
 from shared.models import DUE_STATUSES, EmailOutbox, OutboxStatus, TokenPurpose, User
-from shared.services import user_tokens
+from shared.services import invitation_tokens, user_tokens
 from shared.services.email import templates
 from shared.services.email.backends import EmailBackend, get_backend
 
@@ -187,18 +188,22 @@ def _cancel(message: EmailOutbox, reason: str) -> Outcome:
 def _reason_to_cancel(db: DbSession, message: EmailOutbox) -> str | None:
     """Why a link should not go out now, if it should not.
 
-    Takes a per-user lock first, so two drains minting links for the same user
-    run one after the other: the newest message's token is always the one
-    left alive. Requests never take this lock (no deadlock with them).
+    Takes a lock per link owner (the user, or the invitation) first, so two
+    drains minting links for the same owner run one after the other: the
+    newest message's token is always the one left alive. Requests never take
+    this lock (no deadlock with them).
     """
-    lock_key = func.hashtextextended(f"augeo.email-link:{message.user_id}", 0)
-    db.execute(select(func.pg_advisory_xact_lock(lock_key)))
     newer = aliased(EmailOutbox)
+    if message.invitation_id is not None:
+        owner, same_owner = f"invitation:{message.invitation_id}", newer.invitation_id == message.invitation_id
+    else:
+        owner = str(message.user_id)
+        same_owner = and_(newer.user_id == message.user_id, newer.token_purpose == message.token_purpose)
+    db.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(f"augeo.email-link:{owner}", 0))))
     if db.scalar(
         select(
             exists().where(
-                newer.user_id == message.user_id,
-                newer.token_purpose == message.token_purpose,
+                same_owner,
                 or_(
                     newer.created_at > message.created_at,
                     and_(newer.created_at == message.created_at, newer.id > message.id),
@@ -206,7 +211,13 @@ def _reason_to_cancel(db: DbSession, message: EmailOutbox) -> str | None:
             )
         )
     ):
-        return "a newer link of the same kind was queued for this user"
+        return "a newer link of the same kind was queued"
+    if message.invitation_id is not None:
+        return invitation_tokens.reason_not_to_send(db, message.invitation_id)
+    return _reason_not_to_send_to_user(db, message)
+
+
+def _reason_not_to_send_to_user(db: DbSession, message: EmailOutbox) -> str | None:
     user = db.get(User, message.user_id)
     if user is None:
         return "the account no longer exists"
@@ -219,10 +230,14 @@ def _reason_to_cancel(db: DbSession, message: EmailOutbox) -> str | None:
 
 def _with_minted_link(db: DbSession, message: EmailOutbox, now: datetime) -> OutgoingMessage:
     """Mint the token (valid until the stored expiry) and fill the link into copies of the bodies."""
-    assert message.user_id and message.token_purpose and message.link_url and message.expires_at  # link_complete
+    assert message.token_purpose and message.link_url and message.expires_at  # link_complete
     templates.check_placeholders(message.text_body)
     templates.check_placeholders(message.html_body)
-    token = user_tokens.issue(db, message.user_id, TokenPurpose(message.token_purpose), message.expires_at)
+    if message.invitation_id is not None:
+        token = invitation_tokens.issue(db, message.invitation_id, message.expires_at)
+    else:
+        assert message.user_id  # link_complete: a user's link names the user
+        token = user_tokens.issue(db, message.user_id, TokenPurpose(message.token_purpose), message.expires_at)
     url = templates.with_token(message.link_url, token)
     expires_in = templates.describe_remaining(message.expires_at - now)
     return OutgoingMessage(

@@ -10,7 +10,9 @@ not hold each exactly once.
 Messages to an address that is not yet verified (verification, invitation,
 reset of an unverified account) carry no text the registrant chose: whoever
 registers may type any address, and the greeting must not become their
-message to a stranger.
+message to a stranger. An invitation names who sent it (an administrator,
+signed in, audited) and never the names the administrator typed for the
+person.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
+from shared.roles_and_permissions import RoleName
 from shared.services.email.user_agents import describe_user_agent
 
 LINK_PLACEHOLDER = "\x1blink\x1b"
@@ -54,8 +57,10 @@ def with_token(link_url: str, token: str) -> str:
 
 
 def describe_remaining(left: timedelta) -> str:
-    """How long a link has left, as the email says it: "24 hours", "60 minutes", "1 minute"."""
+    """How long a link has left, as the email says it: "7 days", "24 hours", "60 minutes", "1 minute"."""
     minutes = max(round(left.total_seconds() / 60), 1)
+    if minutes >= 72 * 60:
+        return f"{round(minutes / (24 * 60))} days"
     if minutes >= 120:
         return f"{round(minutes / 60)} hours"
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
@@ -105,14 +110,31 @@ def verify_email() -> RenderedEmail:
     )
 
 
-def invitation() -> RenderedEmail:
-    """To an address nobody has verified yet: no name, link filled in at send time."""
+# What an invitation asks the person to become, in the words of the email.
+ROLE_IN_WORDS = {
+    RoleName.SUPER_ADMIN: "a platform administrator (super admin)",
+    RoleName.NPO_ADMIN: "an administrator of an organisation (NPO admin)",
+    RoleName.EVENT_COORDINATOR: "an event coordinator of an organisation",
+    RoleName.STAFF: "a staff member of an organisation",
+    RoleName.DONOR: "a donor",
+}
+
+
+def invitation(inviter_name: str | None, role: RoleName) -> RenderedEmail:
+    """Who invited, as what, until when; no greeting by name (the address is not verified yet).
+    The link (the accept page) is filled in at send time."""
+    inviter = inviter_name or "An administrator"
     return _render(
         Template.INVITATION,
         "You have been invited to Augeo",
         _ANONYMOUS_GREETING,
-        [f"An administrator created an Augeo account for you. Set your password within {EXPIRY_PLACEHOLDER}."],
-        ("Set your password", LINK_PLACEHOLDER),
+        [
+            f"{inviter} invited you to join Augeo as {ROLE_IN_WORDS[role]}.",
+            f"The invitation expires in {EXPIRY_PLACEHOLDER}. If you already have an Augeo account with this "
+            "address, sign in to accept it; if not, you will choose a password.",
+            "If you were not expecting this, ignore this message.",
+        ],
+        ("Accept the invitation", LINK_PLACEHOLDER),
     )
 
 

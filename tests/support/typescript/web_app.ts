@@ -41,8 +41,46 @@ export function afterSignIn(answer: Answer<Login, "post", 200>): string {
     ? "change the password"
     : answer.mfa_enrollment_required
       ? "enrol a second factor"
-      : "go on";
-  return `${answer.token_type} ${answer.access_token} for ${answer.user.email} (${answer.user.role}): ${first}`;
+      : answer.consent_required
+        ? "accept the terms"
+        : "go on";
+  // Left out with the cookie transport: optional, never null.
+  const refresh: string = answer.refresh_token ?? "in the cookie";
+  return `${answer.token_type} ${answer.access_token} (${refresh}) for ${answer.user.email} (${answer.user.role}): ${first}`;
+}
+
+// What a token store does with each 401 of a refresh, and the cookie's 403.
+export function afterRefreshRefused(
+  refused: Answer<"/api/v1/auth/refresh", "post", 401> | Answer<"/api/v1/auth/refresh", "post", 403>,
+): "sign in" | "signed out elsewhere" | "send X-Requested-With" {
+  switch (refused.error.code) {
+    case "AUTHENTICATION_REQUIRED":
+    case "INVALID_REFRESH_TOKEN":
+    case "SESSION_ENDED":
+      return "sign in";
+    case "REFRESH_TOKEN_REUSED":
+      return "signed out elsewhere";
+    case "CSRF_CHECK_FAILED":
+      return "send X-Requested-With";
+    default:
+      return unreachable(refused.error);
+  }
+}
+
+// A signed-in call's 401: refresh and retry only after TOKEN_EXPIRED; the consent step's details, typed.
+export function afterAdminEditRefused(
+  refused: Answer<"/api/v1/users/{user_id}", "patch", 401> | Answer<"/api/v1/users/{user_id}", "patch", 403>,
+): string {
+  switch (refused.error.code) {
+    case "TOKEN_EXPIRED":
+      return "refresh, then retry";
+    case "CONSENT_REQUIRED":
+      return refused.error.details.owed.map((owed) => `${owed.kind} ${owed.version}`).join(", ");
+    case "REAUTHENTICATION_REQUIRED":
+      return `${refused.error.details.reauthenticate_with} (code: ${refused.error.details.code_required})`;
+    default:
+      return refused.error.message;
+  }
 }
 
 // Every 401 and 403 of the login, handled: a code the document adds is a compile error here.

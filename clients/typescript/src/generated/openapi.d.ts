@@ -35,7 +35,8 @@ export interface paths {
         put?: never;
         /**
          * Register a donor account
-         * @description Creates an unverified, inactive donor and queues the verification email.
+         * @description Creates an unverified, inactive donor and queues the verification email. Once legal documents are
+         *     published, `accepted_documents` names the current version of each (422, type consent_required).
          */
         post: operations["auth_register"];
         delete?: never;
@@ -96,9 +97,11 @@ export interface paths {
         /**
          * Sign in with email and password
          * @description Opens a session (one per device) and answers `status: "authenticated"` with an access and a refresh
-         *     token; when the account has a second factor, answers `status: "mfa_required"` (and `mfa_required: true`)
-         *     with an `mfa_token` for /auth/mfa/verify instead. `password_change_required` and
-         *     `mfa_enrollment_required` say what the user must do before the rest of the API is theirs.
+         *     token (with `refresh_token_transport: "cookie"`, the refresh token is set as an HttpOnly cookie
+         *     instead); when the account has a second factor, answers `status: "mfa_required"` (and
+         *     `mfa_required: true`) with an `mfa_token` for /auth/mfa/verify instead. `password_change_required`,
+         *     `mfa_enrollment_required` and `consent_required` say what the user must do before the rest of the
+         *     API is theirs.
          */
         post: operations["auth_login"];
         delete?: never;
@@ -118,8 +121,9 @@ export interface paths {
         put?: never;
         /**
          * Second step of a sign-in: the code
-         * @description Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens.
-         *     The token dies after 5 wrong codes; wrong codes count against the account's sign-in limit.
+         * @description Exchanges the `mfa_token` of /login and a code (or a recovery code) for the usual tokens
+         *     (`refresh_token_transport` as at /login). The token dies after 5 wrong or already used codes;
+         *     they count against the account's sign-in limit.
          */
         post: operations["auth_mfa_verify"];
         delete?: never;
@@ -140,7 +144,8 @@ export interface paths {
         /**
          * Confirm the password (and code) again
          * @description Sensitive actions need a proof of identity from this session within REAUTH_MAX_AGE_MINUTES:
-         *     this renews it for every token of the session at once, and answers a new access token.
+         *     this renews it for every token of the session at once, and answers a new access token. With a
+         *     code, it is also the step-up a session that signed in without the second factor owes.
          */
         post: operations["auth_reauthenticate"];
         delete?: never;
@@ -160,7 +165,9 @@ export interface paths {
         put?: never;
         /**
          * Rotate the refresh token
-         * @description Returns a new access token and a new refresh token; the old refresh token is spent.
+         * @description Returns a new access token and a new refresh token; the old refresh token is spent. Without
+         *     `refresh_token` in the body, rotates the refresh cookie (needs `X-Requested-With: fetch`, and an
+         *     allowed `Origin`: else 403 `CSRF_CHECK_FAILED`) and sets the new one.
          */
         post: operations["auth_refresh"];
         delete?: never;
@@ -180,7 +187,10 @@ export interface paths {
         put?: never;
         /**
          * Sign out this device
-         * @description Ends the caller's session; its tokens stop working at once. Other devices stay signed in.
+         * @description Ends the session named by the bearer token (even an expired one), a `refresh_token` in the body,
+         *     or the refresh cookie (under the same CSRF rule as refresh); 204 also when it had already ended.
+         *     Its tokens stop working at once; other devices stay signed in. The answer clears a cookie it
+         *     read (not when a body token came).
          */
         post: operations["auth_logout"];
         delete?: never;
@@ -189,7 +199,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/auth/password-reset/request": {
+    "/api/v1/auth/password/reset/request": {
         parameters: {
             query?: never;
             header?: never;
@@ -209,7 +219,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/auth/password-reset/confirm": {
+    "/api/v1/auth/password-reset/request": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a password-reset link
+         * @deprecated
+         * @description Deprecated: use POST /api/v1/auth/password/reset/request. Answers the same for every address, known or not.
+         */
+        post: operations["auth_password_reset_request_deprecated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password/reset/confirm": {
         parameters: {
             query?: never;
             header?: never;
@@ -223,6 +254,27 @@ export interface paths {
          * @description Every session of the user ends.
          */
         post: operations["auth_password_reset_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with a reset token
+         * @deprecated
+         * @description Deprecated: use POST /api/v1/auth/password/reset/confirm. Every session of the user ends.
+         */
+        post: operations["auth_password_reset_confirm_deprecated"];
         delete?: never;
         options?: never;
         head?: never;
@@ -262,9 +314,129 @@ export interface paths {
          * May the bearer's user do this, here, right now?
          * @description Called by other services with the user's access token. Decided live (the session, the
          *     user's role, NPO and assignments as of this request), unlike the token's claims, which
-         *     may be up to one token lifetime old. An unknown permission is a 422.
+         *     may be up to one token lifetime old. An event named is decided by the NPO it is registered
+         *     to, not by an npo_id sent with it. An unknown permission is a 422; more than
+         *     RATE_LIMIT_AUTHZ_CHECK_PER_USER checks a window for one user, a 429.
          */
         post: operations["authz_check"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/legal-documents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The current legal documents
+         * @description The current version of each kind published (none before the first): what a sign-up accepts.
+         */
+        get: operations["legal_documents_current"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/legal-documents/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Publish a version of a legal document
+         * @description super_admin. 201: the new current version (with `requires_reconsent`, everyone signed in must accept it
+         *     on their next request); 200: it already was, with these fields. A version published before with other
+         *     fields, or no longer current, is 409 DOCUMENT_VERSION_CONFLICT: publish a new version.
+         */
+        put: operations["legal_documents_publish"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My consents, and what I owe
+         * @description Every acceptance and withdrawal (with the address and browser it came from), oldest first, and the
+         *     documents to accept before anything else answers.
+         */
+        get: operations["consents_mine"];
+        put?: never;
+        /**
+         * Accept a legal document
+         * @description The current version only (422 otherwise); it counts from this request on. 200 when it was already
+         *     my latest acceptance.
+         */
+        post: operations["consents_accept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/consents/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Withdraw my consent to a legal document
+         * @description Recorded like an acceptance; until the current version is accepted again, only GET /users/me, the
+         *     consent routes, logout, the own-session routes and the personal-data routes answer (403 CONSENT_REQUIRED).
+         *     404 when there is no consent to withdraw.
+         */
+        delete: operations["consents_withdraw"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{event_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A registered event and its NPO
+         * @description For super admins and the users of the event's NPO; 404 EVENT_NOT_FOUND for anyone else, as
+         *     for an event never registered.
+         */
+        get: operations["event_get"];
+        /**
+         * Register an event to its NPO
+         * @description 201 when new; 200 when it already was that NPO's (the same body: nothing changes). A super
+         *     admin registers for any NPO and alone moves an event to another (its assignees of the NPO it
+         *     left leave it); an NPO admin registers for their own NPO, while the event is unregistered
+         *     (403 for another NPO, 409 EVENT_IN_OTHER_NPO for an event another NPO holds).
+         */
+        put: operations["event_register"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -302,7 +474,8 @@ export interface paths {
         /**
          * Assign a user to an event
          * @description 201 when new, 200 when it already was. Only event coordinators and staff are assigned
-         *     (409 ROLE_NOT_EVENT_SCOPED); an event's team is of one NPO (409 EVENT_IN_OTHER_NPO).
+         *     (409 ROLE_NOT_EVENT_SCOPED), to a registered event (404 EVENT_NOT_FOUND) of their own NPO
+         *     (409 EVENT_IN_OTHER_NPO).
          */
         put: operations["user_events_assign"];
         post?: never;
@@ -337,6 +510,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List invitations
+         * @description super_admin: every invitation; npo_admin: their NPO's; newest first. `status=pending` is what is
+         *     still waiting for an answer.
+         */
+        get: operations["invitations_list"];
+        put?: never;
+        /**
+         * Invite someone by email
+         * @description super_admin: any role; npo_admin: npo_admin, event_coordinator or staff of their own NPO. The email's
+         *     link opens the admin app's /accept-invitation page. An invitation already pending for the address and
+         *     NPO is answered instead (200), and sent again (unless invitations were sent again to the address three
+         *     times in the last hour).
+         */
+        post: operations["invitations_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{invitation_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send an invitation again
+         * @description A new link with a new expiry; the previous link stops working at once. 409 INVITATION_NOT_PENDING
+         *     once accepted or revoked.
+         */
+        post: operations["invitations_resend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/{invitation_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invitation
+         * @description Its link stops working at once. 409 INVITATION_NOT_PENDING once accepted.
+         */
+        delete: operations["invitations_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What an invitation link asks
+         * @description For the accept page: who invited, to which role, until when, and whether the address already has an
+         *     account (then sign in before accepting) or not (then choose a password). 400 INVALID_TOKEN for a link
+         *     that is unknown, spent, revoked or expired.
+         */
+        post: operations["invitations_inspect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept an invitation
+         * @description A new address: `password` (and names, unless the invitation has them) creates the account, verified
+         *     and active, and answers 201 with its tokens, as a sign-in does; `accepted_documents` as at registration
+         *     (the current version of every legal document published). An address with an account: sign in as it
+         *     and send the bearer token; the account takes the invitation's role and NPO (from its next request) and
+         *     the answer is 200 with the user; 401 without the token, 403 signed in as another account, 409
+         *     ROLE_CONFLICT when the account holds a role in another NPO or a higher one. The link works once.
+         */
+        post: operations["invitations_accept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/mfa/totp": {
         parameters: {
             query?: never;
@@ -353,7 +642,8 @@ export interface paths {
         post: operations["mfa_totp_start"];
         /**
          * Turn the second factor off
-         * @description Proven with a current code or a recovery code; the recovery codes die with it.
+         * @description Proven with a current code or a recovery code; the recovery codes die with it. Wrong codes
+         *     count against the per-user limit of wrong passwords (password change, re-authentication).
          */
         delete: operations["mfa_totp_remove"];
         options?: never;
@@ -494,7 +784,9 @@ export interface paths {
         };
         /**
          * The signed-in user
-         * @description Read from the database on this request: role and status are never stale.
+         * @description Read from the database on this request: role and status are never stale. `consent_required`: a legal
+         *     document must be accepted (again) before anything but this, the consent routes, logout, the own-session
+         *     and the personal-data routes answers.
          */
         get: operations["users_me"];
         put?: never;
@@ -562,8 +854,10 @@ export interface paths {
         };
         /**
          * Everything held about me
-         * @description Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status,
-         *     the audit events about me and the emails sent to me; never a password hash, token, secret or email body.
+         * @description Profile, sessions (times, IP addresses, browsers), event assignments, second-factor status, my consents
+         *     to the legal documents, the audit events about me and the emails sent to me; never a password hash, token,
+         *     secret or email body. Needs a recent proof of identity: a stolen access token alone does not carry the
+         *     history off.
          */
         get: operations["users_export_me"];
         put?: never;
@@ -609,8 +903,11 @@ export interface paths {
         get: operations["users_list"];
         put?: never;
         /**
-         * Create a user
-         * @description Without a password the invitation email carries a set-password link.
+         * Create a user, or invite them
+         * @description With a password: the account is created now (201 the user), unverified, and the password is temporary.
+         *     Without one: nobody is created yet; the person is invited, by the same rules, limits and email as
+         *     POST /api/v1/invitations (202 the invitation: a new one, or the one already pending for the address and
+         *     NPO), and the account exists once they accept.
          */
         post: operations["users_create"];
         delete?: never;
@@ -702,6 +999,37 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AcceptInvitationRequest */
+        AcceptInvitationRequest: {
+            /**
+             * Accepted Documents
+             * @description The legal documents accepted (GET /api/v1/legal-documents): the current version of every kind published is required (422, type consent_required); with none published, nothing is.
+             */
+            accepted_documents?: components["schemas"]["DocumentRef"][];
+            /** Token */
+            token: string;
+            /**
+             * Password
+             * @description Required for a new account (422 naming `password` without it); not read otherwise.
+             */
+            password?: string | null;
+            /**
+             * First Name
+             * @description A new account's; else the invitation's.
+             */
+            first_name?: string | null;
+            /**
+             * Last Name
+             * @description A new account's; else the invitation's.
+             */
+            last_name?: string | null;
+            /**
+             * Refresh Token Transport
+             * @description A new account's session: how its refresh token is answered.
+             * @enum {string}
+             */
+            refresh_token_transport?: "body" | "cookie";
+        };
         /** AccessTokenResponse */
         AccessTokenResponse: {
             /** Access Token */
@@ -800,7 +1128,7 @@ export interface components {
          * @description Why a permission check came out as it did (the ``reason`` of the answer).
          * @enum {string}
          */
-        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_npo_unknown" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required";
+        CheckReason: "super_admin" | "own_npo" | "assigned_event" | "themselves" | "permission_not_in_role" | "other_npo" | "event_of_own_npo" | "event_of_other_npo" | "event_not_registered" | "event_id_required" | "event_not_assigned" | "password_change_required" | "mfa_enrollment_required" | "mfa_step_up_required" | "consent_required";
         /**
          * CodeOrRecoveryCode
          * @description A six-digit code from the authenticator app, or one of the recovery codes.
@@ -813,6 +1141,210 @@ export interface components {
             code?: string | null;
             /** Recovery Code */
             recovery_code?: string | null;
+        };
+        /**
+         * ConsentAction
+         * @enum {string}
+         */
+        ConsentAction: "accepted" | "withdrawn";
+        /**
+         * ConsentDetails
+         * @description The documents to accept, one by one, and the call that accepts each.
+         */
+        ConsentDetails: {
+            /** Owed */
+            owed: components["schemas"]["OwedDocument"][];
+            /** Accept With */
+            accept_with: string;
+        };
+        /** ConsentHistoryOut */
+        ConsentHistoryOut: {
+            /**
+             * Items
+             * @description Every acceptance and withdrawal, oldest first.
+             */
+            items: components["schemas"]["ConsentOut"][];
+            /**
+             * Owed
+             * @description The documents to accept before the rest of the API answers (403 CONSENT_REQUIRED until then).
+             */
+            owed: components["schemas"]["LegalDocumentOut"][];
+        };
+        /**
+         * ConsentOut
+         * @description One acceptance or withdrawal, with where it came from (the proof).
+         */
+        ConsentOut: {
+            kind: components["schemas"]["DocumentKind"];
+            /** Version */
+            version: string;
+            action: components["schemas"]["ConsentAction"];
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Ip Address */
+            ip_address: string | null;
+            /** User Agent */
+            user_agent: string | null;
+        };
+        /**
+         * CurrentUserOut
+         * @description The signed-in user, with what they still owe.
+         */
+        CurrentUserOut: {
+            /**
+             * Id
+             * Format: uuid
+             * @example 0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10
+             */
+            id: string;
+            /**
+             * Email
+             * @example ada@example.org
+             */
+            email: string;
+            /**
+             * First Name
+             * @example Ada
+             */
+            first_name: string;
+            /**
+             * Last Name
+             * @example Lovelace
+             */
+            last_name: string;
+            /**
+             * Phone
+             * @default null
+             * @example +1 555 0100
+             */
+            phone: string | null;
+            /**
+             * Organization Name
+             * @default null
+             * @example null
+             */
+            organization_name: string | null;
+            /**
+             * Address Line1
+             * @default null
+             * @example null
+             */
+            address_line1: string | null;
+            /**
+             * Address Line2
+             * @default null
+             * @example null
+             */
+            address_line2: string | null;
+            /**
+             * City
+             * @default null
+             * @example Boston
+             */
+            city: string | null;
+            /**
+             * State
+             * @default null
+             * @example MA
+             */
+            state: string | null;
+            /**
+             * Postal Code
+             * @default null
+             * @example 02110
+             */
+            postal_code: string | null;
+            /**
+             * Country
+             * @default null
+             * @example US
+             */
+            country: string | null;
+            /** @example donor */
+            role: components["schemas"]["RoleName"];
+            /**
+             * Npo Id
+             * @default null
+             * @example null
+             */
+            npo_id: string | null;
+            /** Email Verified */
+            email_verified: boolean;
+            /** Is Active */
+            is_active: boolean;
+            /**
+             * Mfa Enabled
+             * @default false
+             */
+            mfa_enabled: boolean;
+            /**
+             * Mfa Enrollment Required
+             * @description The role requires a second factor (MFA_REQUIRED_ROLES) and none is on yet: until one is, only GET /api/v1/users/me, the /api/v1/auth/mfa routes, logout and the own-session routes are allowed.
+             * @default false
+             */
+            mfa_enrollment_required: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Last Login At
+             * @default null
+             * @example null
+             */
+            last_login_at: string | null;
+            /**
+             * Erased At
+             * @description Set when the account's personal data was erased.
+             * @default null
+             * @example null
+             */
+            erased_at: string | null;
+            /**
+             * Consent Required
+             * @description A legal document must be accepted (again): GET /api/v1/users/me/consents names it.
+             * @default false
+             */
+            consent_required: boolean;
+        };
+        /**
+         * DocumentKind
+         * @description The documents every user accepts (the kinds table is seeded with exactly these).
+         * @enum {string}
+         */
+        DocumentKind: "terms_of_service" | "privacy_policy";
+        /**
+         * DocumentRef
+         * @description A version of a kind of document: what a caller accepts.
+         */
+        DocumentRef: {
+            kind: components["schemas"]["DocumentKind"];
+            /**
+             * Version
+             * @example 2026-05
+             */
+            version: string;
+        };
+        /**
+         * DocumentVersionDetails
+         * @description The version asked to publish, of which kind, and the kind's current version.
+         */
+        DocumentVersionDetails: {
+            /** Kind */
+            kind: string;
+            /** Version */
+            version: string;
+            /** Current Version */
+            current_version: string | null;
         };
         /** EmailRequest */
         EmailRequest: {
@@ -836,7 +1368,7 @@ export interface components {
          * @description Every machine-readable error code a caller can see.
          * @enum {string}
          */
-        ErrorCode: "INVALID_JSON" | "VALIDATION_ERROR" | "INVALID_TOKEN" | "AUTHENTICATION_REQUIRED" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "EMAIL_NOT_VERIFIED" | "ACCOUNT_DEACTIVATED" | "ACCOUNT_ERASED" | "PASSWORD_CHANGE_REQUIRED" | "MFA_ENROLLMENT_REQUIRED" | "REAUTHENTICATION_REQUIRED" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_NOT_ENROLLING" | "INVALID_MFA_CODE" | "INVALID_MFA_TOKEN" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "DUPLICATE_EMAIL" | "CONFLICT" | "LAST_SUPER_ADMIN" | "ROLE_NOT_EVENT_SCOPED" | "EVENT_IN_OTHER_NPO" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+        ErrorCode: "INVALID_JSON" | "VALIDATION_ERROR" | "INVALID_TOKEN" | "AUTHENTICATION_REQUIRED" | "INVALID_CREDENTIALS" | "INVALID_REFRESH_TOKEN" | "TOKEN_EXPIRED" | "SESSION_ENDED" | "REFRESH_TOKEN_REUSED" | "CSRF_CHECK_FAILED" | "EMAIL_NOT_VERIFIED" | "ACCOUNT_DEACTIVATED" | "ACCOUNT_ERASED" | "PASSWORD_CHANGE_REQUIRED" | "MFA_ENROLLMENT_REQUIRED" | "MFA_STEP_UP_REQUIRED" | "REAUTHENTICATION_REQUIRED" | "CONSENT_REQUIRED" | "MFA_ALREADY_ENABLED" | "MFA_NOT_ENABLED" | "MFA_NOT_ENROLLING" | "INVALID_MFA_CODE" | "MFA_CODE_ALREADY_USED" | "INVALID_MFA_TOKEN" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "DUPLICATE_EMAIL" | "CONFLICT" | "LAST_SUPER_ADMIN" | "ROLE_CONFLICT" | "INVITATION_NOT_PENDING" | "ROLE_NOT_EVENT_SCOPED" | "EVENT_IN_OTHER_NPO" | "EVENT_NOT_FOUND" | "DOCUMENT_VERSION_CONFLICT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "RATE_LIMITED" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
         /**
          * ErrorDetail
          * @description Any error: each operation's responses narrow ``code`` (and type ``details``) to what it answers.
@@ -851,7 +1383,7 @@ export interface components {
              */
             message: string;
             /** Details */
-            details?: components["schemas"]["ValidationDetails"] | components["schemas"]["RetryDetails"] | components["schemas"]["BodyLimitDetails"] | components["schemas"]["ReauthenticationDetails"];
+            details?: components["schemas"]["ValidationDetails"] | components["schemas"]["RetryDetails"] | components["schemas"]["BodyLimitDetails"] | components["schemas"]["ReauthenticationDetails"] | components["schemas"]["StepUpDetails"] | components["schemas"]["ConsentDetails"] | components["schemas"]["DocumentVersionDetails"];
             /**
              * Request Id
              * @example 4f1c2b8e9a0d4e6f8b7a6c5d4e3f2a1b
@@ -1029,6 +1561,46 @@ export interface components {
             /** Items */
             items: components["schemas"]["EventMemberOut"][];
         };
+        /** EventOut */
+        EventOut: {
+            /**
+             * Id
+             * Format: uuid
+             * @description The events service's id of the event.
+             */
+            id: string;
+            /**
+             * Npo Id
+             * Format: uuid
+             */
+            npo_id: string;
+            /** Name */
+            name: string | null;
+            /**
+             * Registered By
+             * @description Who registered it to this NPO (null once that account is gone, or when it was registered from its assignments by the upgrade that introduced registration).
+             */
+            registered_by: string | null;
+            /**
+             * Registered At
+             * Format: date-time
+             */
+            registered_at: string;
+        };
+        /** EventRegistration */
+        EventRegistration: {
+            /**
+             * Npo Id
+             * Format: uuid
+             * @description The NPO the event belongs to.
+             */
+            npo_id: string;
+            /**
+             * Name
+             * @description What the event is called; set when it is registered (or moved), else kept.
+             */
+            name?: string | null;
+        };
         /** ExportedAssignment */
         ExportedAssignment: {
             /**
@@ -1078,6 +1650,27 @@ export interface components {
             created_at: string;
         };
         /**
+         * ExportedConsent
+         * @description An acceptance or withdrawal of a legal document, and where it came from (the proof of it).
+         */
+        ExportedConsent: {
+            /** Kind */
+            kind: string;
+            /** Version */
+            version: string;
+            /** Action */
+            action: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Ip Address */
+            ip_address: string | null;
+            /** User Agent */
+            user_agent: string | null;
+        };
+        /**
          * ExportedEmail
          * @description A message sent (or queued) to the user: what and when, never its body or link.
          */
@@ -1100,6 +1693,44 @@ export interface components {
             created_at: string;
             /** Sent At */
             sent_at: string | null;
+        };
+        /**
+         * ExportedInvitation
+         * @description An invitation sent to the user's address: what it asked, who sent it, how it ended; never its link.
+         */
+        ExportedInvitation: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            role: components["schemas"]["RoleName"];
+            /** Npo Id */
+            npo_id: string | null;
+            /** Status */
+            status: string;
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /** Phone */
+            phone: string | null;
+            /** Invited By */
+            invited_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Accepted At */
+            accepted_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
         };
         /** ExportedProfile */
         ExportedProfile: {
@@ -1256,6 +1887,116 @@ export interface components {
             status: "healthy";
         };
         /**
+         * InvitationOut
+         * @description An invitation as its administrators see it; never its token.
+         */
+        InvitationOut: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Email
+             * @example grace@example.org
+             */
+            email: string;
+            role: components["schemas"]["RoleName"];
+            /** Npo Id */
+            npo_id: string | null;
+            /** @description `expired`: still pending, but past `expires_at`. */
+            status: components["schemas"]["InvitationStatus"];
+            /** First Name */
+            first_name: string | null;
+            /** Last Name */
+            last_name: string | null;
+            /**
+             * Invited By
+             * @description Who sent it (null once that account is gone).
+             */
+            invited_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Accepted At */
+            accepted_at: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+        };
+        /** InvitationPage */
+        InvitationPage: {
+            /** Total */
+            total: number;
+            /** Page */
+            page: number;
+            /** Per Page */
+            per_page: number;
+            /** Pages */
+            pages: number;
+            /** Items */
+            items: components["schemas"]["InvitationOut"][];
+        };
+        /**
+         * InvitationPreview
+         * @description What the accept page shows, and whether it asks for a new password or a sign-in.
+         */
+        InvitationPreview: {
+            /** Email */
+            email: string;
+            role: components["schemas"]["RoleName"];
+            /** Npo Id */
+            npo_id: string | null;
+            /**
+             * Invited By Name
+             * @description Who sent it; null when that account no longer has a name.
+             */
+            invited_by_name: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Account Exists
+             * @description true: sign in as this address, then accept with the bearer token; false: accept with a password.
+             */
+            account_exists: boolean;
+        };
+        /** InvitationRequest */
+        InvitationRequest: {
+            /**
+             * Email
+             * Format: email
+             * @example ada@example.org
+             */
+            email: string;
+            role: components["schemas"]["RoleName"];
+            /** Npo Id */
+            npo_id?: string | null;
+            /**
+             * First Name
+             * @description A new account starts with it unless the person gives their own when accepting.
+             */
+            first_name?: string | null;
+            /** Last Name */
+            last_name?: string | null;
+            /** Phone */
+            phone?: string | null;
+        };
+        /**
+         * InvitationStatus
+         * @description What callers see: the state, with ``expired`` for a pending one past its expiry.
+         * @enum {string}
+         */
+        InvitationStatus: "pending" | "accepted" | "revoked" | "expired";
+        /**
          * JsonWebKey
          * @description One public key (RFC 7517 §4): EC keys carry crv, x and y; OKP crv and x; RSA n and e.
          */
@@ -1319,6 +2060,29 @@ export interface components {
             /** Keys */
             keys: components["schemas"]["JsonWebKey"][];
         };
+        /** LegalDocumentList */
+        LegalDocumentList: {
+            /** Items */
+            items: components["schemas"]["LegalDocumentOut"][];
+        };
+        /** LegalDocumentOut */
+        LegalDocumentOut: {
+            kind: components["schemas"]["DocumentKind"];
+            /**
+             * Version
+             * @example 2026-05
+             */
+            version: string;
+            /** Url */
+            url: string;
+            /** Requires Reconsent */
+            requires_reconsent: boolean;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+        };
         /** LoginRequest */
         LoginRequest: {
             /**
@@ -1329,6 +2093,12 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+            /**
+             * Refresh Token Transport
+             * @description Where the refresh token goes: `body` (in the JSON; the default) or `cookie` (an HttpOnly cookie no script can read, for a web app on the API's site; the JSON then carries no refresh_token).
+             * @enum {string}
+             */
+            refresh_token_transport?: "body" | "cookie";
         };
         /**
          * LoginResponse
@@ -1336,9 +2106,15 @@ export interface components {
          *     challenge for the code (``status: "mfa_required"``).
          */
         LoginResponse: components["schemas"]["TokenResponse"] | components["schemas"]["MfaChallengeResponse"];
-        /** LogoutRequest */
+        /**
+         * LogoutRequest
+         * @description Any one of: this refresh token, the bearer token (even expired), the refresh cookie.
+         */
         LogoutRequest: {
-            /** Refresh Token */
+            /**
+             * Refresh Token
+             * @description Ends its session, whatever its state; when it comes, the cookie is not read.
+             */
             refresh_token?: string | null;
         };
         /** MessageResponse */
@@ -1394,6 +2170,22 @@ export interface components {
             recovery_code?: string | null;
             /** Mfa Token */
             mfa_token: string;
+            /**
+             * Refresh Token Transport
+             * @description Where the refresh token goes: `body` (in the JSON; the default) or `cookie` (an HttpOnly cookie no script can read, for a web app on the API's site; the JSON then carries no refresh_token).
+             * @enum {string}
+             */
+            refresh_token_transport?: "body" | "cookie";
+        };
+        /**
+         * OwedDocument
+         * @description A legal document's kind (``terms_of_service``, ``privacy_policy``) and the version to accept.
+         */
+        OwedDocument: {
+            /** Kind */
+            kind: string;
+            /** Version */
+            version: string;
         };
         /** PasswordChangeRequest */
         PasswordChangeRequest: {
@@ -1461,10 +2253,14 @@ export interface components {
             /** Event Assignments */
             event_assignments: components["schemas"]["ExportedAssignment"][];
             second_factor: components["schemas"]["ExportedSecondFactor"];
+            /** Consents */
+            consents: components["schemas"]["ExportedConsent"][];
             /** Audit Events */
             audit_events: components["schemas"]["ExportedAuditEvent"][];
             /** Emails */
             emails: components["schemas"]["ExportedEmail"][];
+            /** Invitations */
+            invitations: components["schemas"]["ExportedInvitation"][];
             retention_days: components["schemas"]["RetentionDays"];
         };
         /**
@@ -1520,6 +2316,26 @@ export interface components {
             /** Last Name */
             last_name?: string;
         };
+        /** PublishRequest */
+        PublishRequest: {
+            /**
+             * Version
+             * @description A label new for this kind (the same as the current one: a retry).
+             * @example 2026-05
+             */
+            version: string;
+            /**
+             * Url
+             * @description Where the text of this version is published (https).
+             * @example https://augeo.example/legal/terms-2026-05
+             */
+            url: string;
+            /**
+             * Requires Reconsent
+             * @description A material change: everyone signed in must accept this version before going on.
+             */
+            requires_reconsent: boolean;
+        };
         /** ReauthenticateRequest */
         ReauthenticateRequest: {
             /** Password */
@@ -1534,11 +2350,16 @@ export interface components {
         };
         /**
          * ReauthenticationDetails
-         * @description How recent a proof of identity this action needs, in seconds (REAUTH_MAX_AGE_MINUTES).
+         * @description How recent a proof of identity this action needs, in seconds (REAUTH_MAX_AGE_MINUTES), whether
+         *     the renewed proof needs a second-factor code (the user has one on), and the call that renews it.
          */
         ReauthenticationDetails: {
             /** Max Age Seconds */
             max_age_seconds: number;
+            /** Code Required */
+            code_required: boolean;
+            /** Reauthenticate With */
+            reauthenticate_with: string;
         };
         /** RecoveryCodesResponse */
         RecoveryCodesResponse: {
@@ -1548,13 +2369,24 @@ export interface components {
              */
             recovery_codes: string[];
         };
-        /** RefreshRequest */
+        /**
+         * RefreshRequest
+         * @description The refresh token in the body; without one, the refresh cookie (with `X-Requested-With: fetch`).
+         */
         RefreshRequest: {
-            /** Refresh Token */
-            refresh_token: string;
+            /**
+             * Refresh Token
+             * @description Leave it out to refresh with the cookie; when both come, this one counts.
+             */
+            refresh_token?: string | null;
         };
         /** RegisterRequest */
         RegisterRequest: {
+            /**
+             * Accepted Documents
+             * @description The legal documents accepted (GET /api/v1/legal-documents): the current version of every kind published is required (422, type consent_required); with none published, nothing is.
+             */
+            accepted_documents?: components["schemas"]["DocumentRef"][];
             /**
              * Phone
              * @description An empty string means none (stored as null).
@@ -1709,6 +2541,16 @@ export interface components {
             /** Current */
             current: boolean;
         };
+        /**
+         * StepUpDetails
+         * @description The call that proves the second factor in this session, and that it needs a code (always).
+         */
+        StepUpDetails: {
+            /** Reauthenticate With */
+            reauthenticate_with: string;
+            /** Code Required */
+            code_required: boolean;
+        };
         /** TokenRequest */
         TokenRequest: {
             /** Token */
@@ -1716,7 +2558,8 @@ export interface components {
         };
         /**
          * TokenResponse
-         * @description A session's tokens (sign-in, its second step, a refresh), and what the user must do first.
+         * @description A session's tokens (sign-in, its second step, a refresh, an accepted invitation), and what the
+         *     user must do first.
          */
         TokenResponse: {
             /**
@@ -1731,7 +2574,7 @@ export interface components {
             access_token: string;
             /**
              * Refresh Token
-             * @description Present unless the request asked for the cookie transport (the cookie carries it then).
+             * @description Left out with the cookie transport: the refresh token is in the cookie, out of scripts' reach.
              * @example p3H9vQ2xLk7TnR4sW8yZbC1dF6gJ0mA5eU_-oI2qXtY
              */
             refresh_token?: string;
@@ -1759,6 +2602,12 @@ export interface components {
              * @default false
              */
             mfa_enrollment_required: boolean;
+            /**
+             * Consent Required
+             * @description A legal document must be accepted (again): until it is, only GET /api/v1/users/me, the consent routes, logout and the own-session routes are allowed (others answer 403 CONSENT_REQUIRED).
+             * @default false
+             */
+            consent_required: boolean;
             user: components["schemas"]["UserOut"];
         };
         /** TotpCodeRequest */
@@ -1839,7 +2688,7 @@ export interface components {
             phone?: string | null;
             /**
              * Password
-             * @description Optional: without one the invitation email carries a set-password link. A password given here is temporary (the user must change it at first sign-in); it may not contain their name or email.
+             * @description A temporary password (the account is created now, and must change it at its first sign-in); it may not contain their name or email. Without one nobody is created yet: the person is invited, exactly as by POST /api/v1/invitations, and the answer is the invitation.
              */
             password?: string | null;
         };
@@ -2033,6 +2882,50 @@ export interface components {
             };
         };
         /**
+         * ConsentRequiredError
+         * @description The error body of `CONSENT_REQUIRED`.
+         */
+        ConsentRequiredError: {
+            error: {
+                /** @enum {string} */
+                code: "CONSENT_REQUIRED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["ConsentDetails"];
+            };
+        };
+        /**
+         * CsrfCheckFailedError
+         * @description The error body of `CSRF_CHECK_FAILED`.
+         */
+        CsrfCheckFailedError: {
+            error: {
+                /** @enum {string} */
+                code: "CSRF_CHECK_FAILED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * DocumentVersionConflictError
+         * @description The error body of `DOCUMENT_VERSION_CONFLICT`.
+         */
+        DocumentVersionConflictError: {
+            error: {
+                /** @enum {string} */
+                code: "DOCUMENT_VERSION_CONFLICT";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["DocumentVersionDetails"];
+            };
+        };
+        /**
          * DuplicateEmailError
          * @description The error body of `DUPLICATE_EMAIL`.
          */
@@ -2068,6 +2961,20 @@ export interface components {
             error: {
                 /** @enum {string} */
                 code: "EVENT_IN_OTHER_NPO";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * EventNotFoundError
+         * @description The error body of `EVENT_NOT_FOUND`.
+         */
+        EventNotFoundError: {
+            error: {
+                /** @enum {string} */
+                code: "EVENT_NOT_FOUND";
                 /** @description For people; it may change. */
                 message: string;
                 /** @description This request's X-Request-ID: quote it when reporting it. */
@@ -2187,6 +3094,20 @@ export interface components {
             };
         };
         /**
+         * InvitationNotPendingError
+         * @description The error body of `INVITATION_NOT_PENDING`.
+         */
+        InvitationNotPendingError: {
+            error: {
+                /** @enum {string} */
+                code: "INVITATION_NOT_PENDING";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
          * LastSuperAdminError
          * @description The error body of `LAST_SUPER_ADMIN`.
          */
@@ -2208,6 +3129,20 @@ export interface components {
             error: {
                 /** @enum {string} */
                 code: "MFA_ALREADY_ENABLED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * MfaCodeAlreadyUsedError
+         * @description The error body of `MFA_CODE_ALREADY_USED`.
+         */
+        MfaCodeAlreadyUsedError: {
+            error: {
+                /** @enum {string} */
+                code: "MFA_CODE_ALREADY_USED";
                 /** @description For people; it may change. */
                 message: string;
                 /** @description This request's X-Request-ID: quote it when reporting it. */
@@ -2254,6 +3189,21 @@ export interface components {
                 message: string;
                 /** @description This request's X-Request-ID: quote it when reporting it. */
                 request_id: string;
+            };
+        };
+        /**
+         * MfaStepUpRequiredError
+         * @description The error body of `MFA_STEP_UP_REQUIRED`.
+         */
+        MfaStepUpRequiredError: {
+            error: {
+                /** @enum {string} */
+                code: "MFA_STEP_UP_REQUIRED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+                details: components["schemas"]["StepUpDetails"];
             };
         };
         /**
@@ -2330,6 +3280,34 @@ export interface components {
             };
         };
         /**
+         * RefreshTokenReusedError
+         * @description The error body of `REFRESH_TOKEN_REUSED`.
+         */
+        RefreshTokenReusedError: {
+            error: {
+                /** @enum {string} */
+                code: "REFRESH_TOKEN_REUSED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * RoleConflictError
+         * @description The error body of `ROLE_CONFLICT`.
+         */
+        RoleConflictError: {
+            error: {
+                /** @enum {string} */
+                code: "ROLE_CONFLICT";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
          * RoleNotEventScopedError
          * @description The error body of `ROLE_NOT_EVENT_SCOPED`.
          */
@@ -2356,6 +3334,34 @@ export interface components {
                 /** @description This request's X-Request-ID: quote it when reporting it. */
                 request_id: string;
                 details: components["schemas"]["RetryDetails"];
+            };
+        };
+        /**
+         * SessionEndedError
+         * @description The error body of `SESSION_ENDED`.
+         */
+        SessionEndedError: {
+            error: {
+                /** @enum {string} */
+                code: "SESSION_ENDED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
+            };
+        };
+        /**
+         * TokenExpiredError
+         * @description The error body of `TOKEN_EXPIRED`.
+         */
+        TokenExpiredError: {
+            error: {
+                /** @enum {string} */
+                code: "TOKEN_EXPIRED";
+                /** @description For people; it may change. */
+                message: string;
+                /** @description This request's X-Request-ID: quote it when reporting it. */
+                request_id: string;
             };
         };
         /**
@@ -2448,7 +3454,7 @@ export interface operations {
                     "application/json": components["schemas"]["AuditLogPage"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2458,10 +3464,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2469,10 +3475,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2606,7 +3612,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2742,7 +3748,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2854,7 +3860,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -2985,7 +3991,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3065,6 +4071,7 @@ export interface operations {
                      *       "expires_in": 900,
                      *       "password_change_required": false,
                      *       "mfa_enrollment_required": false,
+                     *       "consent_required": false,
                      *       "user": {
                      *         "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
                      *         "email": "ada@example.org",
@@ -3105,7 +4112,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `INVALID_CREDENTIALS`, `INVALID_MFA_CODE`, `INVALID_MFA_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `INVALID_CREDENTIALS`, `INVALID_MFA_CODE`, `INVALID_MFA_TOKEN`, `MFA_CODE_ALREADY_USED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3115,7 +4122,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidMfaTokenError"];
+                    "application/json": components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidMfaTokenError"] | components["schemas"]["MfaCodeAlreadyUsedError"];
                 };
             };
             /** @description Not allowed (the code says why). Codes: `ACCOUNT_DEACTIVATED`. */
@@ -3151,7 +4158,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3243,7 +4250,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_MFA_CODE`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_MFA_CODE`, `INVALID_TOKEN`, `MFA_CODE_ALREADY_USED`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3253,7 +4260,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["MfaCodeAlreadyUsedError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
             /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
@@ -3289,7 +4296,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3346,7 +4353,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["RefreshRequest"];
             };
@@ -3369,6 +4376,7 @@ export interface operations {
                      *       "expires_in": 900,
                      *       "password_change_required": false,
                      *       "mfa_enrollment_required": false,
+                     *       "consent_required": false,
                      *       "user": {
                      *         "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
                      *         "email": "ada@example.org",
@@ -3409,7 +4417,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `INVALID_REFRESH_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_REFRESH_TOKEN`, `REFRESH_TOKEN_REUSED`, `SESSION_ENDED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3419,7 +4427,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvalidRefreshTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidRefreshTokenError"] | components["schemas"]["RefreshTokenReusedError"] | components["schemas"]["SessionEndedError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CSRF_CHECK_FAILED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CsrfCheckFailedError"];
                 };
             };
             /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
@@ -3444,7 +4463,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3527,7 +4546,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_REFRESH_TOKEN`, `INVALID_TOKEN`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3537,7 +4556,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidRefreshTokenError"] | components["schemas"]["InvalidTokenError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CSRF_CHECK_FAILED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CsrfCheckFailedError"];
                 };
             };
             /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
@@ -3562,7 +4592,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3661,7 +4691,119 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    auth_password_reset_request_deprecated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EmailRequest"];
+            };
+        };
+        responses: {
+            /** @description Email a password-reset link */
+            202: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Password changed. Sign in with your new password."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3773,7 +4915,119 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    auth_password_reset_confirm_deprecated: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirmRequest"];
+            };
+        };
+        responses: {
+            /** @description Set a new password with a reset token */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "message": "Password changed. Sign in with your new password."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["MessageResponse"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_TOKEN`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidTokenError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3863,7 +5117,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3873,10 +5127,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_STEP_UP_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -3884,7 +5138,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
@@ -3909,7 +5163,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4000,7 +5254,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4010,7 +5264,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
             /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
@@ -4035,7 +5289,869 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    legal_documents_current: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current legal documents */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "kind": "terms_of_service",
+                     *           "version": "2026-05",
+                     *           "url": "string",
+                     *           "requires_reconsent": true,
+                     *           "published_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LegalDocumentList"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    legal_documents_publish: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: "terms_of_service" | "privacy_policy";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PublishRequest"];
+            };
+        };
+        responses: {
+            /** @description Publish a version of a legal document */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "kind": "terms_of_service",
+                     *       "version": "2026-05",
+                     *       "url": "string",
+                     *       "requires_reconsent": true,
+                     *       "published_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LegalDocumentOut"];
+                };
+            };
+            /** @description Publish a version of a legal document */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "kind": "terms_of_service",
+                     *       "version": "2026-05",
+                     *       "url": "string",
+                     *       "requires_reconsent": true,
+                     *       "published_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LegalDocumentOut"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `DOCUMENT_VERSION_CONFLICT`. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentVersionConflictError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    consents_mine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description My consents, and what I owe */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "kind": "terms_of_service",
+                     *           "version": "string",
+                     *           "action": "accepted",
+                     *           "at": "2026-01-31T12:00:00Z",
+                     *           "ip_address": "string",
+                     *           "user_agent": "string"
+                     *         }
+                     *       ],
+                     *       "owed": [
+                     *         {
+                     *           "kind": "terms_of_service",
+                     *           "version": "2026-05",
+                     *           "url": "string",
+                     *           "requires_reconsent": true,
+                     *           "published_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsentHistoryOut"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    consents_accept: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DocumentRef"];
+            };
+        };
+        responses: {
+            /** @description Accept a legal document */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "kind": "terms_of_service",
+                     *       "version": "string",
+                     *       "action": "accepted",
+                     *       "at": "2026-01-31T12:00:00Z",
+                     *       "ip_address": "string",
+                     *       "user_agent": "string"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsentOut"];
+                };
+            };
+            /** @description Accept a legal document */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "kind": "terms_of_service",
+                     *       "version": "string",
+                     *       "action": "accepted",
+                     *       "at": "2026-01-31T12:00:00Z",
+                     *       "ip_address": "string",
+                     *       "user_agent": "string"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConsentOut"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    consents_withdraw: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: "terms_of_service" | "privacy_policy";
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Withdraw my consent to a legal document */
+            204: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    event_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A registered event and its NPO */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "name": "string",
+                     *       "registered_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "registered_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. Codes: `EVENT_NOT_FOUND`, `NOT_FOUND`. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventNotFoundError"] | components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    event_register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EventRegistration"];
+            };
+        };
+        responses: {
+            /** @description Register an event to its NPO */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "name": "string",
+                     *       "registered_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "registered_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Register an event to its NPO */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "name": "string",
+                     *       "registered_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "registered_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventOut"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. Codes: `EVENT_NOT_FOUND`, `NOT_FOUND`. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventNotFoundError"] | components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `EVENT_IN_OTHER_NPO`. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventInOtherNpoError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4105,7 +6221,7 @@ export interface operations {
                     "application/json": components["schemas"]["EventAssignmentList"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4115,10 +6231,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4126,7 +6242,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -4138,6 +6254,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -4214,7 +6341,7 @@ export interface operations {
                     "application/json": components["schemas"]["EventAssignmentOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4224,10 +6351,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4235,10 +6362,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
-            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
+            /** @description Not found, or not visible to the caller. Codes: `EVENT_NOT_FOUND`, `NOT_FOUND`. */
             404: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4246,7 +6373,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["NotFoundError"];
+                    "application/json": components["schemas"]["EventNotFoundError"] | components["schemas"]["NotFoundError"];
                 };
             };
             /** @description Conflicts with the current state. Codes: `ACCOUNT_ERASED`, `EVENT_IN_OTHER_NPO`, `ROLE_NOT_EVENT_SCOPED`. */
@@ -4258,6 +6385,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountErasedError"] | components["schemas"]["EventInOtherNpoError"] | components["schemas"]["RoleNotEventScopedError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -4307,7 +6445,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4317,10 +6455,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4328,7 +6466,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -4340,6 +6478,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -4429,7 +6578,7 @@ export interface operations {
                     "application/json": components["schemas"]["EventMemberPage"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4439,10 +6588,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4450,7 +6599,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -4464,7 +6613,7 @@ export interface operations {
                     "application/json": components["schemas"]["NotFoundError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4473,6 +6622,859 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    invitations_list: {
+        parameters: {
+            query?: {
+                page?: number;
+                per_page?: number;
+                npo_id?: string;
+                status?: components["schemas"]["InvitationStatus"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List invitations */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "total": 1,
+                     *       "page": 1,
+                     *       "per_page": 1,
+                     *       "pages": 1,
+                     *       "items": [
+                     *         {
+                     *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "email": "grace@example.org",
+                     *           "role": "super_admin",
+                     *           "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "status": "pending",
+                     *           "first_name": "string",
+                     *           "last_name": "string",
+                     *           "invited_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "created_at": "2026-01-31T12:00:00Z",
+                     *           "expires_at": "2026-01-31T12:00:00Z",
+                     *           "accepted_at": "2026-01-31T12:00:00Z",
+                     *           "revoked_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationPage"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    invitations_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Invite someone by email */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "email": "grace@example.org",
+                     *       "role": "super_admin",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "status": "pending",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "invited_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "expires_at": "2026-01-31T12:00:00Z",
+                     *       "accepted_at": "2026-01-31T12:00:00Z",
+                     *       "revoked_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Invite someone by email */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "email": "grace@example.org",
+                     *       "role": "super_admin",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "status": "pending",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "invited_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "expires_at": "2026-01-31T12:00:00Z",
+                     *       "accepted_at": "2026-01-31T12:00:00Z",
+                     *       "revoked_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    invitations_resend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Send an invitation again */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "email": "grace@example.org",
+                     *       "role": "super_admin",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "status": "pending",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "invited_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "expires_at": "2026-01-31T12:00:00Z",
+                     *       "accepted_at": "2026-01-31T12:00:00Z",
+                     *       "revoked_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `INVITATION_NOT_PENDING`. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationNotPendingError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    invitations_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoke an invitation */
+            204: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                };
+            };
+            /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
+            404: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `INVITATION_NOT_PENDING`. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationNotPendingError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    invitations_inspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description What an invitation link asks */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "email": "string",
+                     *       "role": "super_admin",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "invited_by_name": "string",
+                     *       "expires_at": "2026-01-31T12:00:00Z",
+                     *       "account_exists": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_TOKEN`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidTokenError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
+            500: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description A dependency is unavailable; retry after `Retry-After` seconds. Codes: `SERVICE_UNAVAILABLE`. */
+            503: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    invitations_accept: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AcceptInvitationRequest"];
+            };
+        };
+        responses: {
+            /** @description Accept an invitation */
+            200: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *       "email": "ada@example.org",
+                     *       "first_name": "Ada",
+                     *       "last_name": "Lovelace",
+                     *       "phone": "+1 555 0100",
+                     *       "organization_name": null,
+                     *       "address_line1": null,
+                     *       "address_line2": null,
+                     *       "city": "Boston",
+                     *       "state": "MA",
+                     *       "postal_code": "02110",
+                     *       "country": "US",
+                     *       "role": "donor",
+                     *       "npo_id": null,
+                     *       "email_verified": true,
+                     *       "is_active": true,
+                     *       "mfa_enabled": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "updated_at": "2026-01-31T12:00:00Z",
+                     *       "last_login_at": null,
+                     *       "erased_at": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description A new account, created and signed in: its tokens */
+            201: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "authenticated",
+                     *       "access_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImtwMVZaS0dZIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiIwYjhmIn0.c2ln",
+                     *       "refresh_token": "p3H9vQ2xLk7TnR4sW8yZbC1dF6gJ0mA5eU_-oI2qXtY",
+                     *       "token_type": "bearer",
+                     *       "expires_in": 900,
+                     *       "password_change_required": false,
+                     *       "mfa_enrollment_required": false,
+                     *       "consent_required": false,
+                     *       "user": {
+                     *         "id": "0b8f5c1e-4a7d-4c3e-9f21-6d5a8e3b2c10",
+                     *         "email": "ada@example.org",
+                     *         "first_name": "Ada",
+                     *         "last_name": "Lovelace",
+                     *         "phone": "+1 555 0100",
+                     *         "organization_name": null,
+                     *         "address_line1": null,
+                     *         "address_line2": null,
+                     *         "city": "Boston",
+                     *         "state": "MA",
+                     *         "postal_code": "02110",
+                     *         "country": "US",
+                     *         "role": "donor",
+                     *         "npo_id": null,
+                     *         "email_verified": true,
+                     *         "is_active": true,
+                     *         "mfa_enabled": false,
+                     *         "mfa_enrollment_required": false,
+                     *         "created_at": "2026-01-31T12:00:00Z",
+                     *         "updated_at": "2026-01-31T12:00:00Z",
+                     *         "last_login_at": null,
+                     *         "erased_at": null
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_TOKEN`. */
+            400: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidTokenError"];
+                };
+            };
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
+            401: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Bearer challenge. */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            403: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Conflicts with the current state. Codes: `DUPLICATE_EMAIL`, `ROLE_CONFLICT`. */
+            409: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DuplicateEmailError"] | components["schemas"]["RoleConflictError"];
+                };
+            };
+            /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
+            413: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Request body is not JSON. Codes: `UNSUPPORTED_MEDIA_TYPE`. */
+            415: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsupportedMediaTypeError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -4528,7 +7530,7 @@ export interface operations {
                     "application/json": components["schemas"]["TotpEnrolmentResponse"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4538,10 +7540,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4549,7 +7551,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Conflicts with the current state. Codes: `MFA_ALREADY_ENABLED`. */
@@ -4561,6 +7563,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MfaAlreadyEnabledError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -4611,7 +7624,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_MFA_CODE`. */
+            /** @description Malformed request. Codes: `INVALID_JSON`, `INVALID_MFA_CODE`, `MFA_CODE_ALREADY_USED`. */
             400: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4619,10 +7632,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidMfaCodeError"];
+                    "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidMfaCodeError"] | components["schemas"]["MfaCodeAlreadyUsedError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4632,10 +7645,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4643,7 +7656,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Conflicts with the current state. Codes: `MFA_NOT_ENABLED`. */
@@ -4679,7 +7692,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4688,6 +7701,19 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -4758,7 +7784,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"] | components["schemas"]["InvalidMfaCodeError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4768,10 +7794,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4779,7 +7805,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Conflicts with the current state. Codes: `MFA_ALREADY_ENABLED`, `MFA_NOT_ENROLLING`. */
@@ -4815,7 +7841,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4879,7 +7905,7 @@ export interface operations {
                     "application/json": components["schemas"]["RecoveryCodesResponse"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4889,10 +7915,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -4900,7 +7926,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Conflicts with the current state. Codes: `MFA_NOT_ENABLED`. */
@@ -4912,6 +7938,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MfaNotEnabledError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -4971,6 +8008,17 @@ export interface operations {
                     "application/json": components["schemas"]["HealthResponse"];
                 };
             };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
@@ -5028,6 +8076,17 @@ export interface operations {
                     "application/json": components["schemas"]["ApiIndexResponse"];
                 };
             };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
+                };
+            };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
             500: {
                 headers: {
@@ -5076,6 +8135,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["JwksResponse"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -5129,7 +8199,7 @@ export interface operations {
                     "application/json": components["schemas"]["RoleList"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5139,10 +8209,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5150,7 +8220,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -5219,13 +8300,14 @@ export interface operations {
                      *       "created_at": "2026-01-31T12:00:00Z",
                      *       "updated_at": "2026-01-31T12:00:00Z",
                      *       "last_login_at": null,
-                     *       "erased_at": null
+                     *       "erased_at": null,
+                     *       "consent_required": false
                      *     }
                      */
-                    "application/json": components["schemas"]["UserOut"];
+                    "application/json": components["schemas"]["CurrentUserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5235,7 +8317,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -5297,7 +8390,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_CREDENTIALS`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5307,10 +8400,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidCredentialsError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5318,7 +8411,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Conflicts with the current state. Codes: `LAST_SUPER_ADMIN`. */
@@ -5354,7 +8447,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5465,7 +8558,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5475,10 +8568,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5486,7 +8579,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
             /** @description Request body too large. Codes: `PAYLOAD_TOO_LARGE`. */
@@ -5511,7 +8604,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5582,7 +8675,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionList"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5592,7 +8685,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
             /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
@@ -5604,6 +8697,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -5650,7 +8754,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5660,7 +8764,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
             /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
@@ -5672,6 +8776,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PasswordChangeRequiredError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -5720,7 +8835,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5730,7 +8845,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
             /** @description Not allowed (the code says why). Codes: `PASSWORD_CHANGE_REQUIRED`. */
@@ -5753,6 +8868,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -5849,6 +8975,16 @@ export interface operations {
                      *         "enrolled_at": "2026-01-31T12:00:00Z",
                      *         "recovery_codes_left": 1
                      *       },
+                     *       "consents": [
+                     *         {
+                     *           "kind": "string",
+                     *           "version": "string",
+                     *           "action": "string",
+                     *           "at": "2026-01-31T12:00:00Z",
+                     *           "ip_address": "string",
+                     *           "user_agent": "string"
+                     *         }
+                     *       ],
                      *       "audit_events": [
                      *         {
                      *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
@@ -5872,6 +9008,22 @@ export interface operations {
                      *           "sent_at": "2026-01-31T12:00:00Z"
                      *         }
                      *       ],
+                     *       "invitations": [
+                     *         {
+                     *           "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "role": "super_admin",
+                     *           "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "status": "string",
+                     *           "first_name": "string",
+                     *           "last_name": "string",
+                     *           "phone": "string",
+                     *           "invited_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *           "created_at": "2026-01-31T12:00:00Z",
+                     *           "expires_at": "2026-01-31T12:00:00Z",
+                     *           "accepted_at": "2026-01-31T12:00:00Z",
+                     *           "revoked_at": "2026-01-31T12:00:00Z"
+                     *         }
+                     *       ],
                      *       "retention_days": {
                      *         "sessions": 1,
                      *         "email_tokens": 1,
@@ -5883,7 +9035,7 @@ export interface operations {
                     "application/json": components["schemas"]["PersonalDataExport"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5893,10 +9045,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5904,7 +9056,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -5953,7 +9116,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5963,10 +9126,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -5974,7 +9137,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -5997,6 +9160,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountErasedError"] | components["schemas"]["LastSuperAdminError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -6089,7 +9263,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserPage"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6099,10 +9273,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6110,10 +9284,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6163,7 +9337,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Create a user */
+            /** @description Create a user, or invite them */
             201: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6200,6 +9374,33 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
+            /** @description No password: the person is invited (the invitation, new or pending) */
+            202: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "email": "grace@example.org",
+                     *       "role": "super_admin",
+                     *       "npo_id": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "status": "pending",
+                     *       "first_name": "string",
+                     *       "last_name": "string",
+                     *       "invited_by": "3f2b8c1d-9e4a-4b7c-8d2e-1a5f6c7b8e90",
+                     *       "created_at": "2026-01-31T12:00:00Z",
+                     *       "expires_at": "2026-01-31T12:00:00Z",
+                     *       "accepted_at": "2026-01-31T12:00:00Z",
+                     *       "revoked_at": "2026-01-31T12:00:00Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitationOut"];
+                };
+            };
             /** @description Malformed request. Codes: `INVALID_JSON`. */
             400: {
                 headers: {
@@ -6211,7 +9412,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6221,10 +9422,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6232,7 +9433,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Conflicts with the current state. Codes: `DUPLICATE_EMAIL`. */
@@ -6268,7 +9469,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6277,6 +9478,19 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ValidationError"];
+                };
+            };
+            /** @description Rate limited; retry after `Retry-After` seconds. Codes: `RATE_LIMITED`. */
+            429: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -6353,7 +9567,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6363,10 +9577,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6374,7 +9588,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -6386,6 +9600,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -6434,7 +9659,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6444,10 +9669,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6455,7 +9680,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -6478,6 +9703,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountErasedError"] | components["schemas"]["LastSuperAdminError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -6569,7 +9805,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6579,10 +9815,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6590,7 +9826,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -6637,7 +9873,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6722,7 +9958,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6732,10 +9968,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6743,7 +9979,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -6766,6 +10002,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountErasedError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
@@ -6857,7 +10104,7 @@ export interface operations {
                     "application/json": components["schemas"]["InvalidJsonError"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6867,10 +10114,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -6878,7 +10125,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -6925,7 +10172,7 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedMediaTypeError"];
                 };
             };
-            /** @description Validation failed; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
             422: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -7010,7 +10257,7 @@ export interface operations {
                     "application/json": components["schemas"]["UserOut"];
                 };
             };
-            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`. */
+            /** @description Missing, invalid or revoked credentials. Codes: `AUTHENTICATION_REQUIRED`, `INVALID_TOKEN`, `SESSION_ENDED`, `TOKEN_EXPIRED`. */
             401: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -7020,10 +10267,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"];
+                    "application/json": components["schemas"]["AuthenticationRequiredError"] | components["schemas"]["InvalidTokenError"] | components["schemas"]["SessionEndedError"] | components["schemas"]["TokenExpiredError"];
                 };
             };
-            /** @description Not allowed (the code says why). Codes: `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
+            /** @description Not allowed (the code says why). Codes: `CONSENT_REQUIRED`, `FORBIDDEN`, `MFA_ENROLLMENT_REQUIRED`, `MFA_STEP_UP_REQUIRED`, `PASSWORD_CHANGE_REQUIRED`, `REAUTHENTICATION_REQUIRED`. */
             403: {
                 headers: {
                     /** @description Echoed or generated. */
@@ -7031,7 +10278,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
+                    "application/json": components["schemas"]["ConsentRequiredError"] | components["schemas"]["ForbiddenError"] | components["schemas"]["MfaEnrollmentRequiredError"] | components["schemas"]["MfaStepUpRequiredError"] | components["schemas"]["PasswordChangeRequiredError"] | components["schemas"]["ReauthenticationRequiredError"];
                 };
             };
             /** @description Not found, or not visible to the caller. Codes: `NOT_FOUND`. */
@@ -7054,6 +10301,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountErasedError"];
+                };
+            };
+            /** @description Validation failed, or a body sent where none is taken; `details.fields` names each failing field. Codes: `VALIDATION_ERROR`. */
+            422: {
+                headers: {
+                    /** @description Echoed or generated. */
+                    "X-Request-ID"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationError"];
                 };
             };
             /** @description Unexpected error; nothing internal is disclosed. Codes: `INTERNAL_ERROR`. */
