@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import azure.functions as func
 
-from functions.rendering import user_out
-from shared.config import get_settings
+from functions.rendering import AUTH_ROUTES, refresh_cookie, signed_in_reply, token_response, tokens_by_cookie, user_out
 from shared.context import ClientInfo
 from shared.errors import AuthenticationError, ErrorCode
 from shared.http.endpoint import Reply, endpoint
-from shared.http.refresh_cookie import CookieRequest, RefreshCookie
+from shared.http.refresh_cookie import CookieRequest
 from shared.http.request import PresentedBearer
 from shared.schemas.auth import (
-    COOKIE_TRANSPORT,
     EmailRequest,
     LoginRequest,
     LoginResponse,
@@ -34,52 +31,15 @@ from shared.schemas.common import MessageResponse
 from shared.schemas.mfa import AccessTokenResponse, MfaChallengeResponse, MfaVerifyRequest, ReauthenticateRequest
 from shared.services import accounts, password_changes, reauthentication, session_tokens, sign_in
 from shared.services.principal import Principal
-from shared.services.sign_in import SignedIn
 from shared.services.sign_in_state import REAUTHENTICATION_ROUTE, PendingStep
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
-PREFIX = "api/v1/auth"
+PREFIX = AUTH_ROUTES
 TAGS = ("auth",)
 
 RESEND_MESSAGE = "If the address belongs to an account awaiting verification, a new link is on its way."
 RESET_MESSAGE = "If the address belongs to an account, a reset link is on its way."
-
-
-def token_response(signed_in: SignedIn, *, with_refresh_token: bool = True) -> TokenResponse:
-    """The tokens of a new session and its user, as every sign-in answers them, with what the user
-    must do first."""
-    user = user_out(signed_in.user)
-    return TokenResponse(
-        access_token=signed_in.tokens.access_token,
-        refresh_token=signed_in.tokens.refresh_token if with_refresh_token else None,
-        expires_in=signed_in.tokens.expires_in,
-        password_change_required=signed_in.user.password_change_required,
-        mfa_enrollment_required=user.mfa_enrollment_required,
-        consent_required=bool(signed_in.tokens.state.owed_consents),
-        user=user,
-    )
-
-
-def _refresh_cookie() -> RefreshCookie:
-    """REFRESH_COOKIE_NAME, scoped to the auth routes: only refresh and logout read it."""
-    return RefreshCookie(get_settings().refresh_cookie_name, f"/{PREFIX}")
-
-
-def _tokens_by_cookie(signed_in: SignedIn, status: int = 200) -> Reply:
-    """The tokens with the refresh token in the cookie, alive until the session's absolute end."""
-    tokens = signed_in.tokens
-    max_age = int((tokens.session_expires_at - datetime.now(UTC)).total_seconds())
-    cookie = _refresh_cookie().issued(tokens.refresh_token, max_age)
-    return Reply(token_response(signed_in, with_refresh_token=False), status=status, headers={"Set-Cookie": cookie})
-
-
-def signed_in_reply(signed_in: SignedIn, transport: str, status: int = 200) -> Reply:
-    """A new session's tokens (sign-in, second step, accepted invitation), the refresh token
-    where ``refresh_token_transport`` asked for it."""
-    if transport == COOKIE_TRANSPORT:
-        return _tokens_by_cookie(signed_in, status)
-    return Reply(token_response(signed_in), status=status)
 
 
 @contextmanager
@@ -89,7 +49,7 @@ def _cookie_cleared_on_refusal(cookie: CookieRequest) -> Iterator[None]:
         yield
     except AuthenticationError as refused:
         if cookie.present:
-            refused.headers["Set-Cookie"] = _refresh_cookie().cleared()
+            refused.headers["Set-Cookie"] = refresh_cookie().cleared()
         raise
 
 
@@ -251,7 +211,7 @@ def refresh(body: RefreshRequest, cookie: CookieRequest, client: ClientInfo) -> 
         return token_response(session_tokens.refresh(body.refresh_token, client))
     token = cookie.token()  # the CSRF rule: 403 before anything is spent
     with _cookie_cleared_on_refusal(cookie):
-        return _tokens_by_cookie(session_tokens.refresh(token, client))
+        return tokens_by_cookie(session_tokens.refresh(token, client))
 
 
 @endpoint(
@@ -281,7 +241,7 @@ def logout(body: LogoutRequest, bearer: PresentedBearer, cookie: CookieRequest, 
     token = cookie.token()  # the CSRF rule: 403 before anything ends
     with _cookie_cleared_on_refusal(cookie):
         session_tokens.logout(bearer.token, token, client)
-    return Reply(status=204, headers={"Set-Cookie": _refresh_cookie().cleared()} if cookie.present else {})
+    return Reply(status=204, headers={"Set-Cookie": refresh_cookie().cleared()} if cookie.present else {})
 
 
 # The reset routes' first names (/password-reset/...), kept for the clients that call them.

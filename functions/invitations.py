@@ -6,8 +6,7 @@ import uuid
 
 import azure.functions as func
 
-from functions.auth import signed_in_reply
-from functions.rendering import user_out
+from functions.rendering import signed_in_reply, user_out
 from shared.context import ClientInfo
 from shared.errors import ErrorCode
 from shared.http.endpoint import Answer, Reply, endpoint
