@@ -50,7 +50,6 @@ from shared.errors import (
 from shared.failures import is_unique_violation
 from shared.models import NPO_SCOPED_ROLES, Invitation, InvitationState, InvitationStatus, RoleName, User
 from shared.models.invitation import app_now
-from shared.schemas.legal import DocumentRef
 from shared.security.password_policy import is_personal
 from shared.security.passwords import hash_password
 from shared.services import audit, consents, invitation_tokens, rate_limits, sign_in, users
@@ -331,7 +330,7 @@ def accept(
     names: tuple[str | None, str | None],
     client: ClientInfo,
     *,
-    accepted_documents: Sequence[DocumentRef] = (),
+    accepted_documents: Sequence[consents.DocumentRef] = (),
 ) -> Accepted:
     """A new address: the account, signed in, having accepted ``accepted_documents`` (the legal
     documents published, as at registration). An existing account: the caller must be signed in as
@@ -353,7 +352,7 @@ def _accept_with_new_account(
     names: tuple[str | None, str | None],
     client: ClientInfo,
     *,
-    accepted_documents: Sequence[DocumentRef],
+    accepted_documents: Sequence[consents.DocumentRef],
 ) -> Accepted:
     settings = get_settings()
     first_name, last_name = names[0] or invitation.first_name, names[1] or invitation.last_name
