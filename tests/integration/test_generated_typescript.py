@@ -13,14 +13,13 @@ are skipped, saying so (they fail in CI, where node is installed).
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support import ROOT
-from tests.support.node_tools import NODE, client_package
+from tests.support.node_tools import NODE, client_package, run, tsc
 
 PROGRAM = ROOT / "tests" / "support" / "typescript" / "web_app.ts"
 STRICT = ["--strict", "--noEmit", "--module", "ESNext", "--moduleResolution", "bundler", "--target", "ES2022"]
@@ -36,22 +35,14 @@ def generated(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     document = folder / "openapi.json"
     document.write_bytes(httpx.get(f"{base_url}/openapi.json").raise_for_status().content)
     cli = package / "node_modules" / "openapi-typescript" / "bin" / "cli.js"
-    _node(str(cli), str(document), "--output", str(folder / "openapi.d.ts"), cwd=folder, expect_success=True)
+    assert NODE
+    run([NODE, str(cli), str(document), "--output", str(folder / "openapi.d.ts")], cwd=folder)
     shutil.copy(PROGRAM, folder / PROGRAM.name)
     return folder
 
 
-def _node(*args: str, cwd: Path, expect_success: bool) -> str:
-    assert NODE
-    done = subprocess.run([NODE, *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
-    output = done.stdout + done.stderr
-    assert (done.returncode == 0) is expect_success, output
-    return output
-
-
 def _compile(folder: Path, program: str, *, expect_success: bool) -> str:
-    tsc = ROOT / "clients" / "typescript" / "node_modules" / "typescript" / "bin" / "tsc"
-    return _node(str(tsc), *STRICT, program, cwd=folder, expect_success=expect_success)
+    return tsc(*STRICT, program, cwd=folder, expect_success=expect_success)
 
 
 @pytest.mark.slow

@@ -47,3 +47,15 @@ def run(command: list[str], *, cwd: Path = CLIENT_DIR, **env: str) -> str:
 def node(*args: str, cwd: Path = CLIENT_DIR, **env: str) -> str:
     assert NODE
     return run([NODE, *args], cwd=cwd, **env)
+
+
+def tsc(*args: str, cwd: Path, expect_success: bool) -> str:
+    """The client's TypeScript compiler (pinned by its package-lock.json) on ``args``: its output,
+    after asserting that it succeeded or failed as ``expect_success`` says."""
+    assert NODE
+    compiler = CLIENT_DIR / "node_modules" / "typescript" / "bin" / "tsc"
+    command = [NODE, str(compiler), *args]
+    done = subprocess.run(command, check=False, cwd=cwd, capture_output=True, text=True, timeout=600)
+    output = done.stdout + done.stderr
+    assert (done.returncode == 0) is expect_success, output
+    return output

@@ -12,25 +12,28 @@
  * The access token is always in memory only, and is refreshed shortly before
  * it expires, one refresh at a time.
  */
-import {
-  type AcceptInvitationRequest,
-  type AcceptInvitationResponse,
-  type ErrorCode,
-  isMfaChallenge,
-  type LoginRequest,
-  type LoginResponse,
-  type MessageResponse,
-  type MfaChallenge,
-  type MfaMethod,
-  type MfaVerifyRequest,
-  type RefreshResponse,
-  type RegisterRequest,
-  type RegisterResponse,
-  type TokenResponse,
-  type User,
-  type VerifyEmailResponse,
+import type {
+  AcceptInvitationRequest,
+  AcceptInvitationResponse,
+  ErrorCode,
+  LoginRequest,
+  LoginResponse,
+  LogoutRequest,
+  MessageResponse,
+  MfaChallenge,
+  MfaMethod,
+  MfaVerifyRequest,
+  MfaVerifyResponse,
+  RefreshRefusedCode,
+  RefreshRequest,
+  RefreshResponse,
+  RegisterRequest,
+  RegisterResponse,
+  TokenResponse,
+  User,
+  VerifyEmailResponse,
 } from "./contract.js";
-import { AuthError, errorCodeOf } from "./errors.js";
+import { AuthError, type AuthErrorCode, errorCodeOf } from "./errors.js";
 import {
   aloneInThisTab,
   browserChannel,
@@ -62,15 +65,18 @@ export interface AuthClientOptions {
   BroadcastChannel?: ChannelConstructor | null;
 }
 
-/** Signed in: the tokens are held by the client, the user and the steps still owed are here. */
+/**
+ * Signed in: the tokens are held by the client; the user, and what the user must do before the
+ * rest of the API answers (until then other calls answer 403 with the step's code), are here.
+ */
 export interface Authenticated {
   status: "authenticated";
   user: User;
-  /** An administrator set the password: change it before anything else works. */
+  /** An administrator set the password: change it (POST /api/v1/auth/password/change); 403 PASSWORD_CHANGE_REQUIRED. */
   passwordChangeRequired: boolean;
-  /** The role needs a second factor that is not enrolled yet. */
+  /** The role needs a second factor not enrolled yet (the /api/v1/auth/mfa routes); 403 MFA_ENROLLMENT_REQUIRED. */
   mfaEnrollmentRequired: boolean;
-  /** A legal document's new version is owed acceptance. */
+  /** A legal document's current version is owed (GET /api/v1/users/me/consents names it); 403 CONSENT_REQUIRED. */
   consentRequired: boolean;
 }
 
@@ -119,10 +125,26 @@ export interface AuthClient {
 
 const AUTH = "/api/v1/auth";
 const TOTP_CODE = /^\d{6}$/;
-/** A 401 with one of these means the session is over: sign in again. */
-const SESSION_OVER = new Set<ErrorCode>(["SESSION_ENDED", "REFRESH_TOKEN_REUSED"]);
-/** A refresh refused with one of these: no session to restore. */
-const NO_SESSION = new Set<ErrorCode>([...SESSION_OVER, "INVALID_REFRESH_TOKEN", "AUTHENTICATION_REQUIRED"]);
+
+/** A 401 with one of these, on any call, means the session is over: sign in again. */
+function endsTheSession(code: ErrorCode | null): code is "SESSION_ENDED" | "REFRESH_TOKEN_REUSED" {
+  return code === "SESSION_ENDED" || code === "REFRESH_TOKEN_REUSED";
+}
+
+/**
+ * Every 401 a refresh answers (the document's list: a code it adds does not compile until it is
+ * placed here): no session to restore.
+ */
+const REFRESH_REFUSED: Record<RefreshRefusedCode, true> = {
+  AUTHENTICATION_REQUIRED: true,
+  INVALID_REFRESH_TOKEN: true,
+  REFRESH_TOKEN_REUSED: true,
+  SESSION_ENDED: true,
+};
+
+function refusesTheRefresh(code: AuthErrorCode): code is RefreshRefusedCode {
+  return Object.hasOwn(REFRESH_REFUSED, code);
+}
 
 interface AccessToken {
   value: string;
@@ -194,7 +216,7 @@ class Client implements AuthClient {
   async signIn(credentials: { email: string; password: string }): Promise<SignInResult> {
     const body: LoginRequest = { email: credentials.email, password: credentials.password, ...this.transportField() };
     const answer = await this.postJson<LoginResponse>(`${AUTH}/login`, body, this.cookieInit());
-    return isMfaChallenge(answer) ? this.mfaStep(answer) : this.signedIn(answer);
+    return answer.status === "mfa_required" ? this.mfaStep(answer) : this.signedIn(answer);
   }
 
   async acceptInvitation(
@@ -215,10 +237,8 @@ class Client implements AuthClient {
     // Forget everything first: whatever the server answers, this tab keeps no token.
     this.end("SIGNED_OUT", { announce: true, notify: false });
     if (!hadSession) return;
-    const init =
-      this.transport === "cookie"
-        ? this.cookieAuthenticatedInit()
-        : this.jsonInit({ refresh_token: refreshToken ?? undefined });
+    const body: LogoutRequest = refreshToken ? { refresh_token: refreshToken } : {};
+    const init = this.transport === "cookie" ? this.cookieAuthenticatedInit() : this.jsonInit(body);
     const headers = new Headers(init.headers);
     if (access) headers.set("Authorization", `Bearer ${access}`);
     const response = await this.send(new Request(this.url(`${AUTH}/logout`), { ...init, method: "POST", headers }));
@@ -264,10 +284,8 @@ class Client implements AuthClient {
     if (this.state === "signed_out") return null;
     const endings = this.endings;
     const generation = this.generation;
-    const init =
-      this.transport === "cookie"
-        ? this.cookieAuthenticatedInit()
-        : this.jsonInit({ refresh_token: this.refreshToken });
+    const body: RefreshRequest = { refresh_token: this.refreshToken };
+    const init = this.transport === "cookie" ? this.cookieAuthenticatedInit() : this.jsonInit(body);
     const response = await this.send(new Request(this.url(`${AUTH}/refresh`), { ...init, method: "POST" }));
     if (this.endings !== endings) return null; // signed out (or ended elsewhere) meanwhile
     if (response.ok) {
@@ -277,9 +295,9 @@ class Client implements AuthClient {
     const error = await AuthError.fromResponse(response);
     // A sign-in in another tab landed meanwhile: the refusal was about the cookie before it.
     if (this.generation !== generation && this.access && this.access.expiresAt > this.now()) return this.access.value;
-    if (response.status === 401 && NO_SESSION.has(error.code as ErrorCode)) {
+    if (response.status === 401 && refusesTheRefresh(error.code)) {
       // A tab that never held the session (a page load finding no cookie) tells no one.
-      this.end(error.code as ErrorCode, { announce: this.state === "signed_in", notify: true });
+      this.end(error.code, { announce: this.state === "signed_in", notify: true });
       return null;
     }
     throw error;
@@ -321,7 +339,7 @@ class Client implements AuthClient {
   }
 
   /** New tokens from the API: keep them, and hand the access token to the other tabs. */
-  private adopt(body: TokenResponse | RefreshResponse): void {
+  private adopt(body: TokenResponse): void {
     if (this.transport === "memory") {
       if (!body.refresh_token) {
         throw new AuthError({
@@ -378,9 +396,9 @@ class Client implements AuthClient {
     return {
       status: "authenticated",
       user: body.user,
-      passwordChangeRequired: body.password_change_required ?? false,
-      mfaEnrollmentRequired: body.mfa_enrollment_required ?? false,
-      consentRequired: body.consent_required ?? false,
+      passwordChangeRequired: body.password_change_required,
+      mfaEnrollmentRequired: body.mfa_enrollment_required,
+      consentRequired: body.consent_required,
     };
   }
 
@@ -392,7 +410,7 @@ class Client implements AuthClient {
       verify: async (code: string) => {
         const proof = TOTP_CODE.test(code.trim()) ? { code: code.trim() } : { recovery_code: code.trim() };
         const body: MfaVerifyRequest = { mfa_token: challenge.mfa_token, ...proof, ...this.transportField() };
-        return this.signedIn(await this.postJson<TokenResponse>(`${AUTH}/mfa/verify`, body, this.cookieInit()));
+        return this.signedIn(await this.postJson<MfaVerifyResponse>(`${AUTH}/mfa/verify`, body, this.cookieInit()));
       },
     };
   }
@@ -461,7 +479,7 @@ class Client implements AuthClient {
     const response = await this.send(request);
     if (response.status === 401) {
       const code = await errorCodeOf(response);
-      if (code && SESSION_OVER.has(code)) this.end(code, { announce: true, notify: true });
+      if (endsTheSession(code)) this.end(code, { announce: true, notify: true });
     }
     return response;
   }

@@ -1,136 +1,81 @@
 /**
- * Every wire shape this client sends or reads, in one module.
- *
- * Where the served OpenAPI document already says what the API does, the type
- * is an alias of the generated one (src/generated/openapi.d.ts, from
- * `npm run generate`). Where the API is about to change (the refresh-token
- * transport, the `status` discriminator of sign-in, invitations, the enum of
- * error codes), the shape is declared here by hand, marked with the comment
- * below, and is to be replaced by the generated type once the document
- * carries it. Nothing else in the package declares a wire shape.
+ * Every wire shape this client sends or reads, in one module: each is an alias of a type
+ * generated from the OpenAPI document the API serves (src/generated/openapi.d.ts, written by
+ * `npm run generate`), so a change of the API's contract is a compile error here, not a
+ * surprise in a browser. Nothing else in the package declares a wire shape.
  */
-import type { components } from "./generated/openapi.js";
+import type { components, operations } from "./generated/openapi.js";
 
 type Schemas = components["schemas"];
 
+/** The JSON body of a request or response entry of the document. */
+type Json<T> = T extends { content: { "application/json": infer Body } } ? Body : never;
+/** The JSON body an operation (named by its operationId) takes. */
+type RequestOf<O extends keyof operations> = Json<NonNullable<operations[O]["requestBody"]>>;
+/** The JSON body an operation answers with `status` (a union of statuses: the union of bodies). */
+type AnswerOf<O extends keyof operations, S extends keyof operations[O]["responses"]> = Json<
+  operations[O]["responses"][S]
+>;
+
 export type User = Schemas["UserOut"];
-export type RegisterResponse = Schemas["RegisterResponse"];
-export type VerifyEmailResponse = Schemas["UserMessageResponse"];
 export type MessageResponse = Schemas["MessageResponse"];
-export type MfaMethod = Schemas["MfaChallengeResponse"]["methods"][number];
 
-type RegisterFields = Schemas["RegisterRequest"];
-type RequiredRegisterField = "email" | "password" | "first_name" | "last_name";
-// until the typed contract lands: replace with the generated type
-// (today the document marks the optional profile fields required, with a null default).
-export type RegisterRequest = Pick<RegisterFields, RequiredRegisterField> &
-  Partial<Omit<RegisterFields, RequiredRegisterField>>;
+export type RegisterRequest = RequestOf<"auth_register">;
+export type RegisterResponse = AnswerOf<"auth_register", 201>;
+export type VerifyEmailResponse = AnswerOf<"auth_verify_email", 200>;
 
-// until the typed contract lands: replace with the generated type
-export type RefreshTokenTransport = "body" | "cookie";
+export type LoginRequest = RequestOf<"auth_login">;
+/** `status: "authenticated"` (the tokens) or `status: "mfa_required"` (the challenge). */
+export type LoginResponse = AnswerOf<"auth_login", 200>;
+/** A session's tokens and what the user must do first; `refresh_token` is left out with the cookie transport. */
+export type TokenResponse = Schemas["TokenResponse"];
+export type MfaChallenge = Schemas["MfaChallengeResponse"];
+export type MfaMethod = MfaChallenge["methods"][number];
+export type RefreshTokenTransport = NonNullable<LoginRequest["refresh_token_transport"]>;
 
-// until the typed contract lands: replace with the generated type
-export interface LoginRequest {
-  email: string;
-  password: string;
-  refresh_token_transport?: RefreshTokenTransport;
-}
+export type MfaVerifyRequest = RequestOf<"auth_mfa_verify">;
+export type MfaVerifyResponse = AnswerOf<"auth_mfa_verify", 200>;
+export type RefreshRequest = RequestOf<"auth_refresh">;
+export type RefreshResponse = AnswerOf<"auth_refresh", 200>;
+export type LogoutRequest = RequestOf<"auth_logout">;
 
-// until the typed contract lands: replace with the generated type
-export interface MfaVerifyRequest {
-  mfa_token: string;
-  code?: string;
-  recovery_code?: string;
-  refresh_token_transport?: RefreshTokenTransport;
-}
+export type AcceptInvitationRequest = RequestOf<"invitations_accept">;
+/** 201: a new account, signed in (the tokens); 200: an existing account got the invitation's role (the user). */
+export type AcceptInvitationResponse = AnswerOf<"invitations_accept", 200 | 201>;
 
-// until the typed contract lands: replace with the generated type
-// (the cookie transport leaves refresh_token out; sign-in adds `status` and the pending steps).
-export type TokenResponse = Omit<Schemas["TokenResponse"], "refresh_token" | "password_change_required"> & {
-  status?: "authenticated";
-  refresh_token?: string;
-  password_change_required?: boolean;
-  mfa_enrollment_required?: boolean;
-  consent_required?: boolean;
-};
+/** Every error code the API gives: the document's `ErrorCode` enum. */
+export type ErrorCode = Schemas["ErrorCode"];
+/** Every non-2xx answer of the API. */
+export type ErrorBody = Schemas["ErrorResponse"];
+/** Whatever `details` an error can carry (422: the failing fields; 429 and 503: the seconds to wait; ...). */
+export type ErrorDetails = NonNullable<Schemas["ErrorDetail"]["details"]>;
 
-// until the typed contract lands: replace with the generated type
-// (with the cookie transport a refresh answers the access token only).
-export type RefreshResponse = Schemas["AccessTokenResponse"] & { refresh_token?: string };
+/** The document's error bodies, one component per code (`InvalidCredentialsError`, ...). */
+type ErrorComponent = Schemas[Extract<keyof Schemas, `${string}Error`>];
+/** The error body of one code, or never when no operation documents that code. */
+type ErrorComponentOf<C> = Extract<ErrorComponent, { error: { code: C } }>;
 
-// until the typed contract lands: replace with the generated type
-export type MfaChallenge = Omit<Schemas["MfaChallengeResponse"], "mfa_required"> & {
-  status?: "mfa_required";
-  mfa_required?: true;
-};
+/**
+ * The `details` an error with code `C` carries: the type its component declares (e.g.
+ * `RetryDetails` for `RATE_LIMITED`), null for a code whose body has none, and any of the
+ * details for a code no operation documents.
+ */
+export type ErrorDetailsOf<C> = C extends unknown
+  ? [ErrorComponentOf<C>] extends [never]
+    ? ErrorDetails | null
+    : ErrorComponentOf<C> extends { error: { details: infer Details } }
+      ? Details
+      : null
+  : never;
 
-// until the typed contract lands: replace with the generated type
-export type LoginResponse = TokenResponse | MfaChallenge;
+/** The error codes an operation answers with `status`, e.g. `ErrorCodeOf<"auth_refresh", 401>`. */
+export type ErrorCodeOf<O extends keyof operations, S extends keyof operations[O]["responses"]> =
+  AnswerOf<O, S> extends { error: { code: infer C } } ? C : never;
 
-// until the typed contract lands: replace with the generated type
-// (then this is `body.status === "mfa_required"`; today's challenge says only `mfa_required: true`).
-export function isMfaChallenge(body: LoginResponse): body is MfaChallenge {
-  return body.status === "mfa_required" || ("mfa_required" in body && body.mfa_required === true);
-}
+/** Every 401 a refresh answers: the session is over (or this browser never had one). */
+export type RefreshRefusedCode = ErrorCodeOf<"auth_refresh", 401>;
 
-// until the typed contract lands: replace with the generated type
-export interface AcceptInvitationRequest {
-  token: string;
-  password?: string;
-  first_name?: string;
-  last_name?: string;
-  refresh_token_transport?: RefreshTokenTransport;
-}
-
-// until the typed contract lands: replace with the generated type
-// (a new account is signed in: the token response; an existing one gets its new role: the user).
-export type AcceptInvitationResponse = TokenResponse | User;
-
-// until the typed contract lands: replace with the generated type
-export type ErrorCode =
-  | "INVALID_JSON"
-  | "VALIDATION_ERROR"
-  | "INVALID_TOKEN"
-  | "AUTHENTICATION_REQUIRED"
-  | "INVALID_CREDENTIALS"
-  | "INVALID_REFRESH_TOKEN"
-  | "TOKEN_EXPIRED"
-  | "SESSION_ENDED"
-  | "REFRESH_TOKEN_REUSED"
-  | "CSRF_CHECK_FAILED"
-  | "EMAIL_NOT_VERIFIED"
-  | "ACCOUNT_DEACTIVATED"
-  | "ACCOUNT_ERASED"
-  | "PASSWORD_CHANGE_REQUIRED"
-  | "MFA_ENROLLMENT_REQUIRED"
-  | "MFA_STEP_UP_REQUIRED"
-  | "REAUTHENTICATION_REQUIRED"
-  | "CONSENT_REQUIRED"
-  | "MFA_ALREADY_ENABLED"
-  | "MFA_NOT_ENABLED"
-  | "MFA_NOT_ENROLLING"
-  | "INVALID_MFA_CODE"
-  | "MFA_CODE_ALREADY_USED"
-  | "INVALID_MFA_TOKEN"
-  | "FORBIDDEN"
-  | "NOT_FOUND"
-  | "EVENT_NOT_FOUND"
-  | "METHOD_NOT_ALLOWED"
-  | "DUPLICATE_EMAIL"
-  | "CONFLICT"
-  | "ROLE_CONFLICT"
-  | "INVITATION_NOT_PENDING"
-  | "LAST_SUPER_ADMIN"
-  | "ROLE_NOT_EVENT_SCOPED"
-  | "EVENT_IN_OTHER_NPO"
-  | "DOCUMENT_VERSION_CONFLICT"
-  | "PAYLOAD_TOO_LARGE"
-  | "UNSUPPORTED_MEDIA_TYPE"
-  | "RATE_LIMITED"
-  | "INTERNAL_ERROR"
-  | "SERVICE_UNAVAILABLE";
-
-// until the typed contract lands: replace with the generated type
-export interface ErrorBody {
-  error: Omit<Schemas["ErrorDetail"], "code"> & { code: ErrorCode };
-}
+// The document's own consistency, checked when this package compiles: every code an error
+// component narrows to is one of the enum's (so `ErrorCode` covers every body the client can read).
+type Assert<T extends true> = T;
+type ComponentCodesAreErrorCodes = Assert<ErrorComponent["error"]["code"] extends ErrorCode ? true : false>;

@@ -1,7 +1,7 @@
 /**
  * The one error class the client throws: the API's error body, typed, or what stood in for it.
  */
-import type { ErrorBody, ErrorCode } from "./contract.js";
+import type { ErrorBody, ErrorCode, ErrorDetailsOf } from "./contract.js";
 
 /** Codes the client itself gives when there was no error body to read. */
 export type ClientErrorCode =
@@ -12,29 +12,33 @@ export type ClientErrorCode =
 
 export type AuthErrorCode = ErrorCode | ClientErrorCode;
 
-export interface AuthErrorInit {
+/** What an error with code `C` carries in `details`: the document's type for the API's codes, null for the client's. */
+export type AuthErrorDetails<C extends AuthErrorCode> = C extends ClientErrorCode ? null : ErrorDetailsOf<C>;
+
+export interface AuthErrorInit<C extends AuthErrorCode = AuthErrorCode> {
   status: number;
-  code: AuthErrorCode;
+  code: C;
   message: string;
-  details?: Record<string, unknown> | null;
+  details?: AuthErrorDetails<C> | null;
   requestId?: string | null;
   cause?: unknown;
 }
 
 /**
  * Every failure of a client call: `status` (0 when nothing answered), `code`
- * (the API's machine code, typed: a misspelt code does not compile), the
- * API's `details` (for 422 the failing fields) and `requestId` (quote it to
- * support: it is in the API's log).
+ * (the API's machine code, typed from its document: a misspelt code does not
+ * compile), the API's `details` (typed per code: for 422 the failing fields,
+ * for 429 and 503 the seconds to wait) and `requestId` (quote it to support:
+ * it is in the API's log).
  */
-export class AuthError extends Error {
+export class AuthError<C extends AuthErrorCode = AuthErrorCode> extends Error {
   override readonly name = "AuthError";
   readonly status: number;
-  readonly code: AuthErrorCode;
-  readonly details: Record<string, unknown> | null;
+  readonly code: C;
+  readonly details: AuthErrorDetails<C> | null;
   readonly requestId: string | null;
 
-  constructor(init: AuthErrorInit) {
+  constructor(init: AuthErrorInit<C>) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
     this.status = init.status;
     this.code = init.code;
@@ -64,7 +68,11 @@ export class AuthError extends Error {
   }
 }
 
-export function isAuthError(value: unknown): value is AuthError {
+/** An AuthError of any one code: narrowing on `code` narrows `details` to that code's type. */
+export type AnyAuthError = { [C in AuthErrorCode]: AuthError<C> }[AuthErrorCode];
+
+/** Whether `value` is an AuthError; then `error.code === "RATE_LIMITED"` types `error.details` as the wait. */
+export function isAuthError(value: unknown): value is AnyAuthError {
   return value instanceof AuthError;
 }
 

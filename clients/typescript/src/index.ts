@@ -16,13 +16,24 @@ export {
 export type {
   AcceptInvitationRequest,
   ErrorCode,
+  ErrorDetails,
+  ErrorDetailsOf,
   MessageResponse,
   MfaMethod,
+  RefreshRefusedCode,
   RegisterRequest,
   RegisterResponse,
+  TokenResponse,
   User,
   VerifyEmailResponse,
 } from "./contract.js";
-export type { components, paths } from "./generated/openapi.js";
-export { AuthError, type AuthErrorCode, type ClientErrorCode, isAuthError } from "./errors.js";
+export type { components, operations, paths } from "./generated/openapi.js";
+export {
+  type AnyAuthError,
+  AuthError,
+  type AuthErrorCode,
+  type AuthErrorDetails,
+  type ClientErrorCode,
+  isAuthError,
+} from "./errors.js";
 export type { ChannelConstructor, ChannelLike, LockManagerLike, SessionEndedReason } from "./tabs.js";

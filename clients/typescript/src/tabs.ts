@@ -7,10 +7,10 @@
  * reuse grace keeps safe; without a channel a tab learns about a refresh or a
  * sign-out elsewhere at its own next refresh. Nothing here touches storage.
  */
-import type { ErrorCode } from "./contract.js";
+import type { RefreshRefusedCode } from "./contract.js";
 
-/** Why a session ended: the API's code, or `SIGNED_OUT` when another tab signed out. */
-export type SessionEndedReason = ErrorCode | "SIGNED_OUT";
+/** Why a session ended: the API's code (one a refresh's 401 can give), or `SIGNED_OUT` when another tab signed out. */
+export type SessionEndedReason = RefreshRefusedCode | "SIGNED_OUT";
 
 /** What one tab tells the others. */
 export type TabMessage =

@@ -1,4 +1,7 @@
-/** Every error code the API gives is typed, and arrives as one class with status, code, details and request id. */
+/**
+ * Every error code the API gives is typed (the union is the document's ErrorCode enum), and arrives as one
+ * class with status, code, details (typed per code) and request id.
+ */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
@@ -9,7 +12,10 @@ import { promisify } from "node:util";
 import { AuthError, createAuthClient, type ErrorCode, isAuthError } from "../src/index.js";
 import { BASE_URL, error } from "./fakes.js";
 
-/** Each code with a status it comes with. A Record over the union: a code missing here, or one not in it, does not compile. */
+/**
+ * Each code with a status it comes with. A Record over the union, so it is exhaustive: a code the document
+ * adds, or one it drops, does not compile until this table follows.
+ */
 const STATUS_OF: Record<ErrorCode, number> = {
   INVALID_JSON: 400,
   VALIDATION_ERROR: 422,
@@ -78,11 +84,68 @@ test("every error code arrives as an AuthError carrying that code, its status, d
 });
 
 test("the narrowing a caller writes compiles", () => {
-  const error = new AuthError({ status: 401, code: "SESSION_ENDED", message: "ended" });
+  const error: AuthError = new AuthError({ status: 401, code: "SESSION_ENDED", message: "ended" });
   const signInAgain = error.code === "SESSION_ENDED" || error.code === "REFRESH_TOKEN_REUSED";
   assert.equal(signInAgain, true);
   assert.equal(error.details, null);
   assert.equal(error.requestId, null);
+});
+
+test("details are typed by the code: the wait, the failing fields, what to accept, read without a cast", async () => {
+  const answers = [
+    error(429, "RATE_LIMITED", { retry_after_seconds: 7 }),
+    error(422, "VALIDATION_ERROR", {
+      fields: [{ field: "email", message: "not an email", type: "email_invalid" }],
+      fields_total: 1,
+    }),
+    error(503, "SERVICE_UNAVAILABLE", { retry_after_seconds: 2 }),
+    error(403, "CONSENT_REQUIRED", {
+      owed: [{ kind: "terms_of_service", version: "2026-01" }],
+      accept_with: "POST /api/v1/users/me/consents",
+    }),
+    error(403, "MFA_STEP_UP_REQUIRED", {
+      reauthenticate_with: "POST /api/v1/auth/reauthenticate",
+      code_required: true,
+    }),
+    error(401, "INVALID_CREDENTIALS"),
+  ];
+  const client = createAuthClient({
+    baseUrl: BASE_URL,
+    transport: "memory",
+    fetch: () => Promise.resolve(answers.shift() ?? error(500, "INTERNAL_ERROR")),
+  });
+  const explain = async (): Promise<string> => {
+    try {
+      await client.requestPasswordReset("ada@example.org");
+      return "no error";
+    } catch (caught) {
+      if (!isAuthError(caught)) throw caught;
+      switch (caught.code) {
+        case "RATE_LIMITED":
+        case "SERVICE_UNAVAILABLE":
+          return `wait ${caught.details?.retry_after_seconds} s`;
+        case "VALIDATION_ERROR":
+          return (caught.details?.fields ?? []).map((problem) => `${problem.field}: ${problem.type}`).join(", ");
+        case "CONSENT_REQUIRED":
+          return `accept ${caught.details?.owed.map((owed) => `${owed.kind} ${owed.version}`).join(", ")}`;
+        case "MFA_STEP_UP_REQUIRED":
+        case "REAUTHENTICATION_REQUIRED":
+          return `${caught.details?.reauthenticate_with}${caught.details?.code_required ? " with a code" : ""}`;
+        default:
+          return `${caught.code}, details ${String(caught.details)}`;
+      }
+    }
+  };
+  const explained: string[] = [];
+  for (let answer = 0; answer < 6; answer += 1) explained.push(await explain());
+  assert.deepEqual(explained, [
+    "wait 7 s",
+    "email: email_invalid",
+    "wait 2 s",
+    "accept terms_of_service 2026-01",
+    "POST /api/v1/auth/reauthenticate with a code",
+    "INVALID_CREDENTIALS, details null",
+  ]);
 });
 
 const run = promisify(execFile);
@@ -122,7 +185,8 @@ test("a misspelt error code does not compile (and the same file spelt right does
   ]);
   assert.ok(right.ok, right.output);
   assert.equal(misspelt.ok, false, "tsc accepted a misspelt error code");
-  assert.match(misspelt.output, /error TS\d+: Type '"TOKEN_EXPIRD"' is not assignable to type 'ErrorCode'/);
+  // The union is the document's ErrorCode enum, which tsc spells out.
+  assert.match(misspelt.output, /error TS\d+: Type '"TOKEN_EXPIRD"' is not assignable to type '"INVALID_JSON" \| /);
   assert.match(misspelt.output, /error TS2367: .*'"SESION_ENDED"'/);
   assert.equal(misspelt.output.match(/error TS/g)?.length, 2, misspelt.output);
 });

@@ -1,8 +1,18 @@
 /**
  * Stand-ins for what a browser and the API give the client, so the units run without either:
- * a fake API behind a fake `fetch` (with one cookie jar, as a browser has one per site), a clock
+ * a fake API behind a fake `fetch` (with one cookie jar, as a browser has one per site; its answers
+ * typed by the API's generated types, so they keep the shapes the API documents), a clock
  * moved by hand, and Web Locks and BroadcastChannel shared by the "tabs" (client instances) of a test.
  */
+import type {
+  ErrorCode,
+  MessageResponse,
+  MfaChallenge,
+  RegisterResponse,
+  TokenResponse,
+  User,
+  VerifyEmailResponse,
+} from "../src/contract.js";
 import type { ChannelConstructor, ChannelLike, LockManagerLike } from "../src/index.js";
 
 export const BASE_URL = "https://api.example.org";
@@ -48,8 +58,12 @@ export class FakeApi {
   private counter = 0;
   /** Whether the account has a second factor (sign-in answers the challenge). */
   mfa = false;
-  /** Answer the challenge as today's server does (no `status`), or with the discriminator. */
-  challengeWithStatus = true;
+  /** What the token responses say the user must do first. */
+  steps: Pick<TokenResponse, "password_change_required" | "mfa_enrollment_required" | "consent_required"> = {
+    password_change_required: false,
+    mfa_enrollment_required: false,
+    consent_required: false,
+  };
 
   constructor(private readonly clock: Clock) {}
 
@@ -101,13 +115,13 @@ export class FakeApi {
       case "GET /api/v1/users/me":
         return this.me(seen);
       case "POST /api/v1/auth/register":
-        return json(201, { user: user(), message: "Check your email." });
+        return json(201, { user: user(), message: "Check your email." } satisfies RegisterResponse);
       case "POST /api/v1/auth/verify-email":
-        return json(200, { user: user(), message: "Verified." });
+        return json(200, { user: user(), message: "Verified." } satisfies VerifyEmailResponse);
       case "POST /api/v1/auth/password/reset/request":
-        return json(202, { message: "If the address is known, an email is on its way." });
+        return json(202, { message: "If the address is known, an email is on its way." } satisfies MessageResponse);
       case "POST /api/v1/auth/password/reset/confirm":
-        return json(200, { message: "Password changed." });
+        return json(200, { message: "Password changed." } satisfies MessageResponse);
       case "POST /api/v1/invitations/accept":
         return this.acceptInvitation(seen);
       default:
@@ -118,25 +132,31 @@ export class FakeApi {
   private login(seen: Seen): Response {
     if (seen.body?.password !== PASSWORD) return error(401, "INVALID_CREDENTIALS");
     if (this.mfa) {
-      const challenge = {
+      const challenge: MfaChallenge = {
+        status: "mfa_required",
         mfa_required: true,
         mfa_token: "mfa-token-0123456789",
         expires_in: 300,
         methods: ["totp", "recovery_code"],
       };
-      return json(200, this.challengeWithStatus ? { status: "mfa_required", ...challenge } : challenge);
+      return json(200, challenge);
     }
-    return this.tokens(seen, this.newSession());
+    return this.signIn(seen);
   }
 
   private verifyMfa(seen: Seen): Response {
     if (seen.body?.code !== TOTP && seen.body?.recovery_code !== RECOVERY) return error(401, "INVALID_MFA_CODE");
-    return this.tokens(seen, this.newSession());
+    return this.signIn(seen);
   }
 
   private acceptInvitation(seen: Seen): Response {
     if (seen.headers.get("Authorization")) return json(200, user({ role: "staff" }));
-    return this.tokens(seen, this.newSession());
+    return this.signIn(seen, 201);
+  }
+
+  /** A new session, its refresh token where `refresh_token_transport` asked for it. */
+  private signIn(seen: Seen, status = 200): Response {
+    return this.tokens(this.newSession(), seen.body?.refresh_token_transport === "cookie", seen, status);
   }
 
   private refresh(seen: Seen): Response {
@@ -147,11 +167,7 @@ export class FakeApi {
     if (!session) return error(401, "INVALID_REFRESH_TOKEN");
     if (!session.alive) return error(401, "SESSION_ENDED");
     session.refreshToken = this.token("refresh");
-    if (byCookie) {
-      this.cookie = session.refreshToken;
-      return json(200, { access_token: this.access(session), token_type: "bearer", expires_in: ACCESS_SECONDS });
-    }
-    return this.tokens(seen, session, false);
+    return this.tokens(session, byCookie, seen);
   }
 
   private logout(seen: Seen): Response {
@@ -189,15 +205,19 @@ export class FakeApi {
     return session;
   }
 
-  private tokens(seen: Seen, session: Session, withStatus = true): Response {
-    const access = this.access(session);
-    const common = { access_token: access, token_type: "bearer", expires_in: ACCESS_SECONDS, user: user() };
-    const status = withStatus ? { status: "authenticated" } : {};
-    if (seen.body?.refresh_token_transport === "cookie") {
-      if (seen.credentials === "include") this.cookie = session.refreshToken;
-      return json(200, { ...status, ...common, password_change_required: false });
-    }
-    return json(200, { ...status, ...common, refresh_token: session.refreshToken, password_change_required: false });
+  /** The token response (sign-in, its second step, a refresh): the refresh token in the body, or in the cookie jar. */
+  private tokens(session: Session, inCookie: boolean, seen: Seen, status = 200): Response {
+    const answer: TokenResponse = {
+      status: "authenticated",
+      access_token: this.access(session),
+      token_type: "bearer",
+      expires_in: ACCESS_SECONDS,
+      ...this.steps,
+      user: user(),
+    };
+    if (!inCookie) return json(status, { ...answer, refresh_token: session.refreshToken });
+    if (seen.credentials === "include") this.cookie = session.refreshToken;
+    return json(status, answer);
   }
 
   private access(session: Session): string {
@@ -219,22 +239,34 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   });
 }
 
-export function error(status: number, code: string, details: Record<string, unknown> | null = null): Response {
+export function error(status: number, code: ErrorCode, details: Record<string, unknown> | null = null): Response {
   return json(status, { error: { code, message: `${code} (fake)`, details, request_id: `req-${code}` } });
 }
 
-function user(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+function user(overrides: Partial<User> = {}): User {
   return {
     id: "8f0d6b8e-3a0c-4e6f-9b7a-6c5d4e3f2a1b",
     email: "ada@example.org",
     first_name: "Ada",
     last_name: "Lovelace",
+    phone: null,
+    organization_name: null,
+    address_line1: null,
+    address_line2: null,
+    city: null,
+    state: null,
+    postal_code: null,
+    country: null,
     role: "donor",
+    npo_id: null,
     email_verified: true,
     is_active: true,
     mfa_enabled: false,
+    mfa_enrollment_required: false,
     created_at: "2030-01-01T00:00:00Z",
     updated_at: "2030-01-01T00:00:00Z",
+    last_login_at: null,
+    erased_at: null,
     ...overrides,
   };
 }

@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createAuthClient, type Transport } from "../src/index.js";
+import {
+  type AcceptInvitationResult,
+  createAuthClient,
+  type SignInResult,
+  type Transport,
+} from "../src/index.js";
 import { BASE_URL, Clock, FakeApi, json, PASSWORD, RECOVERY, TOTP } from "./fakes.js";
 
 function setUp(transport: Transport) {
@@ -19,6 +24,13 @@ function setUp(transport: Transport) {
   return { api, client };
 }
 
+/** The steps a signed-in result says are owed, in the order of the token response's fields. */
+function owed(result: SignInResult | AcceptInvitationResult): boolean[] {
+  assert.equal(result.status, "authenticated");
+  if (result.status !== "authenticated") return [];
+  return [result.passwordChangeRequired, result.mfaEnrollmentRequired, result.consentRequired];
+}
+
 for (const transport of ["memory", "cookie"] as const) {
   describe(`signing in (${transport})`, () => {
     test("answers authenticated with the user and the steps owed, and holds the tokens", async () => {
@@ -27,10 +39,7 @@ for (const transport of ["memory", "cookie"] as const) {
       assert.equal(result.status, "authenticated");
       if (result.status !== "authenticated") return;
       assert.equal(result.user.email, "ada@example.org");
-      assert.deepEqual(
-        [result.passwordChangeRequired, result.mfaEnrollmentRequired, result.consentRequired],
-        [false, false, false],
-      );
+      assert.deepEqual(owed(result), [false, false, false]);
       assert.match(String(await client.getAccessToken()), /^access-/);
     });
 
@@ -44,28 +53,50 @@ for (const transport of ["memory", "cookie"] as const) {
       if (transport === "memory") assert.equal(await client.getAccessToken(), null);
     });
 
-    for (const withStatus of [true, false]) {
-      test(`the second factor in two steps (challenge ${withStatus ? "with" : "without"} the status discriminator)`, async () => {
+    test("the second factor in two steps", async () => {
+      const { api, client } = setUp(transport);
+      api.mfa = true;
+      const step = await client.signIn({ email: "ada@example.org", password: PASSWORD });
+      assert.equal(step.status, "mfa_required");
+      if (step.status !== "mfa_required") return;
+      assert.deepEqual(step.methods, ["totp", "recovery_code"]);
+      assert.equal(step.expiresIn, 300);
+      if (transport === "memory") assert.equal(await client.getAccessToken(), null, "no tokens before the code");
+      await assert.rejects(step.verify("000000"), { name: "AuthError", code: "INVALID_MFA_CODE" });
+      const done = await step.verify(` ${TOTP} `);
+      assert.equal(done.status, "authenticated");
+      assert.ok(await client.getAccessToken());
+      const verifies = api.calls("POST /api/v1/auth/mfa/verify");
+      assert.deepEqual(verifies.at(-1)?.body, {
+        mfa_token: "mfa-token-0123456789",
+        code: TOTP,
+        ...(transport === "cookie" ? { refresh_token_transport: "cookie" } : {}),
+      });
+      assert.equal(verifies.at(-1)?.credentials, transport === "cookie" ? "include" : "same-origin");
+    });
+
+    for (const [step, flag] of [
+      ["password_change_required", "passwordChangeRequired"],
+      ["mfa_enrollment_required", "mfaEnrollmentRequired"],
+      ["consent_required", "consentRequired"],
+    ] as const) {
+      test(`a token response saying ${step} is told as ${flag} (sign-in, second step, invitation)`, async () => {
         const { api, client } = setUp(transport);
+        api.steps = { ...api.steps, [step]: true };
+        const expected = [
+          step === "password_change_required",
+          step === "mfa_enrollment_required",
+          step === "consent_required",
+        ];
+        assert.deepEqual(owed(await client.signIn({ email: "ada@example.org", password: PASSWORD })), expected);
         api.mfa = true;
-        api.challengeWithStatus = withStatus;
-        const step = await client.signIn({ email: "ada@example.org", password: PASSWORD });
-        assert.equal(step.status, "mfa_required");
-        if (step.status !== "mfa_required") return;
-        assert.deepEqual(step.methods, ["totp", "recovery_code"]);
-        assert.equal(step.expiresIn, 300);
-        if (transport === "memory") assert.equal(await client.getAccessToken(), null, "no tokens before the code");
-        await assert.rejects(step.verify("000000"), { name: "AuthError", code: "INVALID_MFA_CODE" });
-        const done = await step.verify(` ${TOTP} `);
-        assert.equal(done.status, "authenticated");
-        assert.ok(await client.getAccessToken());
-        const verifies = api.calls("POST /api/v1/auth/mfa/verify");
-        assert.deepEqual(verifies.at(-1)?.body, {
-          mfa_token: "mfa-token-0123456789",
-          code: TOTP,
-          ...(transport === "cookie" ? { refresh_token_transport: "cookie" } : {}),
-        });
-        assert.equal(verifies.at(-1)?.credentials, transport === "cookie" ? "include" : "same-origin");
+        const challenge = await client.signIn({ email: "ada@example.org", password: PASSWORD });
+        assert.equal(challenge.status, "mfa_required");
+        if (challenge.status !== "mfa_required") return;
+        assert.deepEqual(owed(await challenge.verify(TOTP)), expected);
+        await client.signOut();
+        const invited = await client.acceptInvitation({ token: "invitation-token-0123", password: PASSWORD });
+        assert.deepEqual(owed(invited), expected);
       });
     }
 

@@ -125,6 +125,28 @@ for (const transport of TRANSPORTS) {
       assert.equal(api.refreshes, 0);
     });
 
+    for (const code of [
+      "PASSWORD_CHANGE_REQUIRED",
+      "MFA_ENROLLMENT_REQUIRED",
+      "MFA_STEP_UP_REQUIRED",
+      "REAUTHENTICATION_REQUIRED",
+      "CONSENT_REQUIRED",
+    ] as const) {
+      test(`403 ${code} is only a typed error: no refresh, no retry, the session kept`, async () => {
+        const { api, client, ended } = await signedIn(transport);
+        const token = await bearerOf(client);
+        api.answerOnce(ME, () => error(403, code));
+        const response = await client.fetch("/api/v1/users/me");
+        assert.equal(response.status, 403);
+        assert.equal(((await response.json()) as { error: { code: string } }).error.code, code);
+        assert.deepEqual([api.calls(ME).length, api.refreshes, ended.length], [1, 0, 0]);
+        assert.equal(await client.getAccessToken(), token);
+        api.answerOnce(ME, () => error(403, code));
+        await assert.rejects(client.fetchJson("/api/v1/users/me"), { name: "AuthError", status: 403, code });
+        assert.deepEqual([api.calls(ME).length, api.refreshes, ended.length], [2, 0, 0]);
+      });
+    }
+
     test("fetchJson throws the answer's error as an AuthError", async () => {
       const { api, client } = await signedIn(transport);
       api.answerOnce(ME, () => error(403, "PASSWORD_CHANGE_REQUIRED"));
