@@ -107,7 +107,7 @@ def _refresh() -> None:
 
 def _register() -> None:
     n = next(state["counter"])
-    body = {"email": f"bench-{RUN}-{n}@example.org", "password": PASSWORD, "first_name": "Reg", "last_name": "Ister"}
+    body = {"email": f"donor-{RUN}-{n}@example.org", "password": PASSWORD, "first_name": "Reg", "last_name": "Ister"}
     _call("auth_register", _request("POST", "/api/v1/auth/register", body), 201)
 
 
