@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 
 import pytest
@@ -22,8 +20,8 @@ from shared.services.bootstrap import (
     ensure_super_admin,
     super_admin_exists,
 )
-from tests.support import ROOT
 from tests.support.database import alembic_config
+from tests.support.processes import run_cli
 from tests.support.settings import settings_changed
 
 
@@ -87,18 +85,7 @@ def test_refuses_bad_settings(email: str | None, password: str, message: str) ->
 
 def test_cli_is_idempotent(unique_email: Callable[[str], str]) -> None:
     env = {**os.environ, "SUPER_ADMIN_EMAIL": unique_email("cli"), "SUPER_ADMIN_PASSWORD": "Cli-bootstrap-77"}
-    runs = [
-        subprocess.run(
-            [sys.executable, "-m", "shared.cli", "create-super-admin"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        for _ in range(2)
-    ]
+    runs = [run_cli("create-super-admin", env=env) for _ in range(2)]
     assert [run.returncode for run in runs] == [0, 0], runs[0].stderr
     assert "created" in runs[0].stdout and "left unchanged" in runs[1].stdout
     assert "Cli-bootstrap-77" not in runs[0].stdout + runs[0].stderr

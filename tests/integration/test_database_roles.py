@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,8 +17,8 @@ from sqlalchemy import text
 from shared.database import get_engine
 from shared.database_roles import scram_sha256_verifier
 from shared.failures import sqlstate
-from tests.support import ROOT
 from tests.support.database import owner_engine
+from tests.support.processes import run_cli
 
 INSUFFICIENT_PRIVILEGE = "42501"
 
@@ -136,15 +135,7 @@ def probe_role() -> Iterator[str]:
 
 
 def _create_app_role(**env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "shared.cli", "create-app-role"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli("create-app-role", env={**os.environ, **env})
 
 
 def test_create_app_role_is_idempotent_and_never_shows_the_password(probe_role: str) -> None:

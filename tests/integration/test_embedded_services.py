@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from devtools.services import process_alive
-from tests.support import ROOT
+from tests.support import ROOT, processes
 from tests.support.network import unused_port
 
 if TYPE_CHECKING:
@@ -150,15 +150,7 @@ class Run:
 
 def run_python(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``python <args>`` with the embedded servers' environment of ``data``, to its end."""
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=child_env(data),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
+    return processes.run_python(*args, env=child_env(data), timeout=START_TIMEOUT)
 
 
 def start_run(data: Path, logs: Path, *args: str, **env: str) -> Run:

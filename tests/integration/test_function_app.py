@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 from tests.support import ROOT
+from tests.support.processes import run_python
 
 EXPECTED_ROUTES = {
     ("health", "health", ("GET",)),
@@ -96,9 +95,7 @@ def test_imports_without_services_and_registers_expected_routes() -> None:
         "DATABASE_URL": "postgresql+pg8000://nobody@127.0.0.1:1/none",
         "REDIS_URL": "redis://127.0.0.1:1/0",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+    done = run_python("-c", _PROBE, env=env)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     routes = {(name, route, tuple(methods)) for name, route, methods in report["routes"]}
@@ -110,15 +107,7 @@ def test_import_does_not_touch_services_or_settings() -> None:
     """No settings at all: the import must still succeed (settings are read on first request)."""
     unset = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET_KEY", "JWT_SIGNING_KEYS")
     env = {k: v for k, v in os.environ.items() if k not in unset}
-    done = subprocess.run(
-        [sys.executable, "-c", "import function_app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_python("-c", "import function_app", env=env)
     assert done.returncode == 0, done.stderr
 
 

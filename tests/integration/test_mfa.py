@@ -7,8 +7,6 @@ drift, reuse within a step and expiry are decided, not waited for.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -29,10 +27,10 @@ from shared.services import mfa
 from shared.services.caller import authenticate
 from shared.services.sessions import open_session
 from shared.services.sign_in_state import AuthenticationMethod
-from tests.support import ROOT
 from tests.support.accounts import PASSWORD, Account, Actor, enrol_second_factor, make_user
 from tests.support.concurrency import locks_held
 from tests.support.network import client_from
+from tests.support.processes import run_cli
 from tests.support.settings import settings_changed
 
 T0 = 1_900_000_020.0  # a step boundary (a multiple of 30 s)
@@ -513,13 +511,7 @@ def test_break_glass_clears_a_second_factor_ends_sessions_and_is_audited(
 ) -> None:
     actor = signed_in("donor")
     Enrolled(actor, clock)
-    done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "clear-mfa", "--email", actor.account.email],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_cli("clear-mfa", "--email", actor.account.email)
     assert done.returncode == 0, done.stderr
     assert actor.request("GET", "/api/v1/users/me").status_code == 401, "sessions ended"
     assert "access_token" in actor.account.tokens()
@@ -530,13 +522,7 @@ def test_break_glass_clears_a_second_factor_ends_sessions_and_is_audited(
             )
         ).one()
     assert event.actor_user_id is None and event.details["sessions_ended"] >= 1
-    unknown = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "clear-mfa", "--email", "nobody@example.org"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    unknown = run_cli("clear-mfa", "--email", "nobody@example.org")
     assert unknown.returncode == 1
 
 

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from shared.security.signing_keys import AsymmetricAlgorithm, parse_signing_keys
 from tests.support import ROOT
+from tests.support.processes import run_cli
 
 
 @pytest.mark.parametrize("algorithm", ["ES256", "EdDSA", "RS256"])
 def test_new_signing_key_prints_only_a_usable_key(algorithm: AsymmetricAlgorithm) -> None:
     """Nothing but the key on stdout, nothing on stderr; no settings needed (an operator's laptop)."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "new-signing-key", "--algorithm", algorithm],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("new-signing-key", "--algorithm", algorithm, env=env)
     assert done.returncode == 0 and done.stderr == ""
     assert done.stdout.startswith("-----BEGIN PRIVATE KEY-----\n")
     assert done.stdout.endswith("-----END PRIVATE KEY-----\n")

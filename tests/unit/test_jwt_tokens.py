@@ -168,28 +168,17 @@ def test_claims_are_built_in_one_place() -> None:
     """create_access_token signs exactly what access_token_claims builds (the one function to extend)."""
     settings = FAMILIES["HS256"]()
     issued = datetime.now(UTC)
-    built = access_token_claims(
-        settings.settings,
-        user_id=USER,
-        session_id=SESSION,
-        role="staff",
-        npo_id=None,
-        events=[USER],
-        auth_time=1,
-        amr=["pwd"],
-        issued=issued,
-    )
-    token, _ = create_access_token(
-        settings.settings,
-        user_id=USER,
-        session_id=SESSION,
-        role="staff",
-        npo_id=None,
-        events=[USER],
-        auth_time=1,
-        amr=["pwd"],
-        now=issued,
-    )
+    claims: dict[str, Any] = {
+        "user_id": USER,
+        "session_id": SESSION,
+        "role": "staff",
+        "npo_id": None,
+        "events": [USER],
+        "auth_time": 1,
+        "amr": ["pwd"],
+    }
+    built = access_token_claims(settings.settings, **claims, issued=issued)
+    token, _ = create_access_token(settings.settings, **claims, now=issued)
     signed = jwt.decode(token, options={"verify_signature": False})
     assert set(signed) == set(built) and {k: v for k, v in signed.items() if k != "jti"} == {
         k: v for k, v in built.items() if k != "jti"
