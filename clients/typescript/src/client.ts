@@ -231,14 +231,14 @@ class Client implements AuthClient {
   }
 
   async signOut(): Promise<void> {
-    const access = this.access && this.access.expiresAt > this.now() ? this.access.value : null;
+    const access = this.unexpiredAccess();
     const refreshToken = this.refreshToken;
     const hadSession = this.transport === "cookie" || refreshToken !== null || access !== null;
     // Forget everything first: whatever the server answers, this tab keeps no token.
     this.end("SIGNED_OUT", { announce: true, notify: false });
     if (!hadSession) return;
     const body: LogoutRequest = refreshToken ? { refresh_token: refreshToken } : {};
-    const init = this.transport === "cookie" ? this.cookieAuthenticatedInit() : this.jsonInit(body);
+    const init = this.sessionInit(body);
     const headers = new Headers(init.headers);
     if (access) headers.set("Authorization", `Bearer ${access}`);
     const response = await this.send(new Request(this.url(`${AUTH}/logout`), { ...init, method: "POST", headers }));
@@ -256,8 +256,8 @@ class Client implements AuthClient {
       return await this.refresh();
     } catch (error) {
       // The refresh failed (offline, 503): a token that has not expired yet still works.
-      const still = this.access;
-      if (still && still.expiresAt > this.now()) return still.value;
+      const still = this.unexpiredAccess();
+      if (still) return still;
       throw error;
     }
   }
@@ -277,15 +277,12 @@ class Client implements AuthClient {
 
   /** Inside the lock: another tab (or call) may have refreshed, or ended the session, meanwhile. */
   private async refreshUnlessDone(seen: number): Promise<string | null> {
-    if (this.generation !== seen) {
-      if (this.state === "signed_out") return null;
-      if (this.access && this.isFresh(this.access)) return this.access.value;
-    }
     if (this.state === "signed_out") return null;
+    if (this.generation !== seen && this.access && this.isFresh(this.access)) return this.access.value;
     const endings = this.endings;
     const generation = this.generation;
     const body: RefreshRequest = { refresh_token: this.refreshToken };
-    const init = this.transport === "cookie" ? this.cookieAuthenticatedInit() : this.jsonInit(body);
+    const init = this.sessionInit(body);
     const response = await this.send(new Request(this.url(`${AUTH}/refresh`), { ...init, method: "POST" }));
     if (this.endings !== endings) return null; // signed out (or ended elsewhere) meanwhile
     if (response.ok) {
@@ -294,7 +291,8 @@ class Client implements AuthClient {
     }
     const error = await AuthError.fromResponse(response);
     // A sign-in in another tab landed meanwhile: the refusal was about the cookie before it.
-    if (this.generation !== generation && this.access && this.access.expiresAt > this.now()) return this.access.value;
+    const signedInMeanwhile = this.generation !== generation ? this.unexpiredAccess() : null;
+    if (signedInMeanwhile) return signedInMeanwhile;
     if (response.status === 401 && refusesTheRefresh(error.code)) {
       // A tab that never held the session (a page load finding no cookie) tells no one.
       this.end(error.code, { announce: this.state === "signed_in", notify: true });
@@ -309,12 +307,12 @@ class Client implements AuthClient {
     const request = new Request(typeof input === "string" ? this.url(input) : input, init);
     const sent = await this.getAccessToken();
     const first = await this.sendWatching(withBearer(request.clone(), sent));
-    if (first.status !== 401 || !sent || (await errorCodeOf(first)) !== "TOKEN_EXPIRED") return first;
+    if (!sent || first.code !== "TOKEN_EXPIRED") return first.response;
     // Expired on the way (a sleeping laptop, a skewed clock): one refresh, one retry, never more.
     const current = this.access;
     const next = current && current.value !== sent && this.isFresh(current) ? current.value : await this.refresh();
-    if (!next) return first;
-    return this.sendWatching(withBearer(request.clone(), next));
+    if (!next) return first.response;
+    return (await this.sendWatching(withBearer(request.clone(), next))).response;
   }
 
   async fetchJson<T>(input: string | URL | Request, init?: RequestInit): Promise<T> {
@@ -336,6 +334,11 @@ class Client implements AuthClient {
 
   private isFresh(token: AccessToken): boolean {
     return token.expiresAt - this.now() > this.marginMs;
+  }
+
+  /** The access token while it has not expired (fresh or not): still good for one more call. */
+  private unexpiredAccess(): string | null {
+    return this.access && this.access.expiresAt > this.now() ? this.access.value : null;
   }
 
   /** New tokens from the API: keep them, and hand the access token to the other tabs. */
@@ -430,8 +433,12 @@ class Client implements AuthClient {
     return this.transport === "cookie" ? { credentials: "include" } : {};
   }
 
-  /** Refresh and logout by cookie: the cookie goes along, with the header that proves a script sent it. */
-  private cookieAuthenticatedInit(): RequestInit {
+  /**
+   * Refresh and logout: the refresh token in the body, or by cookie the cookie, with the header
+   * that proves a script sent it (and an empty body).
+   */
+  private sessionInit(body: RefreshRequest | LogoutRequest): RequestInit {
+    if (this.transport !== "cookie") return this.jsonInit(body);
     return { ...this.jsonInit({}), credentials: "include", headers: { ...JSON_HEADERS, "X-Requested-With": "fetch" } };
   }
 
@@ -474,14 +481,15 @@ class Client implements AuthClient {
     }
   }
 
-  /** A call with the session: a 401 saying the session is over ends it here and in every tab. */
-  private async sendWatching(request: Request): Promise<Response> {
+  /**
+   * A call with the session: a 401 saying the session is over ends it here and in every tab.
+   * The 401's code comes back with the answer (null for any other status), read once.
+   */
+  private async sendWatching(request: Request): Promise<{ response: Response; code: ErrorCode | null }> {
     const response = await this.send(request);
-    if (response.status === 401) {
-      const code = await errorCodeOf(response);
-      if (endsTheSession(code)) this.end(code, { announce: true, notify: true });
-    }
-    return response;
+    const code = response.status === 401 ? await errorCodeOf(response) : null;
+    if (endsTheSession(code)) this.end(code, { announce: true, notify: true });
+    return { response, code };
   }
 }
 
