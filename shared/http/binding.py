@@ -41,7 +41,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from shared.context import ClientInfo
-from shared.errors import FieldProblem, ValidationDetails, ValidationFailedError
+from shared.errors import ValidationFailedError
 from shared.http.refresh_cookie import CookieRequest
 from shared.http.request import PresentedBearer
 from shared.http.routing import RouteTemplate
@@ -62,8 +62,7 @@ def _uuid(name: str, value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        fields = [FieldProblem(field=name, message="must be a UUID", type="uuid_parsing")]
-        raise ValidationFailedError(details=ValidationDetails(fields=fields)) from None
+        raise ValidationFailedError.of_field(name, "must be a UUID", "uuid_parsing") from None
 
 
 def _text(_name: str, value: str) -> str:
@@ -76,8 +75,7 @@ def _one_of(choices: type[StrEnum]) -> RouteParser:
             return choices(value)
         except ValueError:
             allowed = ", ".join(choice.value for choice in choices)
-            fields = [FieldProblem(field=name, message=f"must be one of: {allowed}", type="enum")]
-            raise ValidationFailedError(details=ValidationDetails(fields=fields)) from None
+            raise ValidationFailedError.of_field(name, f"must be one of: {allowed}", "enum") from None
 
     return parse
 
@@ -87,9 +85,11 @@ def route_enum(hint: object) -> type[StrEnum] | None:
     return hint if isinstance(hint, type) and issubclass(hint, StrEnum) else None
 
 
-def _route_parser(handler: Callable[..., Any], name: str, hint: object, template: RouteTemplate) -> RouteParser:
-    """How to parse route parameter ``name`` into ``hint``, whose route constraint must match."""
-    choices = route_enum(hint)
+def _route_parser(
+    handler: Callable[..., Any], name: str, hint: object, choices: type[StrEnum] | None, template: RouteTemplate
+) -> RouteParser:
+    """How to parse route parameter ``name`` into ``hint`` (``choices``: the enum it is, if one),
+    whose route constraint must match."""
     wanted = None if choices is not None else _CONSTRAINT_FOR[hint]
     if wanted != template.constraints.get(name):
         raise TypeError(f"{handler.__qualname__}: route parameter {name!r} needs the matching constraint")
@@ -150,9 +150,9 @@ class HandlerBinding:
             elif name == CALLER and hint == Principal | None:
                 provided.add(name)
                 caller_optional = True
-            elif name in template.param_names and (hint in _ROUTE_PARSERS or route_enum(hint) is not None):
-                parsers[name] = _route_parser(handler, name, hint, template)
-                if (choices := route_enum(hint)) is not None:
+            elif name in template.param_names and ((choices := route_enum(hint)) is not None or hint in _ROUTE_PARSERS):
+                parsers[name] = _route_parser(handler, name, hint, choices, template)
+                if choices is not None:
                     enums[name] = choices
             else:
                 raise TypeError(f"{handler.__qualname__}: the pipeline cannot provide parameter {name!r}: {hint!r}")

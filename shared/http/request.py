@@ -167,7 +167,7 @@ def refuse_body(body: bytes) -> None:
     such an operation accepts.
     """
     if not _NO_BODY.fullmatch(body):
-        raise _failed([FieldProblem(field="body", message="must be empty", type="body_not_allowed")], 1)
+        raise ValidationFailedError.of_field("body", "must be empty", "body_not_allowed")
 
 
 def _not_json() -> BadRequestError:

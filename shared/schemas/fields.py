@@ -166,7 +166,7 @@ RefreshTokenTransport = Annotated[
 ]
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=NAME_PATTERN)]
-_PHONE_SCHEMA = {"type": "string", "minLength": 3, "maxLength": 32, "pattern": _PHONE_PATTERN}
+_PHONE_SCHEMA = {"type": "string", "minLength": _PHONE_MIN, "maxLength": _PHONE_MAX, "pattern": _PHONE_PATTERN}
 Phone = Annotated[str, AfterValidator(_phone), WithJsonSchema({**_PHONE_SCHEMA, "examples": ["+1 555 0100"]})]
 # What an event is called (shown to the NPO's people): one line, not blank.
 EventName = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=NAME_PATTERN)]
