@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from shared.context import ClientInfo
 from shared.database import without_transaction
-from shared.errors import AuthorizationError, ErrorCode
+from shared.errors import AuthorizationError, ErrorCode, RateLimitedError
 from shared.failures import is_dependency_failure
 from shared.models import AuditLog
 from shared.services.principal import Principal
@@ -195,6 +195,22 @@ def record_refusal(
 def _same(column: InstrumentedAttribute[Any], value: object) -> ColumnElement[bool]:
     """``column`` holds ``value``, NULL included (written so an index on the column still serves)."""
     return column.is_(None) if value is None else column == value
+
+
+@contextmanager
+def rate_limited_recorded(
+    client: ClientInfo, action: str | None, *, actor_id: uuid.UUID | None = None, target_id: uuid.UUID | None = None
+) -> Iterator[None]:
+    """A 429 raised in the block is recorded (RATE_LIMITED, ``action``) when it is the first
+    refusal of its limit's window, then raised on: a flood of refusals costs no statement."""
+    try:
+        yield
+    except RateLimitedError as refused:
+        if refused.first_in_window:
+            record_refusal(
+                AuditEvent.RATE_LIMITED, client, actor_id=actor_id, target_id=target_id, details={"action": action}
+            )
+        raise
 
 
 @contextmanager

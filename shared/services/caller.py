@@ -17,13 +17,11 @@ from shared.errors import (
     AuthenticationError,
     DeclaredError,
     ErrorCode,
-    RateLimitedError,
     SessionEndedError,
     TokenRejectedError,
 )
 from shared.security.jwt_tokens import AccessClaims, ExpiredTokenError, InvalidTokenError, decode_access_token
 from shared.services import audit, rate_limits, user_state
-from shared.services.audit import AuditEvent
 from shared.services.principal import LiveSession, Principal
 from shared.services.rate_limits import Rule
 from shared.services.sessions import check_session
@@ -60,7 +58,7 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
     current it is read from the database and cached for the next request.
     """
     settings = get_settings()
-    claims, live = _verified(settings, token)
+    claims, live = _verified(settings, token, client)
     state = live.state or _current_state(live)
     return Principal(
         state=state,
@@ -72,7 +70,7 @@ def authenticate(token: str | None, client: ClientInfo) -> Principal:
 
 
 def _verified(
-    settings: Settings, token: str | None, client: ClientInfo | None = None, per_user_limit: Rule | None = None
+    settings: Settings, token: str | None, client: ClientInfo, per_user_limit: Rule | None = None
 ) -> tuple[AccessClaims, LiveSession]:
     if not token:
         raise AuthenticationError()
@@ -84,18 +82,8 @@ def _verified(
         raise TokenRejectedError("Your sign-in is not valid. Sign in again.") from None
     user_id = uuid.UUID(claims.user_id)
     limit = rate_limits.limit(settings, per_user_limit, user_id=user_id) if per_user_limit else None
-    try:
+    with audit.rate_limited_recorded(client, client.operation, actor_id=user_id, target_id=user_id):
         live = check_session(settings, user_id, uuid.UUID(claims.session_id), claims.jti, limit)
-    except RateLimitedError as refused:
-        if client is not None and refused.first_in_window:
-            audit.record_refusal(
-                AuditEvent.RATE_LIMITED,
-                client,
-                actor_id=user_id,
-                target_id=user_id,
-                details={"action": client.operation},
-            )
-        raise
     if live is None or (live.state is not None and not live.state.is_active):
         raise SessionEndedError()
     return claims, live

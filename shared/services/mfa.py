@@ -35,7 +35,7 @@ from shared.services.audit import AuditEvent
 from shared.services.principal import Principal
 from shared.services.rate_limits import Rule
 from shared.services.sessions import SessionEndReason, record_authentication, revoke_user_sessions
-from shared.services.sign_in_state import AuthenticationMethod, refuse_unless_recent
+from shared.services.sign_in_state import WITH_CODE, refuse_unless_recent
 
 
 class SecondFactor(StrEnum):
@@ -43,10 +43,6 @@ class SecondFactor(StrEnum):
 
     TOTP = "totp"
     RECOVERY_CODE = "recovery_code"
-
-
-# What a session that proved a code as well as the password has shown.
-_WITH_CODE = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
 
 
 class CodeRefused(StrEnum):
@@ -129,7 +125,7 @@ def confirm_enrolment(principal: Principal, code: str, client: ClientInfo) -> li
         codes = _new_recovery_codes(db, user.id)
         user_state.invalidate(db, [user.id])
         ended = revoke_user_sessions(db, user.id, SessionEndReason.MFA_ENROLLED, keep=principal.session_id)
-        if not record_authentication(user.id, principal.session_id, principal.auth_time, _WITH_CODE):
+        if not record_authentication(user.id, principal.session_id, principal.auth_time, WITH_CODE):
             raise SessionEndedError()
         audit.record_by_caller(db, AuditEvent.MFA_ENROLLED, client, principal, sessions_ended=len(ended))
     return codes

@@ -297,7 +297,12 @@ def _run_reserve(limit: Limit, *, take: bool) -> None:
     keys = [limit.key, limit.refused_key]
     reply = script(_RESERVE)(keys=keys, args=[limit.attempts, limit.window_seconds, 1 if take else 0])
     if not reply[0]:
-        raise RateLimitedError(int(reply[1]), first_in_window=bool(reply[2]))
+        raise refusal(reply[1], reply[2])
+
+
+def refusal(ttl: int, first_in_window: int) -> RateLimitedError:
+    """The 429 of RESERVE_FUNCTION's refusal, from the window's seconds left and whether it is the first."""
+    return RateLimitedError(int(ttl), first_in_window=bool(first_in_window))
 
 
 def record_failure(limit: Limit) -> None:
@@ -317,16 +322,11 @@ def reserve_all(limits: list[Limit]) -> None:
             reserve(limit)
             taken.append(limit)
     except RateLimitedError:
-        refund(taken)
+        give_back_keys([limit.key for limit in taken])
         raise
     except Exception:
-        refund_quietly(taken)
+        _give_back_quietly([limit.key for limit in taken])
         raise
-
-
-def refund(limits: list[Limit]) -> None:
-    """Give back one slot of each limit (a sign-in that opened a session is not a failure)."""
-    give_back_keys([limit.key for limit in limits])
 
 
 def give_back_keys(keys: Sequence[str]) -> None:
@@ -340,12 +340,8 @@ def give_back_keys(keys: Sequence[str]) -> None:
     pipe.execute()
 
 
-def refund_quietly(limits: list[Limit]) -> None:
-    """Give slots back on a request that is failing anyway; a second failure is only logged."""
-    _give_back_quietly([limit.key for limit in limits])
-
-
 def _give_back_quietly(keys: Sequence[str]) -> None:
+    """Give slots back on a request that is failing anyway; a second failure is only logged."""
     try:
         give_back_keys(keys)
     except Exception as error:

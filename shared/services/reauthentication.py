@@ -29,7 +29,7 @@ from shared.services.principal import Principal
 from shared.services.rate_limits import Limit, Rule
 from shared.services.sessions import issue_access_token, record_authentication
 from shared.services.sign_in import VerifiedPassword, check_second_factor
-from shared.services.sign_in_state import AuthenticationMethod
+from shared.services.sign_in_state import WITH_CODE, AuthenticationMethod
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def reauthenticate(
         amr: tuple[str, ...] = (AuthenticationMethod.PASSWORD,)
         if principal.state.mfa_enabled:
             check_second_factor(settings, principal.user_id, code, recovery_code, client)
-            amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
+            amr = WITH_CODE
     now = int(clock.now())
     if not record_authentication(principal.user_id, principal.session_id, now, amr):
         raise SessionEndedError()
@@ -74,8 +74,7 @@ def own_password_checked(
     is given back when the block finishes, and on a dependency failure (503).
     """
     limit = _signed_in_password_limit(settings, user_id)
-    rate_limits.reserve(limit)
-    with rate_limits.held([limit]) as reservation:
+    with rate_limits.reserved([limit]) as reservation:
         with without_transaction() as db:
             row = db.execute(select(User.password_hash, User.password_changed_at).where(User.id == user_id)).first()
         if row is None or not verify_password(password, row.password_hash):

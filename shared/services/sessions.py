@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session as DbSession
 from shared import clock
 from shared.config import Settings
 from shared.context import ClientInfo
-from shared.errors import RateLimitedError
 from shared.models import RefreshToken, Session, User
 from shared.redis_client import Keys, get_redis, script
 from shared.security import refresh_tokens
@@ -34,7 +33,7 @@ from shared.security.tokens import hash_token
 from shared.services import user_state
 from shared.services.owed_consents import decoded, owed_of
 from shared.services.principal import LiveSession
-from shared.services.rate_limits import RESERVE_FUNCTION, Limit
+from shared.services.rate_limits import RESERVE_FUNCTION, Limit, refusal
 from shared.services.user_state import UserState
 
 # KEYS[1] session, KEYS[2] revoked-jti marker, KEYS[3] user state, KEYS[4] user version,
@@ -192,7 +191,7 @@ def check_session(
     args: list[str | int] = [_idle_seconds(settings), int(time.time()), *sized, *user_state.CACHED_FIELDS]
     reply = script(_CHECK_SESSION)(keys=keys, args=args)
     if reply and reply[0] == 2:
-        raise RateLimitedError(int(reply[1]), first_in_window=bool(reply[2]))
+        raise refusal(reply[1], reply[2])
     if not reply or reply[0] != 1:
         return None
     version, auth_time, amr, fields = str(reply[1]), int(reply[2]), str(reply[3]), reply[4:]

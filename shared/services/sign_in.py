@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session as DbSession
 from shared.config import Settings, get_settings
 from shared.context import ClientInfo
 from shared.database import unit_of_work, without_transaction
-from shared.errors import AuthenticationError, AuthorizationError, ErrorCode, RateLimitedError
+from shared.errors import AuthenticationError, AuthorizationError, ErrorCode
 from shared.models import User
 from shared.redis_client import Keys, get_redis, script
 from shared.security.passwords import burn_equal_time, hash_password, needs_rehash, verify_password
@@ -47,7 +47,7 @@ from shared.services.email.outbox import enqueue
 from shared.services.mfa import CodeRefused, SecondFactor
 from shared.services.rate_limits import Limit, Rule
 from shared.services.sessions import IssuedTokens, make_room, open_session
-from shared.services.sign_in_state import AuthenticationMethod
+from shared.services.sign_in_state import WITH_CODE, AuthenticationMethod
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,10 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChalle
     """
     settings = get_settings()
     success = _success_limit(settings, email)
-    with _audited_if_refused("login-success", client):
+    with audit.rate_limited_recorded(client, "login-success"):
         rate_limits.refuse_if_exhausted(success)  # before any bcrypt work
     checks = _password_check_limits(settings, email, client)
-    _reserve("login", client, checks.limits)
-    with rate_limits.held(checks.limits) as reservation:
+    with _reserved("login", client, checks.limits) as reservation:
         user = _check_password(settings, email, password, client)
         _refuse_if_cannot_sign_in(user, client)
         verified = VerifiedPassword(user.id, user.password_hash or "", user.password_changed_at)
@@ -147,8 +146,7 @@ def login(email: str, password: str, client: ClientInfo) -> SignedIn | MfaChalle
             challenge = _challenge(verified, email, client, checks.known_address, reservation.keys)
             reservation.hand_over()  # the challenge holds the slots until a code opens a session
             return challenge
-        _reserve("login-success", client, [success])
-        with rate_limits.held([success]):
+        with _reserved("login-success", client, [success]):
             amr = (AuthenticationMethod.PASSWORD,)
             signed_in = _open_signed_in_session(settings, verified, client, amr, password=password)
         reservation.give_back()  # a session opened
@@ -173,17 +171,14 @@ def verify_second_factor(mfa_token: str, code: str | None, recovery_code: str | 
         raise AuthenticationError("The sign-in has expired; start again.", code=ErrorCode.INVALID_MFA_TOKEN)
     challenge = _ChallengeFacts.from_redis(facts)
     code_limits = _code_limits(settings, challenge, client)
-    _reserve("login", client, code_limits)
-    with rate_limits.held(code_limits) as reservation:
+    with _reserved("login", client, code_limits) as reservation:
         used = check_second_factor(settings, challenge.user_id, code, recovery_code, client)
         get_redis().delete(key)  # spent: the same challenge never signs in twice
         reservation.adopt(challenge.held)  # ... and its password check's slots are this request's now
         verified = VerifiedPassword(challenge.user_id, None, challenge.password_changed_at)
         success = _success_limit(settings, challenge.email)
-        _reserve("login-success", client, [success])
-        with rate_limits.held([success]):
-            amr = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
-            signed_in = _open_signed_in_session(settings, verified, client, amr, second_factor=used)
+        with _reserved("login-success", client, [success]):
+            signed_in = _open_signed_in_session(settings, verified, client, WITH_CODE, second_factor=used)
         reservation.give_back()  # a session opened: the code's slots and the password check's
     return signed_in
 
@@ -218,13 +213,6 @@ def password_still_current(user: User, verified: VerifiedPassword) -> bool:
 # -- the limits -------------------------------------------------------------------------
 
 
-def _login_limits(settings: Settings, email: str, client: ClientInfo) -> tuple[Limit, Limit]:
-    """Failed sign-ins per client address and per account."""
-    rules = (Rule.LOGIN_PER_ADDRESS, Rule.LOGIN_PER_ACCOUNT)
-    per_address, per_account = rate_limits.limits(settings, rules, ip_address=client.ip_address, account=email)
-    return per_address, per_account
-
-
 def _success_limit(settings: Settings, email: str) -> Limit:
     """Successful sign-ins per account (each opens a session); never per address."""
     return rate_limits.limit(settings, Rule.LOGIN_SUCCESS_PER_ACCOUNT, account=email)
@@ -235,7 +223,10 @@ def _password_check_limits(settings: Settings, email: str, client: ClientInfo) -
     to this account before (so guessing from fresh addresses cannot lock the owner out
     of a device they use); inside a trusted network, where the per-address limit counts
     per (address, account), the address's ceiling across accounts too (spraying)."""
-    per_address, per_account = _login_limits(settings, email, client)
+    failed_sign_ins = (Rule.LOGIN_PER_ADDRESS, Rule.LOGIN_PER_ACCOUNT)
+    per_address, per_account = rate_limits.limits(
+        settings, failed_sign_ins, ip_address=client.ip_address, account=email
+    )
     known = known_devices.is_known_address(email, client.ip_address)
     limits = [per_address] if known else [per_address, per_account]
     if rate_limits.in_networks(client.ip_address, settings.rate_limit_trusted_networks):
@@ -254,21 +245,13 @@ def _code_limits(settings: Settings, challenge: _ChallengeFacts, client: ClientI
 
 
 @contextmanager
-def _audited_if_refused(action: str, client: ClientInfo) -> Iterator[None]:
-    """A 429 of sign-in raised in the block is audited when it is the first refusal of its
-    limit's window (never naming the account), through ``audit.record_refusal``."""
-    try:
-        yield
-    except RateLimitedError as refused:
-        if refused.first_in_window:
-            audit.record_refusal(AuditEvent.RATE_LIMITED, client, details={"action": action})
-        raise
-
-
-def _reserve(action: str, client: ClientInfo, limits: list[Limit]) -> None:
-    """Take a slot of each limit, or 429 (audited by the window's first refusal)."""
-    with _audited_if_refused(action, client):
+def _reserved(action: str, client: ClientInfo, limits: list[Limit]) -> Iterator[rate_limits.Reservation]:
+    """A slot of each limit, held for the block (:func:`rate_limits.held`), or 429: audited by
+    the first refusal of its window, never naming the account."""
+    with audit.rate_limited_recorded(client, action):
         rate_limits.reserve_all(limits)
+    with rate_limits.held(limits) as reservation:
+        yield reservation
 
 
 # -- the steps ---------------------------------------------------------------------------

@@ -50,6 +50,10 @@ class AuthenticationMethod(StrEnum):
     ONE_TIME_PASSWORD = "otp"
 
 
+# What a session that proved a code as well as the password has shown.
+WITH_CODE = (AuthenticationMethod.PASSWORD, AuthenticationMethod.ONE_TIME_PASSWORD)
+
+
 class PendingStep(StrEnum):
     """Something a signed-in user must do before the rest of the API is theirs."""
 
