@@ -10,11 +10,10 @@ from sqlalchemy import or_, select
 
 from shared.context import ClientInfo
 from shared.database import without_transaction
-from shared.errors import AuthorizationError
 from shared.models import AuditLog, RoleName
 from shared.services import audit
 from shared.services.paging import Page, read_page
-from shared.services.policy import Action, list_scope, may_act_at_all
+from shared.services.policy import Action, list_scope, require_action
 from shared.services.principal import Principal
 
 
@@ -33,8 +32,7 @@ def list_events(
 ) -> tuple[list[AuditLog], int]:
     """A page of events, newest first, and how many match in all."""
     with audit.refusals_recorded(principal, client):
-        if not may_act_at_all(RoleName(principal.role), Action.VIEW_AUDIT):
-            raise AuthorizationError()
+        require_action(RoleName(principal.role), Action.VIEW_AUDIT)
     statement = select(AuditLog)
     scope = list_scope(principal.party)
     if scope is not None:

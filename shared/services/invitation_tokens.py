@@ -66,10 +66,9 @@ def spend(db: DbSession, token: str) -> Invitation | None:
     """Mark the invitation accepted by one conditional UPDATE (the caller names who accepted it);
     None if the token is unknown, spent, revoked or expired. A racing acceptance waits on the row
     and then finds it accepted."""
-    spent = db.execute(
+    return db.scalars(
         update(Invitation)
         .where(_live(token))
         .values(state=InvitationState.ACCEPTED.value, accepted_at=app_now(), token_hash=None)
-        .returning(Invitation.id)
+        .returning(Invitation)
     ).first()
-    return db.get(Invitation, spent.id, populate_existing=True) if spent else None

@@ -59,13 +59,16 @@ from shared.services.email import templates
 from shared.services.email.outbox import enqueue_invitation
 from shared.services.paging import Page, read_page
 from shared.services.password_changes import personal_password_refusal
-from shared.services.policy import RANK, Action, Decision, decide_invitation, list_scope, may_act_at_all, may_assign
+from shared.services.policy import RANK, Action, decide_invitation, enforce, list_scope, may_assign, require_action
 from shared.services.principal import Principal
 from shared.services.rate_limits import Limit, Rule
 from shared.services.sign_in import SignedIn
 from shared.services.sign_in_state import AuthenticationMethod
 
-_INVALID_TOKEN = "The invitation link is invalid, used, revoked or expired."
+
+def _invalid_link() -> BadRequestError:
+    """400 INVALID_TOKEN for a link that opens no pending invitation."""
+    return BadRequestError("The invitation link is invalid, used, revoked or expired.", code=ErrorCode.INVALID_TOKEN)
 
 
 @dataclass(frozen=True)
@@ -109,8 +112,7 @@ def invite(principal: Principal, fields: dict[str, Any], client: ClientInfo) -> 
     """Invite ``fields["email"]`` to ``fields["role"]`` (in ``fields["npo_id"]``); see the module docstring."""
     role = RoleName(fields["role"])
     with audit.refusals_recorded(principal, client):
-        if not may_act_at_all(principal.role, Action.CREATE):
-            raise AuthorizationError()
+        require_action(principal.role, Action.CREATE)
         if not may_assign(principal.party, role, fields.get("npo_id")):
             raise AuthorizationError("You may not invite someone to this role or NPO.")
     settings = get_settings()
@@ -151,7 +153,7 @@ def _invite(settings: Settings, principal: Principal, fields: dict[str, Any], cl
         )
         db.add(invitation)
         db.flush()
-        _send(db, settings, invitation)
+        _queue_email(db, settings, invitation)
         _record(db, AuditEvent.INVITATION_CREATED, client, principal, invitation, role=invitation.role)
     return Invited(invitation, created=True)
 
@@ -174,6 +176,11 @@ def _send(db: DbSession, settings: Settings, invitation: Invitation) -> None:
     """A fresh expiry and a new email; the previous link dies now, the new one is minted when sent."""
     invitation.expires_at = _expiry(settings)
     invitation.token_hash = None
+    _queue_email(db, settings, invitation)
+
+
+def _queue_email(db: DbSession, settings: Settings, invitation: Invitation) -> None:
+    """The invitation's email, its link minted when it is sent (it lives until ``expires_at``)."""
     message = templates.invitation(_inviter_name(db, invitation), RoleName(invitation.role))
     enqueue_invitation(db, settings, invitation, message)
 
@@ -222,8 +229,7 @@ def list_invitations(
 ) -> tuple[list[Invitation], int]:
     """A page of the invitations the caller may see (newest first), and how many there are in all."""
     with audit.refusals_recorded(principal, client):
-        if not may_act_at_all(principal.role, Action.LIST):
-            raise AuthorizationError()
+        require_action(principal.role, Action.LIST)
     statement = select(Invitation)
     scope = list_scope(principal.party)
     if scope is not None:
@@ -239,16 +245,10 @@ def list_invitations(
 def _load_for(db: DbSession, principal: Principal, invitation_id: uuid.UUID, *, lock: bool) -> Invitation:
     """The invitation, if the caller may see it (else 404) and manage it (else 403)."""
     invitation = db.get(Invitation, invitation_id, with_for_update=lock)
-    decision = (
-        Decision.INVISIBLE
-        if invitation is None
-        else decide_invitation(principal.party, RoleName(invitation.role), invitation.npo_id)
-    )
-    if decision is Decision.INVISIBLE:
+    if invitation is None:
         raise NotFoundError("Invitation not found.")
-    if decision is Decision.FORBIDDEN:
-        raise AuthorizationError("You may not manage this invitation.")
-    assert invitation is not None  # INVISIBLE otherwise
+    decision = decide_invitation(principal.party, RoleName(invitation.role), invitation.npo_id)
+    enforce(decision, "You may not manage this invitation.", not_found_message="Invitation not found.")
     return invitation
 
 
@@ -302,7 +302,7 @@ def _opened_by(token: str, client: ClientInfo) -> Invitation:
     with rate_limits.reserved([token_attempts(get_settings(), client)]) as attempt:
         invitation = invitation_tokens.find(token)
         if invitation is None:
-            raise BadRequestError(_INVALID_TOKEN, code=ErrorCode.INVALID_TOKEN)
+            raise _invalid_link()
         attempt.give_back()
     return invitation
 
@@ -365,7 +365,7 @@ def _accept_with_new_account(
         with unit_of_work() as db:
             spent = invitation_tokens.spend(db, token)
             if spent is None:
-                raise BadRequestError(_INVALID_TOKEN, code=ErrorCode.INVALID_TOKEN)
+                raise _invalid_link()
             user = _create_invited_account(db, spent, password_hash, first_name, last_name)
             consents.accept_at_sign_up(db, user, accepted_documents, client)  # 422: nothing spent
             spent.accepted_by = user.id
@@ -425,18 +425,11 @@ def _accept_as_signed_in_account(
             raise SessionEndedError()
         spent = invitation_tokens.spend(db, token)
         if spent is None:
-            raise BadRequestError(_INVALID_TOKEN, code=ErrorCode.INVALID_TOKEN)
+            raise _invalid_link()
         _refuse_role_conflict(user, spent)
-        before = users.snapshot(user)
         role = RoleName(spent.role)
         if (user.role, user.npo_id) != (role.value, spent.npo_id):
-            left = users.apply_role(db, user, role, spent.npo_id)
-            if left:
-                audit.record_own(db, AuditEvent.EVENT_UNASSIGNED, client, user, events=left, reason="role_changed")
-            invited = {"invitation_id": str(spent.id)}
-            audit.record_own(
-                db, AuditEvent.USER_ROLE_CHANGED, client, user, before=before, after=users.snapshot(user), **invited
-            )
+            users.apply_role(db, user, role, spent.npo_id, client=client, actor_id=user.id, invitation_id=str(spent.id))
         spent.accepted_by = user.id
         _record_accepted(db, client, user, spent, new_account=False)
     return Accepted(user, None)

@@ -311,11 +311,13 @@ def decide(actor: Party, action: Action, target: Party) -> Decision:
     return Decision.ALLOW if _granted(actor, action, target) else Decision.FORBIDDEN
 
 
-def enforce(decision: Decision, forbidden_message: str | None = None) -> None:
-    """What a decision on a user means to the caller: 404 when the target is invisible
-    to them, 403 (``forbidden_message``, else the usual one) when visible but not theirs."""
+def enforce(
+    decision: Decision, forbidden_message: str | None = None, *, not_found_message: str = "User not found."
+) -> None:
+    """What a decision on a target means to the caller: 404 (``not_found_message``) when it is
+    invisible to them, 403 (``forbidden_message``, else the usual one) when visible but not theirs."""
     if decision is Decision.INVISIBLE:
-        raise NotFoundError("User not found.")
+        raise NotFoundError(not_found_message)
     if decision is Decision.FORBIDDEN:
         raise AuthorizationError(forbidden_message)
 
@@ -333,6 +335,12 @@ def refuse_if_erased(target: _Erasable) -> None:
 def may_act_at_all(actor_role: RoleName, action: Action) -> bool:
     """Whether the role holds ``action`` for anyone (collection routes: list, create, audit)."""
     return any(g.action is action for g in GRANTS[actor_role])
+
+
+def require_action(actor_role: RoleName, action: Action) -> None:
+    """403 unless the role holds ``action`` for anyone (see :func:`may_act_at_all`)."""
+    if not may_act_at_all(actor_role, action):
+        raise AuthorizationError()
 
 
 def list_scope(actor: Party) -> uuid.UUID | None:

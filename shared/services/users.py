@@ -46,9 +46,9 @@ from shared.services.policy import (
     decide,
     enforce,
     list_scope,
-    may_act_at_all,
     may_assign,
     refuse_if_erased,
+    require_action,
 )
 from shared.services.principal import Principal
 from shared.services.reauthentication import check_own_password
@@ -64,11 +64,6 @@ def snapshot(user: User) -> dict[str, Any]:
         "is_active": user.is_active,
         "email_verified": user.email_verified,
     }
-
-
-def _require_collection(principal: Principal, action: Action) -> None:
-    if not may_act_at_all(RoleName(principal.role), action):
-        raise AuthorizationError()
 
 
 def _load_for(db: DbSession, principal: Principal, user_id: uuid.UUID, action: Action, *, lock: bool) -> User:
@@ -151,7 +146,7 @@ def list_users(
 ) -> tuple[list[User], int]:
     """A page of the users the caller may see, and how many there are in all."""
     with audit.refusals_recorded(principal, client):
-        _require_collection(principal, Action.LIST)
+        require_action(RoleName(principal.role), Action.LIST)
     statement = _filtered(principal, filters)
     column = getattr(User, order.field.value)
     ordering = desc(column).nulls_last() if order.descending else asc(column).nulls_last()
@@ -170,7 +165,7 @@ def create_user(principal: Principal, fields: dict[str, Any], password: str, cli
     """
     role = RoleName(fields["role"])
     with audit.refusals_recorded(principal, client):
-        _require_collection(principal, Action.CREATE)
+        require_action(RoleName(principal.role), Action.CREATE)
         if not may_assign(principal.party, role, fields.get("npo_id")):
             raise AuthorizationError("You may not create a user with this role or NPO.")
     settings = get_settings()
@@ -306,18 +301,34 @@ def verify_email_by_admin(principal: Principal, user_id: uuid.UUID, client: Clie
     return target
 
 
-def apply_role(db: DbSession, target: User, role: RoleName, npo_id: uuid.UUID | None) -> list[str]:
-    """Give ``target`` (its row locked) ``role`` in ``npo_id``; the events they left.
+def apply_role(
+    db: DbSession,
+    target: User,
+    role: RoleName,
+    npo_id: uuid.UUID | None,
+    *,
+    client: ClientInfo,
+    actor_id: uuid.UUID,
+    **details: Any,
+) -> None:
+    """Give ``target`` (its row locked) ``role`` in ``npo_id``, audited as ``actor_id``'s act:
+    the change (before, after and ``details``), and the events it ended if any.
 
     Assignments the new role or NPO no longer covers end, and the cached
     state is dropped before the commit: the change bites on the target's very
     next request.
     """
+    before = snapshot(target)
     left = _leave_events_if_no_longer_theirs(db, target, role, npo_id)
     target.role = role.value
     target.npo_id = npo_id
     user_state.invalidate(db, [target.id])
-    return left
+    on_target = {"actor_id": actor_id, "target_id": target.id, "npo_id": target.npo_id}
+    if left:
+        unassigned = {"events": left, "reason": "role_changed"}
+        audit.record(db, AuditEvent.EVENT_UNASSIGNED, client, **on_target, details=unassigned)
+    changed = {"before": before, "after": snapshot(target), **details}
+    audit.record(db, AuditEvent.USER_ROLE_CHANGED, client, **on_target, details=changed)
 
 
 def _leave_events_if_no_longer_theirs(
@@ -340,15 +351,7 @@ def change_role(
             raise AuthorizationError("You may not assign this role or NPO.")
         if role is not RoleName.SUPER_ADMIN:
             _guard_last_super_admin(db, target)
-        before = snapshot(target)
-        left = apply_role(db, target, role, npo_id)
-        if left:
-            audit.record_on(
-                db, AuditEvent.EVENT_UNASSIGNED, client, principal, target, events=left, reason="role_changed"
-            )
-        audit.record_on(
-            db, AuditEvent.USER_ROLE_CHANGED, client, principal, target, before=before, after=snapshot(target)
-        )
+        apply_role(db, target, role, npo_id, client=client, actor_id=principal.user_id)
     return target
 
 
