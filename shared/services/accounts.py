@@ -56,7 +56,7 @@ def token_attempts(settings: Settings, client: ClientInfo) -> Limit:
 
 def queue_verification_email(db: DbSession, settings: Settings, user: User) -> None:
     """The link is minted when the drain sends the message; the row never holds a token."""
-    enqueue_with_link(db, settings, user, templates.verify_email(), settings.frontend_donor_url)
+    enqueue_with_link(db, settings, user, templates.verify_email())
 
 
 def register(profile: dict[str, Any], password: str, accepted: Sequence[DocumentRef], client: ClientInfo) -> User:

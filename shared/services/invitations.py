@@ -25,7 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, select
@@ -56,7 +56,7 @@ from shared.services import audit, consents, invitation_tokens, rate_limits, sig
 from shared.services.accounts import token_attempts
 from shared.services.audit import AuditEvent
 from shared.services.email import templates
-from shared.services.email.outbox import enqueue_invitation
+from shared.services.email.outbox import LINK_KINDS, enqueue_invitation
 from shared.services.paging import Page, read_page
 from shared.services.password_changes import personal_password_refusal
 from shared.services.policy import RANK, Action, decide_invitation, enforce, list_scope, may_assign, require_action
@@ -169,7 +169,7 @@ def _resend_slot(settings: Settings, email: str) -> Limit | None:
 
 
 def _expiry(settings: Settings) -> datetime:
-    return app_now() + timedelta(days=settings.invitation_expire_days)
+    return app_now() + LINK_KINDS[templates.Template.INVITATION].lifetime(settings)
 
 
 def _send(db: DbSession, settings: Settings, invitation: Invitation) -> None:

@@ -38,7 +38,7 @@ def request_reset(email: str, client: ClientInfo) -> None:
             return
         # An unverified address may not be the registrant's: no text they chose goes to it.
         greeting_name = user.first_name if user.email_verified else None
-        enqueue_with_link(db, settings, user, templates.password_reset(greeting_name), settings.frontend_donor_url)
+        enqueue_with_link(db, settings, user, templates.password_reset(greeting_name))
         audit.record(db, AuditEvent.PASSWORD_RESET_REQUESTED, client, target_id=user.id, npo_id=user.npo_id)
 
 

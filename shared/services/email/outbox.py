@@ -26,27 +26,27 @@ from shared.services.email.templates import RenderedEmail, Template
 @dataclass(frozen=True)
 class LinkKind:
     """What a template's link is: the token's purpose (a user token's, or ``INVITATION_LINK``),
-    the page it opens (a setting), how long it lives."""
+    the page it opens (the web app's address and the page's path, both settings), how long it lives."""
 
     purpose: str
-    path: Callable[[Settings], str]
+    page: Callable[[Settings], str]
     lifetime: Callable[[Settings], timedelta]
 
 
 LINK_KINDS: dict[Template, LinkKind] = {
     Template.VERIFY_EMAIL: LinkKind(
         TokenPurpose.EMAIL_VERIFICATION,
-        lambda settings: settings.frontend_verify_email_path,
+        lambda settings: f"{settings.frontend_donor_url}{settings.frontend_verify_email_path}",
         lambda settings: timedelta(hours=settings.email_verification_token_expire_hours),
     ),
     Template.INVITATION: LinkKind(
         INVITATION_LINK,
-        lambda settings: settings.frontend_accept_invitation_path,
+        lambda settings: f"{settings.frontend_admin_url}{settings.frontend_accept_invitation_path}",
         lambda settings: timedelta(days=settings.invitation_expire_days),
     ),
     Template.PASSWORD_RESET: LinkKind(
         TokenPurpose.PASSWORD_RESET,
-        lambda settings: settings.frontend_reset_password_path,
+        lambda settings: f"{settings.frontend_donor_url}{settings.frontend_reset_password_path}",
         lambda settings: timedelta(minutes=settings.password_reset_token_expire_minutes),
     ),
 }
@@ -75,8 +75,8 @@ def enqueue(db: DbSession, to_address: str, message: RenderedEmail) -> None:
     db.add(_row(to_address, message))
 
 
-def enqueue_with_link(db: DbSession, settings: Settings, user: User, message: RenderedEmail, base_url: str) -> None:
-    """A message whose link (``base_url`` + the template's page) is minted when it is sent.
+def enqueue_with_link(db: DbSession, settings: Settings, user: User, message: RenderedEmail) -> None:
+    """A message whose link (to the template's page) is minted when it is sent.
 
     The link expires one lifetime after this call, however long the message
     waits in the outbox. Asking for a link kills the user's older links of the
@@ -92,7 +92,7 @@ def enqueue_with_link(db: DbSession, settings: Settings, user: User, message: Re
             message,
             user_id=user.id,
             token_purpose=purpose.value,
-            link_url=f"{base_url}{kind.path(settings)}",
+            link_url=kind.page(settings),
             expires_at=datetime.now(UTC) + kind.lifetime(settings),
         )
     )
@@ -112,7 +112,7 @@ def enqueue_invitation(db: DbSession, settings: Settings, invitation: Invitation
             message,
             invitation_id=invitation.id,
             token_purpose=kind.purpose,
-            link_url=f"{settings.frontend_admin_url}{kind.path(settings)}",
+            link_url=kind.page(settings),
             expires_at=invitation.expires_at,
         )
     )
