@@ -88,16 +88,9 @@ def unique_email() -> Callable[[str], str]:
 
 
 @pytest.fixture
-def account(client: httpx.Client, unique_email: Callable[[str], str]) -> Account:
-    """A verified, active donor."""
-    created = Account(client, unique_email("donor"))
-    assert created.register().status_code == 201
-    assert created.verify().status_code == 200
-    return created
-
-
-@pytest.fixture
 def new_account(client: httpx.Client, unique_email: Callable[[str], str]) -> Callable[[], Account]:
+    """``new_account()``: a verified, active donor, each call a new one."""
+
     def make() -> Account:
         created = Account(client, unique_email("donor"))
         assert created.register().status_code == 201
@@ -105,6 +98,12 @@ def new_account(client: httpx.Client, unique_email: Callable[[str], str]) -> Cal
         return created
 
     return make
+
+
+@pytest.fixture
+def account(new_account: Callable[[], Account]) -> Account:
+    """A verified, active donor."""
+    return new_account()
 
 
 @pytest.fixture(scope="module")

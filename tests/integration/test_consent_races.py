@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 
 from shared.context import ClientInfo
-from shared.database import get_engine
 from shared.models import DocumentKind
 from shared.redis_client import Keys, get_redis
 from shared.services import caller, consents, legal_documents, sign_in, user_state
 from shared.services.owed_consents import OwedConsent
 from tests.support.accounts import PASSWORD, Actor
-from tests.support.concurrency import app_connections_waiting_on_a_lock, wait_until
+from tests.support.concurrency import any_app_connection_waiting_on_a_lock, wait_until
 from tests.support.legal import nothing_published
 
 CLIENT = ClientInfo(request_id="consent-race", ip_address="198.51.100.79", user_agent="race-test")
@@ -35,11 +34,6 @@ def _nothing_published_around_each_test() -> Iterator[None]:
         yield
 
 
-def _waiting_on_a_lock() -> bool:
-    with get_engine().connect() as probe:
-        return app_connections_waiting_on_a_lock(probe) > 0
-
-
 def _race(
     writer: Callable[[], Any], reader: Callable[[], Any], reached: threading.Event, go: Callable[[], None]
 ) -> Any:
@@ -48,7 +42,9 @@ def _race(
         writing: Future[Any] = pool.submit(writer)
         assert reached.wait(15), "the writer reached its last step"
         reading: Future[Any] = pool.submit(reader)
-        wait_until(lambda: reading.done() or _waiting_on_a_lock(), "the reader waits on the writer's lock")
+        wait_until(
+            lambda: reading.done() or any_app_connection_waiting_on_a_lock(), "the reader waits on the writer's lock"
+        )
         assert not reading.done(), "the reader waited for the writer"
         go()
         writing.result()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
@@ -37,11 +36,9 @@ from shared.services.email.backends import EmailSendError, FileBackend, Outgoing
 from shared.services.email.drain import LEASE, Claim, _claim_next, _send, backoff, drain_outbox
 from shared.services.email.outbox import enqueue
 from tests.support.accounts import PASSWORD, Account, Actor
-from tests.support.emails import deliver_emails, emails_to
+from tests.support.emails import deliver_emails, emails_to, token_in
 from tests.support.network import fresh_ip
 from tests.support.settings import production_settings, settings_changed
-
-_TOKEN_IN_LINK = re.compile(r"token=([A-Za-z0-9_-]+)")
 
 
 @pytest.fixture(autouse=True)
@@ -162,12 +159,6 @@ def _outage(provider: Provider, message_ids: list[uuid.UUID], *, until: Callable
     return passed
 
 
-def _token(message: dict[str, str]) -> str:
-    match = _TOKEN_IN_LINK.search(message["text"])
-    assert match, "no token link in the email"
-    return match.group(1)
-
-
 def _client() -> ClientInfo:
     return ClientInfo(request_id="test-outbox", ip_address=fresh_ip(), user_agent="pytest")
 
@@ -220,14 +211,14 @@ def test_no_outbox_row_ever_holds_a_usable_token(
 
     for address in addresses:
         [message] = emails_to(address)  # drains first
-        token = _token(message)
+        token = token_in(message)
         assert "\x1b" not in message["text"] + message["html"]
         assert _rows_holding(token) == 0, "the sent token is in the database only as its hash"
         assert _rows_holding(hash_token(token)) == 1
     for row in _rows_to(addresses):
         assert (row.status, row.text_body, row.html_body) == ("sent", "", ""), "bodies are blanked once sent"
     [verification] = emails_to(registered)
-    assert client.post("/api/v1/auth/verify-email", json={"token": _token(verification)}).status_code == 200
+    assert client.post("/api/v1/auth/verify-email", json={"token": token_in(verification)}).status_code == 200
 
 
 def test_messages_without_a_link_are_blanked_once_sent(unique_email: Callable[[str], str]) -> None:
@@ -246,7 +237,7 @@ def test_the_email_says_how_long_its_link_has_left() -> None:
     [message] = provider.to(user.email)
     assert "expires in 19 hours" in message["text"] and "expires in 19 hours" in message["html"]
     with unit_of_work() as db:
-        expires = db.scalar(select(UserToken.expires_at).where(UserToken.token_hash == hash_token(_token(message))))
+        expires = db.scalar(select(UserToken.expires_at).where(UserToken.token_hash == hash_token(token_in(message))))
     assert expires == _row(message_id).expires_at, "the token lives until the link's stored expiry"
 
 
@@ -269,7 +260,7 @@ def test_a_newer_link_cancels_an_older_unsent_one() -> None:
     cancelled = _row(older)
     assert (cancelled.status, cancelled.text_body, cancelled.html_body) == ("cancelled", "", "")
     assert cancelled.last_error and "newer" in cancelled.last_error
-    verified = accounts.verify_email(_token(sent), _client())
+    verified = accounts.verify_email(token_in(sent), _client())
     assert verified.email_verified, "the newest email's link works"
 
 
@@ -281,7 +272,7 @@ def test_asking_for_a_new_link_kills_the_delivered_one_at_once() -> None:
     [first] = provider.to(user.email)
     _queue_verification(user)  # not sent yet
     with pytest.raises(BadRequestError):
-        accounts.verify_email(_token(first), _client())
+        accounts.verify_email(token_in(first), _client())
 
 
 def test_a_verification_link_is_not_sent_once_the_address_is_verified() -> None:
@@ -313,7 +304,7 @@ def test_twenty_link_emails_survive_a_twelve_hour_outage() -> None:
     _drain(provider)
     for user in users:
         [message] = provider.to(user.email)
-        assert accounts.verify_email(_token(message), _client()).email_verified
+        assert accounts.verify_email(token_in(message), _client()).email_verified
     assert {_row(message_id).status for message_id in message_ids} == {"sent"}
 
 
@@ -339,7 +330,7 @@ def test_a_link_email_expires_with_its_link_and_a_redrive_sends_a_fresh_one() ->
     _drain(provider)
     [message] = provider.to(user.email)
     assert "expires in 60 minutes" in message["text"], "a fresh lifetime, not the old expiry"
-    password_changes.confirm_reset(_token(message), "After-outage-77", _client())
+    password_changes.confirm_reset(token_in(message), "After-outage-77", _client())
     assert _row(message_id).status == "sent"
 
 
@@ -459,7 +450,7 @@ def test_a_claim_whose_drain_died_is_taken_again_after_its_lease() -> None:
         live = db.scalars(
             select(UserToken.token_hash).where(UserToken.user_id == user.id, UserToken.used_at.is_(None))
         ).all()
-    assert live == [hash_token(_token(message))], "the token minted for the lost send died"
+    assert live == [hash_token(token_in(message))], "the token minted for the lost send died"
 
 
 class LapsingProvider:
@@ -494,7 +485,7 @@ def test_a_drain_whose_lease_lapsed_does_not_overwrite_the_claim_of_the_next() -
     _send(provider, slow.taken_over)
     assert (_row(message_id).status, _row(message_id).attempts) == ("sent", 2)
     [message] = provider.to(user.email)
-    assert accounts.verify_email(_token(message), _client()).email_verified
+    assert accounts.verify_email(token_in(message), _client()).email_verified
 
 
 # -- the drain's parts ----------------------------------------------------------------------------

@@ -34,17 +34,13 @@ def _logout(account: Account, *, bearer: str | None = None, refresh_token: str |
     return account.http.post("/api/v1/auth/logout", headers=headers, json=body)
 
 
-def _refresh(account: Account, token: str) -> httpx.Response:
-    return account.http.post("/api/v1/auth/refresh", json={"refresh_token": token})
-
-
 def _code(response: httpx.Response) -> str:
     return str(response.json()["error"]["code"])
 
 
 def _ended(account: Account, tokens: dict[str, Any]) -> bool:
     """Both of the session's tokens are refused as those of an ended session."""
-    me, refreshed = account.me(tokens["access_token"]), _refresh(account, tokens["refresh_token"])
+    me, refreshed = account.me(tokens["access_token"]), account.refresh(tokens["refresh_token"])
     return (me.status_code, _code(me), refreshed.status_code, _code(refreshed)) == (
         401,
         "SESSION_ENDED",
@@ -107,7 +103,7 @@ def test_an_expired_access_token_alone_still_names_its_session(account: Account)
 @pytest.mark.parametrize("state", ["rotated-within-grace", "rotated-after-grace"])
 def test_a_refresh_token_in_any_state_names_its_session(account: Account, state: str) -> None:
     tokens = account.tokens()
-    child = _refresh(account, tokens["refresh_token"]).json()
+    child = account.refresh(tokens["refresh_token"]).json()
     if state == "rotated-after-grace":
         with unit_of_work() as db:
             db.execute(

@@ -21,13 +21,13 @@ import azure.functions as func
 import httpx
 import pyotp
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 
 from shared.database import unit_of_work
 from shared.models import AuditLog, RecoveryCode, Session, User, UserToken
 from shared.redis_client import Keys, get_redis
 from shared.security.tokens import hash_token
-from tests.support.accounts import PASSWORD, Account, Actor
+from tests.support.accounts import PASSWORD, Account, Actor, only_active_super_admins
 from tests.support.database import owner_engine
 from tests.support.emails import token_from_last_email
 from tests.support.events import registered_event
@@ -254,16 +254,9 @@ def test_erasure_needs_a_recent_proof_of_identity(person: Person, monkeypatch: p
     assert person.account.me(person.first["access_token"]).status_code == 200
 
 
-def _only_active_super_admins(*actors: Actor) -> None:
-    """Deactivate every other super admin (test set-up), so these are the last ones."""
-    keep = [uuid.UUID(actor.id) for actor in actors]
-    with unit_of_work() as db:
-        db.execute(update(User).where(User.role == "super_admin", User.id.not_in(keep)).values(is_active=False))
-
-
 def test_the_last_active_super_admin_cannot_erase_themselves(signed_in: Callable[..., Actor]) -> None:
     last, other = signed_in("super_admin"), signed_in("super_admin")
-    _only_active_super_admins(last, other)
+    only_active_super_admins(last, other)
     assert other.request("DELETE", "/api/v1/users/me", json={"password": PASSWORD}).status_code == 204
     refused = last.request("DELETE", "/api/v1/users/me", json={"password": PASSWORD})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "LAST_SUPER_ADMIN"

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any, cast
 
-import httpx
 import jwt
 import pytest
 from sqlalchemy import func, select, text, update
@@ -31,10 +30,6 @@ def _session_key(tokens: dict[str, Any]) -> str:
     return Keys.session(claims["sub"], claims["sid"])
 
 
-def _refresh(account: Account, token: str) -> httpx.Response:
-    return account.http.post("/api/v1/auth/refresh", json={"refresh_token": token})
-
-
 def _age_rotation(session_id: str, seconds: int) -> None:
     """Pretend the rotation of this session's tokens happened ``seconds`` ago."""
     with unit_of_work() as db:
@@ -47,22 +42,22 @@ def _age_rotation(session_id: str, seconds: int) -> None:
 
 def test_parent_within_grace_returns_the_same_child(account: Account) -> None:
     tokens = account.tokens()
-    first = _refresh(account, tokens["refresh_token"]).json()
-    second = _refresh(account, tokens["refresh_token"])
+    first = account.refresh(tokens["refresh_token"]).json()
+    second = account.refresh(tokens["refresh_token"])
     assert second.status_code == 200
     assert second.json()["refresh_token"] == first["refresh_token"]
 
 
 def test_rotated_token_after_grace_ends_the_whole_session(account: Account) -> None:
     tokens = account.tokens()
-    child = _refresh(account, tokens["refresh_token"]).json()
+    child = account.refresh(tokens["refresh_token"]).json()
     _age_rotation(_sid(tokens), get_settings().refresh_token_reuse_grace_seconds + 1)
-    stolen = _refresh(account, tokens["refresh_token"])
+    stolen = account.refresh(tokens["refresh_token"])
     assert stolen.status_code == 401
     assert stolen.json()["error"]["code"] == "REFRESH_TOKEN_REUSED"
     # the thief's replay killed the legitimate lineage too: access and refresh tokens die
     assert account.me(child["access_token"]).status_code == 401
-    assert _refresh(account, child["refresh_token"]).status_code == 401
+    assert account.refresh(child["refresh_token"]).status_code == 401
     with unit_of_work() as db:
         session = db.get(Session, uuid.UUID(_sid(tokens)))
         events = db.scalar(
@@ -80,9 +75,9 @@ def test_rotated_token_after_grace_ends_the_whole_session(account: Account) -> N
 
 def test_other_devices_survive_a_reuse_on_one(account: Account) -> None:
     laptop, phone = account.tokens(), account.tokens()
-    _refresh(account, laptop["refresh_token"])
+    account.refresh(laptop["refresh_token"])
     _age_rotation(_sid(laptop), 60)
-    assert _refresh(account, laptop["refresh_token"]).status_code == 401
+    assert account.refresh(laptop["refresh_token"]).status_code == 401
     assert account.me(phone["access_token"]).status_code == 200
 
 
@@ -92,7 +87,7 @@ def test_idle_session_is_dead_and_cannot_refresh(account: Account) -> None:
     get_redis().pexpire(_session_key(tokens), 1)  # what 30 idle minutes do to the key
     time.sleep(0.05)
     assert account.me(tokens["access_token"]).status_code == 401
-    assert _refresh(account, tokens["refresh_token"]).status_code == 401
+    assert account.refresh(tokens["refresh_token"]).status_code == 401
 
 
 def test_activity_slides_the_idle_timeout(account: Account) -> None:
@@ -108,11 +103,11 @@ def test_absolute_lifetime_ends_refresh(account: Account) -> None:
     tokens = account.tokens()
     with unit_of_work() as db:
         db.execute(update(Session).where(Session.id == uuid.UUID(_sid(tokens))).values(expires_at=func.now()))
-    assert _refresh(account, tokens["refresh_token"]).status_code == 401
+    assert account.refresh(tokens["refresh_token"]).status_code == 401
 
 
 def test_unknown_and_malformed_refresh_tokens_are_401(account: Account) -> None:
-    assert _refresh(account, "A" * 43).status_code == 401
+    assert account.refresh("A" * 43).status_code == 401
     malformed = account.http.post("/api/v1/auth/refresh", json={"refresh_token": "short"})
     assert malformed.status_code == 422
 

@@ -40,10 +40,6 @@ def _claims(tokens: dict[str, Any]) -> dict[str, Any]:
     return claims
 
 
-def _refresh(account: Account, token: str) -> httpx.Response:
-    return account.http.post("/api/v1/auth/refresh", json={"refresh_token": token})
-
-
 def _refused(response: httpx.Response, code: str) -> None:
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == code
@@ -224,7 +220,7 @@ def test_every_way_a_session_ends_is_session_ended_for_both_tokens(
     tokens = account.tokens()
     ENDINGS[ending](account, tokens, lambda: signed_in("super_admin"))
     _refused(account.me(tokens["access_token"]), "SESSION_ENDED")
-    _refused(_refresh(account, tokens["refresh_token"]), "SESSION_ENDED")
+    _refused(account.refresh(tokens["refresh_token"]), "SESSION_ENDED")
 
 
 def _spent(session_id: str) -> int:
@@ -242,20 +238,20 @@ def test_a_token_of_an_ended_session_stays_session_ended_and_is_never_taken_for_
     tokens = account.tokens()
     session_id = _claims(tokens)["sid"]
     _idle(tokens)
-    _refused(_refresh(account, tokens["refresh_token"]), "SESSION_ENDED")
+    _refused(account.refresh(tokens["refresh_token"]), "SESSION_ENDED")
     assert _spent(session_id) == 0
-    _refused(_refresh(account, tokens["refresh_token"]), "SESSION_ENDED")
+    _refused(account.refresh(tokens["refresh_token"]), "SESSION_ENDED")
     assert _reuse_rows(session_id) == 0
 
 
 def test_a_rotated_token_of_a_session_that_ended_otherwise_is_session_ended(account: Account) -> None:
     """Within the grace or long after: the session ended by a logout, not by this token."""
     tokens = account.tokens()
-    child = _refresh(account, tokens["refresh_token"]).json()
+    child = account.refresh(tokens["refresh_token"]).json()
     _logout(account, child)
-    _refused(_refresh(account, tokens["refresh_token"]), "SESSION_ENDED")
+    _refused(account.refresh(tokens["refresh_token"]), "SESSION_ENDED")
     _age_rotation(_claims(tokens)["sid"], 3600)
-    _refused(_refresh(account, tokens["refresh_token"]), "SESSION_ENDED")
+    _refused(account.refresh(tokens["refresh_token"]), "SESSION_ENDED")
     assert _reuse_rows(_claims(tokens)["sid"]) == 0
 
 
@@ -282,16 +278,16 @@ def test_a_refresh_of_a_revoked_session_is_told_apart_by_the_rotation_statement_
 
 
 def test_a_refresh_token_never_issued_is_invalid_refresh_token(account: Account) -> None:
-    _refused(_refresh(account, new_refresh_token().text), "INVALID_REFRESH_TOKEN")
+    _refused(account.refresh(new_refresh_token().text), "INVALID_REFRESH_TOKEN")
 
 
 def test_a_rotated_token_after_the_grace_is_refresh_token_reused_and_ends_the_session(account: Account) -> None:
     tokens = account.tokens()
-    child = _refresh(account, tokens["refresh_token"]).json()
+    child = account.refresh(tokens["refresh_token"]).json()
     _age_rotation(_claims(tokens)["sid"], get_settings().refresh_token_reuse_grace_seconds + 1)
-    _refused(_refresh(account, tokens["refresh_token"]), "REFRESH_TOKEN_REUSED")
+    _refused(account.refresh(tokens["refresh_token"]), "REFRESH_TOKEN_REUSED")
     # the legitimate holder of the child learns the session is over
     _refused(account.me(child["access_token"]), "SESSION_ENDED")
-    _refused(_refresh(account, child["refresh_token"]), "SESSION_ENDED")
-    _refused(_refresh(account, tokens["refresh_token"]), "SESSION_ENDED")  # the reuse was answered once
+    _refused(account.refresh(child["refresh_token"]), "SESSION_ENDED")
+    _refused(account.refresh(tokens["refresh_token"]), "SESSION_ENDED")  # the reuse was answered once
     assert _reuse_rows(_claims(tokens)["sid"]) == 1

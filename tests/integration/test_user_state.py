@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 
 from shared.context import ClientInfo
-from shared.database import get_engine, unit_of_work
+from shared.database import unit_of_work
 from shared.models import EventAssignment, User
 from shared.redis_client import Keys, get_redis
 from shared.services import caller, user_state
 from shared.services.principal import Principal
 from tests.support.accounts import Actor
-from tests.support.concurrency import app_connections_waiting_on_a_lock, wait_until
+from tests.support.concurrency import any_app_connection_waiting_on_a_lock, wait_until
 from tests.support.events import registered_event
 
 CLIENT = ClientInfo(request_id="state-race", ip_address="198.51.100.78", user_agent="race-test")
@@ -56,11 +56,6 @@ def _cached_role(user_id: uuid.UUID) -> str | None:
     return role
 
 
-def _waiting_on_a_lock() -> bool:
-    with get_engine().connect() as probe:
-        return app_connections_waiting_on_a_lock(probe) > 0
-
-
 def test_a_reader_that_looks_between_the_writers_bump_and_commit_waits_for_the_commit(
     signed_in: Callable[..., Actor],
 ) -> None:
@@ -70,7 +65,10 @@ def test_a_reader_that_looks_between_the_writers_bump_and_commit_waits_for_the_c
         with unit_of_work() as writer:
             _promote_to_coordinator(writer, user_id)
             reading = pool.submit(caller.authenticate, staff.access_token, CLIENT)
-            wait_until(lambda: reading.done() or _waiting_on_a_lock(), "the reader waits on the writer's lock")
+            wait_until(
+                lambda: reading.done() or any_app_connection_waiting_on_a_lock(),
+                "the reader waits on the writer's lock",
+            )
         principal: Principal = reading.result()
     assert principal.role == "event_coordinator", "the read waited for the commit"
     assert _cached_role(user_id) in (None, "event_coordinator")
@@ -88,7 +86,10 @@ def test_a_reader_that_waits_for_an_assignment_sees_the_event_it_added(signed_in
             writer.add(EventAssignment(user_id=user_id, event_id=event_id))
             user_state.invalidate(writer, [user_id])
             reading = pool.submit(caller.authenticate, staff.access_token, CLIENT)
-            wait_until(lambda: reading.done() or _waiting_on_a_lock(), "the reader waits on the writer's lock")
+            wait_until(
+                lambda: reading.done() or any_app_connection_waiting_on_a_lock(),
+                "the reader waits on the writer's lock",
+            )
         principal: Principal = reading.result()
     assert event_id in principal.state.events, "the read saw the assignment that committed while it waited"
     assert caller.authenticate(staff.access_token, CLIENT).state.events == frozenset({event_id}), "and so did the cache"

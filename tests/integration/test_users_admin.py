@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from shared.context import ClientInfo
 from shared.database import unit_of_work
@@ -16,7 +16,7 @@ from shared.errors import AppError, ConflictError
 from shared.models import AuditLog, RoleName, User
 from shared.services import users
 from shared.services.caller import authenticate
-from tests.support.accounts import PASSWORD, Account, Actor, enrol_second_factor
+from tests.support.accounts import PASSWORD, Account, Actor, enrol_second_factor, only_active_super_admins
 from tests.support.concurrency import locks_held
 from tests.support.emails import emails_to, token_from_last_email
 
@@ -154,13 +154,6 @@ def test_npo_admin_cannot_assign_above_itself_or_elsewhere(signed_in: Callable[.
     assert ok.status_code == 200
 
 
-def _only_active_super_admins(*actors: Actor) -> None:
-    """Deactivate every other super admin (test set-up), so these are the last ones."""
-    keep = [uuid.UUID(actor.id) for actor in actors]
-    with unit_of_work() as db:
-        db.execute(update(User).where(User.role == "super_admin", User.id.not_in(keep)).values(is_active=False))
-
-
 def _active_super_admin_ids() -> set[str]:
     with unit_of_work() as db:
         rows = db.scalars(select(User.id).where(User.role == "super_admin", User.is_active.is_(True)))
@@ -172,7 +165,7 @@ def test_last_super_admin_guard_refuses_a_stale_peer(signed_in: Callable[..., Ac
     """B's request was authorised as super admin; meanwhile A removed B. B's change to A
     would leave no active super admin: refused with 409 LAST_SUPER_ADMIN."""
     a, b = signed_in("super_admin"), signed_in("super_admin")
-    _only_active_super_admins(a, b)
+    only_active_super_admins(a, b)
     stale_b = authenticate(b.access_token, CLIENT)  # B as seen at the start of its request
     assert a.request("PATCH", f"/api/v1/users/{b.id}/role", json={"role": "donor"}).status_code == 200
     with pytest.raises(ConflictError) as refused:
@@ -206,7 +199,7 @@ def _outcome(change: Future[object]) -> str:
 
 def test_two_last_super_admins_removing_each_other_leave_one(signed_in: Callable[..., Actor]) -> None:
     a, b = signed_in("super_admin"), signed_in("super_admin")
-    _only_active_super_admins(a, b)
+    only_active_super_admins(a, b)
     as_a, as_b = authenticate(a.access_token, CLIENT), authenticate(b.access_token, CLIENT)
     changes = _at_once(
         [a.id, b.id],

@@ -29,7 +29,7 @@ import httpx
 import pyotp
 import pytest
 
-from tests.support.accounts import PASSWORD, Account, Actor
+from tests.support.accounts import PASSWORD, Account, Actor, enrol_second_factor
 from tests.support.chromium import start_chromium
 from tests.support.concurrency import wait_until
 from tests.support.node_tools import client_package, run
@@ -151,15 +151,6 @@ def _rejected(api_url: str, access_token: str) -> bool:
     return response.status_code == 401
 
 
-def _enrol_second_factor(actor: Actor) -> pyotp.TOTP:
-    started = actor.request("POST", "/api/v1/auth/mfa/totp")
-    assert started.status_code == 200, started.text
-    totp = pyotp.TOTP(started.json()["secret"])
-    confirmed = actor.request("POST", "/api/v1/auth/mfa/totp/confirm", json={"code": totp.now()})
-    assert confirmed.status_code == 200, confirmed.text
-    return totp
-
-
 def _second_factor_in_two_steps(page: Page, email: str, totp: pyotp.TOTP) -> None:
     """Password, a wrong code (refused, the step still open), then the next step's code."""
     assert page.ok("signIn", email, PASSWORD) == {"status": "mfa_required", "methods": ["totp", "recovery_code"]}
@@ -211,7 +202,7 @@ def test_memory_transport_second_factor_in_two_steps(
     open_page: Callable[[str], Page], signed_in: Callable[..., Actor]
 ) -> None:
     actor = signed_in("donor")
-    totp = _enrol_second_factor(actor)
+    totp = pyotp.TOTP(enrol_second_factor(actor).secret)
     _second_factor_in_two_steps(open_page("memory"), actor.account.email, totp)
 
 
@@ -253,7 +244,7 @@ def test_cookie_transport_second_factor_in_two_steps(
     open_page: Callable[[str], Page], signed_in: Callable[..., Actor]
 ) -> None:
     actor = signed_in("donor")
-    totp = _enrol_second_factor(actor)
+    totp = pyotp.TOTP(enrol_second_factor(actor).secret)
     page = open_page("cookie")
     _second_factor_in_two_steps(page, actor.account.email, totp)
     page.reload()

@@ -47,6 +47,10 @@ class Account:
         tokens: dict[str, Any] = response.json()
         return tokens
 
+    def refresh(self, refresh_token: str) -> httpx.Response:
+        """``POST /auth/refresh`` with ``refresh_token`` in the body (as a script sends it: no headers)."""
+        return self.http.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+
     def me(self, access_token: str) -> httpx.Response:
         return self.http.get("/api/v1/users/me", headers=self.headers(Authorization=f"Bearer {access_token}"))
 
@@ -137,6 +141,18 @@ def enrol_second_factor(actor: Actor) -> TotpEnrolment:
     confirmed = actor.request("POST", "/api/v1/auth/mfa/totp/confirm", json={"code": code})
     assert confirmed.status_code == 200, confirmed.text
     return TotpEnrolment(started.json(), confirmed.json()["recovery_codes"])
+
+
+def only_active_super_admins(*actors: Actor) -> None:
+    """Deactivate every other super admin (test set-up), so these are the last ones."""
+    from sqlalchemy import update
+
+    from shared.database import unit_of_work
+    from shared.models import User
+
+    keep = [uuid.UUID(actor.id) for actor in actors]
+    with unit_of_work() as db:
+        db.execute(update(User).where(User.role == "super_admin", User.id.not_in(keep)).values(is_active=False))
 
 
 def second_factor_required(role: str) -> bool:

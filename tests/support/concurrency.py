@@ -12,6 +12,14 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 
+def any_app_connection_waiting_on_a_lock() -> bool:
+    """Whether one of the app's connections waits for a lock now, looked at on a connection of its own."""
+    from shared.database import get_engine
+
+    with get_engine().connect() as probe:
+        return app_connections_waiting_on_a_lock(probe) > 0
+
+
 def app_connections_waiting_on_a_lock(probe: Connection) -> int:
     """How many of the app's connections wait for a lock right now (a race test's barrier)."""
     from sqlalchemy import text

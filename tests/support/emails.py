@@ -35,6 +35,11 @@ def emails_to(address: str) -> list[dict[str, Any]]:
 def token_from_last_email(address: str, subject_part: str) -> str:
     matching = [m for m in emails_to(address) if subject_part.lower() in m["subject"].lower()]
     assert matching, f"no email about {subject_part!r} to {address}"
-    match = _TOKEN_IN_LINK.search(matching[-1]["text"])
+    return token_in(matching[-1])
+
+
+def token_in(message: dict[str, Any]) -> str:
+    """The token of the link in ``message`` (its text part)."""
+    match = _TOKEN_IN_LINK.search(message["text"])
     assert match, "no token link in the email"
     return match.group(1)

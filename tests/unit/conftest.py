@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.settings import reset_clients
+from tests.support.settings import settings_changed
 
 UNREACHABLE = {
     "DATABASE_URL": "postgresql+pg8000://unit-tests@127.0.0.1:9/no_database",
@@ -25,9 +25,5 @@ UNREACHABLE = {
 @pytest.fixture(scope="session", autouse=True)
 def _settings_without_servers() -> Iterator[None]:
     missing = {name: url for name, url in UNREACHABLE.items() if not os.environ.get(name)}
-    os.environ.update(missing)
-    reset_clients()
-    yield
-    for name in missing:
-        os.environ.pop(name, None)
-    reset_clients()
+    with settings_changed(**missing):
+        yield
