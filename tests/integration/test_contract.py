@@ -20,7 +20,7 @@ import pytest
 
 from shared.config import get_settings
 from shared.http.endpoint import ENDPOINTS
-from tests.support import ROOT, contract_observer
+from tests.support import ROOT, contract_observer, processes
 from tests.support.accounts import Account, make_user
 from tests.support.contract_observer import UndocumentedResponseError, check_response
 from tests.support.emails import deliver_emails, token_from_last_email
@@ -163,9 +163,7 @@ def test_every_response_the_suite_receives_is_checked_against_the_document(
 
 
 def _run(command: list[str | Path], env: dict[str, str], timeout: int) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(part) for part in command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
+    return processes.run(*command, env=env, timeout=timeout)
 
 
 @pytest.mark.slow

@@ -28,7 +28,7 @@ import pytest
 
 from devtools.host_cors import SITE_SUPPORTS_CREDENTIALS
 from shared.config import DEVELOPMENT_CORS_ORIGINS, Settings
-from tests.support import ROOT
+from tests.support import ROOT, processes
 
 INFRA = ROOT / "infra"
 INFRA_VENV = ROOT / ".venv-infra"
@@ -147,9 +147,7 @@ def _infra_tool(name: str) -> Path:
 
 def _run(args: list[str | Path], timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "LOG_LEVEL": "ERROR"}
-    return subprocess.run(
-        [str(arg) for arg in args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+    return processes.run(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -617,15 +615,7 @@ def _run_preprovision(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedP
         "AUGEO_FRONTEND_DONOR_URL": "https://donate.example.org",
         **env,
     }
-    done = subprocess.run(
-        ["bash", str(INFRA / "scripts" / "preprovision.sh")],
-        cwd=ROOT,
-        env=base,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = processes.run("bash", INFRA / "scripts" / "preprovision.sh", env=base, timeout=120)
     calls = [json.loads(line) for line in record.read_text().splitlines()] if record.exists() else []
     signing = [call for call in calls if "AUGEO_JWT_SIGNING_KEYS" in call]
     return done, signing[0] if signing else []

@@ -10,20 +10,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from tests.support import ROOT
 
 
-def run_python(
-    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+def run(
+    *command: str | Path, env: Mapping[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """``python <args>`` from the repository's root, to its end; its output captured as text.
+    """``command`` from the repository's root, to its end; its output captured as text.
 
     ``env`` replaces the environment (the test's own when None). A non-zero
     exit is returned, not raised: the tests assert on it.
     """
     return subprocess.run(
-        [sys.executable, *args],
+        [str(part) for part in command],
         cwd=ROOT,
         env=dict(os.environ if env is None else env),
         capture_output=True,
@@ -31,6 +32,13 @@ def run_python(
         timeout=timeout,
         check=False,
     )
+
+
+def run_python(
+    *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python <args>`` with this interpreter (see :func:`run`)."""
+    return run(sys.executable, *args, env=env, timeout=timeout)
 
 
 def run_cli(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
