@@ -130,7 +130,8 @@ def _error_problem(operation: Operation, where: str, status: int, code: str | No
     return None
 
 
-def _error(body: bytes) -> dict[str, Any]:
+def error_of(body: bytes) -> dict[str, Any]:
+    """The ``error`` object of an error body; empty when the body is not one."""
     try:
         error = json.loads(body)["error"]
     except (ValueError, KeyError, TypeError):
@@ -139,12 +140,12 @@ def _error(body: bytes) -> dict[str, Any]:
 
 
 def _error_code(body: bytes) -> str | None:
-    code = _error(body).get("code")
+    code = error_of(body).get("code")
     return code if isinstance(code, str) else None
 
 
 def _field_types(body: bytes) -> set[str]:
-    fields = (_error(body).get("details") or {}).get("fields") or []
+    fields = (error_of(body).get("details") or {}).get("fields") or []
     return {str(field.get("type")) for field in fields if isinstance(field, dict)}
 
 

@@ -13,12 +13,12 @@ hook (each is its own small function, so they compose).
 
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
 
 from shared.config import Settings
+from tests.support.contract_observer import error_of
 
 _ROUTE = "/api/"
 _METHODS = ("GET ", "POST ", "PUT ", "PATCH ", "DELETE ")
@@ -45,12 +45,7 @@ def message_problems(message: str) -> list[str]:
 
 def error_message_of(body: bytes) -> str | None:
     """The ``error.message`` of an error body, if it is one."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    error = payload.get("error") if isinstance(payload, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
+    message = error_of(body).get("message")
     return message if isinstance(message, str) else None
 
 
