@@ -13,7 +13,15 @@ import type {
   User,
   VerifyEmailResponse,
 } from "../src/contract.js";
-import type { ChannelConstructor, ChannelLike, LockManagerLike } from "../src/index.js";
+import {
+  type AuthClientOptions,
+  type ChannelConstructor,
+  type ChannelLike,
+  createAuthClient,
+  type LockManagerLike,
+  type SessionEndedEvent,
+  type Transport,
+} from "../src/index.js";
 
 export const BASE_URL = "https://api.example.org";
 export const PASSWORD = "Gala-night-2026";
@@ -230,6 +238,27 @@ export class FakeApi {
     this.counter += 1;
     return `${kind}-${this.counter}-0123456789abcdef`;
   }
+}
+
+/**
+ * One tab on the fake API, alone (no locks, no channel), on a clock moved by hand; the session
+ * endings it was told of are collected in ``ended``.
+ */
+export function oneTab(transport: Transport, options: Partial<AuthClientOptions> = {}) {
+  const clock = new Clock();
+  const api = new FakeApi(clock);
+  const client = createAuthClient({
+    baseUrl: BASE_URL,
+    transport,
+    fetch: api.fetch,
+    now: clock.now,
+    locks: null,
+    BroadcastChannel: null,
+    ...options,
+  });
+  const ended: SessionEndedEvent[] = [];
+  client.onSessionEnded((event) => ended.push(event));
+  return { clock, api, client, ended };
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {

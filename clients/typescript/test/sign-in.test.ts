@@ -8,20 +8,11 @@ import {
   type SignInResult,
   type Transport,
 } from "../src/index.js";
-import { BASE_URL, Clock, FakeApi, json, PASSWORD, RECOVERY, TOTP } from "./fakes.js";
+import { BASE_URL, json, oneTab, PASSWORD, RECOVERY, TOTP } from "./fakes.js";
 
+/** A tab whose base URL ends in a slash, as a configuration may write it. */
 function setUp(transport: Transport) {
-  const clock = new Clock();
-  const api = new FakeApi(clock);
-  const client = createAuthClient({
-    baseUrl: `${BASE_URL}/`,
-    transport,
-    fetch: api.fetch,
-    now: clock.now,
-    locks: null,
-    BroadcastChannel: null,
-  });
-  return { api, client };
+  return oneTab(transport, { baseUrl: `${BASE_URL}/` });
 }
 
 /** The steps a signed-in result says are owed, in the order of the token response's fields. */

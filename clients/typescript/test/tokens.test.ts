@@ -9,30 +9,13 @@ import {
   type SessionEndedEvent,
   type Transport,
 } from "../src/index.js";
-import { BASE_URL, Clock, error, FakeApi, PASSWORD, storageTouches } from "./fakes.js";
+import { BASE_URL, error, type FakeApi, oneTab, PASSWORD, storageTouches } from "./fakes.js";
 
 const TRANSPORTS: Transport[] = ["memory", "cookie"];
 const ME = "GET /api/v1/users/me";
 
-function setUp(transport: Transport, options: Partial<AuthClientOptions> = {}) {
-  const clock = new Clock();
-  const api = new FakeApi(clock);
-  const client = createAuthClient({
-    baseUrl: BASE_URL,
-    transport,
-    fetch: api.fetch,
-    now: clock.now,
-    locks: null,
-    BroadcastChannel: null,
-    ...options,
-  });
-  const ended: SessionEndedEvent[] = [];
-  client.onSessionEnded((event) => ended.push(event));
-  return { clock, api, client, ended };
-}
-
 async function signedIn(transport: Transport, options: Partial<AuthClientOptions> = {}) {
-  const world = setUp(transport, options);
+  const world = oneTab(transport, options);
   const result = await world.client.signIn({ email: "ada@example.org", password: PASSWORD });
   assert.equal(result.status, "authenticated");
   return world;
@@ -266,7 +249,7 @@ describe("memory transport", () => {
   });
 
   test("an answer without a refresh token is refused, not half-kept", async () => {
-    const { api, client } = setUp("memory");
+    const { api, client } = oneTab("memory");
     api.answerOnce(
       "POST /api/v1/auth/login",
       () =>
@@ -333,7 +316,7 @@ describe("cookie transport", () => {
   });
 
   test("with no cookie, the first getAccessToken answers null once and does not fire onSessionEnded", async () => {
-    const { api, client, ended } = setUp("cookie");
+    const { api, client, ended } = oneTab("cookie");
     assert.equal(await client.getAccessToken(), null);
     assert.equal(await client.getAccessToken(), null);
     assert.equal(api.refreshes, 1);
@@ -341,7 +324,7 @@ describe("cookie transport", () => {
   });
 
   test("signing out without ever signing in still clears the cookie", async () => {
-    const { api, client } = setUp("cookie");
+    const { api, client } = oneTab("cookie");
     api.cookie = "left-over-cookie";
     await client.signOut();
     assert.equal(api.calls("POST /api/v1/auth/logout").length, 1);
