@@ -154,10 +154,8 @@ def burst(api: Api, clients: int) -> dict[str, int]:
         connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=120)
         ready.wait()
         try:
-            api.login(connection)
-            statuses.append(200)
-        except RuntimeError as error:
-            statuses.append(int(str(error).split()[2]))
+            status, _ = api.login_request(connection)
+            statuses.append(status)
         finally:
             connection.close()
 

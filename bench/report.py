@@ -8,8 +8,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench.settings import HOT_HTTP, HOT_INPROC, LABELS
-from bench.targets import targets
+from bench.settings import HOT_HTTP, HOT_INPROC, LABELS, PEER_OPS
+from bench.targets import spread_of, targets
 
 
 def render(r: dict[str, Any]) -> str:
@@ -95,7 +95,9 @@ def limits_table(r: dict[str, Any]) -> list[str]:
     lim, inproc, http = r["limits"], r["bcrypt"]["inproc"], r["bcrypt"]["http"]
 
     def bcrypt(b: dict[str, Any]) -> str:
-        return f"{b['per_s']:.2f} /s ({b['checks']} checks over {b['seconds']:.1f} s, {spread_of_rates(b)})"
+        return (
+            f"{b['per_s']:.2f} /s ({b['checks']} checks over {b['seconds']:.1f} s, {spread_of(b['rounds_per_s'])} /s)"
+        )
 
     return [
         "| limit (same run, same cores) | value |",
@@ -107,11 +109,6 @@ def limits_table(r: dict[str, Any]) -> list[str]:
         f"| PK SELECT on a connection held throughout (no checkout) | p50 {lim['pk_select_held_connection']['p50_ms']:.3f} ms |",
         "",
     ]
-
-
-def spread_of_rates(b: dict[str, Any]) -> str:
-    rates = b["rounds_per_s"]
-    return f"rounds {min(rates):.2f}-{max(rates):.2f} /s"
 
 
 def token_rows(r: dict[str, Any]) -> list[str]:
@@ -258,7 +255,7 @@ def paired(ours: list[float], variant: list[float]) -> str:
 def ratios(r: dict[str, Any]) -> dict[str, Any]:
     """ours / peer: throughput ratios (> 1 means ours is faster) and p50 latency ratios (< 1 means ours is faster)."""
     out: dict[str, Any] = {}
-    for op in ("login", "me"):
+    for op in PEER_OPS:
         o, p = r["inproc"]["ours"][op], r["inproc"]["peer"][op]
         out[f"inproc_{op}_throughput"] = o["per_s"] / p["per_s"]
         out[f"inproc_{op}_p50"] = o["p50_ms"] / p["p50_ms"]

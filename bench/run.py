@@ -52,6 +52,7 @@ from bench.settings import (
     HOT_HTTP,
     HOT_INPROC,
     OURS_PY,
+    PEER_OPS,
     PEER_PY,
     QUICK,
     RESULTS,
@@ -210,7 +211,7 @@ def in_process(env_ours: dict[str, str], env_peer: dict[str, str]) -> dict[str, 
         # validators and fill SQLAlchemy's statement caches.
         for op, count in (("login", 1), ("me", 50), ("refresh", 10), ("register", 1)):
             ours("inproc", op=op, n=count)
-            if op in ("login", "me"):
+            if op in PEER_OPS:
                 peer("inproc", op=op, n=count)
         for op in HOT_INPROC:
             ours("inproc_hot", op=op, n=50)
@@ -257,7 +258,7 @@ def in_process_rounds(ours: Worker, peer: Worker) -> tuple[dict[str, dict[str, l
             batches["ours"].setdefault(op, []).append(batch := ours("inproc", op=op, n=count))
             if op == "login":
                 bcrypt_rounds.append(ours("bcrypt_for", seconds=sum(batch), threads=1))
-            if op in ("login", "me"):
+            if op in PEER_OPS:
                 batches["peer"].setdefault(op, []).append(peer("inproc", op=op, n=count))
         for op in HOT_INPROC:
             batches["ours"].setdefault(op, []).append(ours("inproc_hot", op=op, n=n(f"inproc_{op}")))
@@ -318,7 +319,7 @@ def over_http(env_ours: dict[str, str], env_peer: dict[str, str], check_body: di
         # cached); report what they answered.
         cold_burst = {side: burst(apis[side], CLIENTS) for side in ("ours", "peer")}
         for side in ("ours", "peer"):  # then warm both servers one request at a time, untimed
-            for op in ("login", "me", "refresh", "register", *HOT_HTTP) if side == "ours" else ("login", "me"):
+            for op in (*PEER_OPS, "refresh", "register", *HOT_HTTP) if side == "ours" else PEER_OPS:
                 load(apis[side], op, 1, 3)
             load(apis[side], "me", 2, 20)
         parts: dict[str, dict[str, list[dict[str, Any]]]] = {"ours": {}, "peer": {}}
@@ -326,7 +327,7 @@ def over_http(env_ours: dict[str, str], env_peer: dict[str, str], check_body: di
         for _ in range(n("http_rounds")):
             for op in ("me", "login", "refresh", "register", *HOT_HTTP):
                 for side in ("ours", "peer"):
-                    if side == "peer" and op not in ("me", "login"):
+                    if side == "peer" and op not in PEER_OPS:
                         continue
                     parts[side].setdefault(op, []).append(part := load(apis[side], op, CLIENTS, n(f"http_{op}")))
                     if (side, op) == ("ours", "login"):

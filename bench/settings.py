@@ -20,6 +20,9 @@ EMAIL = "bench-user@example.org"
 STAFF_EMAIL = "bench-staff@example.org"  # assigned to one event: the check route's caller
 PASSWORD = "Gala-night-2026-bench"
 
+# What both sides serve (fastapi-users: sign-in and the current user): the compared operations.
+PEER_OPS = ("login", "me")
+
 # The hot paths only ours has (fastapi-users has no check route and no roles list):
 # measured in the same interleaved rounds, shown as ours-only rows.
 HOT_INPROC = ("roles", "check", "check_uncached")
