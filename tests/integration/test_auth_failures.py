@@ -118,7 +118,7 @@ def test_refresh_with_redis_down_rotates_nothing(functions: FunctionsByName, acc
     with unit_of_work() as db:
         rows = db.scalars(select(RefreshToken).where(RefreshToken.session_id == sid)).all()
     assert [row.rotated_at for row in rows] == [None], "the rotation was rolled back with the failed request"
-    after = account.http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    after = account.refresh(tokens["refresh_token"])
     assert after.status_code == 200
 
 

@@ -144,20 +144,20 @@ def test_logout_ends_this_session_only(account: Account) -> None:
     )
     assert response.status_code == 204
     assert account.me(laptop["access_token"]).status_code == 401
-    refreshed = account.http.post("/api/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
+    refreshed = account.refresh(laptop["refresh_token"])
     assert refreshed.status_code == 401
     assert account.me(phone["access_token"]).status_code == 200
 
 
 def test_refresh_rotates_and_returns_both_tokens(account: Account) -> None:
     tokens = account.tokens()
-    response = account.http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    response = account.refresh(tokens["refresh_token"])
     assert response.status_code == 200, response.text
     fresh = response.json()
     assert fresh["refresh_token"] != tokens["refresh_token"]
     assert fresh["access_token"] != tokens["access_token"]
     assert account.me(fresh["access_token"]).status_code == 200
-    again = account.http.post("/api/v1/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    again = account.refresh(fresh["refresh_token"])
     assert again.status_code == 200
 
 

@@ -119,7 +119,7 @@ def test_every_answer_that_carries_a_token_or_a_secret_forbids_caching(signed_in
     account = actor.account
     tokens = _no_store(account.login())
     assert tokens["access_token"] and tokens["refresh_token"]
-    refreshed = _no_store(account.http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+    refreshed = _no_store(account.refresh(tokens["refresh_token"]))
     assert refreshed["access_token"]
     reauthenticated = _no_store(
         actor.request("POST", "/api/v1/auth/reauthenticate", json={"password": account.password})

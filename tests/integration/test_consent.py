@@ -330,12 +330,12 @@ def test_the_token_response_says_consent_required(
     assert publish(root, TERMS, "2026-08", reconsent=True).status_code == 201
     tokens = account.tokens()
     assert tokens["consent_required"] is True
-    refreshed = account.http.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
+    refreshed = account.refresh(tokens["refresh_token"]).json()
     assert refreshed["consent_required"] is True
     bearer = {"Authorization": f"Bearer {refreshed['access_token']}"}
     taken = account.http.post(CONSENTS, json={"kind": TERMS, "version": "2026-08"}, headers=bearer)
     assert taken.status_code == 201
-    again = account.http.post("/api/v1/auth/refresh", json={"refresh_token": refreshed["refresh_token"]}).json()
+    again = account.refresh(refreshed["refresh_token"]).json()
     assert again["consent_required"] is False
 
 

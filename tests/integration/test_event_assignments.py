@@ -160,7 +160,7 @@ def test_access_tokens_carry_the_assigned_events_up_to_a_hundred(signed_in: Call
             [{"user_id": uuid.UUID(staff.id), "event_id": event_id} for event_id in registered_events(NPO, 99)],
         )
         assert db.scalar(select(func.count()).where(EventAssignment.user_id == uuid.UUID(staff.id))) == 100
-    refreshed = staff.account.http.post("/api/v1/auth/refresh", json={"refresh_token": staff.refresh_token})
+    refreshed = staff.account.refresh(staff.refresh_token)
     claims = jwt.decode(refreshed.json()["access_token"], options={"verify_signature": False})
     assert len(claims["events"]) == 100
     root.request("PUT", _path(staff, registered_event(NPO)))

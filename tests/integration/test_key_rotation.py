@@ -53,7 +53,7 @@ def test_publish_switch_retire(client: httpx.Client, account: Account) -> None:
         fresh = account.tokens()
         assert _kid(fresh["access_token"]) == new and account.me(fresh["access_token"]).status_code == 200
         # Nobody was signed out: a session of the old key refreshes into a token of the new one.
-        refreshed = account.http.post("/api/v1/auth/refresh", json={"refresh_token": published["refresh_token"]})
+        refreshed = account.refresh(published["refresh_token"])
         assert refreshed.status_code == 200
         assert _kid(refreshed.json()["access_token"]) == new
         assert account.me(refreshed.json()["access_token"]).status_code == 200

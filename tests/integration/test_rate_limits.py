@@ -275,12 +275,10 @@ def test_failed_refreshes_are_limited_per_address_but_successful_ones_never(acco
     with settings_changed(RATE_LIMIT_REFRESH_PER_IP="3"):
         refresh_token = account.tokens()["refresh_token"]
         for _ in range(6):  # more successes than the limit: none of them counts
-            response = account.http.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+            response = account.refresh(refresh_token)
             assert response.status_code == 200, response.text
             refresh_token = response.json()["refresh_token"]
-        bad = [
-            account.http.post("/api/v1/auth/refresh", json={"refresh_token": "r" * 43}).status_code for _ in range(4)
-        ]
+        bad = [account.refresh("r" * 43).status_code for _ in range(4)]
     assert bad == [401, 401, 401, 429]
 
 

@@ -247,7 +247,7 @@ def test_deactivate_ends_sessions_and_blocks_sign_in_then_activate(signed_in: Ca
     staff = signed_in("staff", NPO_A)
     assert admin.request("DELETE", f"/api/v1/users/{staff.id}").status_code == 204
     assert staff.request("GET", "/api/v1/users/me").status_code == 401
-    refreshed = staff.account.http.post("/api/v1/auth/refresh", json={"refresh_token": staff.refresh_token})
+    refreshed = staff.account.refresh(staff.refresh_token)
     assert refreshed.status_code == 401
     login = staff.account.login()
     assert login.status_code == 403 and login.json()["error"]["code"] == "ACCOUNT_DEACTIVATED"
